@@ -1,0 +1,136 @@
+/* loom: checked allocation and a simple bump arena. The arena never grows
+ * behind the caller's back: a workspace that is too small is a bug in the
+ * size computation, reported as LOOM_ENOMEM with both sizes. */
+#include "config.h"
+#include "base/alloc.h"
+#include "base/error.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int overflows(size_t n, size_t size)
+{
+    return size != 0 && n > SIZE_MAX / size;
+}
+
+void *loom_malloc(size_t n, size_t size)
+{
+    if (overflows(n, size)) {
+        loom_error(LOOM_ENOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    void *p = malloc(n * size > 0 ? n * size : 1);
+    if (!p)
+        loom_error(LOOM_ENOMEM, "out of memory allocating %zu bytes", n * size);
+    return p;
+}
+
+void *loom_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        loom_error(LOOM_ENOMEM, "out of memory allocating %zu x %zu bytes", n, size);
+    return p;
+}
+
+void *loom_realloc(void *p, size_t n, size_t size)
+{
+    if (overflows(n, size)) {
+        loom_error(LOOM_ENOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    void *q = realloc(p, n * size > 0 ? n * size : 1);
+    if (!q)
+        loom_error(LOOM_ENOMEM, "out of memory allocating %zu bytes", n * size);
+    return q;
+}
+
+void *loom_aligned_alloc(size_t n, size_t size)
+{
+    if (overflows(n, size)) {
+        loom_error(LOOM_ENOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    size_t bytes = (n * size + 63) & ~(size_t)63;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+        loom_error(LOOM_ENOMEM, "out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+    return p;
+}
+
+char *loom_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = loom_malloc(n, 1);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+struct loom_arena {
+    unsigned char *base;
+    size_t capacity;
+    size_t used;
+};
+
+int loom_arena_new(loom_arena **out, size_t capacity)
+{
+    *out = NULL;
+    loom_arena *a = loom_calloc(1, sizeof *a);
+    if (!a)
+        return LOOM_ENOMEM;
+    a->base = loom_aligned_alloc(capacity ? capacity : 64, 1);
+    if (!a->base) {
+        free(a);
+        return LOOM_ENOMEM;
+    }
+    a->capacity = capacity;
+    *out = a;
+    return 0;
+}
+
+void *loom_arena_alloc(loom_arena *a, size_t n, size_t size)
+{
+    if (overflows(n, size)) {
+        loom_error(LOOM_ENOMEM, "arena request of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    size_t bytes = (n * size + 63) & ~(size_t)63;
+    if (bytes > a->capacity - a->used) {
+        loom_error(LOOM_ENOMEM, "arena exhausted: %zu bytes asked, %zu of %zu left",
+                   bytes, a->capacity - a->used, a->capacity);
+        return NULL;
+    }
+    void *p = a->base + a->used;
+    a->used += bytes;
+    return p;
+}
+
+float *loom_arena_floats(loom_arena *a, size_t n)
+{
+    float *p = loom_arena_alloc(a, n, sizeof(float));
+    if (p)
+        memset(p, 0, n * sizeof(float));
+    return p;
+}
+
+size_t loom_arena_used(const loom_arena *a)
+{
+    return a->used;
+}
+
+void loom_arena_reset(loom_arena *a)
+{
+    a->used = 0;
+}
+
+void loom_arena_free(loom_arena *a)
+{
+    if (!a)
+        return;
+    free(a->base);
+    free(a);
+}

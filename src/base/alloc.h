@@ -1,0 +1,29 @@
+/* loom: allocation that reports failure through the error convention, and
+ * an arena for per-batch workspaces (bump allocation, reset per step). */
+#ifndef LOOM_BASE_ALLOC_H
+#define LOOM_BASE_ALLOC_H
+
+#include <stddef.h>
+
+/* Like malloc/calloc/realloc, but set LOOM_ENOMEM's message on failure.
+ * Sizes are checked for overflow (n * size). */
+void *loom_malloc(size_t n, size_t size);
+void *loom_calloc(size_t n, size_t size);
+void *loom_realloc(void *p, size_t n, size_t size);
+/* 64-byte aligned, for SIMD and BLAS buffers; release with free(). */
+void *loom_aligned_alloc(size_t n, size_t size);
+char *loom_strdup(const char *s);
+
+/* An arena: memory owned by one context, handed out in order and released
+ * all at once. Allocations are 64-byte aligned. */
+typedef struct loom_arena loom_arena;
+
+int loom_arena_new(loom_arena **out, size_t capacity);
+void *loom_arena_alloc(loom_arena *a, size_t n, size_t size);
+/* Floats zeroed, the common case for workspaces. */
+float *loom_arena_floats(loom_arena *a, size_t n);
+size_t loom_arena_used(const loom_arena *a);
+void loom_arena_reset(loom_arena *a);
+void loom_arena_free(loom_arena *a);
+
+#endif

@@ -1,0 +1,18 @@
+# src/base: errors, allocation, reading, atomic writing, progress, RNG.
+libloom_la_SOURCES += \
+	src/base/error.c src/base/alloc.c src/base/reader.c src/base/writer.c \
+	src/base/progress.c src/base/rng.c
+
+loombaseincdir = $(includedir)/loom/base
+loombaseinc_HEADERS = \
+	src/base/error.h src/base/alloc.h src/base/reader.h src/base/writer.h \
+	src/base/progress.h src/base/rng.h
+
+check_PROGRAMS += tests/test_base tests/helper_slow_writer
+TESTS += tests/test_base tests/e2e/test_cli.sh tests/e2e/test_atomic_write.sh
+EXTRA_DIST += tests/e2e/test_cli.sh tests/e2e/test_atomic_write.sh
+tests_test_base_SOURCES = tests/test_base.c
+tests_test_base_CFLAGS = $(TEST_CFLAGS)
+tests_test_base_LDADD = $(TEST_LIBS)
+tests_helper_slow_writer_SOURCES = tests/helper_slow_writer.c
+tests_helper_slow_writer_LDADD = libloom.la

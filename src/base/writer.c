@@ -1,0 +1,340 @@
+/* loom: write-to-temporary-then-rename. The temporary is named
+ * ".NAME.tmp-PID-RANDOM" beside the destination so that rename(2) is atomic
+ * (same file system) and so that the next run can recognise and remove the
+ * leftovers of a killed one by their dead PID. */
+#include "config.h"
+#include "base/writer.h"
+#include "base/alloc.h"
+#include "base/error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define WBUF (256 * 1024)
+#define MAX_OPEN 64
+
+struct loom_writer {
+    char *path; /* final name */
+    char *tmp;  /* temporary name; NULL for stdout */
+    int fd;
+    gzFile gz;
+    char *buf;
+    size_t used;
+    int slot;
+};
+
+/* The temporaries of open writers, for signal-time cleanup. Kept as fixed
+ * slots of pointers so a signal handler can walk them without locks. */
+static char *volatile open_tmps[MAX_OPEN];
+
+int loom_has_suffix(const char *path, const char *suffix)
+{
+    size_t n = strlen(path), k = strlen(suffix);
+    return n >= k && strcmp(path + n - k, suffix) == 0;
+}
+
+static void split_path(const char *path, char *dir, size_t dirsz, const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(dir, dirsz, ".");
+        *base = path;
+    } else if (slash == path) {
+        snprintf(dir, dirsz, "/");
+        *base = slash + 1;
+    } else {
+        snprintf(dir, dirsz, "%.*s", (int)(slash - path), path);
+        *base = slash + 1;
+    }
+}
+
+int loom_check_writable(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return 0;
+    char dir[PATH_MAX];
+    const char *base;
+    split_path(path, dir, sizeof dir, &base);
+    struct stat st;
+    if (*base == '\0')
+        return loom_error(LOOM_EINVAL, "%s: output path names a directory", path);
+    if (stat(dir, &st) != 0)
+        return loom_error(LOOM_EIO, "%s: cannot write: directory %s: %s", path, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return loom_error(LOOM_EIO, "%s: cannot write: %s is not a directory", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return loom_error(LOOM_EIO, "%s: cannot write: directory %s: %s", path, dir, strerror(errno));
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return loom_error(LOOM_EIO, "%s: cannot write: is a directory", path);
+    return 0;
+}
+
+/* Removes ".BASE.tmp-PID-*" files in dir whose PID no longer runs. */
+static void remove_stale(const char *dir, const char *base)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char prefix[NAME_MAX + 16];
+    int plen = snprintf(prefix, sizeof prefix, ".%s.tmp-", base);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (plen <= 0 || (size_t)plen >= sizeof prefix || strncmp(e->d_name, prefix, (size_t)plen) != 0)
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + plen, &end, 10);
+        if (end == e->d_name + plen || *end != '-' || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* still running (or not ours to judge) */
+        char full[PATH_MAX];
+        if (snprintf(full, sizeof full, "%s/%s", dir, e->d_name) < (int)sizeof full)
+            unlink(full);
+    }
+    closedir(d);
+}
+
+static int claim_slot(char *tmp)
+{
+    for (int i = 0; i < MAX_OPEN; i++) {
+        if (open_tmps[i] == NULL) {
+            open_tmps[i] = tmp;
+            return i;
+        }
+    }
+    return -1;
+}
+
+void loom_writer_cleanup_all(void)
+{
+    for (int i = 0; i < MAX_OPEN; i++) {
+        char *t = open_tmps[i];
+        if (t)
+            unlink(t);
+    }
+}
+
+int loom_writer_open(loom_writer **out, const char *path, int mode)
+{
+    *out = NULL;
+    int gzip = mode == LOOM_WRITE_GZIP || (mode == LOOM_WRITE_AUTO && loom_has_suffix(path, ".gz"));
+    loom_writer *w = loom_calloc(1, sizeof *w);
+    if (!w)
+        return LOOM_ENOMEM;
+    w->fd = -1;
+    w->slot = -1;
+    w->path = loom_strdup(path);
+    w->buf = loom_malloc(WBUF, 1);
+    if (!w->path || !w->buf)
+        goto nomem;
+    if (strcmp(path, "-") == 0) {
+        w->fd = dup(STDOUT_FILENO);
+    } else {
+        int rc = loom_check_writable(path);
+        if (rc < 0) {
+            loom_writer_abort(w);
+            return rc;
+        }
+        char dir[PATH_MAX];
+        const char *base;
+        split_path(path, dir, sizeof dir, &base);
+        remove_stale(dir, base);
+        size_t n = strlen(path) + 64;
+        w->tmp = loom_malloc(n, 1);
+        if (!w->tmp)
+            goto nomem;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned rnd = (unsigned)(ts.tv_nsec ^ (ts.tv_sec << 10));
+        for (int attempt = 0; attempt < 100 && w->fd < 0; attempt++) {
+            snprintf(w->tmp, n, "%s%s.%s.tmp-%ld-%08x", strcmp(dir, ".") ? dir : "",
+                     strcmp(dir, ".") ? (strcmp(dir, "/") ? "/" : "") : "", base, (long)getpid(),
+                     rnd + (unsigned)attempt * 2654435761u);
+            w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            if (w->fd < 0 && errno != EEXIST)
+                break;
+        }
+        if (w->fd < 0) {
+            int err = errno;
+            free(w->tmp);
+            w->tmp = NULL;
+            loom_writer_abort(w);
+            return loom_error(LOOM_EIO, "%s: cannot create: %s", path, strerror(err));
+        }
+        w->slot = claim_slot(w->tmp);
+    }
+    if (w->fd < 0) {
+        loom_writer_abort(w);
+        return loom_error(LOOM_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    if (gzip) {
+        int fd2 = dup(w->fd);
+        w->gz = fd2 >= 0 ? gzdopen(fd2, "wb6") : NULL;
+        if (!w->gz) {
+            if (fd2 >= 0)
+                close(fd2);
+            goto nomem;
+        }
+        gzbuffer(w->gz, 256 * 1024);
+    }
+    *out = w;
+    return 0;
+nomem:
+    loom_writer_abort(w);
+    return loom_error(LOOM_ENOMEM, "%s: out of memory opening for writing", path);
+}
+
+static int write_all(int fd, const char *p, size_t n, const char *path)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return loom_error(LOOM_EIO, "%s: write failed: %s", path, strerror(errno));
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int flush_buf(loom_writer *w)
+{
+    if (w->used == 0)
+        return 0;
+    size_t n = w->used;
+    w->used = 0;
+    if (w->gz) {
+        if (gzwrite(w->gz, w->buf, (unsigned)n) != (int)n) {
+            int code;
+            const char *msg = gzerror(w->gz, &code);
+            return loom_error(LOOM_EIO, "%s: write failed: %s", w->path,
+                              code == Z_ERRNO ? strerror(errno) : msg);
+        }
+        return 0;
+    }
+    return write_all(w->fd, w->buf, n, w->path);
+}
+
+int loom_writer_write(loom_writer *w, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        if (w->used == WBUF) {
+            int rc = flush_buf(w);
+            if (rc < 0)
+                return rc;
+        }
+        size_t k = WBUF - w->used < n ? WBUF - w->used : n;
+        memcpy(w->buf + w->used, p, k);
+        w->used += k;
+        p += k;
+        n -= k;
+    }
+    return 0;
+}
+
+int loom_writer_puts(loom_writer *w, const char *s)
+{
+    return loom_writer_write(w, s, strlen(s));
+}
+
+int loom_writer_printf(loom_writer *w, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return loom_error(LOOM_EINVAL, "%s: formatting failed", w->path);
+    if ((size_t)n < sizeof small)
+        return loom_writer_write(w, small, (size_t)n);
+    char *big = loom_malloc((size_t)n + 1, 1);
+    if (!big)
+        return LOOM_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = loom_writer_write(w, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+static void release(loom_writer *w)
+{
+    if (w->slot >= 0)
+        open_tmps[w->slot] = NULL;
+    if (w->fd >= 0)
+        close(w->fd);
+    free(w->tmp);
+    free(w->path);
+    free(w->buf);
+    free(w);
+}
+
+/* fsync the directory so the rename itself survives a crash. */
+static void sync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *base;
+    split_path(path, dir, sizeof dir, &base);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+int loom_writer_commit(loom_writer *w)
+{
+    int rc = flush_buf(w);
+    if (w->gz) {
+        int zrc = gzclose(w->gz);
+        w->gz = NULL;
+        if (rc == 0 && zrc != Z_OK)
+            rc = loom_error(LOOM_EIO, "%s: write failed while finishing gzip stream", w->path);
+    }
+    if (rc == 0 && w->tmp && fsync(w->fd) != 0)
+        rc = loom_error(LOOM_EIO, "%s: fsync failed: %s", w->path, strerror(errno));
+    if (rc == 0 && w->tmp && rename(w->tmp, w->path) != 0)
+        rc = loom_error(LOOM_EIO, "%s: cannot rename into place: %s", w->path, strerror(errno));
+    if (rc < 0) {
+        loom_writer_abort(w);
+        return rc;
+    }
+    if (w->tmp)
+        sync_dir(w->path);
+    release(w);
+    return 0;
+}
+
+void loom_writer_abort(loom_writer *w)
+{
+    if (!w)
+        return;
+    if (w->gz)
+        gzclose(w->gz);
+    w->gz = NULL;
+    if (w->tmp)
+        unlink(w->tmp);
+    release(w);
+}
+
+const char *loom_writer_path(const loom_writer *w)
+{
+    return w->path;
+}

@@ -1,0 +1,42 @@
+/* loom: atomic output files. Everything loom writes goes to a temporary
+ * name in the destination's directory and is renamed into place only when
+ * complete, so a killed run never leaves a partial file under the final
+ * name. Names ending in ".gz" are gzip-compressed; "-" is stdout. */
+#ifndef LOOM_BASE_WRITER_H
+#define LOOM_BASE_WRITER_H
+
+#include <stddef.h>
+
+typedef struct loom_writer loom_writer;
+
+enum {
+    LOOM_WRITE_AUTO = 0,  /* gzip when the name ends in ".gz" */
+    LOOM_WRITE_PLAIN = 1, /* never compress */
+    LOOM_WRITE_GZIP = 2   /* always compress */
+};
+
+/* Creates the temporary file. Stale temporaries of `path` left by killed
+ * runs (their process is gone) are removed first. */
+int loom_writer_open(loom_writer **out, const char *path, int mode);
+int loom_writer_write(loom_writer *w, const void *buf, size_t n);
+int loom_writer_puts(loom_writer *w, const char *s);
+int loom_writer_printf(loom_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Flushes, fsyncs and renames into place; frees w whatever the outcome
+ * (on failure the temporary is removed). */
+int loom_writer_commit(loom_writer *w);
+/* Removes the temporary and frees w. Accepts NULL. */
+void loom_writer_abort(loom_writer *w);
+const char *loom_writer_path(const loom_writer *w);
+
+/* Checks, before long work starts, that `path` can be created: its
+ * directory exists and is writable and `path` is not a directory. */
+int loom_check_writable(const char *path);
+
+/* 1 when `path` ends with `suffix`. */
+int loom_has_suffix(const char *path, const char *suffix);
+
+/* Removes the temporaries of all open writers. Async-signal-safe: the
+ * command line calls it from its SIGINT/SIGTERM handler. */
+void loom_writer_cleanup_all(void);
+
+#endif

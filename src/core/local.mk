@@ -1,0 +1,1 @@
+# src/core: sources, headers, commands and tests of this layer.

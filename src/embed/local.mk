@@ -1,0 +1,1 @@
+# src/embed: sources, headers, commands and tests of this layer.

@@ -1,0 +1,1 @@
+# src/seq: sources, headers, commands and tests of this layer.

@@ -1,0 +1,1 @@
+# src/text: sources, headers, commands and tests of this layer.

@@ -1,0 +1,399 @@
+/* Tests for src/base: errors, the reader (plain, gzip, long lines, corrupt
+ * input), the atomic writer, the arena and the RNG. */
+#include "config.h"
+#include "loom.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static char tmpdir[] = "/tmp/loom-test-base.XXXXXX";
+
+static void setup(void)
+{
+    strcpy(tmpdir, "/tmp/loom-test-base.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[4][256];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
+    return buf[i];
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void write_gz(const char *path, const void *data, size_t n)
+{
+    gzFile g = gzopen(path, "wb");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(gzwrite(g, data, (unsigned)n), (int)n);
+    gzclose(g);
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    closedir(d);
+    return n;
+}
+
+START_TEST(error_message_carries_detail)
+{
+    int rc = loom_error(LOOM_EFORMAT, "bad thing at byte %d", 42);
+    ck_assert_int_eq(rc, LOOM_EFORMAT);
+    ck_assert_str_eq(loom_error_message(), "bad thing at byte 42");
+    loom_error_prefix(rc, "f.txt", 7);
+    ck_assert_str_eq(loom_error_message(), "f.txt:7: bad thing at byte 42");
+    loom_error_clear();
+    ck_assert_str_eq(loom_error_message(), "");
+}
+END_TEST
+
+/* Reads all complete lines with the piece interface into one string
+ * "line1|line2|...", checking pieces never exceed the buffer. */
+static char *read_lines(const char *path, size_t bufsize)
+{
+    loom_reader *r;
+    ck_assert_int_eq(loom_reader_open_sized(&r, path, bufsize), 0);
+    size_t cap = 1 << 20, used = 0;
+    char *all = malloc(cap);
+    const char *p;
+    size_t n;
+    int complete, rc;
+    while ((rc = loom_reader_line(r, &p, &n, &complete)) == 1) {
+        ck_assert_uint_le(n, bufsize);
+        ck_assert_uint_lt(used + n + 2, cap);
+        memcpy(all + used, p, n);
+        used += n;
+        if (complete)
+            all[used++] = '|';
+    }
+    ck_assert_int_eq(rc, 0);
+    all[used] = '\0';
+    loom_reader_close(r);
+    return all;
+}
+
+START_TEST(reader_lines_crlf_and_missing_newline)
+{
+    const char text[] = "alpha\r\nbeta\n\ngamma\rdelta\nlast";
+    write_file(tmp_path("a.txt"), text, sizeof text - 1);
+    char *s = read_lines(tmp_path("a.txt"), 1 << 16);
+    ck_assert_str_eq(s, "alpha|beta||gamma\rdelta|last|");
+    free(s);
+}
+END_TEST
+
+START_TEST(reader_long_line_in_pieces)
+{
+    /* 10,000-byte line of 2-byte UTF-8 characters through a 64-byte buffer:
+     * pieces must never split a character. */
+    size_t n = 10000;
+    char *text = malloc(n + 8);
+    for (size_t i = 0; i < n; i += 2)
+        text[i] = (char)0xC3, text[i + 1] = (char)0xA9; /* é */
+    memcpy(text + n, "\nok\n", 4);
+    write_file(tmp_path("long.txt"), text, n + 4);
+    loom_reader *r;
+    ck_assert_int_eq(loom_reader_open_sized(&r, tmp_path("long.txt"), 65), 0);
+    const char *p;
+    size_t len, total = 0;
+    int complete, pieces = 0;
+    do {
+        ck_assert_int_eq(loom_reader_line(r, &p, &len, &complete), 1);
+        ck_assert_uint_eq(len % 2, 0);
+        ck_assert_int_eq(loom_reader_line_number(r), 1);
+        total += len;
+        pieces++;
+    } while (!complete);
+    ck_assert_uint_eq(total, n);
+    ck_assert_int_gt(pieces, 100);
+    ck_assert_int_eq(loom_reader_line(r, &p, &len, &complete), 1);
+    ck_assert_int_eq(loom_reader_line_number(r), 2);
+    ck_assert_int_eq(loom_reader_offset(r), (long long)n + 1);
+    ck_assert_uint_eq(len, 2);
+    ck_assert_int_eq(loom_reader_line(r, &p, &len, &complete), 0);
+    loom_reader_close(r);
+    free(text);
+}
+END_TEST
+
+START_TEST(reader_line_filling_buffer_exactly)
+{
+    write_file(tmp_path("exact.txt"), "abcdefgh", 8);
+    char *s = read_lines(tmp_path("exact.txt"), 64);
+    ck_assert_str_eq(s, "abcdefgh|");
+    free(s);
+    char buf[128];
+    memset(buf, 'x', 64);
+    write_file(tmp_path("exact64.txt"), buf, 64);
+    s = read_lines(tmp_path("exact64.txt"), 64);
+    ck_assert_uint_eq(strlen(s), 65);
+    ck_assert_int_eq(s[64], '|');
+    free(s);
+}
+END_TEST
+
+START_TEST(reader_gzip_is_transparent)
+{
+    const char text[] = "one two\nthree\n";
+    write_gz(tmp_path("t.gz"), text, sizeof text - 1);
+    char *s = read_lines(tmp_path("t.gz"), 1 << 16);
+    ck_assert_str_eq(s, "one two|three|");
+    free(s);
+    loom_reader *r;
+    ck_assert_int_eq(loom_reader_open(&r, tmp_path("t.gz")), 0);
+    ck_assert_int_eq(loom_reader_is_gzip(r), 1);
+    char buf[64];
+    ck_assert_int_eq(loom_reader_read(r, buf, sizeof buf), (long)(sizeof text - 1));
+    ck_assert_int_eq(loom_reader_read(r, buf, sizeof buf), 0);
+    loom_reader_close(r);
+}
+END_TEST
+
+/* Drains a reader, returning the first negative code (0 if none). */
+static int drain(const char *path)
+{
+    loom_reader *r;
+    int rc = loom_reader_open(&r, path);
+    if (rc < 0)
+        return rc;
+    char buf[4096];
+    long got;
+    while ((got = loom_reader_read(r, buf, sizeof buf)) > 0)
+        ;
+    loom_reader_close(r);
+    return (int)got;
+}
+
+START_TEST(reader_corrupt_and_truncated_gzip_are_errors)
+{
+    char text[20000];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('a' + (i * 7919) % 26);
+    write_gz(tmp_path("good.gz"), text, sizeof text);
+    FILE *f = fopen(tmp_path("good.gz"), "rb");
+    unsigned char gz[40000];
+    size_t n = fread(gz, 1, sizeof gz, f);
+    fclose(f);
+
+    write_file(tmp_path("cut.gz"), gz, n / 2);
+    ck_assert_int_eq(drain(tmp_path("cut.gz")), LOOM_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "cut.gz"));
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "truncated"));
+
+    for (size_t i = 20; i < 60; i++)
+        gz[i] ^= 0x5A;
+    write_file(tmp_path("bad.gz"), gz, n);
+    ck_assert_int_eq(drain(tmp_path("bad.gz")), LOOM_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "bad.gz"));
+}
+END_TEST
+
+START_TEST(reader_missing_file_names_it)
+{
+    loom_reader *r;
+    ck_assert_int_eq(loom_reader_open(&r, tmp_path("nope.txt")), LOOM_EIO);
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "nope.txt"));
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "No such file"));
+}
+END_TEST
+
+START_TEST(reader_getline_enforces_limit)
+{
+    write_file(tmp_path("g.txt"), "short\nthis line is long\n", 23);
+    loom_reader *r;
+    ck_assert_int_eq(loom_reader_open_sized(&r, tmp_path("g.txt"), 64), 0);
+    char *buf = NULL;
+    size_t cap = 0, len;
+    ck_assert_int_eq(loom_reader_getline(r, &buf, &cap, &len, 10), 1);
+    ck_assert_str_eq(buf, "short");
+    ck_assert_int_eq(loom_reader_getline(r, &buf, &cap, &len, 10), LOOM_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "g.txt:2:"));
+    free(buf);
+    loom_reader_close(r);
+}
+END_TEST
+
+START_TEST(writer_commit_and_abort)
+{
+    loom_writer *w;
+    ck_assert_int_eq(loom_writer_open(&w, tmp_path("out.txt"), LOOM_WRITE_AUTO), 0);
+    ck_assert_int_eq(loom_writer_printf(w, "%s %d\n", "hello", 7), 0);
+    /* Before commit the final name does not exist; one temporary does. */
+    ck_assert_int_ne(access(tmp_path("out.txt"), F_OK), 0);
+    ck_assert_int_eq(count_entries(tmpdir), 1);
+    ck_assert_int_eq(loom_writer_commit(w), 0);
+    char buf[32] = {0};
+    FILE *f = fopen(tmp_path("out.txt"), "r");
+    ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), 8);
+    fclose(f);
+    ck_assert_str_eq(buf, "hello 7\n");
+
+    ck_assert_int_eq(loom_writer_open(&w, tmp_path("gone.txt"), LOOM_WRITE_AUTO), 0);
+    loom_writer_puts(w, "partial");
+    loom_writer_abort(w);
+    ck_assert_int_ne(access(tmp_path("gone.txt"), F_OK), 0);
+    ck_assert_int_eq(count_entries(tmpdir), 1);
+    loom_writer_abort(NULL);
+}
+END_TEST
+
+START_TEST(writer_large_gzip_roundtrip)
+{
+    loom_writer *w;
+    ck_assert_int_eq(loom_writer_open(&w, tmp_path("big.gz"), LOOM_WRITE_AUTO), 0);
+    for (int i = 0; i < 100000; i++)
+        ck_assert_int_eq(loom_writer_printf(w, "line %d\n", i), 0);
+    ck_assert_int_eq(loom_writer_commit(w), 0);
+    loom_reader *r;
+    ck_assert_int_eq(loom_reader_open(&r, tmp_path("big.gz")), 0);
+    ck_assert_int_eq(loom_reader_is_gzip(r), 1);
+    char *buf = NULL;
+    size_t cap = 0, len;
+    int i = 0;
+    while (loom_reader_getline(r, &buf, &cap, &len, 100) == 1) {
+        char want[32];
+        snprintf(want, sizeof want, "line %d", i++);
+        ck_assert_str_eq(buf, want);
+    }
+    ck_assert_int_eq(i, 100000);
+    free(buf);
+    loom_reader_close(r);
+}
+END_TEST
+
+START_TEST(writer_rejects_unwritable_paths)
+{
+    ck_assert_int_eq(loom_check_writable(tmp_path("fine.txt")), 0);
+    ck_assert_int_eq(loom_check_writable(tmp_path("missing/dir.txt")), LOOM_EIO);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "missing/dir.txt"));
+    ck_assert_int_lt(loom_check_writable(tmpdir), 0);
+    loom_writer *w;
+    ck_assert_int_lt(loom_writer_open(&w, tmp_path("missing/x"), LOOM_WRITE_AUTO), 0);
+    ck_assert_ptr_null(w);
+}
+END_TEST
+
+START_TEST(arena_aligns_and_bounds)
+{
+    loom_arena *a;
+    ck_assert_int_eq(loom_arena_new(&a, 1024), 0);
+    float *x = loom_arena_floats(a, 10);
+    float *y = loom_arena_floats(a, 10);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_uint_eq((uintptr_t)x % 64, 0);
+    ck_assert_uint_eq((uintptr_t)y % 64, 0);
+    ck_assert(y >= x + 10);
+    ck_assert_float_eq(y[9], 0.0f);
+    ck_assert_ptr_null(loom_arena_alloc(a, 2000, 1));
+    loom_arena_reset(a);
+    ck_assert_uint_eq(loom_arena_used(a), 0);
+    ck_assert_ptr_nonnull(loom_arena_alloc(a, 1000, 1));
+    loom_arena_free(a);
+    loom_arena_free(NULL);
+}
+END_TEST
+
+START_TEST(rng_is_repeatable_and_streams_differ)
+{
+    loom_rng a, b, c;
+    loom_rng_seed(&a, 12345, 0);
+    loom_rng_seed(&b, 12345, 0);
+    loom_rng_seed(&c, 12345, 1);
+    int same_c = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x = loom_rng_next(&a), y = loom_rng_next(&b), z = loom_rng_next(&c);
+        ck_assert_uint_eq(x, y);
+        same_c += x == z;
+    }
+    ck_assert_int_eq(same_c, 0);
+    /* Known first output of xoshiro256** seeded by splitmix64(0). */
+    loom_rng_seed(&a, 0, 0);
+    ck_assert_uint_eq(loom_rng_next(&a), 0x99ec5f36cb75f2b4ull);
+}
+END_TEST
+
+START_TEST(rng_ranges_and_moments)
+{
+    loom_rng r;
+    loom_rng_seed(&r, 7, 3);
+    double sum = 0, sumsq = 0;
+    int counts[10] = {0};
+    for (int i = 0; i < 100000; i++) {
+        float u = loom_rng_uniform(&r);
+        ck_assert(u >= 0.0f && u < 1.0f);
+        uint32_t k = loom_rng_below(&r, 10);
+        ck_assert_uint_lt(k, 10);
+        counts[k]++;
+        double g = loom_rng_normal(&r);
+        sum += g;
+        sumsq += g * g;
+    }
+    for (int k = 0; k < 10; k++)
+        ck_assert(counts[k] > 9500 && counts[k] < 10500);
+    ck_assert(sum / 100000 > -0.02 && sum / 100000 < 0.02);
+    ck_assert(sumsq / 100000 > 0.98 && sumsq / 100000 < 1.02);
+}
+END_TEST
+
+static Suite *base_suite(void)
+{
+    Suite *s = suite_create("base");
+    TCase *tc = tcase_create("base");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, error_message_carries_detail);
+    tcase_add_test(tc, reader_lines_crlf_and_missing_newline);
+    tcase_add_test(tc, reader_long_line_in_pieces);
+    tcase_add_test(tc, reader_line_filling_buffer_exactly);
+    tcase_add_test(tc, reader_gzip_is_transparent);
+    tcase_add_test(tc, reader_corrupt_and_truncated_gzip_are_errors);
+    tcase_add_test(tc, reader_missing_file_names_it);
+    tcase_add_test(tc, reader_getline_enforces_limit);
+    tcase_add_test(tc, writer_commit_and_abort);
+    tcase_add_test(tc, writer_large_gzip_roundtrip);
+    tcase_add_test(tc, writer_rejects_unwritable_paths);
+    tcase_add_test(tc, arena_aligns_and_bounds);
+    tcase_add_test(tc, rng_is_repeatable_and_streams_differ);
+    tcase_add_test(tc, rng_ranges_and_moments);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(base_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

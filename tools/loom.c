@@ -1,0 +1,84 @@
+/* loom command line: the table of subcommands and the dispatch. Each
+ * subcommand lives in tools/<name>.c; this file only finds it. */
+#include "config.h"
+#include "commands.h"
+#include "loom.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command *const commands[] = {
+    &cmd_help,
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+const cli_command *cli_find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i]->name, name) == 0)
+            return commands[i];
+    return NULL;
+}
+
+static void print_overview(FILE *out)
+{
+    fprintf(out, "loom %s: text embeddings and sequence models on the CPU\n\n"
+                 "usage: loom COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
+            LOOM_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "\n'loom help COMMAND' or 'loom COMMAND --help' shows a command's options.\n"
+                 "Exit status: 0 success, 1 runtime error (bad data, I/O), 2 usage error.\n");
+}
+
+static int run_help(int argc, char **argv)
+{
+    if (argc > 2)
+        return cli_usage("help", "expects at most one command name");
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return cli_help("help");
+    if (argc == 2)
+        return cli_help(argv[1]);
+    print_overview(stdout);
+    return CLI_EXIT_OK;
+}
+
+const cli_command cmd_help = {
+    "help", run_help, "show the commands, or one command's options",
+    "usage: loom help [COMMAND]\n\n"
+    "Without a command, lists the commands; with one, shows its options.\n\n"
+    "example:\n  loom help tokenize\n"};
+
+/* A killed or interrupted run must not leave temporaries behind. */
+static void on_signal(int sig)
+{
+    loom_writer_cleanup_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+    signal(SIGPIPE, SIG_DFL);
+    if (argc < 2) {
+        print_overview(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        printf("loom %s\n", LOOM_VERSION);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+        name = "help";
+    const cli_command *c = cli_find(name);
+    if (!c) {
+        fprintf(stderr, "loom: unknown command '%s' (see 'loom help')\n", name);
+        return CLI_EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}
