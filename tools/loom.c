@@ -8,15 +8,17 @@
 #include <stdio.h>
 #include <string.h>
 
+/* In the order of the data flow: bytes -> tokens -> vectors -> models. */
 static const cli_command *const commands[] = {
-    &cmd_help,
+    &cmd_tokenize, &cmd_vocab,   &cmd_embed,     &cmd_nearest, &cmd_analogy, &cmd_eval,
+    &cmd_convert,  &cmd_seq2seq, &cmd_translate, &cmd_bleu,    &cmd_info,    &cmd_help,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 const cli_command *cli_find(const char *name)
 {
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(commands[i]->name, name) == 0)
+        if (commands[i] && strcmp(commands[i]->name, name) == 0)
             return commands[i];
     return NULL;
 }
@@ -27,7 +29,8 @@ static void print_overview(FILE *out)
                  "usage: loom COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
             LOOM_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        if (commands[i])
+            fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out, "\n'loom help COMMAND' or 'loom COMMAND --help' shows a command's options.\n"
                  "Exit status: 0 success, 1 runtime error (bad data, I/O), 2 usage error.\n");
 }

@@ -1,0 +1,1 @@
+# src/embed (trainer): the word2vec trainer, `loom embed`, its tests.
