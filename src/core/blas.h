@@ -1,0 +1,43 @@
+/* loom: row-major float32 linear algebra on OpenBLAS, named for the maths.
+ * Thin wrappers only: shapes are checked by the caller, nothing allocates.
+ * The core never calls cblas directly outside blas.c, so loom alone decides
+ * how many threads OpenBLAS runs (loom_blas_set_threads). */
+#ifndef LOOM_CORE_BLAS_H
+#define LOOM_CORE_BLAS_H
+
+#include <stddef.h>
+
+enum { LOOM_NOTRANS = 0, LOOM_TRANS = 1 };
+
+/* C = alpha * op(A) * op(B) + beta * C, all row-major.
+ * op(A) is (M, K), op(B) is (K, N), C is (M, N); lda/ldb/ldc are the row
+ * strides of A, B, C as stored (A stored (M, K) or, transposed, (K, M)).
+ * With beta = 1 the product accumulates, which is how backward passes add
+ * into gradients. */
+void loom_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc);
+
+/* y = alpha * op(A) * x + beta * y; A is stored (M, N) row-major.
+ * op(A) = A: x has N entries, y has M. op(A) = A^T: x has M, y has N. */
+void loom_gemv(int trans, int M, int N, float alpha, const float *A, int lda, const float *x,
+               float beta, float *y);
+
+/* A += alpha * x y^T; A is (M, N), x has M entries, y has N. */
+void loom_ger(int M, int N, float alpha, const float *x, const float *y, float *A, int lda);
+
+/* y += alpha * x */
+void loom_axpy(size_t n, float alpha, const float *x, float *y);
+/* x . y */
+float loom_dot(size_t n, const float *x, const float *y);
+/* x *= alpha */
+void loom_scal(size_t n, float alpha, float *x);
+/* ||x||_2 */
+float loom_nrm2(size_t n, const float *x);
+
+/* OpenBLAS's own thread count. Callers running their own threads (the word
+ * vector trainer, data-parallel training) set 1 so the two never
+ * oversubscribe the cores. n <= 0 means one per core. */
+void loom_blas_set_threads(int n);
+int loom_blas_threads(void);
+
+#endif
