@@ -1,1 +1,5 @@
-# src/text: sources, headers, commands and tests of this layer.
+# src/text: tokenizer and vocabulary, their commands and tests.
+libloom_la_SOURCES += src/text/tokenizer.c src/text/vocab.c
+
+loomtextincdir = $(includedir)/loom/text
+loomtextinc_HEADERS = src/text/tokenizer.h src/text/vocab.h
