@@ -1,1 +1,19 @@
 # src/core: sources, headers, commands and tests of this layer.
+
+# core A: BLAS wrappers, parameters, dense/conv/embedding layers, losses,
+# optimizers (and tests/test_core, scripts/bench-core).
+libloom_la_SOURCES += \
+	src/core/blas.c src/core/param.c
+
+loomcoreincdir = $(includedir)/loom/core
+loomcoreinc_HEADERS = \
+	src/core/blas.h src/core/param.h
+
+check_PROGRAMS += tests/test_safetensors tests/helper_params_save
+TESTS += tests/test_safetensors tests/e2e/test_safetensors_python.sh
+EXTRA_DIST += tests/e2e/test_safetensors_python.sh
+tests_test_safetensors_SOURCES = tests/test_safetensors.c
+tests_test_safetensors_CFLAGS = $(TEST_CFLAGS)
+tests_test_safetensors_LDADD = $(TEST_LIBS)
+tests_helper_params_save_SOURCES = tests/helper_params_save.c
+tests_helper_params_save_LDADD = libloom.la

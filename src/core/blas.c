@@ -1,0 +1,56 @@
+/* loom: the row-major float32 wrappers of blas.h over OpenBLAS's cblas.
+ * This is the only file of the core that includes cblas.h. */
+#include "core/blas.h"
+
+#include <cblas.h>
+
+void loom_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void loom_gemv(int trans, int M, int N, float alpha, const float *A, int lda, const float *x,
+               float beta, float *y)
+{
+    cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, M, N, alpha, A, lda, x, 1, beta,
+                y, 1);
+}
+
+void loom_ger(int M, int N, float alpha, const float *x, const float *y, float *A, int lda)
+{
+    cblas_sger(CblasRowMajor, M, N, alpha, x, 1, y, 1, A, lda);
+}
+
+void loom_axpy(size_t n, float alpha, const float *x, float *y)
+{
+    cblas_saxpy((blasint)n, alpha, x, 1, y, 1);
+}
+
+float loom_dot(size_t n, const float *x, const float *y)
+{
+    return cblas_sdot((blasint)n, x, 1, y, 1);
+}
+
+void loom_scal(size_t n, float alpha, float *x)
+{
+    cblas_sscal((blasint)n, alpha, x, 1);
+}
+
+float loom_nrm2(size_t n, const float *x)
+{
+    return cblas_snrm2((blasint)n, x, 1);
+}
+
+void loom_blas_set_threads(int n)
+{
+    if (n <= 0)
+        n = openblas_get_num_procs();
+    openblas_set_num_threads(n);
+}
+
+int loom_blas_threads(void)
+{
+    return openblas_get_num_threads();
+}
