@@ -1,0 +1,89 @@
+/* loom: cross-entropy with masking and label smoothing, and the sigmoid log
+ * loss (see loss.h). Sums over rows run in double: a batch holds thousands
+ * of tokens and the mean must not depend on their order beyond 1e-7. */
+#include "core/loss.h"
+#include "core/activation.h"
+
+#include <math.h>
+
+static float row_weight(const int *targets, const float *mask, int i)
+{
+    if (targets[i] < 0)
+        return 0.0f;
+    return mask ? mask[i] : 1.0f;
+}
+
+float loom_xent_forward(float *logp, double *count, const float *logits, const int *targets,
+                        const float *mask, int N, int V, float smoothing)
+{
+    loom_log_softmax_forward(logp, logits, N, V);
+    double total = 0, weight = 0;
+    for (int i = 0; i < N; i++) {
+        float m = row_weight(targets, mask, i);
+        if (m == 0.0f)
+            continue;
+        const float *lp = logp + (size_t)i * V;
+        double loss = -(1.0 - smoothing) * lp[targets[i]];
+        if (smoothing > 0) {
+            double sum = 0;
+            for (int c = 0; c < V; c++)
+                sum += lp[c];
+            loss -= smoothing * sum / V;
+        }
+        total += m * loss;
+        weight += m;
+    }
+    if (count)
+        *count = weight;
+    return weight > 0 ? (float)(total / weight) : 0.0f;
+}
+
+void loom_xent_backward(float *dlogits, const float *logp, const int *targets, const float *mask,
+                        int N, int V, float smoothing, float dloss)
+{
+    double weight = 0;
+    for (int i = 0; i < N; i++)
+        weight += row_weight(targets, mask, i);
+    if (weight == 0)
+        return;
+    float off = smoothing / (float)V; /* q_c for c != target */
+    for (int i = 0; i < N; i++) {
+        float m = row_weight(targets, mask, i);
+        if (m == 0.0f)
+            continue;
+        /* forward was loss = -sum_c q_c logp_c with logp = log_softmax(logits),
+         * whose gradient is softmax - q since sum_c q_c = 1. */
+        float scale = (float)(dloss * m / weight);
+        const float *lp = logp + (size_t)i * V;
+        float *d = dlogits + (size_t)i * V;
+        for (int c = 0; c < V; c++)
+            d[c] += scale * (expf(lp[c]) - off);
+        d[targets[i]] -= scale * (1.0f - smoothing);
+    }
+}
+
+static double softplus(double x)
+{
+    return (x > 0 ? x : 0) + log1p(exp(-fabs(x)));
+}
+
+float loom_sigmoid_loss_forward(const float *scores, const float *labels, int N)
+{
+    double total = 0;
+    for (int i = 0; i < N; i++)
+        total += softplus(scores[i]) - (double)labels[i] * scores[i];
+    return N > 0 ? (float)(total / N) : 0.0f;
+}
+
+void loom_sigmoid_loss_backward(float *dscores, const float *scores, const float *labels, int N,
+                                float dloss)
+{
+    if (N <= 0)
+        return;
+    float scale = dloss / (float)N;
+    for (int i = 0; i < N; i++) {
+        float x = scores[i];
+        float s = x >= 0 ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+        dscores[i] += scale * (s - labels[i]);
+    }
+}
