@@ -1,7 +1,10 @@
 # src/embed: vector files, nearest/analogy queries, evaluation; the
 # commands nearest, analogy, eval, convert, info; their tests.
 # (The word2vec trainer has its own fragment, train.mk.)
-libloom_la_SOURCES += src/embed/vectors.c
+libloom_la_SOURCES += src/embed/vectors.c src/embed/query.c
 
 loomembedioincdir = $(includedir)/loom/embed
-loomembedioinc_HEADERS = src/embed/vectors.h
+loomembedioinc_HEADERS = src/embed/vectors.h src/embed/query.h
+
+loom_SOURCES += tools/veccli.c tools/nearest.c tools/analogy.c
+noinst_HEADERS += tools/veccli.h

@@ -1,0 +1,314 @@
+/* loom: nearest-word and analogy search. Queries are scored against the
+ * unit-normalised matrix in blocks (queries x candidate rows) by one GEMM
+ * (a GEMV for a lone query); each block's scores then go through a bounded
+ * min-heap per query, so top-k costs one comparison per candidate. Worker
+ * threads take whole blocks of queries, so no merging is needed. */
+#include "config.h"
+#include "embed/query.h"
+
+#include "base/alloc.h"
+#include "base/error.h"
+#include "core/blas.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    QUERY_BLOCK = 64,  /* queries per block (one GEMM's rows) */
+    ROW_CHUNK = 4096   /* candidate rows per GEMM */
+};
+
+struct loom_index {
+    loom_vectors *v;
+    float *unit; /* count x dim */
+    int own;     /* unit is our copy */
+    size_t n, dim;
+    int threads;
+};
+
+static void normalize_rows(float *rows, size_t n, size_t dim)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *r = rows + i * dim;
+        double ss = 0;
+        for (size_t j = 0; j < dim; j++)
+            ss += (double)r[j] * r[j];
+        if (ss > 0) {
+            float inv = (float)(1.0 / sqrt(ss));
+            for (size_t j = 0; j < dim; j++)
+                r[j] *= inv;
+        }
+    }
+}
+
+int loom_index_new(loom_index **out, loom_vectors *v, int flags, int threads)
+{
+    *out = NULL;
+    loom_index *ix = loom_calloc(1, sizeof *ix);
+    if (!ix)
+        return LOOM_ENOMEM;
+    ix->v = v;
+    ix->n = loom_vectors_count(v);
+    ix->dim = loom_vectors_dim(v);
+    if (threads <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? (int)c : 1;
+    }
+    ix->threads = threads;
+    if (flags & LOOM_INDEX_IN_PLACE) {
+        ix->unit = loom_vectors_matrix(v);
+    } else {
+        ix->unit = loom_aligned_alloc(ix->n ? ix->n * ix->dim : 1, sizeof(float));
+        if (!ix->unit) {
+            free(ix);
+            return LOOM_ENOMEM;
+        }
+        if (ix->n)
+            memcpy(ix->unit, loom_vectors_row(v, 0), ix->n * ix->dim * sizeof(float));
+        ix->own = 1;
+    }
+    normalize_rows(ix->unit, ix->n, ix->dim);
+    *out = ix;
+    return 0;
+}
+
+void loom_index_free(loom_index *ix)
+{
+    if (!ix)
+        return;
+    if (ix->own)
+        free(ix->unit);
+    free(ix);
+}
+
+const loom_vectors *loom_index_vectors(const loom_index *ix) { return ix->v; }
+const float *loom_index_unit(const loom_index *ix, size_t i) { return ix->unit + i * ix->dim; }
+
+/* ---- the bounded heap: the k best so far, the worst on top ---- */
+
+static int worse(loom_hit a, loom_hit b)
+{
+    if (a.row < 0 || b.row < 0)
+        return a.row < 0 && b.row >= 0;
+    return a.score < b.score || (a.score == b.score && a.row > b.row);
+}
+
+static void heap_down(loom_hit *h, size_t k, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < k && worse(h[l], h[m]))
+            m = l;
+        if (r < k && worse(h[r], h[m]))
+            m = r;
+        if (m == i)
+            return;
+        loom_hit t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int cmp_best_first(const void *pa, const void *pb)
+{
+    loom_hit a = *(const loom_hit *)pa, b = *(const loom_hit *)pb;
+    return worse(b, a) ? -1 : worse(a, b) ? 1 : 0;
+}
+
+/* ---- the search ---- */
+
+typedef struct {
+    const loom_index *ix;
+    size_t m;
+    const float *Q;     /* m * per x dim */
+    size_t per;         /* query rows per query: 1, or 3 for 3CosMul */
+    const long *exclude;
+    size_t nexclude;
+    size_t k, limit;
+    loom_hit *hits;
+    atomic_size_t next; /* next block of queries to take */
+    atomic_int rc;
+} search_job;
+
+/* Feeds scores s[0..n) of candidate rows row0.. into query q's heap. */
+static void select_top(const search_job *job, size_t q, const float *s, size_t n, size_t row0)
+{
+    loom_hit *h = job->hits + q * job->k;
+    const long *ex = job->exclude ? job->exclude + q * job->nexclude : NULL;
+    size_t k = job->k;
+    float thr = h[0].row < 0 ? -INFINITY : h[0].score;
+    for (size_t j = 0; j < n; j++) {
+        if (!(s[j] > thr))
+            continue;
+        long row = (long)(row0 + j);
+        int skip = 0;
+        for (size_t e = 0; e < job->nexclude; e++)
+            skip |= ex[e] == row;
+        if (skip)
+            continue;
+        h[0] = (loom_hit){row, s[j]};
+        heap_down(h, k, 0);
+        thr = h[0].row < 0 ? -INFINITY : h[0].score;
+    }
+}
+
+/* 3CosMul: rows a, b, c of cosines become one row of objectives in place. */
+static void combine_mul(float *a, const float *b, const float *c, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        float pa = (1 + a[j]) * 0.5f, pb = (1 + b[j]) * 0.5f, pc = (1 + c[j]) * 0.5f;
+        a[j] = pb * pc / (pa + 1e-6f);
+    }
+}
+
+static void search_block(search_job *job, size_t q0, size_t qn, float *Qb, float *S)
+{
+    const loom_index *ix = job->ix;
+    size_t dim = ix->dim, per = job->per, rows = qn * per;
+    size_t limit = job->limit && job->limit < ix->n ? job->limit : ix->n;
+    memcpy(Qb, job->Q + q0 * per * dim, rows * dim * sizeof *Qb);
+    if (per == 1)
+        normalize_rows(Qb, rows, dim);
+    for (size_t i = 0; i < qn * job->k; i++)
+        job->hits[q0 * job->k + i] = (loom_hit){-1, -INFINITY};
+    for (size_t c0 = 0; c0 < limit; c0 += ROW_CHUNK) {
+        size_t cn = limit - c0 < ROW_CHUNK ? limit - c0 : ROW_CHUNK;
+        const float *U = ix->unit + c0 * dim;
+        if (rows == 1)
+            loom_gemv(LOOM_NOTRANS, (int)cn, (int)dim, 1.0f, U, (int)dim, Qb, 0.0f, S);
+        else
+            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, (int)rows, (int)cn, (int)dim, 1.0f, Qb, (int)dim,
+                      U, (int)dim, 0.0f, S, (int)cn);
+        for (size_t q = 0; q < qn; q++) {
+            float *s = S + q * per * cn;
+            if (per == 3)
+                combine_mul(s, s + cn, s + 2 * cn, cn);
+            select_top(job, q0 + q, s, cn, c0);
+        }
+    }
+    for (size_t q = 0; q < qn; q++)
+        qsort(job->hits + (q0 + q) * job->k, job->k, sizeof(loom_hit), cmp_best_first);
+}
+
+static void *search_worker(void *arg)
+{
+    search_job *job = arg;
+    size_t per = job->per, dim = job->ix->dim;
+    float *Qb = loom_aligned_alloc(QUERY_BLOCK * per * dim, sizeof(float));
+    float *S = loom_aligned_alloc(QUERY_BLOCK * per * ROW_CHUNK, sizeof(float));
+    if (!Qb || !S) {
+        atomic_store(&job->rc, LOOM_ENOMEM);
+    } else {
+        for (;;) {
+            size_t q0 = atomic_fetch_add(&job->next, QUERY_BLOCK);
+            if (q0 >= job->m)
+                break;
+            size_t qn = job->m - q0 < QUERY_BLOCK ? job->m - q0 : QUERY_BLOCK;
+            search_block(job, q0, qn, Qb, S);
+        }
+    }
+    free(Qb);
+    free(S);
+    return NULL;
+}
+
+static int run_search(search_job *job)
+{
+    if (job->k == 0 || job->m == 0)
+        return 0;
+    if (job->ix->dim > (size_t)1 << 20 || job->ix->n > (size_t)0x7fffffff)
+        return loom_error(LOOM_EINVAL, "the matrix is too large for one BLAS call");
+    size_t blocks = (job->m + QUERY_BLOCK - 1) / QUERY_BLOCK;
+    size_t workers = (size_t)job->ix->threads < blocks ? (size_t)job->ix->threads : blocks;
+    atomic_init(&job->next, 0);
+    atomic_init(&job->rc, 0);
+    if (workers <= 1) {
+        search_worker(job);
+        return atomic_load(&job->rc);
+    }
+    int blas_threads = loom_blas_threads();
+    loom_blas_set_threads(1);
+    pthread_t *tid = loom_malloc(workers, sizeof *tid);
+    size_t started = 0;
+    if (tid)
+        for (; started < workers; started++)
+            if (pthread_create(&tid[started], NULL, search_worker, job) != 0)
+                break;
+    if (started == 0)
+        search_worker(job);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    free(tid);
+    loom_blas_set_threads(blas_threads);
+    return atomic_load(&job->rc);
+}
+
+int loom_index_search(const loom_index *ix, size_t m, const float *Q, const long *exclude,
+                      size_t nexclude, size_t k, size_t limit, loom_hit *hits)
+{
+    search_job job = {.ix = ix, .m = m, .Q = Q, .per = 1, .exclude = exclude,
+                      .nexclude = exclude ? nexclude : 0, .k = k, .limit = limit, .hits = hits};
+    return run_search(&job);
+}
+
+static int check_rows(const loom_index *ix, const long *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i] < 0 || (size_t)rows[i] >= ix->n)
+            return loom_error(LOOM_EINVAL, "row %ld is not in the vectors (0..%zu)", rows[i], ix->n);
+    return 0;
+}
+
+int loom_index_nearest(const loom_index *ix, const long *rows, size_t n, size_t k, size_t limit,
+                       loom_hit *hits)
+{
+    int rc = check_rows(ix, rows, n);
+    if (rc < 0)
+        return rc;
+    float *q = loom_calloc(ix->dim, sizeof *q);
+    if (!q)
+        return LOOM_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        loom_axpy(ix->dim, 1.0f, loom_index_unit(ix, (size_t)rows[i]), q);
+    rc = loom_index_search(ix, 1, q, rows, n, k, limit, hits);
+    free(q);
+    return rc;
+}
+
+int loom_index_analogy(const loom_index *ix, size_t m, const long *abc, int method, size_t k,
+                       size_t limit, loom_hit *hits)
+{
+    int rc = check_rows(ix, abc, 3 * m);
+    if (rc < 0)
+        return rc;
+    if (method != LOOM_ANALOGY_ADD && method != LOOM_ANALOGY_MUL)
+        return loom_error(LOOM_EINVAL, "unknown analogy method %d", method);
+    size_t dim = ix->dim, per = method == LOOM_ANALOGY_MUL ? 3 : 1;
+    float *Q = loom_malloc(m * per * dim, sizeof *Q);
+    if (!Q)
+        return LOOM_ENOMEM;
+    for (size_t i = 0; i < m; i++) {
+        const float *a = loom_index_unit(ix, (size_t)abc[3 * i]);
+        const float *b = loom_index_unit(ix, (size_t)abc[3 * i + 1]);
+        const float *c = loom_index_unit(ix, (size_t)abc[3 * i + 2]);
+        float *q = Q + i * per * dim;
+        if (per == 1) {
+            for (size_t j = 0; j < dim; j++)
+                q[j] = b[j] - a[j] + c[j];
+        } else {
+            memcpy(q, a, dim * sizeof *q);
+            memcpy(q + dim, b, dim * sizeof *q);
+            memcpy(q + 2 * dim, c, dim * sizeof *q);
+        }
+    }
+    search_job job = {.ix = ix, .m = m, .Q = Q, .per = per, .exclude = abc, .nexclude = 3,
+                      .k = k, .limit = limit, .hits = hits};
+    rc = run_search(&job);
+    free(Q);
+    return rc;
+}

@@ -1,0 +1,192 @@
+/* loom nearest: the words closest to each query by cosine similarity.
+ * Queries come from the command line or stdin and are answered in batches
+ * (one GEMM per batch, src/embed/query.c); this file reads and prints. */
+#include "config.h"
+#include "cli.h"
+#include "veccli.h"
+#include "base/alloc.h"
+#include "base/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char help[] =
+    "usage: loom nearest VECTORS [WORD...] [OPTIONS]\n"
+    "\n"
+    "Prints the K words nearest to each query by cosine similarity, as\n"
+    "word<TAB>similarity lines under a 'query: WORDS' header. Each WORD argument\n"
+    "is one query; a quoted argument with several words sums their unit vectors,\n"
+    "as word2vec's distance does. The query words themselves are left out.\n"
+    "Without WORDs, reads one query per line from stdin (with a prompt when stdin\n"
+    "is a terminal). Unknown words are reported on stderr, the other queries are\n"
+    "still answered, and the exit status is then 1.\n"
+    "\n"
+    "VECTORS is a word2vec binary or text file or a fastText .vec file, gzip or\n"
+    "not (the format is detected from the content).\n"
+    "\n"
+    "options:\n"
+    "  -k, --top N            neighbours per query (default 10)\n"
+    "      --restrict N       only the first N words of the file (the most\n"
+    "                         frequent ones) are candidates (default 0: all)\n"
+    "      --threads N        worker threads (default: one per core)\n"
+    "  -q, --quiet            no progress\n"
+    "      --progress         show progress even when stderr is not a terminal\n"
+    "  -h, --help             this help\n"
+    "\n"
+    "examples:\n"
+    "  loom nearest tests/fixtures/vectors/sotu.bin war freedom -k 5\n"
+    "  echo 'taxes revenue' | loom nearest tests/fixtures/vectors/sotu.bin\n";
+
+enum { MAX_QUERY_WORDS = 64, BATCH = 1024, OPT_RESTRICT = 0x2000, OPT_THREADS };
+
+typedef struct {
+    const loom_vectors *v;
+    const loom_index *ix;
+    size_t k, limit, dim;
+    int unknown; /* any query had an unknown word */
+} nearest_ctx;
+
+/* Answers queries[0..n) (each a line of words, modified in place). */
+static int answer(nearest_ctx *c, char **queries, size_t n)
+{
+    float *Q = loom_calloc(n * c->dim, sizeof *Q);
+    long *ex = loom_malloc(n * MAX_QUERY_WORDS, sizeof *ex);
+    loom_hit *hits = loom_malloc(n * c->k, sizeof *hits);
+    char **words = loom_malloc(n * MAX_QUERY_WORDS, sizeof *words);
+    size_t *nwords = loom_calloc(n, sizeof *nwords);
+    int rc = Q && ex && hits && words && nwords ? 0 : LOOM_ENOMEM;
+    size_t m = 0, maxw = 1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char **w = words + i * MAX_QUERY_WORDS;
+        long *rows = ex + m * MAX_QUERY_WORDS;
+        size_t nw = veccli_split(queries[i], w, MAX_QUERY_WORDS);
+        if (nw == 0)
+            continue;
+        if (nw > MAX_QUERY_WORDS) {
+            fprintf(stderr, "loom nearest: a query has %zu words, more than %d\n", nw,
+                    MAX_QUERY_WORDS);
+            c->unknown = 1;
+            continue;
+        }
+        if (veccli_lookup("nearest", c->v, w, nw, rows) > 0) {
+            c->unknown = 1;
+            continue;
+        }
+        float *q = Q + m * c->dim;
+        for (size_t j = 0; j < nw; j++) {
+            const float *u = loom_index_unit(c->ix, (size_t)rows[j]);
+            for (size_t d = 0; d < c->dim; d++)
+                q[d] += u[d];
+        }
+        for (size_t j = nw; j < MAX_QUERY_WORDS; j++)
+            rows[j] = -1;
+        nwords[i] = nw;
+        maxw = nw > maxw ? nw : maxw;
+        m++;
+    }
+    /* The exclusion lists are MAX_QUERY_WORDS wide; pass only the used width. */
+    if (rc == 0 && m > 0 && maxw < MAX_QUERY_WORDS)
+        for (size_t i = 0; i < m; i++)
+            memmove(ex + i * maxw, ex + i * MAX_QUERY_WORDS, maxw * sizeof *ex);
+    if (rc == 0 && m > 0)
+        rc = loom_index_search(c->ix, m, Q, ex, maxw, c->k, c->limit, hits);
+    for (size_t i = 0, a = 0; i < n && rc == 0; i++) {
+        if (!nwords[i])
+            continue;
+        fputs("query:", stdout);
+        for (size_t j = 0; j < nwords[i]; j++)
+            printf(" %s", words[i * MAX_QUERY_WORDS + j]);
+        putchar('\n');
+        veccli_print_hits(stdout, c->v, hits + a * c->k, c->k);
+        a++;
+    }
+    free(Q);
+    free(ex);
+    free(hits);
+    free(words);
+    free(nwords);
+    return rc;
+}
+
+static int answer_stdin(nearest_ctx *c)
+{
+    int interactive = isatty(STDIN_FILENO);
+    size_t batch = interactive ? 1 : BATCH;
+    char **lines = loom_calloc(batch, sizeof *lines);
+    size_t *caps = loom_calloc(batch, sizeof *caps);
+    int rc = lines && caps ? 0 : LOOM_ENOMEM;
+    while (rc == 0) {
+        size_t n = 0;
+        while (n < batch && veccli_read_query(&lines[n], &caps[n], "word(s)> "))
+            n++;
+        if (n == 0)
+            break;
+        rc = answer(c, lines, n);
+        fflush(stdout);
+        if (n < batch)
+            break;
+    }
+    for (size_t i = 0; lines && i < batch; i++)
+        free(lines[i]);
+    free(lines);
+    free(caps);
+    return rc;
+}
+
+static int run_nearest(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"top", required_argument, 0, 'k'},
+                                             {"restrict", required_argument, 0, OPT_RESTRICT},
+                                             {"threads", required_argument, 0, OPT_THREADS},
+                                             CLI_COMMON_LONGOPTS,
+                                             {0, 0, 0, 0}};
+    long long k = 10, limit = 0, threads = cli_default_threads();
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "k:hq", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            if (cli_int("nearest", "top", optarg, 1, 100000, &k) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_RESTRICT:
+            if (cli_int("nearest", "restrict", optarg, 0, 1LL << 40, &limit) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_THREADS:
+            if (cli_int("nearest", "threads", optarg, 1, 1024, &threads) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case CLI_OPT_HELP:
+            return cli_help("nearest");
+        case CLI_OPT_QUIET:
+        case CLI_OPT_PROGRESS:
+            break;
+        default:
+            return cli_bad_option("nearest", argc, argv);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage("nearest", "expects a vector file");
+    loom_vectors *v;
+    loom_index *ix;
+    if (veccli_open(argv[optind], (int)threads, &v, &ix))
+        return CLI_EXIT_ERROR;
+    nearest_ctx ctx = {.v = v, .ix = ix, .k = (size_t)k, .limit = (size_t)limit,
+                       .dim = loom_vectors_dim(v)};
+    static char outbuf[1 << 16];
+    setvbuf(stdout, outbuf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof outbuf);
+    int rc = optind + 1 < argc ? answer(&ctx, argv + optind + 1, (size_t)(argc - optind - 1))
+                               : answer_stdin(&ctx);
+    fflush(stdout);
+    loom_index_free(ix);
+    loom_vectors_free(v);
+    if (rc < 0)
+        return cli_fail();
+    return ctx.unknown ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}
+
+const cli_command cmd_nearest = {"nearest", run_nearest,
+                                 "nearest words by cosine similarity", help};

@@ -1,0 +1,33 @@
+/* loom command line: what nearest, analogy, eval, convert and info share:
+ * loading a vector file with its error reported, splitting query lines,
+ * printing hits. No search logic here (src/embed/query.h). */
+#ifndef LOOM_TOOLS_VECCLI_H
+#define LOOM_TOOLS_VECCLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "embed/query.h"
+#include "embed/vectors.h"
+
+/* Loads `path` and, when ix is not NULL, indexes it in place (the raw
+ * vectors are then unit length). Prints the error and returns 1 on
+ * failure, 0 on success. */
+int veccli_open(const char *path, int threads, loom_vectors **v, loom_index **ix);
+
+/* Splits `line` in place at blanks; returns the number of words (at most
+ * max are stored). */
+size_t veccli_split(char *line, char **words, size_t max);
+
+/* Looks every word up; reports unknown ones on stderr as
+ * "loom CMD: unknown word 'w'" and returns how many were unknown. */
+size_t veccli_lookup(const char *cmd, const loom_vectors *v, char **words, size_t n, long *rows);
+
+/* Prints hits as word<TAB>score lines (rows -1 are skipped). */
+void veccli_print_hits(FILE *out, const loom_vectors *v, const loom_hit *hits, size_t k);
+
+/* Reads one line of stdin without its line break into *buf (getline's
+ * buffer); returns 1, or 0 at the end. Prints `prompt` first on a terminal. */
+int veccli_read_query(char **buf, size_t *cap, const char *prompt);
+
+#endif
