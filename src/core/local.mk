@@ -21,3 +21,19 @@ tests_test_safetensors_CFLAGS = $(TEST_CFLAGS)
 tests_test_safetensors_LDADD = $(TEST_LIBS)
 tests_helper_params_save_SOURCES = tests/helper_params_save.c
 tests_helper_params_save_LDADD = libloom.la
+
+# core B: recurrent layers and attention
+libloom_la_SOURCES += src/core/rnn.c src/core/attention.c
+loomcoreinc_HEADERS += src/core/rnn.h src/core/attention.h
+check_PROGRAMS += tests/test_rnn
+TESTS += tests/test_rnn
+tests_test_rnn_SOURCES = tests/test_rnn.c
+tests_test_rnn_CFLAGS = $(TEST_CFLAGS)
+tests_test_rnn_LDADD = $(TEST_LIBS)
+EXTRA_DIST += tests/fixtures/core/make_rnn_fixtures.py \
+	tests/fixtures/core/rnn_elman.safetensors tests/fixtures/core/rnn_elman_bi.safetensors \
+	tests/fixtures/core/rnn_gru.safetensors tests/fixtures/core/rnn_gru_bi.safetensors \
+	tests/fixtures/core/rnn_gru_long.safetensors tests/fixtures/core/rnn_lstm.safetensors \
+	tests/fixtures/core/rnn_lstm_bi.safetensors tests/fixtures/core/rnn_lstm_long.safetensors \
+	tests/fixtures/core/rnn_attn_bahdanau.safetensors tests/fixtures/core/rnn_attn_dot.safetensors \
+	tests/fixtures/core/rnn_attn_general.safetensors

@@ -1,0 +1,199 @@
+/* loom: Bahdanau, Luong dot and Luong general attention with masks, forward
+ * and backward (see attention.h for shapes and the PyTorch mapping).
+ * Scores, masked softmax and context are per sentence; the query-side
+ * products (q W, and its backward) are one GEMM over the batch.
+ *
+ * Cache: Bahdanau  wq (B, A) then t = tanh(kp + wq) (B, S, A);
+ *        general   qw = q W (B, Dk);  dot: nothing. */
+#include "core/attention.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/blas.h"
+
+size_t loom_attn_cache_size(const loom_attn *a, int B, int S)
+{
+    switch (a->kind) {
+    case LOOM_ATTN_BAHDANAU:
+        return (size_t)B * a->A + (size_t)B * S * a->A;
+    case LOOM_ATTN_GENERAL:
+        return (size_t)B * a->Dk;
+    default:
+        return 0;
+    }
+}
+
+/* The per-sentence score gradient (S), then the gradient of the query-side
+ * product (B, A or Dk). */
+size_t loom_attn_work_size(const loom_attn *a, int B, int S)
+{
+    int X = a->kind == LOOM_ATTN_BAHDANAU ? a->A : a->Dk;
+    return (size_t)S + (size_t)B * X;
+}
+
+void loom_attn_project_keys(const loom_attn *a, float *kp, const float *keys, int N)
+{
+    int A = a->A;
+    for (int n = 0; n < N; n++)
+        memcpy(kp + (size_t)n * A, a->b, A * sizeof *kp);
+    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, N, A, a->Dk, 1.0f, keys, a->Dk, a->U, A, 1.0f, kp, A);
+}
+
+void loom_attn_project_keys_backward(const loom_attn *a, float *dkeys, const float *dkp,
+                                     const float *keys, int N)
+{
+    int A = a->A, Dk = a->Dk;
+    if (a->dU)
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dk, A, N, 1.0f, keys, Dk, dkp, A, 1.0f, a->dU, A);
+    if (a->db)
+        for (int n = 0; n < N; n++)
+            loom_axpy(A, 1.0f, dkp + (size_t)n * A, a->db);
+    if (dkeys)
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, N, Dk, A, 1.0f, dkp, A, a->U, A, 1.0f, dkeys, Dk);
+}
+
+/* In place: w[0..len) = softmax(w[0..len)), w[len..S) = 0. */
+static void masked_softmax(float *w, int len, int S)
+{
+    if (len > 0) {
+        float mx = w[0], sum = 0.0f;
+        for (int s = 1; s < len; s++)
+            mx = w[s] > mx ? w[s] : mx;
+        for (int s = 0; s < len; s++) {
+            w[s] = expf(w[s] - mx);
+            sum += w[s];
+        }
+        float inv = 1.0f / sum;
+        for (int s = 0; s < len; s++)
+            w[s] *= inv;
+    }
+    for (int s = len < 0 ? 0 : len; s < S; s++)
+        w[s] = 0.0f;
+}
+
+/* e[s] = v . tanh(kp[s] + wq) for s < len, keeping the tanh in t. */
+static void additive_scores(float *restrict e, float *restrict t, const float *restrict kp,
+                            const float *restrict wq, const float *restrict v, int len, int A)
+{
+    for (int s = 0; s < len; s++) {
+        float *restrict tr = t + (size_t)s * A;
+        const float *restrict kr = kp + (size_t)s * A;
+        float acc = 0.0f;
+        for (int j = 0; j < A; j++) {
+            tr[j] = tanhf(kr[j] + wq[j]);
+            acc += v[j] * tr[j];
+        }
+        e[s] = acc;
+    }
+}
+
+void loom_attn_forward(const loom_attn *a, float *ctx, float *weights, float *cache, const float *q,
+                       const float *keys, const float *kp, const float *values, const int *lens,
+                       int B, int S, int Dv)
+{
+    int Dq = a->Dq, Dk = a->Dk, A = a->A;
+    if (a->kind == LOOM_ATTN_BAHDANAU)
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, A, Dq, 1.0f, q, Dq, a->W, A, 0.0f, cache, A);
+    else if (a->kind == LOOM_ATTN_GENERAL)
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, Dk, Dq, 1.0f, q, Dq, a->W, Dk, 0.0f, cache, Dk);
+    for (int b = 0; b < B; b++) {
+        int len = lens ? lens[b] : S;
+        float *w = weights + (size_t)b * S, *c = ctx + (size_t)b * Dv;
+        const float *kb = keys + (size_t)b * S * Dk;
+        if (len > 0) {
+            switch (a->kind) {
+            case LOOM_ATTN_BAHDANAU:
+                additive_scores(w, cache + (size_t)B * A + (size_t)b * S * A,
+                                kp + (size_t)b * S * A, cache + (size_t)b * A, a->v, len, A);
+                break;
+            case LOOM_ATTN_DOT:
+                loom_gemv(LOOM_NOTRANS, len, Dk, 1.0f, kb, Dk, q + (size_t)b * Dq, 0.0f, w);
+                break;
+            case LOOM_ATTN_GENERAL:
+                loom_gemv(LOOM_NOTRANS, len, Dk, 1.0f, kb, Dk, cache + (size_t)b * Dk, 0.0f, w);
+                break;
+            }
+        }
+        masked_softmax(w, len, S);
+        if (len > 0)
+            loom_gemv(LOOM_TRANS, len, Dv, 1.0f, values + (size_t)b * S * Dv, Dv, w, 0.0f, c);
+        else
+            memset(c, 0, Dv * sizeof *c);
+    }
+}
+
+/* Bahdanau's per-sentence backward: de[s] is the score gradient; in the
+ * forward pass this was: e[s] = v . t[s], t[s] = tanh(kp[s] + wq); so
+ * dv += de t, and dpre = de v (1 - t^2) goes to both kp[s] and wq. */
+static void additive_backward(float *restrict dwq, float *restrict dkp, float *restrict dv,
+                              const float *restrict de, const float *restrict t,
+                              const float *restrict v, int len, int A)
+{
+    for (int s = 0; s < len; s++) {
+        const float *restrict tr = t + (size_t)s * A;
+        float g = de[s];
+        for (int j = 0; j < A; j++) {
+            float dpre = g * v[j] * (1.0f - tr[j] * tr[j]);
+            dwq[j] += dpre;
+            if (dkp)
+                dkp[(size_t)s * A + j] += dpre;
+            if (dv)
+                dv[j] += g * tr[j];
+        }
+    }
+}
+
+void loom_attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp, float *dvalues,
+                        float *work, const float *dctx, const float *cache, const float *weights,
+                        const float *q, const float *keys, const float *values, const int *lens,
+                        int B, int S, int Dv)
+{
+    int Dq = a->Dq, Dk = a->Dk, A = a->A;
+    int X = a->kind == LOOM_ATTN_BAHDANAU ? A : Dk; /* width of the query-side product */
+    float *de = work, *g = work + S;
+    if (a->kind != LOOM_ATTN_DOT)
+        memset(g, 0, (size_t)B * X * sizeof *g);
+    for (int b = 0; b < B; b++) {
+        int len = lens ? lens[b] : S;
+        if (len <= 0)
+            continue;
+        const float *w = weights + (size_t)b * S, *dc = dctx + (size_t)b * Dv;
+        const float *vb = values + (size_t)b * S * Dv, *kb = keys + (size_t)b * S * Dk;
+        /* in the forward pass this was: ctx = sum_s w[s] values[s]; so
+         * dvalues[s] += w[s] dctx and dw[s] = values[s] . dctx */
+        if (dvalues)
+            loom_ger(len, Dv, 1.0f, w, dc, dvalues + (size_t)b * S * Dv, Dv);
+        loom_gemv(LOOM_NOTRANS, len, Dv, 1.0f, vb, Dv, dc, 0.0f, de);
+        /* softmax: de[s] = w[s] (dw[s] - sum_s' w[s'] dw[s']) */
+        float dot = 0.0f;
+        for (int s = 0; s < len; s++)
+            dot += w[s] * de[s];
+        for (int s = 0; s < len; s++)
+            de[s] = w[s] * (de[s] - dot);
+        switch (a->kind) {
+        case LOOM_ATTN_DOT: /* e[s] = q . k[s] */
+            if (dq)
+                loom_gemv(LOOM_TRANS, len, Dk, 1.0f, kb, Dk, de, 1.0f, dq + (size_t)b * Dq);
+            if (dkeys)
+                loom_ger(len, Dk, 1.0f, de, q + (size_t)b * Dq, dkeys + (size_t)b * S * Dk, Dk);
+            break;
+        case LOOM_ATTN_GENERAL: /* e[s] = qw . k[s], qw = q W */
+            loom_gemv(LOOM_TRANS, len, Dk, 1.0f, kb, Dk, de, 0.0f, g + (size_t)b * Dk);
+            if (dkeys)
+                loom_ger(len, Dk, 1.0f, de, cache + (size_t)b * Dk, dkeys + (size_t)b * S * Dk, Dk);
+            break;
+        case LOOM_ATTN_BAHDANAU:
+            additive_backward(g + (size_t)b * A, dkp ? dkp + (size_t)b * S * A : NULL, a->dv, de,
+                              cache + (size_t)B * A + (size_t)b * S * A, a->v, len, A);
+            break;
+        }
+    }
+    if (a->kind == LOOM_ATTN_DOT)
+        return;
+    /* in the forward pass this was: wq = q W; so dq += g W^T, dW += q^T g */
+    if (dq)
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, Dq, X, 1.0f, g, X, a->W, X, 1.0f, dq, Dq);
+    if (a->dW)
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dq, X, B, 1.0f, q, Dq, g, X, 1.0f, a->dW, X);
+}

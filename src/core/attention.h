@@ -1,0 +1,71 @@
+/* loom: attention over a padded batch of source sequences, one query per
+ * sentence (a decoder step): additive (Bahdanau) and multiplicative (Luong
+ * dot and general) scores, a softmax over each sentence's real positions,
+ * and the context as the weighted sum of the values. Plain functions on raw
+ * float pointers as in llm.c; the caller owns every buffer; nothing here
+ * allocates or knows what a sentence is.
+ *
+ * Shapes (row-major float32):
+ *   q       (B, Dq)      one query per sentence
+ *   keys    (B, S, Dk)   source positions; sentence b has lens[b] real ones
+ *   values  (B, S, Dv)   often the same buffer as keys
+ *   weights (B, S)       softmax over s < lens[b], exactly 0 beyond
+ *   ctx     (B, Dv)      sum_s weights[b,s] values[b,s,:]
+ * Scores:
+ *   Bahdanau  e = v . tanh(q W + k U + b)   W (Dq,A), U (Dk,A), b (A), v (A)
+ *   dot       e = q . k                     (Dq == Dk)
+ *   general   e = (q W) . k                 W (Dq,Dk), i.e. q^T W k
+ * W and U are (in, out) as everywhere in loom: PyTorch's nn.Linear weights
+ * transposed; b is the sum of the two Linear biases of the usual
+ * `Wa(q) + Ua(k)` (and v's bias is dropped: the softmax cancels it).
+ *
+ * Bahdanau's key term k U + b does not depend on the query, so it is
+ * computed once per source batch by loom_attn_project_keys (kp, (B, S, A))
+ * and handed to every step; the steps' gradients with respect to kp are
+ * summed in one dkp buffer and taken back to keys, U and b once per batch
+ * by loom_attn_project_keys_backward. For dot and general, kp is unused
+ * (pass NULL).
+ *
+ * Backward passes accumulate (+=) into every gradient; NULL gradient
+ * pointers are skipped. A sentence with lens[b] == 0 gets zero weights and
+ * a zero context. */
+#ifndef LOOM_CORE_ATTENTION_H
+#define LOOM_CORE_ATTENTION_H
+
+#include <stddef.h>
+
+typedef enum { LOOM_ATTN_BAHDANAU = 0, LOOM_ATTN_DOT = 1, LOOM_ATTN_GENERAL = 2 } loom_attn_kind;
+
+typedef struct {
+    loom_attn_kind kind;
+    int Dq, Dk, A;          /* query and key sizes; A: Bahdanau's hidden size */
+    const float *W;         /* Bahdanau (Dq, A); general (Dq, Dk); dot: unused */
+    const float *U, *b, *v; /* Bahdanau only: (Dk, A), (A), (A) */
+    float *dW, *dU, *db, *dv;
+} loom_attn;
+
+/* Floats of the per-step cache (forward fills, backward reads) and of the
+ * backward's scratch, for B sentences of S positions. */
+size_t loom_attn_cache_size(const loom_attn *a, int B, int S);
+size_t loom_attn_work_size(const loom_attn *a, int B, int S);
+
+/* Bahdanau: kp = keys U + b for N = B*S rows: keys (N, Dk), kp (N, A). */
+void loom_attn_project_keys(const loom_attn *a, float *kp, const float *keys, int N);
+/* dU += keys^T dkp; db += column sums of dkp; dkeys += dkp U^T. */
+void loom_attn_project_keys_backward(const loom_attn *a, float *dkeys, const float *dkp,
+                                     const float *keys, int N);
+
+/* ctx (B, Dv) and weights (B, S) are written; lens NULL means all S real. */
+void loom_attn_forward(const loom_attn *a, float *ctx, float *weights, float *cache, const float *q,
+                       const float *keys, const float *kp, const float *values, const int *lens,
+                       int B, int S, int Dv);
+
+/* dctx (B, Dv): upstream gradient. Accumulates dq (B, Dq), dkeys (B, S, Dk)
+ * (dot, general), dkp (B, S, A) (Bahdanau), dvalues (B, S, Dv) and the
+ * parameters' gradients; any may be NULL. */
+void loom_attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp, float *dvalues,
+                        float *work, const float *dctx, const float *cache, const float *weights,
+                        const float *q, const float *keys, const float *values, const int *lens,
+                        int B, int S, int Dv);
+
+#endif

@@ -1,0 +1,484 @@
+/* loom: Elman, GRU and LSTM layers with backpropagation through time (see
+ * rnn.h for shapes, gate equations and the PyTorch weight mapping).
+ * Each cell is a pair of row kernels (one batch row, one time step, all
+ * gates fused in one pass); the recurrence around them, the padding rules
+ * and the GEMMs are shared by the three cells. Nothing here allocates.
+ *
+ * Cache of a sequence (floats), S = per-row gate cache (Elman 0, GRU 4H:
+ * r z n hn, LSTM 5H: i f g o tanh(c)):
+ *   hs     (T+1, B, H)  hs[0] = h0, hs[s+1] = state after step s
+ *   cs     (T+1, B, H)  LSTM cell states, same indexing
+ *   gates  (T, B, S)
+ * Step s of a forward layer is position s; of a reverse layer, position
+ * lens[b] - 1 - s. Steps past a sequence's length are padding. */
+#include "core/rnn.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/blas.h"
+
+static inline float sigmoidf(float x)
+{
+    return 1.0f / (1.0f + expf(-x));
+}
+
+int loom_rnn_gates(loom_rnn_cell cell)
+{
+    return cell == LOOM_RNN_GRU ? 3 : cell == LOOM_RNN_LSTM ? 4 : 1;
+}
+
+/* Floats of gate cache per batch row and step. */
+static size_t gate_cache(const loom_rnn *r)
+{
+    return r->cell == LOOM_RNN_GRU    ? 4 * (size_t)r->H
+           : r->cell == LOOM_RNN_LSTM ? 5 * (size_t)r->H
+                                      : 0;
+}
+
+/* The input position that step s of row b reads, or -1 on padding. */
+static inline int step_pos(const loom_rnn *r, const int *lens, int T, int b, int s)
+{
+    int len = lens ? lens[b] : T;
+    if (s >= len)
+        return -1;
+    return r->reverse ? len - 1 - s : s;
+}
+
+/* acc (cols) += sum of the rows of m (rows, cols). */
+static void add_colsum(float *restrict acc, const float *restrict m, size_t rows, size_t cols)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            acc[j] += m[i * cols + j];
+}
+
+/* ---- row kernels: xr is x Wx (GH), hr is h' Wh (GH), both without bias ---- */
+
+static void elman_row_forward(int H, float *restrict h, const float *restrict xr,
+                              const float *restrict hr, const float *restrict bx,
+                              const float *restrict bh)
+{
+    for (int j = 0; j < H; j++)
+        h[j] = tanhf(xr[j] + bx[j] + hr[j] + bh[j]);
+}
+
+/* in the forward pass this was: h = tanh(pre); so dpre = dh * (1 - h^2),
+ * and pre = x Wx + bx + h' Wh + bh takes it whole on both sides. */
+static void elman_row_backward(int H, float *restrict dx, float *restrict dhh,
+                               const float *restrict dh, const float *restrict h)
+{
+    for (int j = 0; j < H; j++) {
+        float d = dh[j] * (1.0f - h[j] * h[j]);
+        dx[j] = d;
+        dhh[j] = d;
+    }
+}
+
+static void gru_row_forward(int H, float *restrict h, float *restrict g, const float *restrict xr,
+                            const float *restrict hr, const float *restrict bx,
+                            const float *restrict bh, const float *restrict hprev)
+{
+    float *restrict rg = g, *restrict zg = g + H, *restrict ng = g + 2 * H,
+                    *restrict hn = g + 3 * H;
+    for (int j = 0; j < H; j++) {
+        rg[j] = sigmoidf(xr[j] + bx[j] + hr[j] + bh[j]);
+        zg[j] = sigmoidf(xr[H + j] + bx[H + j] + hr[H + j] + bh[H + j]);
+        hn[j] = hr[2 * H + j] + bh[2 * H + j];
+        ng[j] = tanhf(xr[2 * H + j] + bx[2 * H + j] + rg[j] * hn[j]);
+        h[j] = ng[j] + zg[j] * (hprev[j] - ng[j]);
+    }
+}
+
+/* in the forward pass this was: h = (1 - z) n + z h', n = tanh(xn + r hn),
+ * hn = h' Wh_n + bh_n; so the x side of the n gate sees dn_pre and the h
+ * side sees dn_pre * r, while r and z see the same on both sides. dhd is
+ * the direct part of dh' (through z h'); the part through Wh comes later. */
+static void gru_row_backward(int H, float *restrict dx, float *restrict dhh, float *restrict dhd,
+                             const float *restrict dh, const float *restrict g,
+                             const float *restrict hprev)
+{
+    const float *rg = g, *zg = g + H, *ng = g + 2 * H, *hn = g + 3 * H;
+    for (int j = 0; j < H; j++) {
+        float r = rg[j], z = zg[j], n = ng[j], d = dh[j];
+        float dn = d * (1.0f - z);
+        float dz = d * (hprev[j] - n);
+        float dnp = dn * (1.0f - n * n);
+        float drp = dnp * hn[j] * r * (1.0f - r);
+        float dzp = dz * z * (1.0f - z);
+        dhd[j] = d * z;
+        dx[j] = drp;
+        dx[H + j] = dzp;
+        dx[2 * H + j] = dnp;
+        dhh[j] = drp;
+        dhh[H + j] = dzp;
+        dhh[2 * H + j] = dnp * r;
+    }
+}
+
+static void lstm_row_forward(int H, float *restrict h, float *restrict c, float *restrict g,
+                             const float *restrict xr, const float *restrict hr,
+                             const float *restrict bx, const float *restrict bh,
+                             const float *restrict cprev)
+{
+    float *restrict ig = g, *restrict fg = g + H, *restrict gg = g + 2 * H;
+    float *restrict og = g + 3 * H, *restrict tc = g + 4 * H;
+    for (int j = 0; j < H; j++) {
+        ig[j] = sigmoidf(xr[j] + bx[j] + hr[j] + bh[j]);
+        fg[j] = sigmoidf(xr[H + j] + bx[H + j] + hr[H + j] + bh[H + j]);
+        gg[j] = tanhf(xr[2 * H + j] + bx[2 * H + j] + hr[2 * H + j] + bh[2 * H + j]);
+        og[j] = sigmoidf(xr[3 * H + j] + bx[3 * H + j] + hr[3 * H + j] + bh[3 * H + j]);
+        c[j] = fg[j] * cprev[j] + ig[j] * gg[j];
+        tc[j] = tanhf(c[j]);
+        h[j] = og[j] * tc[j];
+    }
+}
+
+/* in the forward pass this was: c = f c' + i g; h = o tanh(c); dc arrives
+ * from the next step and dh adds dh * o * (1 - tanh(c)^2) to it. */
+static void lstm_row_backward(int H, float *restrict dx, float *restrict dhh, float *restrict dcd,
+                              const float *restrict dh, const float *restrict dc,
+                              const float *restrict g, const float *restrict cprev)
+{
+    const float *ig = g, *fg = g + H, *gg = g + 2 * H, *og = g + 3 * H, *tc = g + 4 * H;
+    for (int j = 0; j < H; j++) {
+        float i = ig[j], f = fg[j], gt = gg[j], o = og[j], t = tc[j];
+        float dct = dc[j] + dh[j] * o * (1.0f - t * t);
+        float dip = dct * gt * i * (1.0f - i);
+        float dfp = dct * cprev[j] * f * (1.0f - f);
+        float dgp = dct * i * (1.0f - gt * gt);
+        float dop = dh[j] * t * o * (1.0f - o);
+        dcd[j] = dct * f;
+        dx[j] = dhh[j] = dip;
+        dx[H + j] = dhh[H + j] = dfp;
+        dx[2 * H + j] = dhh[2 * H + j] = dgp;
+        dx[3 * H + j] = dhh[3 * H + j] = dop;
+    }
+}
+
+/* ---- one step over B rows, shared by sequences and the step interface ----
+ * Row b reads xp at row b*T + pos (pos from step_pos); out, when not NULL,
+ * gets h at row b*T + pos with row stride ldo. hp = h' Wh is already done. */
+static void step_forward_rows(const loom_rnn *r, float *hnext, float *cnext, float *gates,
+                              const float *hp, const float *xp, const float *hprev,
+                              const float *cprev, const int *lens, int T, int s, float *out,
+                              int ldo, int B)
+{
+    int H = r->H;
+    size_t GH = (size_t)loom_rnn_gates(r->cell) * H, S = gate_cache(r);
+    for (int b = 0; b < B; b++) {
+        float *h = hnext + (size_t)b * H;
+        const float *hpv = hprev + (size_t)b * H;
+        int p = step_pos(r, lens, T, b, s);
+        if (p < 0) { /* padding: the state carries over */
+            memcpy(h, hpv, H * sizeof *h);
+            if (cnext)
+                memcpy(cnext + (size_t)b * H, cprev + (size_t)b * H, H * sizeof *h);
+            continue;
+        }
+        const float *xr = xp + ((size_t)b * T + p) * GH, *hr = hp + b * GH;
+        switch (r->cell) {
+        case LOOM_RNN_ELMAN:
+            elman_row_forward(H, h, xr, hr, r->bx, r->bh);
+            break;
+        case LOOM_RNN_GRU:
+            gru_row_forward(H, h, gates + b * S, xr, hr, r->bx, r->bh, hpv);
+            break;
+        case LOOM_RNN_LSTM:
+            lstm_row_forward(H, h, cnext + (size_t)b * H, gates + b * S, xr, hr, r->bx, r->bh,
+                             cprev + (size_t)b * H);
+            break;
+        }
+        if (out)
+            memcpy(out + ((size_t)b * T + p) * ldo, h, H * sizeof *h);
+    }
+}
+
+/* Backward of step_forward_rows before the GEMM through Wh: writes (=)
+ * dXP's rows of this step's real positions, dhp (B, GH) (zero rows on
+ * padding), dhd (B, H), the part of dh' that bypasses Wh, and for LSTM dcd,
+ * the gradient of c'. dh and dc are the gradients of this step's states. */
+static void step_backward_rows(const loom_rnn *r, float *dXP, float *dhp, float *dhd, float *dcd,
+                               const float *dh, const float *dc, const float *gates,
+                               const float *hnext, const float *hprev, const float *cprev,
+                               const int *lens, int T, int s, int B)
+{
+    int H = r->H;
+    size_t GH = (size_t)loom_rnn_gates(r->cell) * H, S = gate_cache(r);
+    for (int b = 0; b < B; b++) {
+        size_t o = (size_t)b * H;
+        float *dhh = dhp + b * GH;
+        int p = step_pos(r, lens, T, b, s);
+        if (p < 0) {
+            memset(dhh, 0, GH * sizeof *dhh);
+            memcpy(dhd + o, dh + o, H * sizeof *dhd);
+            if (dcd)
+                memcpy(dcd + o, dc + o, H * sizeof *dcd);
+            continue;
+        }
+        float *dx = dXP + ((size_t)b * T + p) * GH;
+        switch (r->cell) {
+        case LOOM_RNN_ELMAN:
+            elman_row_backward(H, dx, dhh, dh + o, hnext + o);
+            memset(dhd + o, 0, H * sizeof *dhd);
+            break;
+        case LOOM_RNN_GRU:
+            gru_row_backward(H, dx, dhh, dhd + o, dh + o, gates + b * S, hprev + o);
+            break;
+        case LOOM_RNN_LSTM:
+            lstm_row_backward(H, dx, dhh, dcd + o, dh + o, dc + o, gates + b * S, cprev + o);
+            memset(dhd + o, 0, H * sizeof *dhd);
+            break;
+        }
+    }
+}
+
+/* ---- input projection ---- */
+
+void loom_rnn_project(const loom_rnn *r, float *xp, const float *x, int N)
+{
+    int GH = loom_rnn_gates(r->cell) * r->H;
+    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, N, GH, r->C, 1.0f, x, r->C, r->Wx, GH, 0.0f, xp, GH);
+}
+
+void loom_rnn_project_backward(const loom_rnn *r, float *dx, const float *dxp, const float *x,
+                               int N)
+{
+    int GH = loom_rnn_gates(r->cell) * r->H;
+    if (r->dWx)
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, r->C, GH, N, 1.0f, x, r->C, dxp, GH, 1.0f, r->dWx, GH);
+    if (dx)
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, N, r->C, GH, 1.0f, dxp, GH, r->Wx, GH, 1.0f, dx, r->C);
+}
+
+/* ---- whole sequences ---- */
+
+size_t loom_rnn_cache_size(const loom_rnn *r, int B, int T)
+{
+    size_t states = (size_t)(T + 1) * B * r->H;
+    return states * (r->cell == LOOM_RNN_LSTM ? 2 : 1) + (size_t)T * B * gate_cache(r);
+}
+
+size_t loom_rnn_work_size(const loom_rnn *r, int B, int T)
+{
+    size_t GH = (size_t)loom_rnn_gates(r->cell) * r->H;
+    size_t fwd = (size_t)B * T * GH + B * GH;
+    size_t bwd = 2 * (size_t)B * T * GH + 4 * (size_t)B * r->H;
+    return fwd > bwd ? fwd : bwd;
+}
+
+/* The three views of a sequence cache. */
+static void cache_views(const loom_rnn *r, const float *cache, int B, int T, float **hs, float **cs,
+                        float **gates)
+{
+    size_t states = (size_t)(T + 1) * B * r->H;
+    *hs = (float *)cache;
+    *cs = r->cell == LOOM_RNN_LSTM ? (float *)cache + states : NULL;
+    *gates = (float *)cache + states * (r->cell == LOOM_RNN_LSTM ? 2 : 1);
+}
+
+/* loom_rnn_forward with out's row stride ldo (the bidirectional layer
+ * interleaves two directions in one output). */
+static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, float *c_final,
+                        float *cache, float *work, const float *inp, const int *lens,
+                        const float *h0, const float *c0, int B, int T)
+{
+    int H = r->H;
+    size_t GH = (size_t)loom_rnn_gates(r->cell) * H, S = gate_cache(r), BH = (size_t)B * H;
+    float *hs, *cs, *gates;
+    cache_views(r, cache, B, T, &hs, &cs, &gates);
+    float *xp = work, *hp = work + (size_t)B * T * GH;
+
+    if (h0)
+        memcpy(hs, h0, BH * sizeof *hs);
+    else
+        memset(hs, 0, BH * sizeof *hs);
+    if (cs && c0)
+        memcpy(cs, c0, BH * sizeof *cs);
+    else if (cs)
+        memset(cs, 0, BH * sizeof *cs);
+    if (out && lens)
+        for (int b = 0; b < B; b++)
+            for (int p = lens[b]; p < T; p++)
+                memset(out + ((size_t)b * T + p) * ldo, 0, H * sizeof *out);
+
+    loom_rnn_project(r, xp, inp, B * T);
+    for (int s = 0; s < T; s++) {
+        const float *hprev = hs + s * BH;
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, (int)GH, H, 1.0f, hprev, H, r->Wh, (int)GH, 0.0f,
+                  hp, (int)GH);
+        step_forward_rows(r, hs + (s + 1) * BH, cs ? cs + (s + 1) * BH : NULL, gates + s * B * S,
+                          hp, xp, hprev, cs ? cs + s * BH : NULL, lens, T, s, out, ldo, B);
+    }
+    if (h_final)
+        memcpy(h_final, hs + T * BH, BH * sizeof *h_final);
+    if (c_final && cs)
+        memcpy(c_final, cs + T * BH, BH * sizeof *c_final);
+}
+
+static void rnn_backward(const loom_rnn *r, float *dinp, float *dh0, float *dc0, float *work,
+                         const float *dout, int ldo, const float *dh_final, const float *dc_final,
+                         const float *cache, const float *inp, const int *lens, int B, int T)
+{
+    int H = r->H;
+    size_t GH = (size_t)loom_rnn_gates(r->cell) * H, S = gate_cache(r), BH = (size_t)B * H;
+    float *hs, *cs, *gates;
+    cache_views(r, cache, B, T, &hs, &cs, &gates);
+    float *dXP = work, *dHP = dXP + (size_t)B * T * GH;
+    float *dh = dHP + (size_t)T * B * GH, *dhn = dh + BH, *dc = dhn + BH, *dcn = dc + BH;
+
+    if (dh_final)
+        memcpy(dh, dh_final, BH * sizeof *dh);
+    else
+        memset(dh, 0, BH * sizeof *dh);
+    if (cs && dc_final)
+        memcpy(dc, dc_final, BH * sizeof *dc);
+    else
+        memset(dc, 0, BH * sizeof *dc);
+    for (int b = 0; b < B; b++) /* padded positions get no gradient */
+        for (int p = lens ? lens[b] : T; p < T; p++)
+            memset(dXP + ((size_t)b * T + p) * GH, 0, GH * sizeof *dXP);
+
+    for (int s = T - 1; s >= 0; s--) {
+        float *dhp = dHP + s * B * GH;
+        if (dout)
+            for (int b = 0; b < B; b++) {
+                int p = step_pos(r, lens, T, b, s);
+                if (p >= 0)
+                    loom_axpy(H, 1.0f, dout + ((size_t)b * T + p) * ldo, dh + b * H);
+            }
+        step_backward_rows(r, dXP, dhp, dhn, cs ? dcn : NULL, dh, dc, gates + s * B * S,
+                           hs + (s + 1) * BH, hs + s * BH, cs ? cs + s * BH : NULL, lens, T, s, B);
+        /* in the forward pass this was: hp = h' Wh; so dh' += dhp Wh^T */
+        if (s > 0 || dh0)
+            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, H, (int)GH, 1.0f, dhp, (int)GH, r->Wh, (int)GH,
+                      1.0f, dhn, H);
+        float *t = dh;
+        dh = dhn, dhn = t;
+        t = dc, dc = dcn, dcn = t;
+    }
+    if (dh0)
+        loom_axpy(BH, 1.0f, dh, dh0);
+    if (dc0 && cs)
+        loom_axpy(BH, 1.0f, dc, dc0);
+
+    /* the weights see every step at once: dWh += sum_s h'_s^T dhp_s */
+    if (r->dWh)
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, H, (int)GH, T * B, 1.0f, hs, H, dHP, (int)GH, 1.0f,
+                  r->dWh, (int)GH);
+    if (r->dbh)
+        add_colsum(r->dbh, dHP, (size_t)T * B, GH);
+    if (r->dbx)
+        add_colsum(r->dbx, dXP, (size_t)B * T, GH);
+    loom_rnn_project_backward(r, dinp, dXP, inp, B * T);
+}
+
+void loom_rnn_forward(const loom_rnn *r, float *out, float *h_final, float *c_final, float *cache,
+                      float *work, const float *inp, const int *lens, const float *h0,
+                      const float *c0, int B, int T)
+{
+    rnn_forward(r, out, r->H, h_final, c_final, cache, work, inp, lens, h0, c0, B, T);
+}
+
+void loom_rnn_backward(const loom_rnn *r, float *dinp, float *dh0, float *dc0, float *work,
+                       const float *dout, const float *dh_final, const float *dc_final,
+                       const float *cache, const float *inp, const int *lens, int B, int T)
+{
+    rnn_backward(r, dinp, dh0, dc0, work, dout, r->H, dh_final, dc_final, cache, inp, lens, B, T);
+}
+
+/* ---- bidirectional ---- */
+
+size_t loom_birnn_cache_size(const loom_rnn *fw, const loom_rnn *bw, int B, int T)
+{
+    return loom_rnn_cache_size(fw, B, T) + loom_rnn_cache_size(bw, B, T);
+}
+
+size_t loom_birnn_work_size(const loom_rnn *fw, const loom_rnn *bw, int B, int T)
+{
+    size_t a = loom_rnn_work_size(fw, B, T), b = loom_rnn_work_size(bw, B, T);
+    return a > b ? a : b;
+}
+
+/* Offset of the second direction's (B,H) block in a (2,B,H) state, or NULL. */
+static const float *second(const float *p, int B, int H)
+{
+    return p ? p + (size_t)B * H : NULL;
+}
+
+void loom_birnn_forward(const loom_rnn *fw, const loom_rnn *bw, float *out, float *h_final,
+                        float *c_final, float *cache, float *work, const float *inp,
+                        const int *lens, const float *h0, const float *c0, int B, int T)
+{
+    assert(fw->H == bw->H && fw->C == bw->C && !fw->reverse && bw->reverse);
+    int H = fw->H;
+    rnn_forward(fw, out, 2 * H, h_final, c_final, cache, work, inp, lens, h0, c0, B, T);
+    rnn_forward(bw, out ? out + H : NULL, 2 * H, (float *)second(h_final, B, H),
+                (float *)second(c_final, B, H), cache + loom_rnn_cache_size(fw, B, T), work, inp,
+                lens, second(h0, B, H), second(c0, B, H), B, T);
+}
+
+void loom_birnn_backward(const loom_rnn *fw, const loom_rnn *bw, float *dinp, float *dh0,
+                         float *dc0, float *work, const float *dout, const float *dh_final,
+                         const float *dc_final, const float *cache, const float *inp,
+                         const int *lens, int B, int T)
+{
+    assert(fw->H == bw->H && fw->C == bw->C && !fw->reverse && bw->reverse);
+    int H = fw->H;
+    rnn_backward(fw, dinp, dh0, dc0, work, dout, 2 * H, dh_final, dc_final, cache, inp, lens, B, T);
+    rnn_backward(bw, dinp, (float *)second(dh0, B, H), (float *)second(dc0, B, H), work,
+                 dout ? dout + H : NULL, 2 * H, second(dh_final, B, H), second(dc_final, B, H),
+                 cache + loom_rnn_cache_size(fw, B, T), inp, lens, B, T);
+}
+
+/* ---- one time step ---- */
+
+size_t loom_rnn_step_cache_size(const loom_rnn *r, int B)
+{
+    return (size_t)B * gate_cache(r);
+}
+
+size_t loom_rnn_step_work_size(const loom_rnn *r, int B)
+{
+    size_t GH = (size_t)loom_rnn_gates(r->cell) * r->H;
+    return 2 * (size_t)B * GH + 3 * (size_t)B * r->H;
+}
+
+void loom_rnn_step_forward(const loom_rnn *r, float *h, float *c, float *cache, float *work,
+                           const float *xp, const float *h_prev, const float *c_prev, int B)
+{
+    int H = r->H, GH = loom_rnn_gates(r->cell) * H;
+    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, GH, H, 1.0f, h_prev, H, r->Wh, GH, 0.0f, work, GH);
+    step_forward_rows(r, h, c, cache, work, xp, h_prev, c_prev, NULL, 1, 0, NULL, 0, B);
+}
+
+void loom_rnn_step_backward(const loom_rnn *r, float *dxp, float *dh_prev, float *dc_prev,
+                            float *work, const float *dh, const float *dc, const float *cache,
+                            const float *h, const float *h_prev, const float *c_prev, int B)
+{
+    int H = r->H, GH = loom_rnn_gates(r->cell) * H;
+    size_t BH = (size_t)B * H, BG = (size_t)B * GH;
+    float *dxs = work, *dhp = dxs + BG, *dhd = dhp + BG, *dcd = dhd + BH, *dcz = dcd + BH;
+    int lstm = r->cell == LOOM_RNN_LSTM;
+    if (lstm && !dc) {
+        memset(dcz, 0, BH * sizeof *dcz);
+        dc = dcz;
+    }
+    step_backward_rows(r, dxs, dhp, dhd, lstm ? dcd : NULL, dh, dc, cache, h, h_prev, c_prev, NULL,
+                       1, 0, B);
+    if (dxp)
+        loom_axpy(BG, 1.0f, dxs, dxp);
+    if (r->dbx)
+        add_colsum(r->dbx, dxs, B, GH);
+    if (r->dbh)
+        add_colsum(r->dbh, dhp, B, GH);
+    if (r->dWh)
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, H, GH, B, 1.0f, h_prev, H, dhp, GH, 1.0f, r->dWh, GH);
+    if (dh_prev) {
+        loom_axpy(BH, 1.0f, dhd, dh_prev);
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, H, GH, 1.0f, dhp, GH, r->Wh, GH, 1.0f, dh_prev, H);
+    }
+    if (dc_prev && lstm)
+        loom_axpy(BH, 1.0f, dcd, dc_prev);
+}

@@ -1,0 +1,712 @@
+/* Tests for src/core/rnn.h and src/core/attention.h: gradient checks
+ * against central finite differences for every input and parameter of
+ * every layer, the single-step interface against whole sequences, padding
+ * rules, and PyTorch references (tests/fixtures/core/rnn_*.safetensors,
+ * written by tests/fixtures/core/make_rnn_fixtures.py). */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/safetensors.h"
+#include "core/attention.h"
+#include "core/rnn.h"
+
+/* ---- helpers ---- */
+
+static unsigned long long rng_state = 88172645463325252ULL;
+
+static float urand(void) /* uniform in [-1, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) * (1.0 / (1ULL << 24))) * 2.0f - 1.0f;
+}
+
+static float *fill(size_t n, float scale)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = scale * urand();
+    return p;
+}
+
+static float *zeros(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static double dot_d(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+/* A tensor whose gradient is checked: values x (perturbed in place) and the
+ * analytic gradient g, n floats. */
+typedef struct {
+    const char *name;
+    float *x;
+    const float *g;
+    size_t n;
+} tensor_ref;
+
+/* The check: a sixth-order central difference with h = 5e-2,
+ *   num = (45 (L(x+h) - L(x-h)) - 9 (L(x+2h) - L(x-2h)) + (L(x+3h) - L(x-3h))) / 60h,
+ * the loss L summed in double. Its truncation error (~h^6 f^(7) / 140) is
+ * negligible; what remains is the float32 rounding of the layers' forward
+ * pass, whose error shrinks as h grows (measured: 1.2e-3 at h = 2e-2, 4e-4
+ * at 5e-2), so it is noise, not a wrong gradient. An element's error is
+ * |num - ana| / max(|num|, |ana|, 0.05 * max|ana| of the tensor): 1e-3
+ * relative for every element above 5% of the tensor's scale, 5e-5 of that
+ * scale for the small ones. Bound: 1e-3. LOOM_TEST_VERBOSE=1 prints each
+ * tensor's worst error (GC_EPS overrides h, for measuring). */
+static float gc_eps = 5e-2f;
+static void gc_env(void)
+{
+    if (getenv("GC_EPS"))
+        gc_eps = strtof(getenv("GC_EPS"), NULL);
+}
+#define GC_TOL 1e-3
+
+static double grad_check(double (*loss)(void *), void *ctx, tensor_ref t)
+{
+    static const float step[6] = {3.0f, 2.0f, 1.0f, -1.0f, -2.0f, -3.0f};
+    double gmax = 0.0, worst = 0.0;
+    for (size_t i = 0; i < t.n; i++)
+        gmax = fmax(gmax, fabs(t.g[i]));
+    for (size_t i = 0; i < t.n; i++) {
+        float keep = t.x[i];
+        double l[6];
+        for (int k = 0; k < 6; k++) {
+            t.x[i] = keep + step[k] * gc_eps;
+            l[k] = loss(ctx);
+        }
+        t.x[i] = keep;
+        double num = (45.0 * (l[2] - l[3]) - 9.0 * (l[1] - l[4]) + (l[0] - l[5])) / (60.0 * gc_eps),
+               ana = t.g[i];
+        double den = fmax(fmax(fabs(num), fabs(ana)), 0.05 * gmax + 1e-12);
+        worst = fmax(worst, fabs(num - ana) / den);
+    }
+    return worst;
+}
+
+static void check_all(double (*loss)(void *), void *ctx, tensor_ref *t, int n, const char *what)
+{
+    for (int i = 0; i < n; i++) {
+        double err = grad_check(loss, ctx, t[i]);
+        if (getenv("LOOM_TEST_VERBOSE"))
+            fprintf(stderr, "gradcheck %-10s %-8s %.2e\n", what, t[i].name, err);
+        if (err > GC_TOL)
+            ck_abort_msg("%s: gradient of %s off by %.3g relative", what, t[i].name, err);
+    }
+}
+
+/* ---- a recurrent layer (one or two directions) with all its buffers ---- */
+
+typedef struct {
+    loom_rnn dir[2];
+    int ndir, B, T, C, H;
+    int lens[8];
+    float *w[2][4], *dw[2][4]; /* Wx Wh bx bh per direction */
+    float *inp, *h0, *c0, *dinp, *dh0, *dc0;
+    float *out, *hf, *cf, *Rout, *Rh, *Rc;
+    float *cache, *work;
+} rnn_case;
+
+static void rnn_case_init(rnn_case *rc, loom_rnn_cell cell, int ndir, int B, int T, int C, int H,
+                          const int *lens)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->ndir = ndir, rc->B = B, rc->T = T, rc->C = C, rc->H = H;
+    memcpy(rc->lens, lens, B * sizeof *lens);
+    int GH = loom_rnn_gates(cell) * H;
+    size_t sizes[4] = {(size_t)C * GH, (size_t)H * GH, GH, GH};
+    for (int d = 0; d < ndir; d++) {
+        for (int k = 0; k < 4; k++) {
+            rc->w[d][k] = fill(sizes[k], 0.6f);
+            rc->dw[d][k] = zeros(sizes[k]);
+        }
+        rc->dir[d] = (loom_rnn){cell,
+                                C,
+                                H,
+                                d,
+                                rc->w[d][0],
+                                rc->w[d][1],
+                                rc->w[d][2],
+                                rc->w[d][3],
+                                rc->dw[d][0],
+                                rc->dw[d][1],
+                                rc->dw[d][2],
+                                rc->dw[d][3]};
+    }
+    size_t BTC = (size_t)B * T * C, DBH = (size_t)ndir * B * H;
+    rc->inp = fill(BTC, 1.0f), rc->dinp = zeros(BTC);
+    rc->h0 = fill(DBH, 0.5f), rc->dh0 = zeros(DBH);
+    rc->c0 = fill(DBH, 0.5f), rc->dc0 = zeros(DBH);
+    rc->out = zeros((size_t)B * T * ndir * H), rc->Rout = fill((size_t)B * T * ndir * H, 1.0f);
+    rc->hf = zeros(DBH), rc->Rh = fill(DBH, 1.0f);
+    rc->cf = zeros(DBH), rc->Rc = fill(DBH, 1.0f);
+    if (ndir == 2) {
+        rc->cache = zeros(loom_birnn_cache_size(&rc->dir[0], &rc->dir[1], B, T));
+        rc->work = zeros(loom_birnn_work_size(&rc->dir[0], &rc->dir[1], B, T));
+    } else {
+        rc->cache = zeros(loom_rnn_cache_size(&rc->dir[0], B, T));
+        rc->work = zeros(loom_rnn_work_size(&rc->dir[0], B, T));
+    }
+}
+
+static void rnn_case_free(rnn_case *rc)
+{
+    for (int d = 0; d < rc->ndir; d++)
+        for (int k = 0; k < 4; k++)
+            free(rc->w[d][k]), free(rc->dw[d][k]);
+    float *p[] = {rc->inp, rc->h0, rc->c0,   rc->dinp, rc->dh0, rc->dc0,   rc->out,
+                  rc->hf,  rc->cf, rc->Rout, rc->Rh,   rc->Rc,  rc->cache, rc->work};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+        free(p[i]);
+}
+
+static int is_lstm(const rnn_case *rc)
+{
+    return rc->dir[0].cell == LOOM_RNN_LSTM;
+}
+
+static void rnn_case_forward(rnn_case *rc)
+{
+    float *cf = is_lstm(rc) ? rc->cf : NULL, *c0 = is_lstm(rc) ? rc->c0 : NULL;
+    if (rc->ndir == 2)
+        loom_birnn_forward(&rc->dir[0], &rc->dir[1], rc->out, rc->hf, cf, rc->cache, rc->work,
+                           rc->inp, rc->lens, rc->h0, c0, rc->B, rc->T);
+    else
+        loom_rnn_forward(&rc->dir[0], rc->out, rc->hf, cf, rc->cache, rc->work, rc->inp, rc->lens,
+                         rc->h0, c0, rc->B, rc->T);
+}
+
+/* loss = out . Rout + h_final . Rh (+ c_final . Rc), in double */
+static double rnn_case_loss(void *ctx)
+{
+    rnn_case *rc = ctx;
+    rnn_case_forward(rc);
+    size_t DBH = (size_t)rc->ndir * rc->B * rc->H;
+    double l = dot_d(rc->out, rc->Rout, (size_t)rc->B * rc->T * rc->ndir * rc->H) +
+               dot_d(rc->hf, rc->Rh, DBH);
+    if (is_lstm(rc))
+        l += dot_d(rc->cf, rc->Rc, DBH);
+    return l;
+}
+
+/* Zeroes every gradient, runs forward then backward with the R's. */
+static void rnn_case_backward(rnn_case *rc)
+{
+    int GH = loom_rnn_gates(rc->dir[0].cell) * rc->H;
+    size_t sizes[4] = {(size_t)rc->C * GH, (size_t)rc->H * GH, GH, GH};
+    for (int d = 0; d < rc->ndir; d++)
+        for (int k = 0; k < 4; k++)
+            memset(rc->dw[d][k], 0, sizes[k] * sizeof(float));
+    size_t DBH = (size_t)rc->ndir * rc->B * rc->H;
+    memset(rc->dinp, 0, (size_t)rc->B * rc->T * rc->C * sizeof(float));
+    memset(rc->dh0, 0, DBH * sizeof(float));
+    memset(rc->dc0, 0, DBH * sizeof(float));
+    rnn_case_forward(rc);
+    int l = is_lstm(rc);
+    if (rc->ndir == 2)
+        loom_birnn_backward(&rc->dir[0], &rc->dir[1], rc->dinp, rc->dh0, l ? rc->dc0 : NULL,
+                            rc->work, rc->Rout, rc->Rh, l ? rc->Rc : NULL, rc->cache, rc->inp,
+                            rc->lens, rc->B, rc->T);
+    else
+        loom_rnn_backward(&rc->dir[0], rc->dinp, rc->dh0, l ? rc->dc0 : NULL, rc->work, rc->Rout,
+                          rc->Rh, l ? rc->Rc : NULL, rc->cache, rc->inp, rc->lens, rc->B, rc->T);
+}
+
+static void rnn_gradcheck(loom_rnn_cell cell, int ndir, const char *what)
+{
+    static const int lens[] = {5, 2, 4};
+    rnn_case rc;
+    rnn_case_init(&rc, cell, ndir, 3, 5, 4, 3, lens);
+    rnn_case_backward(&rc);
+    static const char *wn[2][4] = {{"Wx", "Wh", "bx", "bh"}, {"bw.Wx", "bw.Wh", "bw.bx", "bw.bh"}};
+    int GH = loom_rnn_gates(cell) * rc.H;
+    size_t sizes[4] = {(size_t)rc.C * GH, (size_t)rc.H * GH, GH, GH};
+    size_t DBH = (size_t)ndir * rc.B * rc.H;
+    tensor_ref t[12];
+    int n = 0;
+    t[n++] = (tensor_ref){"inp", rc.inp, rc.dinp, (size_t)rc.B * rc.T * rc.C};
+    t[n++] = (tensor_ref){"h0", rc.h0, rc.dh0, DBH};
+    if (cell == LOOM_RNN_LSTM)
+        t[n++] = (tensor_ref){"c0", rc.c0, rc.dc0, DBH};
+    for (int d = 0; d < ndir; d++)
+        for (int k = 0; k < 4; k++)
+            t[n++] = (tensor_ref){wn[d][k], rc.w[d][k], rc.dw[d][k], sizes[k]};
+    check_all(rnn_case_loss, &rc, t, n, what);
+    rnn_case_free(&rc);
+}
+
+START_TEST(elman_gradients_match_finite_differences)
+{
+    rnn_gradcheck(LOOM_RNN_ELMAN, 1, "elman");
+    rnn_gradcheck(LOOM_RNN_ELMAN, 2, "elman bi");
+}
+END_TEST
+
+START_TEST(gru_gradients_match_finite_differences)
+{
+    rnn_gradcheck(LOOM_RNN_GRU, 1, "gru");
+    rnn_gradcheck(LOOM_RNN_GRU, 2, "gru bi");
+}
+END_TEST
+
+START_TEST(lstm_gradients_match_finite_differences)
+{
+    rnn_gradcheck(LOOM_RNN_LSTM, 1, "lstm");
+    rnn_gradcheck(LOOM_RNN_LSTM, 2, "lstm bi");
+}
+END_TEST
+
+/* Padded steps output zeros, keep the state, and take no gradient. */
+START_TEST(padding_keeps_state_and_outputs_zeros)
+{
+    for (int cell = 0; cell < 3; cell++) {
+        static const int lens[] = {4, 2, 0};
+        rnn_case rc;
+        rnn_case_init(&rc, cell, 2, 3, 4, 3, 5, lens);
+        rnn_case_backward(&rc);
+        int H = rc.H, T = rc.T;
+        for (int b = 0; b < rc.B; b++)
+            for (int p = lens[b]; p < T; p++) {
+                for (int j = 0; j < 2 * H; j++)
+                    ck_assert_float_eq(rc.out[((size_t)b * T + p) * 2 * H + j], 0.0f);
+                for (int c = 0; c < rc.C; c++)
+                    ck_assert_float_eq(rc.dinp[((size_t)b * T + p) * rc.C + c], 0.0f);
+            }
+        /* forward direction: the final state is the output at the last real
+         * step; backward direction: the output at position 0 */
+        for (int j = 0; j < H; j++) {
+            ck_assert_float_eq(rc.hf[1 * H + j], rc.out[((size_t)1 * T + 1) * 2 * H + j]);
+            ck_assert_float_eq(rc.hf[(size_t)rc.B * H + 1 * H + j],
+                               rc.out[((size_t)1 * T + 0) * 2 * H + H + j]);
+            /* an empty sequence ends where it began, and passes dh through */
+            ck_assert_float_eq(rc.hf[2 * H + j], rc.h0[2 * H + j]);
+            ck_assert_float_eq(rc.dh0[2 * H + j], rc.Rh[2 * H + j]);
+        }
+        rnn_case_free(&rc);
+    }
+}
+END_TEST
+
+/* ---- the single-step interface ---- */
+
+typedef struct {
+    loom_rnn r;
+    int B;
+    float *xp, *hp, *cp, *h, *c, *cache, *work, *Rh, *Rc;
+    float *dxp, *dhp, *dcp;
+} step_case;
+
+static double step_loss(void *ctx)
+{
+    step_case *sc = ctx;
+    int lstm = sc->r.cell == LOOM_RNN_LSTM;
+    loom_rnn_step_forward(&sc->r, sc->h, lstm ? sc->c : NULL, sc->cache, sc->work, sc->xp, sc->hp,
+                          lstm ? sc->cp : NULL, sc->B);
+    size_t BH = (size_t)sc->B * sc->r.H;
+    return dot_d(sc->h, sc->Rh, BH) + (lstm ? dot_d(sc->c, sc->Rc, BH) : 0.0);
+}
+
+/* Running the step T times over loom_rnn_project's output gives the
+ * sequence layer's outputs, and the step's gradients pass the check. */
+START_TEST(step_matches_sequence_and_gradients)
+{
+    for (int cell = 0; cell < 3; cell++) {
+        static const int lens[] = {4, 4};
+        rnn_case rc;
+        rnn_case_init(&rc, cell, 1, 2, 4, 3, 5, lens);
+        rnn_case_forward(&rc);
+        loom_rnn *r = &rc.dir[0];
+        int B = rc.B, T = rc.T, H = rc.H, C = rc.C, GH = loom_rnn_gates(cell) * H;
+        int lstm = cell == LOOM_RNN_LSTM;
+        float *x = zeros((size_t)B * C), *xp = zeros((size_t)B * GH);
+        float *h = zeros((size_t)B * H), *c = zeros((size_t)B * H);
+        float *hn = zeros((size_t)B * H), *cn = zeros((size_t)B * H);
+        float *cache = zeros(loom_rnn_step_cache_size(r, B));
+        float *work = zeros(loom_rnn_step_work_size(r, B));
+        memcpy(h, rc.h0, (size_t)B * H * sizeof *h);
+        memcpy(c, rc.c0, (size_t)B * H * sizeof *c);
+        for (int t = 0; t < T; t++) {
+            for (int b = 0; b < B; b++)
+                memcpy(x + b * C, rc.inp + ((size_t)b * T + t) * C, C * sizeof *x);
+            loom_rnn_project(r, xp, x, B);
+            loom_rnn_step_forward(r, hn, lstm ? cn : NULL, cache, work, xp, h, lstm ? c : NULL, B);
+            for (int b = 0; b < B; b++)
+                for (int j = 0; j < H; j++)
+                    ck_assert_float_eq_tol(hn[b * H + j], rc.out[((size_t)b * T + t) * H + j],
+                                           1e-6f);
+            memcpy(h, hn, (size_t)B * H * sizeof *h);
+            memcpy(c, cn, (size_t)B * H * sizeof *c);
+        }
+
+        step_case sc = {*r,
+                        B,
+                        fill((size_t)B * GH, 1.0f),
+                        fill((size_t)B * H, 0.8f),
+                        fill((size_t)B * H, 0.8f),
+                        hn,
+                        cn,
+                        cache,
+                        work,
+                        fill((size_t)B * H, 1.0f),
+                        fill((size_t)B * H, 1.0f),
+                        zeros((size_t)B * GH),
+                        zeros((size_t)B * H),
+                        zeros((size_t)B * H)};
+        size_t sizes[4] = {(size_t)C * GH, (size_t)H * GH, GH, GH};
+        for (int k = 0; k < 4; k++)
+            memset(rc.dw[0][k], 0, sizes[k] * sizeof(float));
+        step_loss(&sc);
+        loom_rnn_step_backward(&sc.r, sc.dxp, sc.dhp, lstm ? sc.dcp : NULL, work, sc.Rh,
+                               lstm ? sc.Rc : NULL, cache, hn, sc.hp, lstm ? sc.cp : NULL, B);
+        tensor_ref t[] = {
+            {"xp", sc.xp, sc.dxp, (size_t)B * GH},     {"h_prev", sc.hp, sc.dhp, (size_t)B * H},
+            {"Wh", rc.w[0][1], rc.dw[0][1], sizes[1]}, {"bx", rc.w[0][2], rc.dw[0][2], sizes[2]},
+            {"bh", rc.w[0][3], rc.dw[0][3], sizes[3]}, {"c_prev", sc.cp, sc.dcp, (size_t)B * H}};
+        check_all(step_loss, &sc, t, lstm ? 6 : 5, "step");
+        float *p[] = {x,     xp,    h,     c,     hn,    cn,     cache,  work,
+                      sc.xp, sc.hp, sc.cp, sc.Rh, sc.Rc, sc.dxp, sc.dhp, sc.dcp};
+        for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+            free(p[i]);
+        rnn_case_free(&rc);
+    }
+}
+END_TEST
+
+/* ---- attention ---- */
+
+typedef struct {
+    loom_attn a;
+    int B, S, Dv;
+    int lens[4];
+    float *W, *U, *b, *v, *dW, *dU, *db, *dv;
+    float *q, *keys, *values, *kp, *ctx, *weights, *cache, *work, *Rctx;
+    float *dq, *dkeys, *dvalues, *dkp;
+} attn_case;
+
+static void attn_case_init(attn_case *ac, loom_attn_kind kind, int B, int S, int Dq, int Dk, int Dv,
+                           int A, const int *lens)
+{
+    memset(ac, 0, sizeof *ac);
+    ac->B = B, ac->S = S, ac->Dv = Dv;
+    memcpy(ac->lens, lens, B * sizeof *lens);
+    size_t nW = kind == LOOM_ATTN_BAHDANAU ? (size_t)Dq * A : (size_t)Dq * Dk;
+    ac->W = fill(nW, 0.5f), ac->dW = zeros(nW);
+    ac->U = fill((size_t)Dk * A, 0.5f), ac->dU = zeros((size_t)Dk * A);
+    ac->b = fill(A, 0.5f), ac->db = zeros(A);
+    ac->v = fill(A, 1.0f), ac->dv = zeros(A);
+    ac->a =
+        (loom_attn){kind, Dq, Dk, A, ac->W, ac->U, ac->b, ac->v, ac->dW, ac->dU, ac->db, ac->dv};
+    ac->q = fill((size_t)B * Dq, 1.0f), ac->dq = zeros((size_t)B * Dq);
+    ac->keys = fill((size_t)B * S * Dk, 1.0f), ac->dkeys = zeros((size_t)B * S * Dk);
+    ac->values = fill((size_t)B * S * Dv, 1.0f), ac->dvalues = zeros((size_t)B * S * Dv);
+    ac->kp = zeros((size_t)B * S * A), ac->dkp = zeros((size_t)B * S * A);
+    ac->ctx = zeros((size_t)B * Dv), ac->Rctx = fill((size_t)B * Dv, 1.0f);
+    ac->weights = zeros((size_t)B * S);
+    ac->cache = zeros(loom_attn_cache_size(&ac->a, B, S));
+    ac->work = zeros(loom_attn_work_size(&ac->a, B, S));
+}
+
+static void attn_case_free(attn_case *ac)
+{
+    float *p[] = {ac->W,     ac->U,    ac->b,    ac->v,      ac->dW,    ac->dU,      ac->db,
+                  ac->dv,    ac->q,    ac->keys, ac->values, ac->kp,    ac->ctx,     ac->weights,
+                  ac->cache, ac->work, ac->Rctx, ac->dq,     ac->dkeys, ac->dvalues, ac->dkp};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+        free(p[i]);
+}
+
+static void attn_case_forward(attn_case *ac)
+{
+    if (ac->a.kind == LOOM_ATTN_BAHDANAU)
+        loom_attn_project_keys(&ac->a, ac->kp, ac->keys, ac->B * ac->S);
+    loom_attn_forward(&ac->a, ac->ctx, ac->weights, ac->cache, ac->q, ac->keys, ac->kp, ac->values,
+                      ac->lens, ac->B, ac->S, ac->Dv);
+}
+
+static double attn_case_loss(void *ctx)
+{
+    attn_case *ac = ctx;
+    attn_case_forward(ac);
+    return dot_d(ac->ctx, ac->Rctx, (size_t)ac->B * ac->Dv);
+}
+
+static void attn_case_backward(attn_case *ac)
+{
+    const loom_attn *a = &ac->a;
+    int B = ac->B, S = ac->S;
+    size_t nW = a->kind == LOOM_ATTN_BAHDANAU ? (size_t)a->Dq * a->A : (size_t)a->Dq * a->Dk;
+    memset(ac->dW, 0, nW * sizeof(float));
+    memset(ac->dU, 0, (size_t)a->Dk * a->A * sizeof(float));
+    memset(ac->db, 0, a->A * sizeof(float));
+    memset(ac->dv, 0, a->A * sizeof(float));
+    memset(ac->dq, 0, (size_t)B * a->Dq * sizeof(float));
+    memset(ac->dkeys, 0, (size_t)B * S * a->Dk * sizeof(float));
+    memset(ac->dvalues, 0, (size_t)B * S * ac->Dv * sizeof(float));
+    memset(ac->dkp, 0, (size_t)B * S * a->A * sizeof(float));
+    attn_case_forward(ac);
+    loom_attn_backward(a, ac->dq, ac->dkeys, ac->dkp, ac->dvalues, ac->work, ac->Rctx, ac->cache,
+                       ac->weights, ac->q, ac->keys, ac->values, ac->lens, B, S, ac->Dv);
+    if (a->kind == LOOM_ATTN_BAHDANAU)
+        loom_attn_project_keys_backward(a, ac->dkeys, ac->dkp, ac->keys, B * S);
+}
+
+static void attn_gradcheck(loom_attn_kind kind, const char *what)
+{
+    static const int lens[] = {5, 2, 0};
+    attn_case ac;
+    int Dq = kind == LOOM_ATTN_DOT ? 4 : 3, Dk = 4, A = 6;
+    attn_case_init(&ac, kind, 3, 5, Dq, Dk, 3, A, lens);
+    attn_case_backward(&ac);
+    size_t nW = kind == LOOM_ATTN_BAHDANAU ? (size_t)Dq * A : (size_t)Dq * Dk;
+    tensor_ref t[] = {{"q", ac.q, ac.dq, (size_t)3 * Dq},
+                      {"keys", ac.keys, ac.dkeys, (size_t)3 * 5 * Dk},
+                      {"values", ac.values, ac.dvalues, (size_t)3 * 5 * 3},
+                      {"W", ac.W, ac.dW, nW},
+                      {"U", ac.U, ac.dU, (size_t)Dk * A},
+                      {"b", ac.b, ac.db, A},
+                      {"v", ac.v, ac.dv, A}};
+    int n = kind == LOOM_ATTN_BAHDANAU ? 7 : kind == LOOM_ATTN_GENERAL ? 4 : 3;
+    check_all(attn_case_loss, &ac, t, n, what);
+    /* masked positions: zero weight, no gradient; the empty sentence: zero
+     * context */
+    for (int b = 0; b < 3; b++)
+        for (int s = lens[b]; s < 5; s++) {
+            ck_assert_float_eq(ac.weights[b * 5 + s], 0.0f);
+            for (int k = 0; k < Dk; k++)
+                ck_assert_float_eq(ac.dkeys[((size_t)b * 5 + s) * Dk + k], 0.0f);
+        }
+    for (int j = 0; j < 3; j++)
+        ck_assert_float_eq(ac.ctx[2 * 3 + j], 0.0f);
+    attn_case_free(&ac);
+}
+
+START_TEST(attention_gradients_match_finite_differences)
+{
+    attn_gradcheck(LOOM_ATTN_BAHDANAU, "bahdanau");
+    attn_gradcheck(LOOM_ATTN_DOT, "dot");
+    attn_gradcheck(LOOM_ATTN_GENERAL, "general");
+}
+END_TEST
+
+/* ---- PyTorch references ---- */
+
+static loom_st_file *open_fixture(const char *name)
+{
+    const char *dir = getenv("LOOM_SRCDIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fixtures/core/%s.safetensors", dir ? dir : ".", name);
+    loom_st_file *f = NULL;
+    int rc = loom_st_open(&f, path);
+    if (rc)
+        ck_abort_msg("%s", loom_error_message());
+    return f;
+}
+
+static int meta_int(const loom_st_file *f, const char *key)
+{
+    const char *v = loom_st_meta(f, key);
+    ck_assert_msg(v != NULL, "fixture lacks %s", key);
+    return atoi(v);
+}
+
+/* A float32 tensor of n elements from the fixture. */
+static const float *fx(const loom_st_file *f, const char *name, size_t n)
+{
+    const loom_st_tensor *t = loom_st_find(f, name);
+    ck_assert_msg(t != NULL, "fixture lacks %s", name);
+    ck_assert_msg(t->dtype == LOOM_ST_F32 && t->numel == n, "%s: %zu floats, expected %zu", name,
+                  t->numel, n);
+    return t->data;
+}
+
+static void load(float *dst, const loom_st_file *f, const char *name, size_t n)
+{
+    memcpy(dst, fx(f, name, n), n * sizeof *dst);
+}
+
+/* max |a - ref| / max |ref| over the tensor */
+static void expect_close(const float *a, const loom_st_file *f, const char *name, size_t n,
+                         double tol, const char *what)
+{
+    const float *ref = fx(f, name, n);
+    double diff = 0.0, scale = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)a[i] - ref[i]));
+        scale = fmax(scale, fabs(ref[i]));
+    }
+    if (getenv("LOOM_TEST_VERBOSE"))
+        fprintf(stderr, "torch %-14s %-8s %.2e\n", what, name, diff / scale);
+    if (diff / scale > tol)
+        ck_abort_msg("%s: %s differs from PyTorch by %.3g relative", what, name, diff / scale);
+}
+
+static void rnn_fixture(const char *name, double tol)
+{
+    loom_st_file *f = open_fixture(name);
+    ck_assert_str_eq(loom_st_meta(f, "torch_version") ? "ok" : "missing", "ok");
+    const char *cellname = loom_st_meta(f, "cell");
+    loom_rnn_cell cell = !strcmp(cellname, "gru")    ? LOOM_RNN_GRU
+                         : !strcmp(cellname, "lstm") ? LOOM_RNN_LSTM
+                                                     : LOOM_RNN_ELMAN;
+    int ndir = meta_int(f, "bidirectional") ? 2 : 1;
+    int B = meta_int(f, "B"), T = meta_int(f, "T"), C = meta_int(f, "C"), H = meta_int(f, "H");
+    const loom_st_tensor *lt = loom_st_find(f, "lens");
+    ck_assert(lt && lt->dtype == LOOM_ST_I32 && lt->numel == (size_t)B && B <= 8);
+    rnn_case rc;
+    rnn_case_init(&rc, cell, ndir, B, T, C, H, lt->data);
+    int GH = loom_rnn_gates(cell) * H, lstm = cell == LOOM_RNN_LSTM;
+    size_t sizes[4] = {(size_t)C * GH, (size_t)H * GH, GH, GH};
+    size_t BTC = (size_t)B * T * C, DBH = (size_t)ndir * B * H, BTO = (size_t)B * T * ndir * H;
+    static const char *wn[2][4] = {{"Wx", "Wh", "bx", "bh"}, {"Wx", "Wh", "bx", "bh"}};
+    char key[64];
+    load(rc.inp, f, "inp", BTC);
+    load(rc.h0, f, "h0", DBH);
+    load(rc.Rout, f, "R_out", BTO);
+    load(rc.Rh, f, "R_h", DBH);
+    if (lstm) {
+        load(rc.c0, f, "c0", DBH);
+        load(rc.Rc, f, "R_c", DBH);
+    }
+    for (int d = 0; d < ndir; d++)
+        for (int k = 0; k < 4; k++) {
+            snprintf(key, sizeof key, "%s%s", ndir == 2 ? (d ? "bw." : "fw.") : "", wn[d][k]);
+            load(rc.w[d][k], f, key, sizes[k]);
+        }
+    rnn_case_backward(&rc);
+    expect_close(rc.out, f, "out", BTO, tol, name);
+    expect_close(rc.hf, f, "h_n", DBH, tol, name);
+    expect_close(rc.dinp, f, "d_inp", BTC, tol, name);
+    expect_close(rc.dh0, f, "d_h0", DBH, tol, name);
+    if (lstm) {
+        expect_close(rc.cf, f, "c_n", DBH, tol, name);
+        expect_close(rc.dc0, f, "d_c0", DBH, tol, name);
+    }
+    for (int d = 0; d < ndir; d++)
+        for (int k = 0; k < 4; k++) {
+            snprintf(key, sizeof key, "%sd%s", ndir == 2 ? (d ? "bw." : "fw.") : "", wn[d][k]);
+            expect_close(rc.dw[d][k], f, key, sizes[k], tol, name);
+        }
+    rnn_case_free(&rc);
+    loom_st_close(f);
+}
+
+/* Short sequences within 1e-5; 60 steps (GRU bidirectional, LSTM) 1e-4. */
+START_TEST(elman_matches_pytorch)
+{
+    rnn_fixture("rnn_elman", 1e-5);
+    rnn_fixture("rnn_elman_bi", 1e-5);
+}
+END_TEST
+
+START_TEST(gru_matches_pytorch)
+{
+    rnn_fixture("rnn_gru", 1e-5);
+    rnn_fixture("rnn_gru_bi", 1e-5);
+    rnn_fixture("rnn_gru_long", 1e-4);
+}
+END_TEST
+
+START_TEST(lstm_matches_pytorch)
+{
+    rnn_fixture("rnn_lstm", 1e-5);
+    rnn_fixture("rnn_lstm_bi", 1e-5);
+    rnn_fixture("rnn_lstm_long", 1e-4);
+}
+END_TEST
+
+static void attn_fixture(const char *name, loom_attn_kind kind)
+{
+    loom_st_file *f = open_fixture(name);
+    ck_assert_ptr_nonnull(loom_st_meta(f, "torch_version"));
+    int B = meta_int(f, "B"), S = meta_int(f, "S"), Dq = meta_int(f, "Dq");
+    int Dk = meta_int(f, "Dk"), Dv = meta_int(f, "Dv"), A = meta_int(f, "A");
+    const loom_st_tensor *lt = loom_st_find(f, "lens");
+    ck_assert(lt && lt->dtype == LOOM_ST_I32 && lt->numel == (size_t)B && B <= 4);
+    attn_case ac;
+    attn_case_init(&ac, kind, B, S, Dq, Dk, Dv, A, lt->data);
+    size_t nW = kind == LOOM_ATTN_BAHDANAU ? (size_t)Dq * A : (size_t)Dq * Dk;
+    load(ac.q, f, "q", (size_t)B * Dq);
+    load(ac.keys, f, "keys", (size_t)B * S * Dk);
+    load(ac.values, f, "values", (size_t)B * S * Dv);
+    load(ac.Rctx, f, "R_ctx", (size_t)B * Dv);
+    if (kind != LOOM_ATTN_DOT)
+        load(ac.W, f, "W", nW);
+    if (kind == LOOM_ATTN_BAHDANAU) {
+        load(ac.U, f, "U", (size_t)Dk * A);
+        load(ac.b, f, "b", A);
+        load(ac.v, f, "v", A);
+    }
+    attn_case_backward(&ac);
+    expect_close(ac.ctx, f, "ctx", (size_t)B * Dv, 1e-5, name);
+    expect_close(ac.weights, f, "weights", (size_t)B * S, 1e-5, name);
+    expect_close(ac.dq, f, "d_q", (size_t)B * Dq, 1e-5, name);
+    expect_close(ac.dkeys, f, "d_keys", (size_t)B * S * Dk, 1e-5, name);
+    expect_close(ac.dvalues, f, "d_values", (size_t)B * S * Dv, 1e-5, name);
+    if (kind != LOOM_ATTN_DOT)
+        expect_close(ac.dW, f, "dW", nW, 1e-5, name);
+    if (kind == LOOM_ATTN_BAHDANAU) {
+        expect_close(ac.dU, f, "dU", (size_t)Dk * A, 1e-5, name);
+        expect_close(ac.db, f, "db", A, 1e-5, name);
+        expect_close(ac.dv, f, "dv", A, 1e-5, name);
+    }
+    attn_case_free(&ac);
+    loom_st_close(f);
+}
+
+START_TEST(attention_matches_pytorch)
+{
+    attn_fixture("rnn_attn_bahdanau", LOOM_ATTN_BAHDANAU);
+    attn_fixture("rnn_attn_dot", LOOM_ATTN_DOT);
+    attn_fixture("rnn_attn_general", LOOM_ATTN_GENERAL);
+}
+END_TEST
+
+Suite *rnn_suite(void);
+
+Suite *rnn_suite(void)
+{
+    Suite *s = suite_create("rnn");
+    TCase *tc = tcase_create("gradients");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, elman_gradients_match_finite_differences);
+    tcase_add_test(tc, gru_gradients_match_finite_differences);
+    tcase_add_test(tc, lstm_gradients_match_finite_differences);
+    tcase_add_test(tc, padding_keeps_state_and_outputs_zeros);
+    tcase_add_test(tc, step_matches_sequence_and_gradients);
+    tcase_add_test(tc, attention_gradients_match_finite_differences);
+    suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("pytorch");
+    tcase_add_test(tp, elman_matches_pytorch);
+    tcase_add_test(tp, gru_matches_pytorch);
+    tcase_add_test(tp, lstm_matches_pytorch);
+    tcase_add_test(tp, attention_matches_pytorch);
+    suite_add_tcase(s, tp);
+    return s;
+}
+
+int main(void)
+{
+    gc_env();
+    SRunner *sr = srunner_create(rnn_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
