@@ -1,10 +1,11 @@
 # src/embed: vector files, nearest/analogy queries, evaluation; the
 # commands nearest, analogy, eval, convert, info; their tests.
 # (The word2vec trainer has its own fragment, train.mk.)
-libloom_la_SOURCES += src/embed/vectors.c src/embed/query.c
+libloom_la_SOURCES += src/embed/vectors.c src/embed/query.c src/embed/eval.c
 
 loomembedioincdir = $(includedir)/loom/embed
-loomembedioinc_HEADERS = src/embed/vectors.h src/embed/query.h
+loomembedioinc_HEADERS = src/embed/vectors.h src/embed/query.h src/embed/eval.h
 
-loom_SOURCES += tools/veccli.c tools/nearest.c tools/analogy.c
+loom_SOURCES += tools/veccli.c tools/nearest.c tools/analogy.c tools/eval.c
 noinst_HEADERS += tools/veccli.h
+loom_LDADD += $(JANSSON_LIBS)
