@@ -37,3 +37,13 @@ EXTRA_DIST += tests/fixtures/core/make_rnn_fixtures.py \
 	tests/fixtures/core/rnn_lstm_bi.safetensors tests/fixtures/core/rnn_lstm_long.safetensors \
 	tests/fixtures/core/rnn_attn_bahdanau.safetensors tests/fixtures/core/rnn_attn_dot.safetensors \
 	tests/fixtures/core/rnn_attn_general.safetensors
+check_PROGRAMS += tests/test_core
+TESTS += tests/test_core
+EXTRA_DIST += tests/fixtures/core/make_core_fixtures.py \
+	tests/fixtures/core/dense.safetensors tests/fixtures/core/conv_same.safetensors \
+	tests/fixtures/core/conv_valid.safetensors tests/fixtures/core/xent.safetensors \
+	tests/fixtures/core/sigmoid_loss.safetensors tests/fixtures/core/activations.safetensors \
+	tests/fixtures/core/optim.safetensors
+tests_test_core_SOURCES = tests/test_core.c
+tests_test_core_CFLAGS = $(TEST_CFLAGS)
+tests_test_core_LDADD = $(TEST_LIBS)
