@@ -6,3 +6,9 @@ loomtextinc_HEADERS = src/text/tokenizer.h src/text/vocab.h
 
 loom_SOURCES += tools/tokflags.c tools/tokenize.c tools/vocab.c
 noinst_HEADERS += tools/tokflags.h
+
+check_PROGRAMS += tests/test_text
+TESTS += tests/test_text
+tests_test_text_SOURCES = tests/test_text.c
+tests_test_text_CFLAGS = $(TEST_CFLAGS)
+tests_test_text_LDADD = $(TEST_LIBS)
