@@ -47,3 +47,7 @@ EXTRA_DIST += tests/fixtures/core/make_core_fixtures.py \
 tests_test_core_SOURCES = tests/test_core.c
 tests_test_core_CFLAGS = $(TEST_CFLAGS)
 tests_test_core_LDADD = $(TEST_LIBS)
+# scripts/bench-core's driver; built with the tests so it keeps compiling.
+check_PROGRAMS += tests/bench_core
+tests_bench_core_SOURCES = tests/bench_core.c
+tests_bench_core_LDADD = libloom.la $(OPENBLAS_LIBS)
