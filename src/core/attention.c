@@ -7,10 +7,11 @@
  *        general   qw = q W (B, Dk);  dot: nothing. */
 #include "core/attention.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "core/blas.h"
+#include "core/smallmm.h"
+#include "core/vmath.h"
 
 size_t loom_attn_cache_size(const loom_attn *a, int B, int S)
 {
@@ -37,7 +38,7 @@ void loom_attn_project_keys(const loom_attn *a, float *kp, const float *keys, in
     int A = a->A;
     for (int n = 0; n < N; n++)
         memcpy(kp + (size_t)n * A, a->b, A * sizeof *kp);
-    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, N, A, a->Dk, 1.0f, keys, a->Dk, a->U, A, 1.0f, kp, A);
+    loom_mm(N, A, a->Dk, keys, a->U, 1.0f, kp);
 }
 
 void loom_attn_project_keys_backward(const loom_attn *a, float *dkeys, const float *dkp,
@@ -45,12 +46,12 @@ void loom_attn_project_keys_backward(const loom_attn *a, float *dkeys, const flo
 {
     int A = a->A, Dk = a->Dk;
     if (a->dU)
-        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dk, A, N, 1.0f, keys, Dk, dkp, A, 1.0f, a->dU, A);
+        loom_mm_tn_acc(Dk, A, N, keys, dkp, a->dU);
     if (a->db)
         for (int n = 0; n < N; n++)
             loom_axpy(A, 1.0f, dkp + (size_t)n * A, a->db);
     if (dkeys)
-        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, N, Dk, A, 1.0f, dkp, A, a->U, A, 1.0f, dkeys, Dk);
+        loom_mm_nt(N, Dk, A, dkp, a->U, 1.0f, dkeys);
 }
 
 /* In place: w[0..len) = softmax(w[0..len)), w[len..S) = 0. */
@@ -60,10 +61,11 @@ static void masked_softmax(float *w, int len, int S)
         float mx = w[0], sum = 0.0f;
         for (int s = 1; s < len; s++)
             mx = w[s] > mx ? w[s] : mx;
-        for (int s = 0; s < len; s++) {
-            w[s] = expf(w[s] - mx);
+        for (int s = 0; s < len; s++)
+            w[s] -= mx;
+        loom_vexp(w, w, len);
+        for (int s = 0; s < len; s++)
             sum += w[s];
-        }
         float inv = 1.0f / sum;
         for (int s = 0; s < len; s++)
             w[s] *= inv;
@@ -79,11 +81,12 @@ static void additive_scores(float *restrict e, float *restrict t, const float *r
     for (int s = 0; s < len; s++) {
         float *restrict tr = t + (size_t)s * A;
         const float *restrict kr = kp + (size_t)s * A;
+        for (int j = 0; j < A; j++)
+            tr[j] = kr[j] + wq[j];
+        loom_vtanh(tr, tr, A);
         float acc = 0.0f;
-        for (int j = 0; j < A; j++) {
-            tr[j] = tanhf(kr[j] + wq[j]);
+        for (int j = 0; j < A; j++)
             acc += v[j] * tr[j];
-        }
         e[s] = acc;
     }
 }
@@ -94,9 +97,9 @@ void loom_attn_forward(const loom_attn *a, float *ctx, float *weights, float *ca
 {
     int Dq = a->Dq, Dk = a->Dk, A = a->A;
     if (a->kind == LOOM_ATTN_BAHDANAU)
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, A, Dq, 1.0f, q, Dq, a->W, A, 0.0f, cache, A);
+        loom_mm(B, A, Dq, q, a->W, 0.0f, cache);
     else if (a->kind == LOOM_ATTN_GENERAL)
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, Dk, Dq, 1.0f, q, Dq, a->W, Dk, 0.0f, cache, Dk);
+        loom_mm(B, Dk, Dq, q, a->W, 0.0f, cache);
     for (int b = 0; b < B; b++) {
         int len = lens ? lens[b] : S;
         float *w = weights + (size_t)b * S, *c = ctx + (size_t)b * Dv;
@@ -193,7 +196,7 @@ void loom_attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp,
         return;
     /* in the forward pass this was: wq = q W; so dq += g W^T, dW += q^T g */
     if (dq)
-        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, Dq, X, 1.0f, g, X, a->W, X, 1.0f, dq, Dq);
+        loom_mm_nt(B, Dq, X, g, a->W, 1.0f, dq);
     if (a->dW)
-        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dq, X, B, 1.0f, q, Dq, g, X, 1.0f, a->dW, X);
+        loom_mm_tn_acc(Dq, X, B, q, g, a->dW);
 }

@@ -25,6 +25,7 @@ tests_helper_params_save_LDADD = libloom.la
 # core B: recurrent layers and attention
 libloom_la_SOURCES += src/core/rnn.c src/core/attention.c
 loomcoreinc_HEADERS += src/core/rnn.h src/core/attention.h
+noinst_HEADERS += src/core/vmath.h src/core/smallmm.h
 check_PROGRAMS += tests/test_rnn
 TESTS += tests/test_rnn
 tests_test_rnn_SOURCES = tests/test_rnn.c

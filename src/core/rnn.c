@@ -14,15 +14,11 @@
 #include "core/rnn.h"
 
 #include <assert.h>
-#include <math.h>
 #include <string.h>
 
 #include "core/blas.h"
-
-static inline float sigmoidf(float x)
-{
-    return 1.0f / (1.0f + expf(-x));
-}
+#include "core/smallmm.h"
+#include "core/vmath.h"
 
 int loom_rnn_gates(loom_rnn_cell cell)
 {
@@ -61,7 +57,8 @@ static void elman_row_forward(int H, float *restrict h, const float *restrict xr
                               const float *restrict bh)
 {
     for (int j = 0; j < H; j++)
-        h[j] = tanhf(xr[j] + bx[j] + hr[j] + bh[j]);
+        h[j] = xr[j] + bx[j] + hr[j] + bh[j];
+    loom_vtanh(h, h, H);
 }
 
 /* in the forward pass this was: h = tanh(pre); so dpre = dh * (1 - h^2),
@@ -80,15 +77,18 @@ static void gru_row_forward(int H, float *restrict h, float *restrict g, const f
                             const float *restrict hr, const float *restrict bx,
                             const float *restrict bh, const float *restrict hprev)
 {
-    float *restrict rg = g, *restrict zg = g + H, *restrict ng = g + 2 * H,
-                    *restrict hn = g + 3 * H;
+    float *restrict rz = g, *restrict ng = g + 2 * H, *restrict hn = g + 3 * H;
+    const float *restrict rg = g, *restrict zg = g + H;
+    for (int j = 0; j < 2 * H; j++)
+        rz[j] = xr[j] + bx[j] + hr[j] + bh[j];
+    loom_vsigmoid(rz, rz, 2 * (size_t)H);
     for (int j = 0; j < H; j++) {
-        rg[j] = sigmoidf(xr[j] + bx[j] + hr[j] + bh[j]);
-        zg[j] = sigmoidf(xr[H + j] + bx[H + j] + hr[H + j] + bh[H + j]);
         hn[j] = hr[2 * H + j] + bh[2 * H + j];
-        ng[j] = tanhf(xr[2 * H + j] + bx[2 * H + j] + rg[j] * hn[j]);
-        h[j] = ng[j] + zg[j] * (hprev[j] - ng[j]);
+        ng[j] = xr[2 * H + j] + bx[2 * H + j] + rg[j] * hn[j];
     }
+    loom_vtanh(ng, ng, H);
+    for (int j = 0; j < H; j++)
+        h[j] = ng[j] + zg[j] * (hprev[j] - ng[j]);
 }
 
 /* in the forward pass this was: h = (1 - z) n + z h', n = tanh(xn + r hn),
@@ -122,17 +122,19 @@ static void lstm_row_forward(int H, float *restrict h, float *restrict c, float 
                              const float *restrict bx, const float *restrict bh,
                              const float *restrict cprev)
 {
-    float *restrict ig = g, *restrict fg = g + H, *restrict gg = g + 2 * H;
-    float *restrict og = g + 3 * H, *restrict tc = g + 4 * H;
-    for (int j = 0; j < H; j++) {
-        ig[j] = sigmoidf(xr[j] + bx[j] + hr[j] + bh[j]);
-        fg[j] = sigmoidf(xr[H + j] + bx[H + j] + hr[H + j] + bh[H + j]);
-        gg[j] = tanhf(xr[2 * H + j] + bx[2 * H + j] + hr[2 * H + j] + bh[2 * H + j]);
-        og[j] = sigmoidf(xr[3 * H + j] + bx[3 * H + j] + hr[3 * H + j] + bh[3 * H + j]);
+    const float *restrict ig = g, *restrict fg = g + H, *restrict gg = g + 2 * H;
+    const float *restrict og = g + 3 * H;
+    float *restrict tc = g + 4 * H;
+    for (int j = 0; j < 4 * H; j++)
+        g[j] = xr[j] + bx[j] + hr[j] + bh[j];
+    loom_vsigmoid(g, g, 2 * (size_t)H);
+    loom_vtanh(g + 2 * H, g + 2 * H, H);
+    loom_vsigmoid(g + 3 * H, g + 3 * H, H);
+    for (int j = 0; j < H; j++)
         c[j] = fg[j] * cprev[j] + ig[j] * gg[j];
-        tc[j] = tanhf(c[j]);
+    loom_vtanh(tc, c, H);
+    for (int j = 0; j < H; j++)
         h[j] = og[j] * tc[j];
-    }
 }
 
 /* in the forward pass this was: c = f c' + i g; h = o tanh(c); dc arrives
@@ -239,7 +241,7 @@ static void step_backward_rows(const loom_rnn *r, float *dXP, float *dhp, float 
 void loom_rnn_project(const loom_rnn *r, float *xp, const float *x, int N)
 {
     int GH = loom_rnn_gates(r->cell) * r->H;
-    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, N, GH, r->C, 1.0f, x, r->C, r->Wx, GH, 0.0f, xp, GH);
+    loom_mm(N, GH, r->C, x, r->Wx, 0.0f, xp);
 }
 
 void loom_rnn_project_backward(const loom_rnn *r, float *dx, const float *dxp, const float *x,
@@ -247,9 +249,9 @@ void loom_rnn_project_backward(const loom_rnn *r, float *dx, const float *dxp, c
 {
     int GH = loom_rnn_gates(r->cell) * r->H;
     if (r->dWx)
-        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, r->C, GH, N, 1.0f, x, r->C, dxp, GH, 1.0f, r->dWx, GH);
+        loom_mm_tn_acc(r->C, GH, N, x, dxp, r->dWx);
     if (dx)
-        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, N, r->C, GH, 1.0f, dxp, GH, r->Wx, GH, 1.0f, dx, r->C);
+        loom_mm_nt(N, r->C, GH, dxp, r->Wx, 1.0f, dx);
 }
 
 /* ---- whole sequences ---- */
@@ -306,8 +308,7 @@ static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, 
     loom_rnn_project(r, xp, inp, B * T);
     for (int s = 0; s < T; s++) {
         const float *hprev = hs + s * BH;
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, (int)GH, H, 1.0f, hprev, H, r->Wh, (int)GH, 0.0f,
-                  hp, (int)GH);
+        loom_mm(B, (int)GH, H, hprev, r->Wh, 0.0f, hp);
         step_forward_rows(r, hs + (s + 1) * BH, cs ? cs + (s + 1) * BH : NULL, gates + s * B * S,
                           hp, xp, hprev, cs ? cs + s * BH : NULL, lens, T, s, out, ldo, B);
     }
@@ -352,8 +353,7 @@ static void rnn_backward(const loom_rnn *r, float *dinp, float *dh0, float *dc0,
                            hs + (s + 1) * BH, hs + s * BH, cs ? cs + s * BH : NULL, lens, T, s, B);
         /* in the forward pass this was: hp = h' Wh; so dh' += dhp Wh^T */
         if (s > 0 || dh0)
-            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, H, (int)GH, 1.0f, dhp, (int)GH, r->Wh, (int)GH,
-                      1.0f, dhn, H);
+            loom_mm_nt(B, H, (int)GH, dhp, r->Wh, 1.0f, dhn);
         float *t = dh;
         dh = dhn, dhn = t;
         t = dc, dc = dcn, dcn = t;
@@ -449,7 +449,7 @@ void loom_rnn_step_forward(const loom_rnn *r, float *h, float *c, float *cache, 
                            const float *xp, const float *h_prev, const float *c_prev, int B)
 {
     int H = r->H, GH = loom_rnn_gates(r->cell) * H;
-    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, GH, H, 1.0f, h_prev, H, r->Wh, GH, 0.0f, work, GH);
+    loom_mm(B, GH, H, h_prev, r->Wh, 0.0f, work);
     step_forward_rows(r, h, c, cache, work, xp, h_prev, c_prev, NULL, 1, 0, NULL, 0, B);
 }
 
@@ -474,10 +474,10 @@ void loom_rnn_step_backward(const loom_rnn *r, float *dxp, float *dh_prev, float
     if (r->dbh)
         add_colsum(r->dbh, dhp, B, GH);
     if (r->dWh)
-        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, H, GH, B, 1.0f, h_prev, H, dhp, GH, 1.0f, r->dWh, GH);
+        loom_mm_tn_acc(H, GH, B, h_prev, dhp, r->dWh);
     if (dh_prev) {
         loom_axpy(BH, 1.0f, dhd, dh_prev);
-        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, H, GH, 1.0f, dhp, GH, r->Wh, GH, 1.0f, dh_prev, H);
+        loom_mm_nt(B, H, GH, dhp, r->Wh, 1.0f, dh_prev);
     }
     if (dc_prev && lstm)
         loom_axpy(BH, 1.0f, dcd, dc_prev);

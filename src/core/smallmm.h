@@ -1,0 +1,40 @@
+/* loom: the three matrix products of the recurrent layers and attention,
+ * Y = X W, Y = X W^T and Y += X^T D, with X possibly a single row (a
+ * decoder step at batch 1). OpenBLAS's sgemm with one row costs about five
+ * times its sgemv (measured, 128 x 384, OpenBLAS 0.3.21), so one row goes
+ * to sgemv (or sger). A private header of the core, not installed. */
+#ifndef LOOM_CORE_SMALLMM_H
+#define LOOM_CORE_SMALLMM_H
+
+#include "core/blas.h"
+
+/* Y (M,N) = X (M,K) W (K,N) + beta Y */
+static inline void loom_mm(int M, int N, int K, const float *X, const float *W, float beta,
+                           float *Y)
+{
+    if (M == 1)
+        loom_gemv(LOOM_TRANS, K, N, 1.0f, W, N, X, beta, Y);
+    else
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, K, W, N, beta, Y, N);
+}
+
+/* Y (M,N) = X (M,K) W^T + beta Y, W stored (N,K) */
+static inline void loom_mm_nt(int M, int N, int K, const float *X, const float *W, float beta,
+                              float *Y)
+{
+    if (M == 1)
+        loom_gemv(LOOM_NOTRANS, N, K, 1.0f, W, K, X, beta, Y);
+    else
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, M, N, K, 1.0f, X, K, W, K, beta, Y, N);
+}
+
+/* Y (M,N) += X^T D, X stored (K,M), D (K,N): the weight gradient of K rows */
+static inline void loom_mm_tn_acc(int M, int N, int K, const float *X, const float *D, float *Y)
+{
+    if (K == 1)
+        loom_ger(M, N, 1.0f, X, D, Y, N);
+    else
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, M, D, N, 1.0f, Y, N);
+}
+
+#endif
