@@ -37,7 +37,7 @@ static const char help[] =
     "  -h, --help             this help\n"
     "\n"
     "examples:\n"
-    "  loom analogy tests/fixtures/vectors/sotu.bin men man woman -k 3\n"
+    "  loom analogy tests/fixtures/vectors/sotu.bin man woman he -k 3\n"
     "  echo 'france paris germany' | loom analogy tests/fixtures/vectors/sotu.bin --method mul\n";
 
 enum { BATCH = 1024, OPT_RESTRICT = 0x2000, OPT_THREADS };

@@ -9,3 +9,6 @@ loomembedioinc_HEADERS = src/embed/vectors.h src/embed/query.h src/embed/eval.h
 loom_SOURCES += tools/veccli.c tools/nearest.c tools/analogy.c tools/eval.c tools/convert.c tools/info.c
 noinst_HEADERS += tools/veccli.h
 loom_LDADD += $(JANSSON_LIBS)
+
+TESTS += tests/e2e/test_vectors.sh
+EXTRA_DIST += tests/e2e/test_vectors.sh tests/fixtures/vectors

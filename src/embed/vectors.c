@@ -1,14 +1,13 @@
 /* loom: reading and writing word vector files (word2vec binary and text,
  * fastText .vec, GloVe text without a header; each optionally gzip).
- * Plain files are mapped and parsed in place; gzip and stdin stream through
- * base/reader.h. Either way memory is the matrix plus the vocabulary.
+ * Plain files are mapped and parsed in place; gzip files and stdin stream
+ * through zlib. Either way memory is the matrix plus the vocabulary.
  * Nothing here knows about similarity or queries. */
 #include "config.h"
 #include "embed/vectors.h"
 
 #include "base/alloc.h"
 #include "base/error.h"
-#include "base/reader.h"
 #include "base/writer.h"
 
 #include <errno.h>
@@ -21,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #define LOOM_BIG_ENDIAN 1
@@ -28,7 +28,8 @@
 
 enum {
     MAX_WORD = 1 << 16,    /* longest word accepted in a binary file */
-    STREAM_BUF = 1 << 20,  /* piece size when streaming */
+    STREAM_BUF = 1 << 20,  /* buffer size when streaming */
+    STREAM_PIECE = 1 << 16, /* bytes asked of zlib at a time */
     SHOW_WORD = 40         /* bytes of a word quoted in messages */
 };
 
@@ -160,7 +161,7 @@ static int add_word(loom_vectors *v, const char *word, size_t len, size_t *first
 
 typedef struct {
     const char *path;
-    loom_reader *r;          /* NULL when the file is mapped */
+    gzFile gz;               /* NULL when the file is mapped */
     unsigned char *buf;      /* the map, or the stream buffer */
     size_t cap;              /* stream buffer size */
     const unsigned char *p;  /* next unread byte */
@@ -197,10 +198,20 @@ static int vs_fill(vstream *s, size_t want)
     }
     s->p = s->buf;
     while (have < want) {
-        long k = loom_reader_read(s->r, s->buf + have, s->cap - have);
-        if (k < 0)
-            return (int)k;
-        if (k == 0) {
+        size_t ask = s->cap - have < STREAM_PIECE ? s->cap - have : STREAM_PIECE;
+        int k = gzread(s->gz, s->buf + have, (unsigned)ask);
+        if (k <= 0) {
+            /* zlib hands out what it decoded before a cut and reports the
+             * cut only at the end, so the error names the record it hits
+             * (base/reader.c reports it a buffer early, hence zlib here). */
+            int code = Z_OK;
+            const char *msg = gzerror(s->gz, &code);
+            if (code == Z_BUF_ERROR)
+                return loom_error(LOOM_EFORMAT, "%s: truncated gzip file (unexpected end of file)",
+                                  s->path);
+            if (code == Z_ERRNO || k < 0)
+                return loom_error(code == Z_ERRNO ? LOOM_EIO : LOOM_EFORMAT, "%s: %s", s->path,
+                                  code == Z_ERRNO ? strerror(errno) : msg);
             s->eof = 1;
             break;
         }
@@ -250,18 +261,22 @@ static int vs_open(vstream *s, const char *path, int *gzip)
             close(fd);
         }
     }
-    int rc = loom_reader_open_sized(&s->r, path, STREAM_BUF);
-    if (rc < 0)
-        return rc;
+    int fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || !(s->gz = gzdopen(fd, "rb"))) {
+        if (fd >= 0)
+            close(fd);
+        return loom_error(LOOM_EIO, "%s: %s", path, strerror(errno));
+    }
+    gzbuffer(s->gz, 1 << 17);
     s->cap = STREAM_BUF;
     s->buf = loom_malloc(s->cap, 1);
     if (!s->buf)
         return LOOM_ENOMEM;
     s->p = s->end = s->buf;
-    rc = vs_fill(s, 2);
+    int rc = vs_fill(s, 2);
     if (rc < 0)
         return rc;
-    *gzip = loom_reader_is_gzip(s->r);
+    *gzip = !gzdirect(s->gz);
     return 0;
 }
 
@@ -271,7 +286,8 @@ static void vs_close(vstream *s)
         munmap(s->map, s->maplen);
     else
         free(s->buf);
-    loom_reader_close(s->r);
+    if (s->gz)
+        gzclose(s->gz);
 }
 
 /* ---- parsing ---- */
@@ -349,6 +365,12 @@ static int parse_header(parser *ps, size_t *n, size_t *dim)
     const unsigned char *ts[3];
     size_t lens[3];
     size_t k = split(p, le, ts, lens, 3);
+    size_t digits = 0;
+    while (p + digits < e && strchr("0123456789 \t\r", p[digits]) && p[digits])
+        digits++;
+    if (!nl && s->eof && p + digits == e)
+        return loom_error(LOOM_EFORMAT, "%s: header: truncated (the file ends inside the 'N D' line)",
+                          ps->path);
     if (k != 2 || !nl)
         return 0;
     unsigned long long vals[2];
