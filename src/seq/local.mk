@@ -11,3 +11,12 @@ EXTRA_DIST += tests/e2e/test_bleu.sh tests/fixtures/bleu
 tests_test_bleu_SOURCES = tests/test_bleu.c
 tests_test_bleu_CFLAGS = $(TEST_CFLAGS)
 tests_test_bleu_LDADD = $(TEST_LIBS)
+
+# the encoder-decoder: data, model, file format, training, decoding;
+# `loom seq2seq`, `loom translate`
+libloom_la_SOURCES += src/seq/data.c src/seq/model.c src/seq/model_file.c src/seq/train.c \
+	src/seq/decode.c src/seq/transfer.c
+loomseqincdir = $(includedir)/loom/seq
+loomseqinc_HEADERS = src/seq/data.h src/seq/model.h src/seq/model_file.h src/seq/train.h \
+	src/seq/decode.h src/seq/transfer.h
+loom_SOURCES += tools/seq2seq.c tools/translate.c

@@ -1,0 +1,495 @@
+/* loom: parallel data for sequence models: reading pairs, tokenising,
+ * ids, and length-bucketed shuffled batches. Words and ids only. */
+#include "config.h"
+#include "seq/data.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/error.h"
+#include "base/reader.h"
+
+#define LINE_MAX_BYTES (1u << 20)
+
+struct loom_seq_pairs {
+    size_t n, cap;
+    size_t *start; /* (2n + 1): side k of pair i is tokens start[2i+k] .. start[2i+k+1] */
+    size_t ntok, tokcap;
+    size_t *tok;   /* byte offset of each token in text */
+    char *text;
+    size_t len, textcap;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 1024;
+    while (c < need)
+        c *= 2;
+    void *q = loom_realloc(*p, c, size);
+    if (!q)
+        return LOOM_ENOMEM;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static int on_token(void *ctx, const char *tok, size_t len)
+{
+    loom_seq_pairs *p = ctx;
+    if (grow((void **)&p->tok, &p->tokcap, p->ntok + 1, sizeof(size_t)) ||
+        grow((void **)&p->text, &p->textcap, p->len + len + 1, 1))
+        return LOOM_ENOMEM;
+    p->tok[p->ntok++] = p->len;
+    memcpy(p->text + p->len, tok, len);
+    p->text[p->len + len] = '\0';
+    p->len += len + 1;
+    return 0;
+}
+
+/* Tokenises one side of the pair being added; empty is an error. */
+static int add_side(loom_seq_pairs *p, loom_tokenizer *t, const char *s, size_t n,
+                    const char *path, long long line, const char *side)
+{
+    size_t before = p->ntok;
+    int rc = loom_tokenize_string(t, s, n, on_token, p);
+    if (rc)
+        return loom_error_prefix(rc, path, line);
+    if (p->ntok == before)
+        return loom_error(LOOM_EFORMAT, "%s:%lld: empty %s side", path, line, side);
+    if (grow((void **)&p->start, &p->cap, 2 * p->n + 3, sizeof(size_t)))
+        return LOOM_ENOMEM;
+    return 0;
+}
+
+static int add_pair(loom_seq_pairs *p, loom_tokenizer *ts, loom_tokenizer *tt, const char *src,
+                    size_t ns, const char *tgt, size_t nt, const char *spath, long long sline,
+                    const char *tpath, long long tline)
+{
+    int rc;
+    if (grow((void **)&p->start, &p->cap, 2 * p->n + 3, sizeof(size_t)))
+        return LOOM_ENOMEM;
+    size_t mark_tok = p->ntok, mark_len = p->len;
+    p->start[2 * p->n] = p->ntok;
+    if ((rc = add_side(p, ts, src, ns, spath, sline, "source")))
+        goto undo;
+    p->start[2 * p->n + 1] = p->ntok;
+    if ((rc = add_side(p, tt, tgt, nt, tpath, tline, "target")))
+        goto undo;
+    p->n++;
+    p->start[2 * p->n] = p->ntok;
+    return 0;
+undo:
+    p->ntok = mark_tok, p->len = mark_len;
+    return rc;
+}
+
+static int read_tsv(loom_seq_pairs *p, loom_tokenizer *ts, loom_tokenizer *tt, const char *path)
+{
+    loom_reader *r;
+    int rc = loom_reader_open(&r, path);
+    if (rc)
+        return rc;
+    char *buf = NULL;
+    size_t cap = 0, len;
+    const char *name = loom_reader_path(r);
+    while ((rc = loom_reader_getline(r, &buf, &cap, &len, LINE_MAX_BYTES)) == 1) {
+        long long line = loom_reader_line_number(r);
+        if (len == 0)
+            continue;
+        char *tab = memchr(buf, '\t', len);
+        if (!tab) {
+            rc = loom_error(LOOM_EFORMAT, "%s:%lld: no TAB between source and target", name, line);
+            break;
+        }
+        char *tgt = tab + 1;
+        size_t nt = len - (size_t)(tgt - buf);
+        char *tab2 = memchr(tgt, '\t', nt);
+        if (tab2)
+            nt = (size_t)(tab2 - tgt);
+        if ((rc = add_pair(p, ts, tt, buf, (size_t)(tab - buf), tgt, nt, name, line, name, line)))
+            break;
+    }
+    free(buf);
+    loom_reader_close(r);
+    return rc < 0 ? rc : 0;
+}
+
+static int read_two(loom_seq_pairs *p, loom_tokenizer *ts, loom_tokenizer *tt, const char *spath,
+                    const char *tpath)
+{
+    loom_reader *rs = NULL, *rt = NULL;
+    int rc = loom_reader_open(&rs, spath);
+    if (!rc)
+        rc = loom_reader_open(&rt, tpath);
+    char *bs = NULL, *bt = NULL;
+    size_t cs = 0, ct = 0, ls, lt;
+    while (!rc) {
+        int gs = loom_reader_getline(rs, &bs, &cs, &ls, LINE_MAX_BYTES);
+        int gt = loom_reader_getline(rt, &bt, &ct, &lt, LINE_MAX_BYTES);
+        if (gs < 0 || gt < 0) {
+            rc = gs < 0 ? gs : gt;
+            break;
+        }
+        if (gs == 0 && gt == 0)
+            break;
+        if (gs != gt) {
+            loom_reader *shorter = gs == 0 ? rs : rt;
+            rc = loom_error(LOOM_EFORMAT, "%s: ends at line %lld, before %s does",
+                            loom_reader_path(shorter), loom_reader_line_number(shorter) + 1,
+                            loom_reader_path(gs == 0 ? rt : rs));
+            break;
+        }
+        if (ls == 0 && lt == 0)
+            continue;
+        rc = add_pair(p, ts, tt, bs, ls, bt, lt, loom_reader_path(rs), loom_reader_line_number(rs),
+                      loom_reader_path(rt), loom_reader_line_number(rt));
+    }
+    free(bs);
+    free(bt);
+    loom_reader_close(rs);
+    loom_reader_close(rt);
+    return rc;
+}
+
+int loom_seq_pairs_read(loom_seq_pairs **out, const char *path, const char *tgt_path,
+                        const loom_tok_opts *src_tok, const loom_tok_opts *tgt_tok)
+{
+    *out = NULL;
+    loom_seq_pairs *p = loom_calloc(1, sizeof *p);
+    if (!p)
+        return LOOM_ENOMEM;
+    loom_tokenizer *ts = NULL, *tt = NULL;
+    int rc = loom_tokenizer_new(&ts, src_tok);
+    if (!rc)
+        rc = loom_tokenizer_new(&tt, tgt_tok);
+    if (!rc && grow((void **)&p->start, &p->cap, 3, sizeof(size_t)))
+        rc = LOOM_ENOMEM;
+    if (!rc) {
+        p->start[0] = 0;
+        rc = tgt_path ? read_two(p, ts, tt, path, tgt_path) : read_tsv(p, ts, tt, path);
+    }
+    loom_tokenizer_free(ts);
+    loom_tokenizer_free(tt);
+    if (rc) {
+        loom_seq_pairs_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void loom_seq_pairs_free(loom_seq_pairs *p)
+{
+    if (!p)
+        return;
+    free(p->start);
+    free(p->tok);
+    free(p->text);
+    free(p);
+}
+
+size_t loom_seq_pairs_count(const loom_seq_pairs *p)
+{
+    return p->n;
+}
+
+size_t loom_seq_pairs_len(const loom_seq_pairs *p, size_t i, int side)
+{
+    return p->start[2 * i + side + 1] - p->start[2 * i + side];
+}
+
+const char *loom_seq_pairs_token(const loom_seq_pairs *p, size_t i, int side, size_t k)
+{
+    return p->text + p->tok[p->start[2 * i + side] + k];
+}
+
+int loom_seq_pairs_count_vocab(const loom_seq_pairs *p, int side, loom_vocab *v)
+{
+    for (size_t i = 0; i < p->n; i++)
+        for (size_t k = 0; k < loom_seq_pairs_len(p, i, side); k++) {
+            const char *w = loom_seq_pairs_token(p, i, side, k);
+            int rc = loom_vocab_add(v, w, strlen(w), 1);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
+/* ---- ids ---- */
+
+void loom_seq_corpus_free(loom_seq_corpus *c)
+{
+    if (!c)
+        return;
+    for (int s = 0; s < 2; s++) {
+        free(c->off[s]);
+        free(c->ids[s]);
+    }
+    free(c);
+}
+
+int loom_seq_corpus_build(loom_seq_corpus **out, const loom_seq_pairs *p, const loom_vocab *src,
+                          const loom_vocab *tgt, int max_len)
+{
+    *out = NULL;
+    loom_seq_corpus *c = loom_calloc(1, sizeof *c);
+    if (!c)
+        return LOOM_ENOMEM;
+    const loom_vocab *v[2] = {src, tgt};
+    for (int s = 0; s < 2; s++) {
+        c->off[s] = loom_malloc(p->n + 1, sizeof(size_t));
+        c->ids[s] = loom_malloc(p->ntok + 1, sizeof(int32_t));
+        if (!c->off[s] || !c->ids[s]) {
+            loom_seq_corpus_free(c);
+            return LOOM_ENOMEM;
+        }
+        c->off[s][0] = 0;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        size_t l0 = loom_seq_pairs_len(p, i, 0), l1 = loom_seq_pairs_len(p, i, 1);
+        if (max_len > 0 && (l0 > (size_t)max_len || l1 > (size_t)max_len)) {
+            c->dropped++;
+            continue;
+        }
+        for (int s = 0; s < 2; s++) {
+            size_t o = c->off[s][c->n];
+            for (size_t k = 0; k < loom_seq_pairs_len(p, i, s); k++) {
+                const char *w = loom_seq_pairs_token(p, i, s, k);
+                int32_t id = loom_vocab_find(v[s], w, strlen(w));
+                if (id < 0) {
+                    id = LOOM_UNK;
+                    c->unknown[s]++;
+                }
+                c->ids[s][o++] = id;
+            }
+            c->tokens[s] += o - c->off[s][c->n];
+            c->off[s][c->n + 1] = o;
+        }
+        c->n++;
+    }
+    *out = c;
+    return 0;
+}
+
+typedef struct {
+    const loom_vocab *v;
+    int32_t **ids;
+    size_t *n, *cap;
+} sentence_ctx;
+
+static int on_sentence_token(void *ctx, const char *tok, size_t len)
+{
+    sentence_ctx *s = ctx;
+    if (grow((void **)s->ids, s->cap, *s->n + 1, sizeof(int32_t)))
+        return LOOM_ENOMEM;
+    int32_t id = loom_vocab_find(s->v, tok, len);
+    (*s->ids)[(*s->n)++] = id < 0 ? LOOM_UNK : id;
+    return 0;
+}
+
+int loom_seq_encode_sentence(loom_tokenizer *t, const loom_vocab *v, const char *s, size_t len,
+                             int32_t **ids, size_t *n, size_t *cap)
+{
+    sentence_ctx ctx = {v, ids, n, cap};
+    *n = 0;
+    return loom_tokenize_string(t, s, len, on_sentence_token, &ctx);
+}
+
+/* ---- batches ---- */
+
+struct loom_seq_batcher {
+    const loom_seq_corpus *c;
+    int batch;
+    uint64_t seed;
+    size_t *order;  /* pair indices of the epoch, batch after batch */
+    size_t *starts; /* (nbatches + 1) */
+    size_t nbatches;
+    loom_seq_batch b;
+    size_t bcap; /* capacity of the id buffers in b */
+};
+
+int loom_seq_batcher_new(loom_seq_batcher **out, const loom_seq_corpus *c, int batch,
+                         uint64_t seed)
+{
+    *out = NULL;
+    if (batch < 1)
+        return loom_error(LOOM_EINVAL, "batch size must be positive");
+    if (c->n == 0)
+        return loom_error(LOOM_EINVAL, "no training pairs");
+    loom_seq_batcher *bt = loom_calloc(1, sizeof *bt);
+    if (!bt)
+        return LOOM_ENOMEM;
+    bt->c = c, bt->batch = batch, bt->seed = seed;
+    bt->order = loom_malloc(c->n, sizeof(size_t));
+    bt->starts = loom_malloc(c->n / batch + 2, sizeof(size_t));
+    if (!bt->order || !bt->starts) {
+        loom_seq_batcher_free(bt);
+        return LOOM_ENOMEM;
+    }
+    loom_seq_batcher_epoch(bt, 0, 0);
+    *out = bt;
+    return 0;
+}
+
+void loom_seq_batcher_free(loom_seq_batcher *bt)
+{
+    if (!bt)
+        return;
+    free(bt->order);
+    free(bt->starts);
+    loom_seq_batch_release(&bt->b);
+    free(bt);
+}
+
+static const loom_seq_corpus *sort_corpus; /* qsort has no context argument */
+
+static size_t pair_len(const loom_seq_corpus *c, size_t i, int s)
+{
+    return c->off[s][i + 1] - c->off[s][i];
+}
+
+static int by_length(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const loom_seq_corpus *c = sort_corpus;
+    size_t li = pair_len(c, i, 0), lj = pair_len(c, j, 0);
+    if (li != lj)
+        return li < lj ? -1 : 1;
+    li = pair_len(c, i, 1), lj = pair_len(c, j, 1);
+    if (li != lj)
+        return li < lj ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+static void shuffle(size_t *a, size_t n, loom_rng *rng)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = loom_rng_below(rng, (uint32_t)i);
+        size_t t = a[i - 1];
+        a[i - 1] = a[j], a[j] = t;
+    }
+}
+
+/* Shuffle, then sort windows of 64 batches by length so a batch holds
+ * similar lengths (little padding), then shuffle the batches. */
+void loom_seq_batcher_epoch(loom_seq_batcher *bt, int epoch, int shuf)
+{
+    const loom_seq_corpus *c = bt->c;
+    size_t n = c->n, B = (size_t)bt->batch, window = 64 * B;
+    loom_rng rng;
+    loom_rng_seed(&rng, bt->seed, 1000 + (uint64_t)epoch);
+    for (size_t i = 0; i < n; i++)
+        bt->order[i] = i;
+    if (shuf)
+        shuffle(bt->order, n, &rng);
+    sort_corpus = c;
+    for (size_t w = 0; w < n; w += window)
+        qsort(bt->order + w, n - w < window ? n - w : window, sizeof(size_t), by_length);
+    bt->nbatches = 0;
+    for (size_t s = 0; s < n; s += B)
+        bt->starts[bt->nbatches++] = s;
+    bt->starts[bt->nbatches] = n;
+    if (shuf && bt->nbatches > 1) {
+        /* shuffle batch order: permute the start indices, keep ends implicit */
+        size_t *perm = malloc(bt->nbatches * sizeof *perm);
+        size_t *copy = malloc(n * sizeof *copy);
+        if (perm && copy) {
+            for (size_t k = 0; k < bt->nbatches; k++)
+                perm[k] = k;
+            shuffle(perm, bt->nbatches, &rng);
+            size_t o = 0;
+            size_t *starts = malloc((bt->nbatches + 1) * sizeof *starts);
+            if (starts) {
+                for (size_t k = 0; k < bt->nbatches; k++) {
+                    size_t a = bt->starts[perm[k]], e = bt->starts[perm[k] + 1];
+                    starts[k] = o;
+                    memcpy(copy + o, bt->order + a, (e - a) * sizeof(size_t));
+                    o += e - a;
+                }
+                starts[bt->nbatches] = n;
+                memcpy(bt->order, copy, n * sizeof(size_t));
+                memcpy(bt->starts, starts, (bt->nbatches + 1) * sizeof(size_t));
+                free(starts);
+            }
+        }
+        free(perm);
+        free(copy);
+    }
+}
+
+size_t loom_seq_batcher_count(const loom_seq_batcher *bt)
+{
+    return bt->nbatches;
+}
+
+void loom_seq_batch_release(loom_seq_batch *b)
+{
+    free(b->src);
+    free(b->src_lens);
+    free(b->tgt_in);
+    free(b->tgt_out);
+    free(b->tgt_lens);
+    memset(b, 0, sizeof *b);
+}
+
+/* Lays out a batch in b's buffers, reallocating them when too small. */
+static int fill_batch(loom_seq_batch *b, size_t *bcap, const loom_seq_corpus *c,
+                      const size_t *idx, int n)
+{
+    int S = 1, T = 1;
+    for (int k = 0; k < n; k++) {
+        int ls = (int)pair_len(c, idx[k], 0), lt = (int)pair_len(c, idx[k], 1) + 1;
+        S = ls > S ? ls : S;
+        T = lt > T ? lt : T;
+    }
+    size_t need = (size_t)n * (S > T ? S : T);
+    if (need > *bcap || !b->src_lens) {
+        loom_seq_batch_release(b);
+        b->src = loom_malloc(need, sizeof(int));
+        b->tgt_in = loom_malloc(need, sizeof(int));
+        b->tgt_out = loom_malloc(need, sizeof(int));
+        b->src_lens = loom_malloc(need + 1, sizeof(int));
+        b->tgt_lens = loom_malloc(need + 1, sizeof(int));
+        if (!b->src || !b->tgt_in || !b->tgt_out || !b->src_lens || !b->tgt_lens) {
+            loom_seq_batch_release(b);
+            *bcap = 0;
+            return LOOM_ENOMEM;
+        }
+        *bcap = need;
+    }
+    b->n = n, b->src_len = S, b->tgt_len = T;
+    for (int k = 0; k < n; k++) {
+        size_t i = idx[k];
+        int ls = (int)pair_len(c, i, 0), lt = (int)pair_len(c, i, 1);
+        const int32_t *s = c->ids[0] + c->off[0][i], *t = c->ids[1] + c->off[1][i];
+        int *src = b->src + (size_t)k * S, *ti = b->tgt_in + (size_t)k * T;
+        int *to = b->tgt_out + (size_t)k * T;
+        for (int j = 0; j < S; j++)
+            src[j] = j < ls ? s[j] : LOOM_PAD;
+        for (int j = 0; j < T; j++) {
+            ti[j] = j == 0 ? LOOM_BOS : j <= lt ? t[j - 1] : LOOM_PAD;
+            to[j] = j < lt ? t[j] : j == lt ? LOOM_EOS : LOOM_PAD;
+        }
+        b->src_lens[k] = ls;
+        b->tgt_lens[k] = lt + 1;
+    }
+    return 0;
+}
+
+int loom_seq_batcher_get(loom_seq_batcher *bt, size_t k, loom_seq_batch *b)
+{
+    size_t s = bt->starts[k], e = bt->starts[k + 1];
+    int rc = fill_batch(&bt->b, &bt->bcap, bt->c, bt->order + s, (int)(e - s));
+    *b = bt->b;
+    return rc;
+}
+
+int loom_seq_batch_make(loom_seq_batch *b, const loom_seq_corpus *c, const size_t *idx, int n)
+{
+    size_t cap = 0;
+    memset(b, 0, sizeof *b);
+    return fill_batch(b, &cap, c, idx, n);
+}

@@ -1,0 +1,309 @@
+/* loom: greedy and beam search over model.h's decoder steps. All the
+ * sentences of a call advance together, K rows each, one batched step per
+ * output position; the search keeps per-step back-pointers (and attention
+ * weights when asked) and rebuilds the returned hypotheses from them. */
+#include "config.h"
+#include "seq/decode.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/error.h"
+
+void loom_seq_decode_defaults(loom_seq_decode_opts *o)
+{
+    o->beam = 1;
+    o->alpha = 0.6f;
+    o->nbest = 1;
+    o->max_len = 0;
+    o->align = 0;
+}
+
+float loom_seq_score(float logp, int len, float alpha)
+{
+    if (alpha == 0)
+        return logp;
+    return logp / powf((5.0f + (float)len) / 6.0f, alpha);
+}
+
+void loom_seq_hyps_free(loom_seq_hyp *hyps, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(hyps[i].ids);
+        free(hyps[i].align);
+        hyps[i].ids = NULL;
+        hyps[i].align = NULL;
+    }
+}
+
+/* An ended hypothesis: where its last step was and on which row. */
+typedef struct {
+    int t, row, finished;
+    float logp, score;
+} ending;
+
+typedef struct {
+    ending *e;
+    int n, cap;
+} ending_list;
+
+static int ending_add(ending_list *l, int t, int row, int finished, float logp, float score)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 8;
+        ending *p = loom_realloc(l->e, cap, sizeof *p);
+        if (!p)
+            return LOOM_ENOMEM;
+        l->e = p, l->cap = cap;
+    }
+    l->e[l->n++] = (ending){t, row, finished, logp, score};
+    return 0;
+}
+
+static int by_score(const void *a, const void *b)
+{
+    float x = ((const ending *)a)->score, y = ((const ending *)b)->score;
+    return x > y ? -1 : x < y;
+}
+
+/* The search's memory of every step. */
+typedef struct {
+    int R, S, T;
+    int *tok, *par; /* (T, R) token chosen into slot r at step t, and its producing row */
+    float *wts;     /* (T, R, S) attention of the producing rows, or NULL */
+} history;
+
+/* Rebuilds one hypothesis by walking back-pointers. */
+static int rebuild(const history *h, const ending *e, loom_seq_hyp *out)
+{
+    int n = e->t + 1 - e->finished, rows = n + e->finished;
+    memset(out, 0, sizeof *out);
+    out->ids = loom_malloc((size_t)n + 1, sizeof(int));
+    if (!out->ids)
+        return LOOM_ENOMEM;
+    if (h->wts) {
+        out->align = loom_malloc((size_t)rows * h->S + 1, sizeof(float));
+        if (!out->align)
+            return LOOM_ENOMEM;
+        out->src_len = h->S;
+    }
+    int s = e->t, j = e->row;
+    if (e->finished) {
+        if (h->wts)
+            memcpy(out->align + (size_t)n * h->S, h->wts + ((size_t)s * h->R + j) * h->S,
+                   h->S * sizeof(float));
+        s--;
+    }
+    for (int k = n - 1; k >= 0; k--, s--) {
+        int p = h->par[(size_t)s * h->R + j];
+        out->ids[k] = h->tok[(size_t)s * h->R + j];
+        if (h->wts)
+            memcpy(out->align + (size_t)k * h->S, h->wts + ((size_t)s * h->R + p) * h->S,
+                   h->S * sizeof(float));
+        j = p;
+    }
+    out->len = n;
+    out->finished = e->finished;
+    out->logp = e->logp;
+    out->score = e->score;
+    return 0;
+}
+
+/* Top `k` (cum, row, token) candidates kept sorted, best first. */
+typedef struct {
+    float cum;
+    int row, tok;
+} cand;
+
+static void cand_push(cand *c, int *n, int k, float cum, int row, int tok)
+{
+    if (*n == k && cum <= c[k - 1].cum)
+        return;
+    int i = *n < k ? (*n)++ : k - 1;
+    while (i > 0 && c[i - 1].cum < cum) {
+        c[i] = c[i - 1];
+        i--;
+    }
+    c[i] = (cand){cum, row, tok};
+}
+
+/* One search with K rows per sentence; appends each sentence's endings. */
+static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int *lens, int n,
+                  int S, int K, int max_len, float alpha, int align, ending_list *ends,
+                  history *h)
+{
+    int V = loom_seq_model_config(m)->tgt_vocab, R = n * K;
+    loom_seq_state *st = NULL;
+    int rc = loom_seq_start(&st, m, w, src, lens, n, S, K);
+    if (rc)
+        return rc;
+    h->R = R, h->S = S, h->T = max_len;
+    h->tok = loom_malloc((size_t)max_len * R, sizeof(int));
+    h->par = loom_malloc((size_t)max_len * R, sizeof(int));
+    h->wts = align ? loom_malloc((size_t)max_len * R * S, sizeof(float)) : NULL;
+    float *logp = loom_malloc((size_t)R * V, sizeof(float));
+    float *cum = loom_malloc(R, sizeof(float)), *ncum = loom_malloc(R, sizeof(float));
+    int *prev = loom_malloc(R, sizeof(int)), *from = loom_malloc(R, sizeof(int));
+    char *active = loom_malloc(n, 1);
+    cand *cands = loom_malloc(2 * (size_t)K, sizeof(cand));
+    if (!h->tok || !h->par || (align && !h->wts) || !logp || !cum || !ncum || !prev || !from ||
+        !active || !cands) {
+        rc = LOOM_ENOMEM;
+        goto done;
+    }
+    for (int r = 0; r < R; r++) {
+        cum[r] = r % K == 0 ? 0.0f : -INFINITY; /* one live start per sentence */
+        prev[r] = LOOM_SEQ_BOS;
+    }
+    memset(active, 1, n);
+    int nactive = n;
+    for (int t = 0; t < max_len && nactive > 0; t++) {
+        loom_seq_step(m, st, prev, logp, h->wts ? h->wts + (size_t)t * R * S : NULL);
+        int *tok = h->tok + (size_t)t * R, *par = h->par + (size_t)t * R;
+        int last = t == max_len - 1;
+        for (int i = 0; i < n; i++) {
+            int r0 = i * K;
+            for (int k = 0; k < K; k++) {
+                from[r0 + k] = par[r0 + k] = r0 + k;
+                tok[r0 + k] = LOOM_SEQ_PAD;
+                ncum[r0 + k] = -INFINITY;
+            }
+            if (!active[i])
+                continue;
+            int nc = 0, live = 0;
+            for (int k = 0; k < K; k++) {
+                if (cum[r0 + k] == -INFINITY)
+                    continue;
+                const float *lp = logp + (size_t)(r0 + k) * V;
+                for (int v = LOOM_SEQ_UNK; v < V; v++)
+                    if (v != LOOM_SEQ_BOS)
+                        cand_push(cands, &nc, 2 * K, cum[r0 + k] + lp[v], r0 + k, v);
+            }
+            for (int c = 0; c < nc && live < K; c++) {
+                if (cands[c].tok == LOOM_SEQ_EOS) {
+                    if (c < K) /* only an </s> inside the top K ends a hypothesis */
+                        rc |= ending_add(&ends[i], t, cands[c].row, 1, cands[c].cum,
+                                         loom_seq_score(cands[c].cum, t + 1, alpha));
+                    continue;
+                }
+                from[r0 + live] = par[r0 + live] = cands[c].row;
+                tok[r0 + live] = cands[c].tok;
+                ncum[r0 + live] = cands[c].cum;
+                live++;
+            }
+            if (ends[i].n >= K || live == 0) {
+                active[i] = 0;
+                nactive--;
+            } else if (last) {
+                for (int k = 0; k < live; k++)
+                    rc |= ending_add(&ends[i], t, r0 + k, 0, ncum[r0 + k],
+                                     loom_seq_score(ncum[r0 + k], t + 1, alpha));
+            }
+        }
+        if (rc)
+            goto done;
+        if (K > 1)
+            loom_seq_state_reorder(st, from);
+        memcpy(cum, ncum, R * sizeof(float));
+        memcpy(prev, tok, R * sizeof(int));
+    }
+done:
+    free(logp);
+    free(cum);
+    free(ncum);
+    free(prev);
+    free(from);
+    free(active);
+    free(cands);
+    loom_seq_state_free(st);
+    return rc;
+}
+
+static void history_free(history *h)
+{
+    free(h->tok);
+    free(h->par);
+    free(h->wts);
+    memset(h, 0, sizeof *h);
+}
+
+static int same_ids(const loom_seq_hyp *a, const loom_seq_hyp *b)
+{
+    return a->len == b->len && a->finished == b->finished &&
+           memcmp(a->ids, b->ids, a->len * sizeof(int)) == 0;
+}
+
+static int by_hyp_score(const void *a, const void *b)
+{
+    float x = ((const loom_seq_hyp *)a)->score, y = ((const loom_seq_hyp *)b)->score;
+    return x > y ? -1 : x < y;
+}
+
+int loom_seq_decode(loom_seq_model *m, loom_seq_work *w, const int *src, const int *lens, int n,
+                    int S, const loom_seq_decode_opts *o, loom_seq_hyp *hyps, int *counts)
+{
+    int K = o->beam, nbest = o->nbest;
+    if (K < 1 || nbest < 1 || nbest > K)
+        return loom_error(LOOM_EINVAL, "beam must be >= 1 and n-best between 1 and the beam");
+    int max_len = o->max_len > 0 ? o->max_len : 2 * S + 10;
+    memset(hyps, 0, (size_t)n * nbest * sizeof *hyps);
+    memset(counts, 0, n * sizeof(int));
+    int passes = K > 1 ? 2 : 1, rc = 0;
+    loom_seq_hyp *found = loom_calloc((size_t)n * (K + 1), sizeof *found);
+    int *nfound = loom_calloc(n, sizeof(int));
+    ending_list *ends = loom_calloc(n, sizeof *ends);
+    if (!found || !nfound || !ends) {
+        rc = LOOM_ENOMEM;
+        goto done;
+    }
+    /* pass 0: greedy; pass 1: the beam. Each sentence keeps its best
+     * K + 1 distinct hypotheses over both. */
+    for (int pass = 0; pass < passes && !rc; pass++) {
+        int k = pass == 0 ? 1 : K;
+        history h = {0};
+        for (int i = 0; i < n; i++)
+            ends[i].n = 0;
+        rc = search(m, w, src, lens, n, S, k, max_len, o->alpha, o->align, ends, &h);
+        for (int i = 0; i < n && !rc; i++) {
+            qsort(ends[i].e, ends[i].n, sizeof(ending), by_score);
+            for (int e = 0; e < ends[i].n && nfound[i] <= K && !rc; e++) {
+                loom_seq_hyp *slot = &found[(size_t)i * (K + 1) + nfound[i]];
+                if ((rc = rebuild(&h, &ends[i].e[e], slot)))
+                    break;
+                int dup = 0;
+                for (int j = 0; j < nfound[i] && !dup; j++)
+                    dup = same_ids(&found[(size_t)i * (K + 1) + j], slot);
+                if (dup || nfound[i] == K + 1)
+                    loom_seq_hyps_free(slot, 1);
+                else
+                    nfound[i]++;
+            }
+        }
+        history_free(&h);
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        loom_seq_hyp *f = &found[(size_t)i * (K + 1)];
+        qsort(f, nfound[i], sizeof *f, by_hyp_score);
+        counts[i] = nfound[i] < nbest ? nfound[i] : nbest;
+        for (int j = 0; j < nfound[i]; j++) {
+            if (j < counts[i])
+                hyps[(size_t)i * nbest + j] = f[j];
+            else
+                loom_seq_hyps_free(&f[j], 1);
+        }
+        nfound[i] = 0;
+    }
+done:
+    if (rc && found)
+        for (int i = 0; i < n; i++)
+            loom_seq_hyps_free(&found[(size_t)i * (K + 1)], nfound ? nfound[i] : 0);
+    if (ends)
+        for (int i = 0; i < n; i++)
+            free(ends[i].e);
+    free(ends);
+    free(found);
+    free(nfound);
+    return rc;
+}

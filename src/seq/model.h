@@ -1,0 +1,126 @@
+/* loom: the attention + RNN encoder-decoder. Its parameters, the
+ * teacher-forced training pass (forward, loss, backward) and the two pieces
+ * decoding needs (encode a batch, one decoder step). Built from the core's
+ * recurrent layers and attention; knows token ids, not words (vocabularies
+ * and the file format live in model_file.c, search in decode.c).
+ *
+ *   x_src -> src_emb -> encoder (GRU/LSTM, layers, optionally bidirectional)
+ *   s_0   = tanh(bridge([h_fw_last; h_bw_first]))     (LSTM: c_0 = 0)
+ *   c_t   = attention(s_{t-1}, encoder outputs)       (none: no context)
+ *   s_t   = cell([emb(y_{t-1}); c_t], s_{t-1})        (input feeding)
+ *   p_t   = softmax(out([s_t; c_t; emb(y_{t-1})]))
+ *
+ * Tensors are named like a PyTorch state_dict ("decoder.weight_ih"); as
+ * everywhere in loom, matrices are stored (in, out), PyTorch's transposed. */
+#ifndef LOOM_SEQ_MODEL_H
+#define LOOM_SEQ_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/rng.h"
+#include "core/param.h"
+
+enum { LOOM_SEQ_GRU = 0, LOOM_SEQ_LSTM = 1 };
+enum {
+    LOOM_SEQ_ATTN_NONE = 0,
+    LOOM_SEQ_ATTN_BAHDANAU = 1,
+    LOOM_SEQ_ATTN_DOT = 2,
+    LOOM_SEQ_ATTN_GENERAL = 3
+};
+#define LOOM_SEQ_MAX_LAYERS 8
+
+/* The special ids, as the text layer's vocabularies number them. */
+enum { LOOM_SEQ_PAD = 0, LOOM_SEQ_UNK = 1, LOOM_SEQ_BOS = 2, LOOM_SEQ_EOS = 3 };
+
+typedef struct {
+    int cell;          /* LOOM_SEQ_GRU or LOOM_SEQ_LSTM */
+    int attention;     /* LOOM_SEQ_ATTN_* */
+    int layers;        /* encoder layers */
+    int bidirectional; /* 1: the encoder reads both ways */
+    int emb;           /* embedding size, both sides */
+    int hidden;        /* hidden size per encoder direction, and the decoder's */
+    int attn_dim;      /* Bahdanau's inner size */
+    int src_vocab, tgt_vocab;
+    float dropout;
+} loom_seq_config;
+
+/* Names of the enums, for files and messages ("gru", "bahdanau"). */
+const char *loom_seq_cell_name(int cell);
+const char *loom_seq_attention_name(int attention);
+int loom_seq_cell_parse(const char *s);      /* -1 if unknown */
+int loom_seq_attention_parse(const char *s); /* -1 if unknown */
+
+/* Checks sizes and combinations (dot attention needs equal query and key
+ * sizes). LOOM_EINVAL with a message. */
+int loom_seq_config_check(const loom_seq_config *c);
+
+typedef struct loom_seq_model loom_seq_model;
+
+/* Allocates a model; weights drawn as PyTorch's defaults draw them
+ * (U(+-1/sqrt(fan)) for recurrent and linear layers, N(0,1) embeddings). */
+int loom_seq_model_new(loom_seq_model **out, const loom_seq_config *c, uint64_t seed);
+void loom_seq_model_free(loom_seq_model *m);
+
+/* A replica for data-parallel training: shares m's weights, has its own
+ * gradients (zeroed by loom_seq_replica_zero_grad, summed into m's by the
+ * trainer). Free it with loom_seq_model_free before m. */
+int loom_seq_model_replica(loom_seq_model **out, loom_seq_model *m);
+/* The replica's gradient block (same layout as loom_params_grads of m). */
+float *loom_seq_replica_grads(loom_seq_model *r, size_t *nfloats);
+
+const loom_seq_config *loom_seq_model_config(const loom_seq_model *m);
+loom_params *loom_seq_model_params(loom_seq_model *m);
+
+/* A batch of n pairs, ids batch-major and padded with LOOM_SEQ_PAD.
+ * tgt_in is <s> y1 .. y_{L-1}; tgt_out is y1 .. y_{L-1} </s>; tgt_lens
+ * count the </s>. */
+typedef struct {
+    int n, src_len, tgt_len;
+    int *src, *src_lens;
+    int *tgt_in, *tgt_out, *tgt_lens;
+} loom_seq_batch;
+
+/* A workspace for the training pass and the encoder; one per thread. It
+ * grows to the largest batch seen and is reused without allocation. */
+typedef struct loom_seq_work loom_seq_work;
+int loom_seq_work_new(loom_seq_work **out, const loom_seq_model *m);
+void loom_seq_work_free(loom_seq_work *w);
+/* Bytes held. */
+size_t loom_seq_work_bytes(const loom_seq_work *w);
+
+/* Teacher-forced forward pass: *loss is the summed (label-smoothed)
+ * cross-entropy over the batch's target tokens and *tokens their number.
+ * With train = 1 dropout is on (drawing from rng) and what backward needs
+ * is kept. When logp is not NULL it receives log p(gold token) for every
+ * target position (n x tgt_len, batch-major, 0 at padding). */
+int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b, int train,
+                     float label_smoothing, loom_rng *rng, double *loss, long *tokens,
+                     float *logp);
+/* Accumulates d(scale * loss)/d(parameters) into the gradients (scale is
+ * typically 1 / tokens). Needs the batch's forward with train = 1. */
+int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b, float scale);
+
+/* ---- decoding ----
+ * A decoder state holds `rows` hypotheses: K rows per source sentence,
+ * sentence i owning rows i*K .. i*K+K-1, each with its own copy of the
+ * sentence's encoder memory. */
+typedef struct loom_seq_state loom_seq_state;
+
+/* Encodes n sentences (ids batch-major, padded to src_len) and returns a
+ * state of n*K rows, every row at its sentence's initial decoder state. */
+int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, const int *src,
+                   const int *lens, int n, int src_len, int K);
+void loom_seq_state_free(loom_seq_state *st);
+int loom_seq_state_rows(const loom_seq_state *st);
+int loom_seq_state_src_len(const loom_seq_state *st);
+/* Beam reordering: row r takes the decoder state of row from[r], which
+ * must belong to the same sentence. */
+void loom_seq_state_reorder(loom_seq_state *st, const int *from);
+/* One decoder step for every row: feeds prev[r], writes log-probabilities
+ * (rows x tgt_vocab) to logp and, when align is not NULL and there is
+ * attention, the attention weights (rows x src_len). */
+void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float *logp,
+                   float *align);
+
+#endif

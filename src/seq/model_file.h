@@ -1,0 +1,47 @@
+/* loom: the sequence model file. One safetensors file (base/safetensors.h)
+ * holds the weights as named tensors and, in __metadata__, the format name
+ * and version, every hyperparameter, both vocabularies and both tokenizers'
+ * options, so that a model file is all `loom translate` needs. Training
+ * checkpoints are the same file plus optimizer and progress state. */
+#ifndef LOOM_SEQ_MODEL_FILE_H
+#define LOOM_SEQ_MODEL_FILE_H
+
+#include "base/safetensors.h"
+#include "seq/model.h"
+#include "text/tokenizer.h"
+#include "text/vocab.h"
+
+#define LOOM_SEQ_FORMAT "loom-seq2seq"
+#define LOOM_SEQ_FORMAT_VERSION "1"
+
+/* A model with what it needs to read and write words. */
+typedef struct {
+    loom_seq_model *model;
+    loom_vocab *vocab[2];   /* source, target */
+    loom_tok_opts tok[2];
+} loom_seq_bundle;
+
+void loom_seq_bundle_free(loom_seq_bundle *b); /* frees the members, not b */
+
+/* Starts a writer holding the model's tensors and metadata; the caller may
+ * add more (training hyperparameters, optimizer state) before
+ * loom_st_writer_save. `b` must outlive the writer. */
+int loom_seq_file_writer(loom_st_writer **out, const loom_seq_bundle *b);
+
+/* Opens a model file, checks format and version, and rebuilds the bundle
+ * (model, vocabularies, tokenizers). When f_out is not NULL the open file
+ * is handed back (for checkpoint state); close it with loom_st_close. */
+int loom_seq_file_load(loom_seq_bundle *b, const char *path, loom_st_file **f_out);
+
+/* A human-readable description of a model file (format, sizes,
+ * hyperparameters, vocabularies, parameter count), malloc'd in *out.
+ * LOOM_EFORMAT when the file is not a loom sequence model. */
+int loom_seq_describe(char **out, const char *path);
+/* 1 when `path` is a safetensors file whose format is loom-seq2seq. */
+int loom_seq_is_model_file(const char *path);
+
+/* Tokenizer options as one metadata string and back. */
+void loom_seq_tok_format(char *buf, size_t n, const loom_tok_opts *o);
+int loom_seq_tok_parse(loom_tok_opts *o, const char *s);
+
+#endif

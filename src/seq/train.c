@@ -1,0 +1,467 @@
+/* loom: the sequence model's training loop. Adam and clipping come from
+ * the core (core/optim.h, core/param.h); the passes from model.c; the
+ * batches from data.c. A checkpoint is the model file plus the optimizer's
+ * state and the loop's position (epoch, batch, step, dropout stream), all
+ * at a batch boundary, so a resumed run repeats the uninterrupted one. */
+#include "config.h"
+#include "seq/train.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/error.h"
+#include "core/optim.h"
+#include "seq/bleu.h"
+#include "seq/decode.h"
+
+void loom_seq_train_defaults(loom_seq_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->lr = 2e-3f;
+    o->clip = 1.0f;
+    o->batch = 64;
+    o->epochs = 10;
+    o->seed = 1;
+    o->threads = 1;
+    o->checkpoint_minutes = 10;
+}
+
+/* ---- evaluation ---- */
+
+static int append_words(char **s, size_t *len, size_t *cap, const loom_vocab *v, const int *ids,
+                        int n)
+{
+    for (int k = 0; k < n; k++) {
+        const char *word = loom_vocab_word(v, ids[k]);
+        size_t wl = strlen(word);
+        if (*len + wl + 2 > *cap) {
+            size_t c = (*len + wl + 2) * 2;
+            char *p = loom_realloc(*s, c, 1);
+            if (!p)
+                return LOOM_ENOMEM;
+            *s = p, *cap = c;
+        }
+        if (k)
+            (*s)[(*len)++] = ' ';
+        memcpy(*s + *len, word, wl);
+        *len += wl;
+    }
+    return 0;
+}
+
+int loom_seq_evaluate(loom_seq_bundle *b, loom_seq_work *w, const loom_seq_corpus *c, int batch,
+                      double *loss, double *bleu, double *exact)
+{
+    loom_bleu *bl = NULL;
+    loom_seq_batch bt = {0};
+    size_t *idx = loom_malloc((size_t)batch, sizeof(size_t));
+    loom_seq_hyp *hyps = loom_calloc((size_t)batch, sizeof *hyps);
+    int *counts = loom_calloc((size_t)batch, sizeof(int));
+    char *hs = NULL, *rs = NULL;
+    size_t hcap = 0, rcap = 0;
+    double total = 0;
+    long tokens = 0, matches = 0;
+    int rc = loom_bleu_new(&bl, NULL);
+    if (!idx || !hyps || !counts)
+        rc = LOOM_ENOMEM;
+    loom_seq_decode_opts o;
+    loom_seq_decode_defaults(&o);
+    for (size_t s = 0; s < c->n && !rc; s += batch) {
+        int n = (int)(c->n - s < (size_t)batch ? c->n - s : (size_t)batch);
+        for (int k = 0; k < n; k++)
+            idx[k] = s + k;
+        if ((rc = loom_seq_batch_make(&bt, c, idx, n)))
+            break;
+        double l;
+        long t;
+        rc = loom_seq_forward(b->model, w, &bt, 0, 0, NULL, &l, &t, NULL);
+        total += l, tokens += t;
+        if (!rc)
+            rc = loom_seq_decode(b->model, w, bt.src, bt.src_lens, n, bt.src_len, &o, hyps,
+                                 counts);
+        for (int k = 0; k < n && !rc; k++) {
+            const int32_t *ref = c->ids[1] + c->off[1][idx[k]];
+            int rl = (int)(c->off[1][idx[k] + 1] - c->off[1][idx[k]]);
+            loom_seq_hyp *h = &hyps[k];
+            size_t hl = 0, rlen = 0;
+            int same = counts[k] && h->finished && h->len == rl;
+            for (int j = 0; same && j < rl; j++)
+                same = h->ids[j] == ref[j];
+            matches += same;
+            rc = append_words(&hs, &hl, &hcap, b->vocab[1], h->ids, counts[k] ? h->len : 0);
+            int *refi = loom_malloc((size_t)rl + 1, sizeof(int));
+            if (!refi)
+                rc = LOOM_ENOMEM;
+            for (int j = 0; !rc && j < rl; j++)
+                refi[j] = ref[j];
+            if (!rc)
+                rc = append_words(&rs, &rlen, &rcap, b->vocab[1], refi, rl);
+            free(refi);
+            if (!rc)
+                rc = loom_bleu_add(bl, hs ? hs : "", hl, rs ? rs : "", rlen);
+        }
+        loom_seq_hyps_free(hyps, n);
+        loom_seq_batch_release(&bt);
+    }
+    if (!rc) {
+        loom_bleu_score sc;
+        loom_bleu_get(bl, &sc);
+        *loss = tokens ? total / tokens : 0;
+        *bleu = sc.bleu;
+        *exact = c->n ? (double)matches / c->n : 0;
+    }
+    loom_bleu_free(bl);
+    free(idx);
+    free(hyps);
+    free(counts);
+    free(hs);
+    free(rs);
+    return rc;
+}
+
+/* ---- checkpoints ---- */
+
+typedef struct {
+    int epoch;     /* current epoch */
+    long batch;    /* next batch within it */
+    long step;
+    long tokens;
+    double best;   /* best validation loss so far (INFINITY: none) */
+    int bad;       /* validations since the best */
+} position;
+
+static int meta_put(loom_st_writer *w, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int meta_put(loom_st_writer *w, const char *key, const char *fmt, ...)
+{
+    char buf[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return loom_st_writer_meta(w, key, buf);
+}
+
+static int put_extra(loom_st_writer *w, const loom_seq_train_opts *o)
+{
+    int rc = 0;
+    for (int i = 0; o->meta && o->meta[i] && o->meta[i + 1]; i += 2)
+        rc |= loom_st_writer_meta(w, o->meta[i], o->meta[i + 1]);
+    return rc;
+}
+
+static int save_model(loom_seq_bundle *b, const loom_seq_train_opts *o, const char *path,
+                      const position *p, const loom_optim *opt)
+{
+    loom_st_writer *w;
+    int rc = loom_seq_file_writer(&w, b);
+    if (rc)
+        return rc;
+    rc |= put_extra(w, o);
+    rc |= meta_put(w, "steps", "%ld", p->step);
+    rc |= meta_put(w, "epoch", "%d", p->epoch);
+    if (isfinite(p->best))
+        rc |= meta_put(w, "best_valid_loss", "%.6f", p->best);
+    if (opt) {
+        rc |= loom_optim_save_state(opt, w);
+        rc |= meta_put(w, "train_epoch", "%d", p->epoch);
+        rc |= meta_put(w, "train_batch", "%ld", p->batch);
+        rc |= meta_put(w, "train_step", "%ld", p->step);
+        rc |= meta_put(w, "train_tokens", "%ld", p->tokens);
+        rc |= meta_put(w, "train_best", "%a", p->best);
+        rc |= meta_put(w, "train_bad", "%d", p->bad);
+    }
+    if (!rc)
+        rc = loom_st_writer_save(w, path);
+    loom_st_writer_free(w);
+    return rc < 0 ? rc : rc ? LOOM_EINVAL : 0;
+}
+
+static int restore(position *p, loom_optim *opt, const loom_st_file *f)
+{
+    const char *path = loom_st_path(f);
+    const char *e = loom_st_meta(f, "train_epoch"), *b = loom_st_meta(f, "train_batch");
+    const char *s = loom_st_meta(f, "train_step"), *t = loom_st_meta(f, "train_tokens");
+    const char *best = loom_st_meta(f, "train_best"), *bad = loom_st_meta(f, "train_bad");
+    if (!e || !b || !s || !t || !best || !bad)
+        return loom_error(LOOM_EFORMAT, "%s: not a training checkpoint (no optimizer state: "
+                                        "resume from the .ckpt file)",
+                          path);
+    p->epoch = atoi(e);
+    p->batch = atol(b);
+    p->step = atol(s);
+    p->tokens = atol(t);
+    p->best = strtod(best, NULL);
+    p->bad = atoi(bad);
+    return loom_optim_load_state(opt, f);
+}
+
+/* ---- one step, data-parallel ---- */
+
+/* Each worker takes a contiguous share of the batch's rows through the
+ * forward and backward passes into its own gradients (worker 0: the
+ * model's; the others: replicas'), with dropout drawn from a stream fixed
+ * by (seed, step, worker): a run is repeatable for a given thread count,
+ * and a resumed run needs no random state from the checkpoint. */
+typedef struct {
+    loom_seq_model *m;
+    loom_seq_work *w;
+    loom_seq_batch sub;
+    float smoothing, scale;
+    uint64_t seed;
+    long step;
+    int idx, rc;
+    double loss;
+    long tokens;
+} worker;
+
+static void *work_share(void *arg)
+{
+    worker *k = arg;
+    loom_rng rng;
+    loom_rng_seed(&rng, k->seed * 0x9E3779B97F4A7C15ull + (uint64_t)k->step, 100 + k->idx);
+    k->loss = 0, k->tokens = 0;
+    if (k->sub.n == 0)
+        return NULL;
+    k->rc = loom_seq_forward(k->m, k->w, &k->sub, 1, k->smoothing, &rng, &k->loss, &k->tokens,
+                             NULL);
+    if (!k->rc)
+        k->rc = loom_seq_backward(k->m, k->w, &k->sub, k->scale);
+    return NULL;
+}
+
+static loom_seq_batch rows_of(const loom_seq_batch *b, int a, int e)
+{
+    loom_seq_batch s = *b;
+    s.n = e - a;
+    s.src = b->src + (size_t)a * b->src_len;
+    s.src_lens = b->src_lens + a;
+    s.tgt_in = b->tgt_in + (size_t)a * b->tgt_len;
+    s.tgt_out = b->tgt_out + (size_t)a * b->tgt_len;
+    s.tgt_lens = b->tgt_lens + a;
+    return s;
+}
+
+/* Gradients of the mean loss over the batch's target tokens, summed into
+ * the model's gradient block. */
+static int batch_gradients(worker *wk, int nthreads, loom_params *ps, const loom_seq_batch *b,
+                           double *loss, long *tokens)
+{
+    long total = 0;
+    for (int i = 0; i < b->n; i++)
+        total += b->tgt_lens[i];
+    int used = nthreads < b->n ? nthreads : b->n;
+    pthread_t tid[LOOM_SEQ_MAX_THREADS];
+    int started[LOOM_SEQ_MAX_THREADS] = {0};
+    loom_params_zero_grad(ps);
+    for (int t = 0; t < used; t++) {
+        wk[t].sub = rows_of(b, (int)((long)b->n * t / used), (int)((long)b->n * (t + 1) / used));
+        wk[t].scale = 1.0f / (float)(total ? total : 1);
+        wk[t].rc = 0;
+        if (t > 0) {
+            size_t nf;
+            float *g = loom_seq_replica_grads(wk[t].m, &nf);
+            memset(g, 0, nf * sizeof(float));
+            started[t] = pthread_create(&tid[t], NULL, work_share, &wk[t]) == 0;
+            if (!started[t])
+                work_share(&wk[t]);
+        }
+    }
+    work_share(&wk[0]);
+    int rc = wk[0].rc;
+    *loss = wk[0].loss, *tokens = wk[0].tokens;
+    size_t nf;
+    float *g = loom_params_grads(ps, &nf);
+    for (int t = 1; t < used; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        rc = rc ? rc : wk[t].rc;
+        *loss += wk[t].loss, *tokens += wk[t].tokens;
+        size_t n2;
+        const float *g2 = loom_seq_replica_grads(wk[t].m, &n2);
+        for (size_t i = 0; i < nf && i < n2; i++)
+            g[i] += g2[i];
+    }
+    return rc;
+}
+
+/* ---- the loop ---- */
+
+typedef struct {
+    loom_seq_bundle *b;
+    const loom_seq_corpus *valid;
+    const loom_seq_train_opts *o;
+    const char *path;
+    loom_seq_work *w;
+    loom_seq_report_fn report;
+    void *ctx;
+    loom_seq_train_result *res;
+    int saved;
+} loop;
+
+static void say(const loop *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const loop *l, const char *fmt, ...)
+{
+    if (!l->report)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    l->report(l->ctx, buf);
+}
+
+/* Validates; keeps the model when it is the best so far. Sets *stop for
+ * early stopping or a reached exact-match target. */
+static int validate(loop *l, position *p, int *stop)
+{
+    double loss, bleu, exact;
+    int rc = loom_seq_evaluate(l->b, l->w, l->valid, l->o->batch, &loss, &bleu, &exact);
+    if (rc)
+        return rc;
+    int better = loss < p->best;
+    if (better) {
+        p->best = loss;
+        p->bad = 0;
+        l->res->valid_loss = loss, l->res->valid_bleu = bleu, l->res->valid_exact = exact;
+        if ((rc = save_model(l->b, l->o, l->path, p, NULL)))
+            return rc;
+        l->saved = 1;
+    } else {
+        p->bad++;
+    }
+    say(l, "step %ld: valid loss %.4f, BLEU %.2f, exact match %.1f%%%s", p->step, loss, bleu,
+        100 * exact, better ? " (best, saved)" : "");
+    if (l->o->patience > 0 && p->bad >= l->o->patience) {
+        say(l, "no improvement in %d validations: stopping", p->bad);
+        l->res->stopped_early = 1;
+        *stop = 1;
+    }
+    if (l->o->stop_at_exact > 0 && exact >= l->o->stop_at_exact) {
+        say(l, "exact match %.1f%% reached the target: stopping", 100 * exact);
+        *stop = 1;
+    }
+    return 0;
+}
+
+int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_seq_corpus *valid,
+                   const loom_seq_train_opts *o, const char *path, const loom_st_file *resume,
+                   loom_progress *progress, loom_seq_report_fn report, void *ctx,
+                   loom_seq_train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->valid_loss = res->valid_bleu = res->valid_exact = -1;
+    loom_params *ps = loom_seq_model_params(b->model);
+    loom_optim_config oc = loom_optim_defaults(LOOM_ADAM);
+    oc.lr = o->lr;
+    loom_optim *opt = NULL;
+    loom_seq_batcher *bt = NULL;
+    loom_seq_work *w = NULL;
+    position p = {0};
+    p.best = INFINITY;
+    int nthreads = o->threads < 1 ? 1 : o->threads > LOOM_SEQ_MAX_THREADS ? LOOM_SEQ_MAX_THREADS
+                                                                         : o->threads;
+    worker wk[LOOM_SEQ_MAX_THREADS];
+    memset(wk, 0, sizeof wk);
+    int rc = loom_optim_new(&opt, ps, &oc);
+    if (!rc)
+        rc = loom_seq_batcher_new(&bt, train, o->batch, o->seed);
+    if (!rc)
+        rc = loom_seq_work_new(&w, b->model);
+    for (int t = 0; t < nthreads && !rc; t++) {
+        wk[t].idx = t, wk[t].seed = o->seed, wk[t].smoothing = o->label_smoothing;
+        wk[t].m = b->model, wk[t].w = w;
+        if (t > 0 && !(rc = loom_seq_model_replica(&wk[t].m, b->model)))
+            rc = loom_seq_work_new(&wk[t].w, wk[t].m);
+    }
+    if (!rc && resume)
+        rc = restore(&p, opt, resume);
+    if (rc)
+        goto done;
+    loop l = {b, valid, o, path, w, report, ctx, res, 0};
+    double t0 = loom_now(), last_ckpt = t0, train_time = 0;
+    long step0 = p.step, tokens0 = p.tokens;
+    loom_progress_set_total(progress, (double)o->epochs * loom_seq_batcher_count(bt));
+    int stop = 0;
+    for (; p.epoch < o->epochs && !stop; p.epoch++, p.batch = 0) {
+        loom_seq_batcher_epoch(bt, p.epoch, 1);
+        long nb = (long)loom_seq_batcher_count(bt);
+        double epoch_loss = 0;
+        long epoch_tokens = 0;
+        for (; p.batch < nb && !stop;) {
+            double ts = loom_now();
+            loom_seq_batch batch;
+            double loss;
+            long ntok;
+            if ((rc = loom_seq_batcher_get(bt, (size_t)p.batch, &batch)))
+                goto done;
+            for (int t = 0; t < nthreads; t++)
+                wk[t].step = p.step;
+            if ((rc = batch_gradients(wk, nthreads, ps, &batch, &loss, &ntok)))
+                goto done;
+            if (o->clip > 0)
+                loom_params_clip_grad_norm(ps, o->clip);
+            if ((rc = loom_optim_step(opt, o->lr)))
+                goto done;
+            train_time += loom_now() - ts;
+            p.batch++, p.step++, p.tokens += ntok;
+            epoch_loss += loss, epoch_tokens += ntok;
+            res->tokens_per_s = (p.tokens - tokens0) / (train_time > 0 ? train_time : 1e-9);
+            if (loom_progress_due(progress)) {
+                char detail[160];
+                snprintf(detail, sizeof detail, "epoch %d/%d  loss %.3f  %.0f tok/s",
+                         p.epoch + 1, o->epochs, epoch_loss / (epoch_tokens ? epoch_tokens : 1),
+                         res->tokens_per_s);
+                loom_progress_update(progress, (double)p.epoch * nb + p.batch, detail);
+            }
+            if (valid && o->valid_every > 0 && p.step % o->valid_every == 0 &&
+                (rc = validate(&l, &p, &stop)))
+                goto done;
+            if (o->max_steps > 0 && p.step >= o->max_steps) {
+                res->hit_max_steps = 1;
+                stop = 1;
+            }
+            int due = o->checkpoint_minutes > 0 && loom_now() - last_ckpt >= 60 * o->checkpoint_minutes;
+            if (o->checkpoint && (due || res->hit_max_steps)) {
+                if ((rc = save_model(b, o, o->checkpoint, &p, opt)))
+                    goto done;
+                last_ckpt = loom_now();
+            }
+        }
+        if (stop && p.batch < nb)
+            break;
+        res->train_loss = epoch_loss / (epoch_tokens ? epoch_tokens : 1);
+        say(&l, "epoch %d/%d: step %ld, train loss %.4f, %.0f tokens/s, %.1f s", p.epoch + 1,
+            o->epochs, p.step, res->train_loss, res->tokens_per_s, loom_now() - t0);
+        if (valid && o->valid_every == 0 && (rc = validate(&l, &p, &stop)))
+            goto done;
+        res->epochs_done = p.epoch + 1;
+    }
+    if (!l.saved && (rc = save_model(b, o, path, &p, NULL)))
+        goto done;
+    if (o->checkpoint && !res->hit_max_steps) {
+        if (p.epoch >= o->epochs)
+            p.batch = 0;
+        rc = save_model(b, o, o->checkpoint, &p, opt);
+    }
+    res->steps = p.step;
+    res->tokens = p.tokens;
+    res->seconds = loom_now() - t0;
+    (void)step0;
+done:
+    for (int t = 1; t < nthreads; t++) {
+        loom_seq_work_free(wk[t].w);
+        loom_seq_model_free(wk[t].m);
+    }
+    loom_optim_free(opt);
+    loom_seq_batcher_free(bt);
+    loom_seq_work_free(w);
+    return rc;
+}

@@ -1,0 +1,58 @@
+/* loom: training a sequence model: teacher forcing, Adam, global-norm
+ * clipping, label smoothing, validation (loss, greedy BLEU, exact match)
+ * with best-model keeping and early stopping, and resumable checkpoints.
+ * Reports through base/progress.h and a line callback; never prints. */
+#ifndef LOOM_SEQ_TRAIN_H
+#define LOOM_SEQ_TRAIN_H
+
+#include <signal.h>
+
+#include "base/progress.h"
+#include "seq/data.h"
+#include "seq/model_file.h"
+
+#define LOOM_SEQ_MAX_THREADS 64
+
+typedef struct {
+    float lr, clip, label_smoothing;
+    int batch, epochs;
+    int threads;               /* data-parallel workers, 1..LOOM_SEQ_MAX_THREADS */
+    uint64_t seed;
+    int valid_every;           /* steps between validations; 0: once per epoch */
+    int patience;              /* validations without improvement before stopping; 0: never */
+    double checkpoint_minutes; /* 0: only at the end */
+    const char *checkpoint;    /* checkpoint path (NULL: none) */
+    long max_steps;            /* stop (and checkpoint) after this many steps; 0: no limit */
+    double stop_at_exact;      /* stop once validation exact match reaches this (0: off) */
+    const char *const *meta;   /* extra key, value, ... strings for the model file */
+} loom_seq_train_opts;
+
+void loom_seq_train_defaults(loom_seq_train_opts *o);
+
+typedef struct {
+    long steps, tokens;
+    double seconds, tokens_per_s;
+    double train_loss;  /* mean over the last epoch's tokens */
+    double valid_loss, valid_bleu, valid_exact; /* of the kept model; -1 if no validation */
+    int epochs_done, stopped_early, hit_max_steps;
+} loom_seq_train_result;
+
+/* Called with one line (an epoch or validation summary). */
+typedef void (*loom_seq_report_fn)(void *ctx, const char *line);
+
+/* Trains b->model on `train`, validating on `valid` (may be NULL), and
+ * writes the model file to `path` (the best by validation loss when there
+ * is validation, else the last). `resume` (may be NULL) is an open
+ * checkpoint to continue from: weights are already in b, the optimizer
+ * state, the position in the data and the random streams come from it. */
+int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_seq_corpus *valid,
+                   const loom_seq_train_opts *o, const char *path, const loom_st_file *resume,
+                   loom_progress *progress, loom_seq_report_fn report, void *ctx,
+                   loom_seq_train_result *res);
+
+/* Validation figures of a model on a corpus: mean loss per target token,
+ * greedy BLEU (ids joined as words) and exact-match share (0..1). */
+int loom_seq_evaluate(loom_seq_bundle *b, loom_seq_work *w, const loom_seq_corpus *c, int batch,
+                      double *loss, double *bleu, double *exact);
+
+#endif
