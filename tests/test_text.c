@@ -167,24 +167,31 @@ END_TEST
 
 START_TEST(nfkc_ligatures_and_fullwidth)
 {
-    ck_assert_str_eq(tok("\xef\xac\x81nd"), "find");                     /* ﬁnd */
-    ck_assert_str_eq(tok_case("\xef\xac\x81nd"), "find");                /* NFKC even with case kept */
+    ck_assert_str_eq(tok("\xef\xac\x81nd"), "find");      /* ﬁnd */
+    ck_assert_str_eq(tok_case("\xef\xac\x81nd"), "find"); /* NFKC even with case kept */
     ck_assert_str_eq(tok("\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93"), "123"); /* １２３ */
-    ck_assert_str_eq(tok("\xef\xbc\x93\xef\xbc\x8e\xef\xbc\x91\xef\xbc\x94"), "3.14"); /* ３．１４ */
-    ck_assert_str_eq(tok("\xef\xbc\xa1\xef\xbd\x82\xef\xbd\x83"), "abc");              /* Ａｂｃ */
-    ck_assert_str_eq(tok("x\xc2\xa0y"), "x y");                                        /* NBSP */
-    ck_assert_str_eq(tok("\xe2\x91\xa0"), "1");                                        /* ① */
+    ck_assert_str_eq(tok("\xef\xbc\x93\xef\xbc\x8e\xef\xbc\x91\xef\xbc\x94"),
+                     "3.14");                                             /* ３．１４ */
+    ck_assert_str_eq(tok("\xef\xbc\xa1\xef\xbd\x82\xef\xbd\x83"), "abc"); /* Ａｂｃ */
+    ck_assert_str_eq(tok("x\xc2\xa0y"), "x y");                           /* NBSP */
+    ck_assert_str_eq(tok("\xe2\x91\xa0"), "1");                           /* ① */
 }
 END_TEST
 
 START_TEST(case_folding)
 {
-    ck_assert_str_eq(tok("Stra\xc3\x9f" "e STRASSE"), "strasse strasse");
-    ck_assert_str_eq(tok_case("Stra\xc3\x9f" "e"), "Stra\xc3\x9f" "e");
+    ck_assert_str_eq(tok("Stra\xc3\x9f"
+                         "e STRASSE"),
+                     "strasse strasse");
+    ck_assert_str_eq(tok_case("Stra\xc3\x9f"
+                              "e"),
+                     "Stra\xc3\x9f"
+                     "e");
     /* Greek: final sigma folds to sigma, so both spellings meet. */
     ck_assert_str_eq(tok("\xce\x9f\xce\x94\xce\x9f\xce\xa3 \xce\xbf\xce\xb4\xce\xbf\xcf\x82"),
                      "\xce\xbf\xce\xb4\xce\xbf\xcf\x83 \xce\xbf\xce\xb4\xce\xbf\xcf\x83");
-    ck_assert_str_eq(tok_case("\xce\xbf\xce\xb4\xce\xbf\xcf\x82"), "\xce\xbf\xce\xb4\xce\xbf\xcf\x82");
+    ck_assert_str_eq(tok_case("\xce\xbf\xce\xb4\xce\xbf\xcf\x82"),
+                     "\xce\xbf\xce\xb4\xce\xbf\xcf\x82");
     ck_assert_str_eq(tok("\xd0\x9c\xd0\x98\xd0\xa0"), "\xd0\xbc\xd0\xb8\xd1\x80"); /* МИР -> мир */
 }
 END_TEST
@@ -199,8 +206,10 @@ START_TEST(combining_marks_compose)
     /* A mark after a space starts a word rather than vanishing. */
     ck_assert_str_eq(tok("a \xcc\x81"), "a \xcc\x81");
     /* Hindi: virama and vowel signs are marks inside the word. */
-    ck_assert_str_eq(tok("\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\x82\xe0\xa4\xa6\xe0\xa5\x80 \xe0\xa4\xb6\xe0\xa5\x8d\xe0\xa4\xb0\xe0\xa5\x80"),
-                     "\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\x82\xe0\xa4\xa6\xe0\xa5\x80 \xe0\xa4\xb6\xe0\xa5\x8d\xe0\xa4\xb0\xe0\xa5\x80");
+    ck_assert_str_eq(tok("\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\x82\xe0\xa4\xa6\xe0\xa5\x80 "
+                         "\xe0\xa4\xb6\xe0\xa5\x8d\xe0\xa4\xb0\xe0\xa5\x80"),
+                     "\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\x82\xe0\xa4\xa6\xe0\xa5\x80 "
+                     "\xe0\xa4\xb6\xe0\xa5\x8d\xe0\xa4\xb0\xe0\xa5\x80");
 }
 END_TEST
 
@@ -235,8 +244,10 @@ START_TEST(emoji_clusters)
     ck_assert_str_eq(tok_drop(in), "we are");
     /* Thumbs up with a skin tone, a flag (two regional indicators), a heart
      * with its variation selector: one token each. */
-    ck_assert_str_eq(tok("\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd\xf0\x9f\x87\xab\xf0\x9f\x87\xb7\xe2\x9d\xa4\xef\xb8\x8f"),
-                     "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd \xf0\x9f\x87\xab\xf0\x9f\x87\xb7 \xe2\x9d\xa4\xef\xb8\x8f");
+    ck_assert_str_eq(tok("\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd\xf0\x9f\x87\xab\xf0\x9f\x87\xb7\xe2\x9d"
+                         "\xa4\xef\xb8\x8f"),
+                     "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd \xf0\x9f\x87\xab\xf0\x9f\x87\xb7 "
+                     "\xe2\x9d\xa4\xef\xb8\x8f");
 }
 END_TEST
 
@@ -244,8 +255,10 @@ START_TEST(right_to_left_text)
 {
     /* Arabic, with a right-to-left mark, which is invisible and removed:
      * "مرحبا بالعالم." */
-    ck_assert_str_eq(tok("\xe2\x80\x8f\xd9\x85\xd8\xb1\xd8\xad\xd8\xa8\xd8\xa7 \xd8\xa8\xd8\xa7\xd9\x84\xd8\xb9\xd8\xa7\xd9\x84\xd9\x85.\xe2\x80\x8f"),
-                     "\xd9\x85\xd8\xb1\xd8\xad\xd8\xa8\xd8\xa7 \xd8\xa8\xd8\xa7\xd9\x84\xd8\xb9\xd8\xa7\xd9\x84\xd9\x85 .");
+    ck_assert_str_eq(tok("\xe2\x80\x8f\xd9\x85\xd8\xb1\xd8\xad\xd8\xa8\xd8\xa7 "
+                         "\xd8\xa8\xd8\xa7\xd9\x84\xd8\xb9\xd8\xa7\xd9\x84\xd9\x85.\xe2\x80\x8f"),
+                     "\xd9\x85\xd8\xb1\xd8\xad\xd8\xa8\xd8\xa7 "
+                     "\xd8\xa8\xd8\xa7\xd9\x84\xd8\xb9\xd8\xa7\xd9\x84\xd9\x85 .");
     /* Hebrew with Latin and a number: "שלום World 2024" */
     ck_assert_str_eq(tok("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d World 2024"),
                      "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d world 2024");
@@ -257,10 +270,15 @@ END_TEST
 START_TEST(invisible_and_control_characters)
 {
     ck_assert_str_eq(tok_opts("a\0b", 3, 0, 0, 0, 0), "a b"); /* NUL separates */
-    ck_assert_str_eq(tok("a\rb"), "a b");                      /* lone CR separates */
-    ck_assert_str_eq(tok("co\xc2\xad" "operate"), "cooperate"); /* soft hyphen removed */
-    ck_assert_str_eq(tok("\xef\xbb\xbfhello"), "hello");        /* BOM removed */
-    ck_assert_str_eq(tok("a\x01" "b\x7f" "c"), "a b c");          /* controls separate */
+    ck_assert_str_eq(tok("a\rb"), "a b");                     /* lone CR separates */
+    ck_assert_str_eq(tok("co\xc2\xad"
+                         "operate"),
+                     "cooperate");                       /* soft hyphen removed */
+    ck_assert_str_eq(tok("\xef\xbb\xbfhello"), "hello"); /* BOM removed */
+    ck_assert_str_eq(tok("a\x01"
+                         "b\x7f"
+                         "c"),
+                     "a b c"); /* controls separate */
 }
 END_TEST
 
@@ -423,7 +441,8 @@ END_TEST
 START_TEST(pieces_carry_partial_tokens)
 {
     static const char unit[] =
-        "Don't cafe\xcc\x81 3.14 l\xe2\x80\x99homme \xe6\x9d\xb1\xe4\xba\xac Stra\xc3\x9f" "e "
+        "Don't cafe\xcc\x81 3.14 l\xe2\x80\x99homme \xe6\x9d\xb1\xe4\xba\xac Stra\xc3\x9f"
+        "e "
         "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7 1,000, "
         "\xe0\xb8\x97\xe0\xb8\xb5\xe0\xb9\x88 e\xcc\x81\xcc\x81 students' ok. ";
     size_t ulen = strlen(unit), reps = 60, n = ulen * reps;

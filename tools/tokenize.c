@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* clang-format off */
 static const char help[] =
     "usage: loom tokenize [OPTIONS] [FILE...]\n"
     "\n"
@@ -54,6 +55,7 @@ static const char help[] =
     "examples:\n"
     "  loom tokenize corpus/sotu.txt.gz | head -c 300\n"
     "  echo \"Don't pay 3.14 dollars, café!\" | loom tokenize --punct drop\n";
+/* clang-format on */
 
 /* Output is gathered in a buffer and written in large blocks. */
 typedef struct {
@@ -133,8 +135,10 @@ static int tokenize_file(loom_tokenizer *t, const char *path, out_ctx *o, int pr
 
 static int run_tokenize(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'}, TOKFLAGS_LONGOPTS, CLI_COMMON_LONGOPTS, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
+                                             TOKFLAGS_LONGOPTS,
+                                             CLI_COMMON_LONGOPTS,
+                                             {0, 0, 0, 0}};
     loom_tok_opts opts;
     loom_tok_opts_default(&opts);
     const char *output = "-";

@@ -10,13 +10,9 @@
 
 #include <getopt.h>
 
-enum {
-    TOKFLAGS_KEEP_CASE = 0x2000,
-    TOKFLAGS_PUNCT,
-    TOKFLAGS_INVALID,
-    TOKFLAGS_PRETOKENIZED
-};
+enum { TOKFLAGS_KEEP_CASE = 0x2000, TOKFLAGS_PUNCT, TOKFLAGS_INVALID, TOKFLAGS_PRETOKENIZED };
 
+/* clang-format off */
 #define TOKFLAGS_LONGOPTS                                                                          \
     {"keep-case", no_argument, 0, TOKFLAGS_KEEP_CASE},                                             \
         {"punct", required_argument, 0, TOKFLAGS_PUNCT},                                           \
@@ -29,6 +25,8 @@ enum {
     "  --punct keep|drop      punctuation and symbols as tokens (default) or dropped\n"            \
     "  --invalid error|replace  stop at invalid UTF-8 (default) or read it as U+FFFD\n"            \
     "  --pretokenized         split on ASCII white space only; no normalisation\n"
+
+/* clang-format on */
 
 /* Applies option `opt` (with `arg`) to o. Returns 1 when opt is a tokenizer
  * flag, 0 when it is not, -1 after printing a usage error for a bad value. */

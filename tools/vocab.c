@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* clang-format off */
 static const char help[] =
     "usage: loom vocab [OPTIONS] CORPUS... [-o VOCAB]\n"
     "\n"
@@ -41,6 +42,7 @@ static const char help[] =
     "examples:\n"
     "  loom vocab corpus/sotu.txt.gz -o sotu.vocab --min-count 5\n"
     "  loom vocab corpus/sotu.txt.gz --max-size 10 --quiet\n";
+/* clang-format on */
 
 enum { OPT_MIN_COUNT = 0x3000, OPT_MAX_SIZE, OPT_SPECIALS, OPT_PRUNE_AT };
 
@@ -155,8 +157,8 @@ static int run_vocab(int argc, char **argv)
                     "loom vocab: the table passed %lld words, so %llu rare words were pruned "
                     "while counting (%u times, last at count <= %llu); counts up to %llu may "
                     "be low\n",
-                    prune_at, (unsigned long long)dropped, prunings,
-                    (unsigned long long)threshold, (unsigned long long)threshold);
+                    prune_at, (unsigned long long)dropped, prunings, (unsigned long long)threshold,
+                    (unsigned long long)threshold);
     }
     loom_vocab_free(v);
     loom_tokenizer_free(t);

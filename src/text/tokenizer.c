@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* A non-ASCII run longer than this is normalised in parts, cut where
  * normalisation cannot join across the cut (see seg_safe_cut). */
@@ -250,6 +253,40 @@ static int append_ascii_word(loom_tokenizer *t, const char *s, size_t n)
     return 0;
 }
 
+/* End of the run of ASCII letters and digits that starts at p[j], and
+ * whether it holds an upper-case letter. Sixteen bytes at a time where
+ * SSE2 is there: most words end within one load. */
+static inline size_t scan_word(const unsigned char *p, size_t j, size_t n, int *upper)
+{
+#ifdef __SSE2__
+    while (j + 16 <= n) {
+        __m128i c = _mm_loadu_si128((const __m128i *)(p + j));
+        __m128i folded = _mm_or_si128(c, _mm_set1_epi8(0x20));
+        /* Signed compares: bytes >= 0x80 are negative and match no range. */
+        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
+                                      _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('0' - 1)),
+                                      _mm_cmplt_epi8(c, _mm_set1_epi8('9' + 1)));
+        __m128i up = _mm_and_si128(_mm_cmpgt_epi8(c, _mm_set1_epi8('A' - 1)),
+                                   _mm_cmplt_epi8(c, _mm_set1_epi8('Z' + 1)));
+        unsigned word = (unsigned)_mm_movemask_epi8(_mm_or_si128(alpha, digit));
+        unsigned ups = (unsigned)_mm_movemask_epi8(up);
+        if (word != 0xFFFF) {
+            unsigned k = (unsigned)__builtin_ctz(~word);
+            *upper |= (ups & ((1u << k) - 1)) != 0;
+            return j + k;
+        }
+        *upper |= ups != 0;
+        j += 16;
+    }
+#endif
+    while (j < n && is_word_class(ascii_class[p[j]])) {
+        *upper |= (unsigned)(p[j] - 'A') < 26u;
+        j++;
+    }
+    return j;
+}
+
 static int tokenize_ascii(loom_tokenizer *t, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -268,23 +305,16 @@ static int tokenize_ascii(loom_tokenizer *t, const char *s, size_t n)
             i++;
             continue;
         }
-        size_t j = i + 1;
-        while (j < n && is_word_class(ascii_class[p[j]]))
-            j++;
+        int upper = 0;
+        size_t j = scan_word(p, i, n, &upper);
         int last = ascii_class[p[j - 1]];
         /* The common case: a whole word, ended by a byte that cannot join
          * it, emitted straight from the input when no case needs folding. */
-        if (t->len == 0 && !t->held && j < n && !may_join(p[j], last) &&
-            j - i <= LOOM_TOKEN_MAX) {
-            int upper = 0;
-            if (!t->o.keep_case)
-                for (size_t q = i; q < j; q++)
-                    upper |= (unsigned)(p[q] - 'A') < 26u;
-            if (!upper) {
-                rc = t->fn(t->ctx, s + i, j - i);
-                i = j;
-                continue;
-            }
+        if (t->len == 0 && !t->held && j < n && !may_join(p[j], last) && j - i <= LOOM_TOKEN_MAX &&
+            (!upper || t->o.keep_case)) {
+            rc = t->fn(t->ctx, s + i, j - i);
+            i = j;
+            continue;
         }
         if (t->held && (rc = resolve_held(t, k)) != 0)
             break;

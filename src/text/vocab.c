@@ -20,15 +20,21 @@ typedef struct {
     int32_t id; /* -1: empty */
 } slot;
 
+/* One word: what a probe that matched the slot's hash needs, and the
+ * count it then updates, in one cache line. */
+typedef struct {
+    uint64_t count;
+    size_t off; /* into pool */
+    uint32_t len;
+    uint32_t hash;
+} entry;
+
 struct loom_vocab {
     slot *slots;
     size_t mask; /* table size - 1 */
     char *pool;  /* words, each NUL-terminated */
     size_t pool_len, pool_cap;
-    size_t *off;
-    uint32_t *len;
-    uint32_t *hash;
-    uint64_t *count;
+    entry *e;
     size_t n, cap;
     uint64_t total;
     int has_specials;
@@ -50,22 +56,52 @@ static inline uint64_t mix64(uint64_t h)
     return h;
 }
 
+/* Loads of 8, 4 and 2 bytes from any address. */
+static inline uint64_t load64(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint32_t load32(const char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+static inline uint16_t load16(const char *p)
+{
+    uint16_t w;
+    memcpy(&w, p, 2);
+    return w;
+}
+
+/* The last 1..8 bytes of a key as one word, from two overlapping loads of
+ * fixed size rather than a byte loop (given n, the mapping is one-to-one). */
+static inline uint64_t tail_word(const char *s, size_t n)
+{
+    if (n >= 4)
+        return load32(s) | (uint64_t)load32(s + n - 4) << 32;
+    if (n >= 2)
+        return load16(s) | (uint64_t)load16(s + n - 2) << 16;
+    return (unsigned char)s[0];
+}
+
 static inline uint64_t hash_bytes(const char *s, size_t n)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0x2545f4914f6cdd1dULL);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0x87c37b91114253d5ULL;
+    while (n > 8) {
+        h = (h ^ load64(s)) * 0x87c37b91114253d5ULL;
         h ^= h >> 29;
         s += 8;
         n -= 8;
     }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, s, n);
-        h = (h ^ w) * 0x87c37b91114253d5ULL;
-    }
+    if (n == 8)
+        h = (h ^ load64(s)) * 0x87c37b91114253d5ULL;
+    else if (n)
+        h = (h ^ tail_word(s, n)) * 0x87c37b91114253d5ULL;
     return mix64(h);
 }
 
@@ -94,11 +130,23 @@ void loom_vocab_free(loom_vocab *v)
         return;
     free(v->slots);
     free(v->pool);
-    free(v->off);
-    free(v->len);
-    free(v->hash);
-    free(v->count);
+    free(v->e);
     free(v);
+}
+
+/* Most words are short: two overlapping loads per side beat a call to
+ * memcmp. */
+static inline int same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    if (n >= 8)
+        return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+    if (n >= 4)
+        return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+    if (n >= 2)
+        return load16(a) == load16(b) && load16(a + n - 2) == load16(b + n - 2);
+    return n == 0 || a[0] == b[0];
 }
 
 static inline int32_t lookup(const loom_vocab *v, const char *word, size_t len, uint32_t h)
@@ -108,8 +156,11 @@ static inline int32_t lookup(const loom_vocab *v, const char *word, size_t len, 
         slot s = v->slots[i];
         if (s.id < 0)
             return -1;
-        if (s.hash == h && v->len[s.id] == len && memcmp(v->pool + v->off[s.id], word, len) == 0)
-            return s.id;
+        if (s.hash == h) {
+            const entry *e = &v->e[s.id];
+            if (e->len == len && same_bytes(v->pool + e->off, word, len))
+                return s.id;
+        }
         i = (i + 1) & v->mask;
     }
 }
@@ -130,10 +181,10 @@ static int rehash(loom_vocab *v, size_t size)
     v->slots = s;
     v->mask = size - 1;
     for (size_t id = 0; id < v->n; id++) {
-        size_t i = v->hash[id] & v->mask;
+        size_t i = v->e[id].hash & v->mask;
         while (s[i].id >= 0)
             i = (i + 1) & v->mask;
-        s[i].hash = v->hash[id];
+        s[i].hash = v->e[id].hash;
         s[i].id = (int32_t)id;
     }
     return 0;
@@ -142,22 +193,10 @@ static int rehash(loom_vocab *v, size_t size)
 static int grow_entries(loom_vocab *v)
 {
     size_t cap = v->cap ? v->cap * 2 : 1024;
-    size_t *off = loom_realloc(v->off, cap, sizeof *off);
-    if (!off)
+    entry *e = loom_realloc(v->e, cap, sizeof *e);
+    if (!e)
         return LOOM_ENOMEM;
-    v->off = off;
-    uint32_t *len = loom_realloc(v->len, cap, sizeof *len);
-    if (!len)
-        return LOOM_ENOMEM;
-    v->len = len;
-    uint32_t *hash = loom_realloc(v->hash, cap, sizeof *hash);
-    if (!hash)
-        return LOOM_ENOMEM;
-    v->hash = hash;
-    uint64_t *count = loom_realloc(v->count, cap, sizeof *count);
-    if (!count)
-        return LOOM_ENOMEM;
-    v->count = count;
+    v->e = e;
     v->cap = cap;
     return 0;
 }
@@ -188,13 +227,10 @@ static int insert(loom_vocab *v, const char *word, size_t len, uint32_t h, uint6
     if ((rc = pool_reserve(v, len + 1)) < 0)
         return rc;
     size_t id = v->n++;
-    v->off[id] = v->pool_len;
+    v->e[id] = (entry){count, v->pool_len, (uint32_t)len, h};
     memcpy(v->pool + v->pool_len, word, len);
     v->pool[v->pool_len + len] = '\0';
     v->pool_len += len + 1;
-    v->len[id] = (uint32_t)len;
-    v->hash[id] = h;
-    v->count[id] = count;
     /* Keep the load factor under 1/2 so probes stay short. */
     if (v->n * 2 > v->mask + 1)
         return rehash(v, (v->mask + 1) * 2);
@@ -211,7 +247,7 @@ static int is_special(const loom_vocab *v, size_t id)
     if (!v->has_specials)
         return 0;
     for (int k = 0; k < 4; k++)
-        if (strcmp(v->pool + v->off[id], specials[k]) == 0)
+        if (strcmp(v->pool + v->e[id].off, specials[k]) == 0)
             return 1;
     return 0;
 }
@@ -224,13 +260,11 @@ static int compact(loom_vocab *v, const unsigned char *keep)
     for (size_t id = 0; id < v->n; id++) {
         if (!keep[id])
             continue;
-        memmove(v->pool + pool_len, v->pool + v->off[id], v->len[id] + 1);
-        v->off[n] = pool_len;
-        pool_len += v->len[id] + 1;
-        v->len[n] = v->len[id];
-        v->hash[n] = v->hash[id];
-        v->count[n] = v->count[id];
-        n++;
+        entry e = v->e[id];
+        memmove(v->pool + pool_len, v->pool + e.off, e.len + 1);
+        e.off = pool_len;
+        pool_len += e.len + 1;
+        v->e[n++] = e;
     }
     v->n = n;
     v->pool_len = pool_len;
@@ -248,7 +282,7 @@ static int prune(loom_vocab *v)
         return LOOM_ENOMEM;
     uint64_t dropped = 0;
     for (size_t id = 0; id < v->n; id++) {
-        keep[id] = v->count[id] > v->min_reduce || is_special(v, id);
+        keep[id] = v->e[id].count > v->min_reduce || is_special(v, id);
         dropped += !keep[id];
     }
     int rc = compact(v, keep);
@@ -264,7 +298,7 @@ int loom_vocab_add(loom_vocab *v, const char *word, size_t len, uint64_t count)
     uint32_t h = (uint32_t)hash_bytes(word, len);
     int32_t id = lookup(v, word, len, h);
     if (id >= 0) {
-        v->count[id] += count;
+        v->e[id].count += count;
         return 0;
     }
     int rc = insert(v, word, len, h, count);
@@ -308,11 +342,11 @@ static int cmp_items(const void *pa, const void *pb)
     if (a->special != b->special)
         return a->special < b->special ? -1 : 1;
     const loom_vocab *v = a->v;
-    uint64_t ca = v->count[a->id], cb = v->count[b->id];
-    if (ca != cb)
-        return ca > cb ? -1 : 1;
-    size_t la = v->len[a->id], lb = v->len[b->id];
-    int c = memcmp(v->pool + v->off[a->id], v->pool + v->off[b->id], la < lb ? la : lb);
+    const entry *ea = &v->e[a->id], *eb = &v->e[b->id];
+    if (ea->count != eb->count)
+        return ea->count > eb->count ? -1 : 1;
+    size_t la = ea->len, lb = eb->len;
+    int c = memcmp(v->pool + ea->off, v->pool + eb->off, la < lb ? la : lb);
     if (c)
         return c;
     return la < lb ? -1 : la > lb;
@@ -322,7 +356,7 @@ static int special_rank(const loom_vocab *v, size_t id)
 {
     if (v->has_specials)
         for (int k = 0; k < 4; k++)
-            if (strcmp(v->pool + v->off[id], specials[k]) == 0)
+            if (strcmp(v->pool + v->e[id].off, specials[k]) == 0)
                 return k;
     return 4;
 }
@@ -335,37 +369,33 @@ int loom_vocab_finalize(loom_vocab *v, uint64_t min_count, size_t max_size)
     size_t m = 0;
     for (size_t id = 0; id < v->n; id++) {
         int sp = special_rank(v, id);
-        if (sp < 4 || v->count[id] >= min_count)
+        if (sp < 4 || v->e[id].count >= min_count)
             items[m++] = (sort_item){v, id, sp};
     }
     qsort(items, m, sizeof *items, cmp_items);
     if (max_size && m > max_size)
         m = max_size;
-    /* Rebuild the arrays in the sorted order. */
+    /* Rebuild the entries and the pool in the sorted order. */
     char *pool = loom_malloc(v->pool_len ? v->pool_len : 1, 1);
-    size_t *off = loom_malloc(m ? m : 1, sizeof *off);
-    uint32_t *len = loom_malloc(m ? m : 1, sizeof *len);
-    uint32_t *hash = loom_malloc(m ? m : 1, sizeof *hash);
-    uint64_t *count = loom_malloc(m ? m : 1, sizeof *count);
-    if (!pool || !off || !len || !hash || !count) {
-        free(items), free(pool), free(off), free(len), free(hash), free(count);
+    entry *e = loom_malloc(m ? m : 1, sizeof *e);
+    if (!pool || !e) {
+        free(items), free(pool), free(e);
         return LOOM_ENOMEM;
     }
     size_t pool_len = 0;
     uint64_t total = 0;
     for (size_t i = 0; i < m; i++) {
-        size_t id = items[i].id;
-        memcpy(pool + pool_len, v->pool + v->off[id], v->len[id] + 1);
-        off[i] = pool_len;
-        pool_len += v->len[id] + 1;
-        len[i] = v->len[id];
-        hash[i] = v->hash[id];
-        count[i] = v->count[id];
-        total += count[i];
+        e[i] = v->e[items[i].id];
+        memcpy(pool + pool_len, v->pool + e[i].off, e[i].len + 1);
+        e[i].off = pool_len;
+        pool_len += e[i].len + 1;
+        total += e[i].count;
     }
     free(items);
-    free(v->pool), free(v->off), free(v->len), free(v->hash), free(v->count);
-    v->pool = pool, v->off = off, v->len = len, v->hash = hash, v->count = count;
+    free(v->pool);
+    free(v->e);
+    v->pool = pool;
+    v->e = e;
     v->pool_cap = v->pool_len ? v->pool_len : 1;
     v->pool_len = pool_len;
     v->n = v->cap = m;
@@ -385,14 +415,14 @@ const char *loom_vocab_word(const loom_vocab *v, int32_t id)
 {
     if (id < 0 || (size_t)id >= v->n)
         return NULL;
-    return v->pool + v->off[id];
+    return v->pool + v->e[id].off;
 }
 
 uint64_t loom_vocab_count(const loom_vocab *v, int32_t id)
 {
     if (id < 0 || (size_t)id >= v->n)
         return 0;
-    return v->count[id];
+    return v->e[id].count;
 }
 
 uint64_t loom_vocab_total(const loom_vocab *v)
@@ -424,10 +454,17 @@ int loom_vocab_save(const loom_vocab *v, const char *path)
         return rc;
     char num[32];
     for (size_t id = 0; id < v->n && rc >= 0; id++) {
-        rc = loom_writer_write(w, v->pool + v->off[id], v->len[id]);
+        rc = loom_writer_write(w, v->pool + v->e[id].off, v->e[id].len);
         if (rc >= 0) {
-            int k = snprintf(num, sizeof num, " %llu\n", (unsigned long long)v->count[id]);
-            rc = loom_writer_write(w, num, (size_t)k);
+            /* " COUNT\n", digits written from the end */
+            char *p = num + sizeof num;
+            uint64_t c = v->e[id].count;
+            *--p = '\n';
+            do
+                *--p = (char)('0' + c % 10);
+            while (c /= 10);
+            *--p = ' ';
+            rc = loom_writer_write(w, p, (size_t)(num + sizeof num - p));
         }
     }
     if (rc < 0) {
@@ -461,8 +498,8 @@ static int parse_line(loom_vocab *v, const char *path, long long lineno, const c
     size_t len = (size_t)(sp - s);
     uint32_t h = (uint32_t)hash_bytes(s, len);
     if (lookup(v, s, len, h) >= 0)
-        return loom_error(LOOM_EFORMAT, "%s:%lld: duplicate word '%.*s'", path, lineno,
-                          (int)len, s);
+        return loom_error(LOOM_EFORMAT, "%s:%lld: duplicate word '%.*s'", path, lineno, (int)len,
+                          s);
     int rc = insert(v, s, len, h, count);
     if (rc == 0)
         v->total += count;
@@ -497,7 +534,7 @@ int loom_vocab_load(loom_vocab **out, const char *path)
         return rc;
     }
     for (size_t id = 0; id < v->n && id < 4; id++)
-        if (strcmp(v->pool + v->off[id], specials[id]) == 0)
+        if (strcmp(v->pool + v->e[id].off, specials[id]) == 0)
             v->has_specials = 1;
     *out = v;
     return 0;
