@@ -212,19 +212,26 @@ double loom_params_clip_grad_norm(loom_params *ps, double max_norm)
     return norm;
 }
 
-int loom_params_save(const loom_params *ps, const char *path, const char *const *meta)
+int loom_params_write(const loom_params *ps, loom_st_writer *w)
 {
     if (!ps->values)
-        return loom_error(LOOM_EINVAL, "%s: cannot save a parameter set before it is allocated",
-                          path);
+        return loom_error(LOOM_EINVAL, "cannot save a parameter set before it is allocated");
+    for (size_t i = 0; i < ps->n; i++) {
+        const loom_param *p = ps->p[i];
+        int rc = loom_st_writer_add_f32(w, p->name, p->ndim, p->shape, p->value);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int loom_params_save(const loom_params *ps, const char *path, const char *const *meta)
+{
     loom_st_writer *w;
     int rc = loom_st_writer_new(&w);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < ps->n && rc == 0; i++) {
-        const loom_param *p = ps->p[i];
-        rc = loom_st_writer_add_f32(w, p->name, p->ndim, p->shape, p->value);
-    }
+    rc = loom_params_write(ps, w);
     for (size_t i = 0; meta && meta[i] && rc == 0; i += 2) {
         if (!meta[i + 1])
             rc = loom_error(LOOM_EINVAL, "metadata key '%s' has no value", meta[i]);
@@ -233,31 +240,44 @@ int loom_params_save(const loom_params *ps, const char *path, const char *const 
     }
     if (rc == 0)
         rc = loom_st_writer_save(w, path);
+    else
+        loom_error_prefix(rc, path, 0);
     loom_st_writer_free(w);
     return rc;
 }
 
-int loom_params_load(loom_params *ps, const char *path)
+int loom_params_read(loom_params *ps, const loom_st_file *f)
 {
+    const char *path = loom_st_path(f);
     if (!ps->values)
         return loom_error(LOOM_EINVAL, "%s: cannot load into a parameter set before it is "
                                        "allocated", path);
-    loom_st_file *f;
-    int rc = loom_st_open(&f, path);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < ps->n && rc == 0; i++) {
+    for (size_t i = 0; i < ps->n; i++) {
         loom_param *p = ps->p[i];
         int64_t shape[LOOM_PARAM_MAX_DIMS];
         const float *data;
         for (int d = 0; d < p->ndim; d++)
             shape[d] = p->shape[d];
-        rc = loom_st_get_f32(f, p->name, p->ndim, shape, &data);
+        int rc = loom_st_get_f32(f, p->name, p->ndim, shape, &data);
         if (rc == LOOM_ENOTFOUND)
             rc = loom_error(LOOM_EFORMAT, "%s: model file lacks parameter '%s'", path, p->name);
-        if (rc == 0)
-            memcpy(p->value, data, p->size * sizeof(float));
+        if (rc < 0)
+            return rc;
+        memcpy(p->value, data, p->size * sizeof(float));
     }
+    return 0;
+}
+
+int loom_params_load(loom_params *ps, const char *path)
+{
+    loom_st_file *f;
+    if (!ps->values)
+        return loom_error(LOOM_EINVAL, "%s: cannot load into a parameter set before it is "
+                                       "allocated", path);
+    int rc = loom_st_open(&f, path);
+    if (rc < 0)
+        return rc;
+    rc = loom_params_read(ps, f);
     loom_st_close(f);
     return rc;
 }

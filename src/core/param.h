@@ -79,6 +79,15 @@ double loom_params_clip_grad_norm(loom_params *ps, double max_norm);
 int loom_params_save(const loom_params *ps, const char *path, const char *const *meta);
 int loom_params_load(loom_params *ps, const char *path);
 
+/* The same on an open writer or file, for files that hold more than the
+ * parameters (a checkpoint adds loom_optim_save_state's tensors and its own
+ * metadata): _write adds one tensor per parameter (values borrowed until
+ * the writer is saved); _read fills the set from `f` as _load does. */
+struct loom_st_writer;
+struct loom_st_file;
+int loom_params_write(const loom_params *ps, struct loom_st_writer *w);
+int loom_params_read(loom_params *ps, const struct loom_st_file *f);
+
 /* Initialisers, all drawing from `rng` in row-major order so a seed gives
  * the same weights on every machine. */
 void loom_init_zeros(float *w, size_t n);
