@@ -75,8 +75,9 @@ static void masked_softmax(float *w, int len, int S)
 }
 
 /* e[s] = v . tanh(kp[s] + wq) for s < len, keeping the tanh in t. */
-static void additive_scores(float *restrict e, float *restrict t, const float *restrict kp,
-                            const float *restrict wq, const float *restrict v, int len, int A)
+LOOM_VECTORIZE static void additive_scores(float *restrict e, float *restrict t,
+                                           const float *restrict kp, const float *restrict wq,
+                                           const float *restrict v, int len, int A)
 {
     for (int s = 0; s < len; s++) {
         float *restrict tr = t + (size_t)s * A;
@@ -129,9 +130,10 @@ void loom_attn_forward(const loom_attn *a, float *ctx, float *weights, float *ca
 /* Bahdanau's per-sentence backward: de[s] is the score gradient; in the
  * forward pass this was: e[s] = v . t[s], t[s] = tanh(kp[s] + wq); so
  * dv += de t, and dpre = de v (1 - t^2) goes to both kp[s] and wq. */
-static void additive_backward(float *restrict dwq, float *restrict dkp, float *restrict dv,
-                              const float *restrict de, const float *restrict t,
-                              const float *restrict v, int len, int A)
+LOOM_VECTORIZE static void additive_backward(float *restrict dwq, float *restrict dkp,
+                                             float *restrict dv, const float *restrict de,
+                                             const float *restrict t, const float *restrict v,
+                                             int len, int A)
 {
     for (int s = 0; s < len; s++) {
         const float *restrict tr = t + (size_t)s * A;

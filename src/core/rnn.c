@@ -43,7 +43,8 @@ static inline int step_pos(const loom_rnn *r, const int *lens, int T, int b, int
 }
 
 /* acc (cols) += sum of the rows of m (rows, cols). */
-static void add_colsum(float *restrict acc, const float *restrict m, size_t rows, size_t cols)
+LOOM_VECTORIZE static void add_colsum(float *restrict acc, const float *restrict m, size_t rows,
+                                      size_t cols)
 {
     for (size_t i = 0; i < rows; i++)
         for (size_t j = 0; j < cols; j++)
@@ -52,9 +53,9 @@ static void add_colsum(float *restrict acc, const float *restrict m, size_t rows
 
 /* ---- row kernels: xr is x Wx (GH), hr is h' Wh (GH), both without bias ---- */
 
-static void elman_row_forward(int H, float *restrict h, const float *restrict xr,
-                              const float *restrict hr, const float *restrict bx,
-                              const float *restrict bh)
+LOOM_VECTORIZE static void elman_row_forward(int H, float *restrict h, const float *restrict xr,
+                                             const float *restrict hr, const float *restrict bx,
+                                             const float *restrict bh)
 {
     for (int j = 0; j < H; j++)
         h[j] = xr[j] + bx[j] + hr[j] + bh[j];
@@ -63,8 +64,8 @@ static void elman_row_forward(int H, float *restrict h, const float *restrict xr
 
 /* in the forward pass this was: h = tanh(pre); so dpre = dh * (1 - h^2),
  * and pre = x Wx + bx + h' Wh + bh takes it whole on both sides. */
-static void elman_row_backward(int H, float *restrict dx, float *restrict dhh,
-                               const float *restrict dh, const float *restrict h)
+LOOM_VECTORIZE static void elman_row_backward(int H, float *restrict dx, float *restrict dhh,
+                                              const float *restrict dh, const float *restrict h)
 {
     for (int j = 0; j < H; j++) {
         float d = dh[j] * (1.0f - h[j] * h[j]);
@@ -73,9 +74,10 @@ static void elman_row_backward(int H, float *restrict dx, float *restrict dhh,
     }
 }
 
-static void gru_row_forward(int H, float *restrict h, float *restrict g, const float *restrict xr,
-                            const float *restrict hr, const float *restrict bx,
-                            const float *restrict bh, const float *restrict hprev)
+LOOM_VECTORIZE static void gru_row_forward(int H, float *restrict h, float *restrict g,
+                                           const float *restrict xr, const float *restrict hr,
+                                           const float *restrict bx, const float *restrict bh,
+                                           const float *restrict hprev)
 {
     float *restrict rz = g, *restrict ng = g + 2 * H, *restrict hn = g + 3 * H;
     const float *restrict rg = g, *restrict zg = g + H;
@@ -95,9 +97,9 @@ static void gru_row_forward(int H, float *restrict h, float *restrict g, const f
  * hn = h' Wh_n + bh_n; so the x side of the n gate sees dn_pre and the h
  * side sees dn_pre * r, while r and z see the same on both sides. dhd is
  * the direct part of dh' (through z h'); the part through Wh comes later. */
-static void gru_row_backward(int H, float *restrict dx, float *restrict dhh, float *restrict dhd,
-                             const float *restrict dh, const float *restrict g,
-                             const float *restrict hprev)
+LOOM_VECTORIZE static void gru_row_backward(int H, float *restrict dx, float *restrict dhh,
+                                            float *restrict dhd, const float *restrict dh,
+                                            const float *restrict g, const float *restrict hprev)
 {
     const float *rg = g, *zg = g + H, *ng = g + 2 * H, *hn = g + 3 * H;
     for (int j = 0; j < H; j++) {
@@ -117,10 +119,10 @@ static void gru_row_backward(int H, float *restrict dx, float *restrict dhh, flo
     }
 }
 
-static void lstm_row_forward(int H, float *restrict h, float *restrict c, float *restrict g,
-                             const float *restrict xr, const float *restrict hr,
-                             const float *restrict bx, const float *restrict bh,
-                             const float *restrict cprev)
+LOOM_VECTORIZE static void lstm_row_forward(int H, float *restrict h, float *restrict c,
+                                            float *restrict g, const float *restrict xr,
+                                            const float *restrict hr, const float *restrict bx,
+                                            const float *restrict bh, const float *restrict cprev)
 {
     const float *restrict ig = g, *restrict fg = g + H, *restrict gg = g + 2 * H;
     const float *restrict og = g + 3 * H;
@@ -139,9 +141,10 @@ static void lstm_row_forward(int H, float *restrict h, float *restrict c, float 
 
 /* in the forward pass this was: c = f c' + i g; h = o tanh(c); dc arrives
  * from the next step and dh adds dh * o * (1 - tanh(c)^2) to it. */
-static void lstm_row_backward(int H, float *restrict dx, float *restrict dhh, float *restrict dcd,
-                              const float *restrict dh, const float *restrict dc,
-                              const float *restrict g, const float *restrict cprev)
+LOOM_VECTORIZE static void lstm_row_backward(int H, float *restrict dx, float *restrict dhh,
+                                             float *restrict dcd, const float *restrict dh,
+                                             const float *restrict dc, const float *restrict g,
+                                             const float *restrict cprev)
 {
     const float *ig = g, *fg = g + H, *gg = g + 2 * H, *og = g + 3 * H, *tc = g + 4 * H;
     for (int j = 0; j < H; j++) {
