@@ -137,8 +137,17 @@ static void bench_gru(int B, int H, double budget)
     c.dWh = buffer((size_t)H * GH, 12);
     float *Wx = buffer((size_t)H * GH, 13), *dWx = buffer((size_t)H * GH, 14);
     float *bx = buffer(GH, 15), *bh = buffer(GH, 16), *dbx = buffer(GH, 17), *dbh = buffer(GH, 18);
-    c.r = (loom_rnn){.cell = LOOM_RNN_GRU, .C = H, .H = H, .Wx = Wx, .Wh = c.Wh, .bx = bx,
-                     .bh = bh, .dWx = dWx, .dWh = c.dWh, .dbx = dbx, .dbh = dbh};
+    c.r = (loom_rnn){.cell = LOOM_RNN_GRU,
+                     .C = H,
+                     .H = H,
+                     .Wx = Wx,
+                     .Wh = c.Wh,
+                     .bx = bx,
+                     .bh = bh,
+                     .dWx = dWx,
+                     .dWh = c.dWh,
+                     .dbx = dbx,
+                     .dbh = dbh};
     c.xp = buffer((size_t)B * GH, 19);
     c.h_prev = buffer((size_t)B * H, 20);
     c.h = buffer((size_t)B * H, 21);

@@ -167,8 +167,8 @@ static void naive_gemm(int ta, int tb, int M, int N, int K, float alpha, const f
         for (int j = 0; j < N; j++) {
             double s = 0;
             for (int k = 0; k < K; k++)
-                s += (double)(ta ? A[k * M + i] : A[i * K + k]) *
-                     (tb ? B[j * K + k] : B[k * N + j]);
+                s +=
+                    (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
             C[i * N + j] = (float)(alpha * s + beta * C[i * N + j]);
         }
 }
@@ -405,11 +405,21 @@ static void act_forward(int k, float *y, const float *x, int B, int C)
 {
     size_t n = (size_t)B * C;
     switch (k) {
-    case ACT_SIGMOID: loom_sigmoid_forward(y, x, n); break;
-    case ACT_TANH: loom_tanh_forward(y, x, n); break;
-    case ACT_RELU: loom_relu_forward(y, x, n); break;
-    case ACT_SOFTMAX: loom_softmax_forward(y, x, B, C); break;
-    default: loom_log_softmax_forward(y, x, B, C); break;
+    case ACT_SIGMOID:
+        loom_sigmoid_forward(y, x, n);
+        break;
+    case ACT_TANH:
+        loom_tanh_forward(y, x, n);
+        break;
+    case ACT_RELU:
+        loom_relu_forward(y, x, n);
+        break;
+    case ACT_SOFTMAX:
+        loom_softmax_forward(y, x, B, C);
+        break;
+    default:
+        loom_log_softmax_forward(y, x, B, C);
+        break;
     }
 }
 
@@ -419,11 +429,21 @@ static void act_backward(int k, float *dx, const float *dy, const float *x, cons
     size_t n = (size_t)B * C;
     (void)x;
     switch (k) {
-    case ACT_SIGMOID: loom_sigmoid_backward(dx, dy, y, n); break;
-    case ACT_TANH: loom_tanh_backward(dx, dy, y, n); break;
-    case ACT_RELU: loom_relu_backward(dx, dy, y, n); break;
-    case ACT_SOFTMAX: loom_softmax_backward(dx, dy, y, B, C); break;
-    default: loom_log_softmax_backward(dx, dy, y, B, C); break;
+    case ACT_SIGMOID:
+        loom_sigmoid_backward(dx, dy, y, n);
+        break;
+    case ACT_TANH:
+        loom_tanh_backward(dx, dy, y, n);
+        break;
+    case ACT_RELU:
+        loom_relu_backward(dx, dy, y, n);
+        break;
+    case ACT_SOFTMAX:
+        loom_softmax_backward(dx, dy, y, B, C);
+        break;
+    default:
+        loom_log_softmax_backward(dx, dy, y, B, C);
+        break;
     }
 }
 
@@ -545,8 +565,15 @@ static void conv_gradcheck(int W, int pad, int pool)
 {
     static const int lens[3] = {7, 5, 3};
     int out_lens[3];
-    conv_ctx c = {.B = 3, .T = 7, .CI = 4, .CO = 5, .W = W, .pad = pad, .pool = pool,
-                  .lens = lens, .out_lens = out_lens};
+    conv_ctx c = {.B = 3,
+                  .T = 7,
+                  .CI = 4,
+                  .CO = 5,
+                  .W = W,
+                  .pad = pad,
+                  .pool = pool,
+                  .lens = lens,
+                  .out_lens = out_lens};
     int To = loom_conv1d_out_len(c.T, W, pad);
     for (int b = 0; b < 3; b++)
         out_lens[b] = pad == LOOM_CONV_SAME ? lens[b] : (lens[b] - W + 1 > 0 ? lens[b] - W + 1 : 0);
@@ -574,7 +601,10 @@ static void conv_gradcheck(int W, int pad, int pool)
     const char *pools[3] = {"", "+max", "+mean"};
     for (int k = 0; k < 3; k++)
         snprintf(what[k], sizeof what[k], "conv W=%d %s%s d%s", W, pad ? "same" : "valid",
-                 pools[pool], k == 0 ? "x" : k == 1 ? "K" : "b");
+                 pools[pool],
+                 k == 0   ? "x"
+                 : k == 1 ? "K"
+                          : "b");
     grad_check(what[0], conv_obj, &c, c.x, dx, nx, 0.1f);
     grad_check(what[1], conv_obj, &c, c.K, dK, nk, 0.1f);
     grad_check(what[2], conv_obj, &c, c.b, db, 5, 0.1f);
@@ -978,8 +1008,8 @@ START_TEST(test_lr_schedules)
     loom_lr_schedule c = {.kind = LOOM_LR_CONSTANT, .lr = 0.5f};
     ck_assert_float_eq(loom_lr_at(&c, 0), 0.5f);
     ck_assert_float_eq(loom_lr_at(&c, 1000), 0.5f);
-    loom_lr_schedule l = {.kind = LOOM_LR_LINEAR, .lr = 1.0f, .total_steps = 100,
-                          .end_factor = 0.0f};
+    loom_lr_schedule l = {
+        .kind = LOOM_LR_LINEAR, .lr = 1.0f, .total_steps = 100, .end_factor = 0.0f};
     ck_assert_float_eq(loom_lr_at(&l, 0), 1.0f);
     ck_assert_float_eq_tol(loom_lr_at(&l, 25), 0.75f, 1e-7);
     ck_assert_float_eq(loom_lr_at(&l, 100), 0.0f);

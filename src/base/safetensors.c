@@ -53,8 +53,7 @@ static void swap_elements(void *buf, size_t nbytes, size_t size)
 }
 
 /* Product of the shape with overflow detection; 0 on overflow. */
-static int shape_numel(int ndim, const int64_t *shape, size_t elsize, size_t *numel,
-                       size_t *nbytes)
+static int shape_numel(int ndim, const int64_t *shape, size_t elsize, size_t *numel, size_t *nbytes)
 {
     size_t n = 1;
     for (int d = 0; d < ndim; d++) {
@@ -220,9 +219,9 @@ static char *build_header(const loom_st_writer *w, const uint64_t *begin)
         json_t *shape = json_array();
         for (int d = 0; d < t->ndim; d++)
             json_array_append_new(shape, json_integer(t->shape[d]));
-        json_t *obj = json_pack("{s:s, s:o, s:[I,I]}", "dtype", dtype_names[t->dtype], "shape",
-                                shape, "data_offsets", (json_int_t)begin[i],
-                                (json_int_t)(begin[i] + t->nbytes));
+        json_t *obj =
+            json_pack("{s:s, s:o, s:[I,I]}", "dtype", dtype_names[t->dtype], "shape", shape,
+                      "data_offsets", (json_int_t)begin[i], (json_int_t)(begin[i] + t->nbytes));
         if (!obj || json_object_set_new(root, t->name, obj) < 0)
             goto out;
     }
@@ -291,14 +290,14 @@ done:
 
 struct loom_st_file {
     char *path;
-    json_t *header;     /* owns the name strings */
+    json_t *header; /* owns the name strings */
     loom_st_tensor *t;
     size_t n;
     const char **mkeys, **mvalues;
     size_t nmeta;
-    uint8_t *data;      /* the data section */
+    uint8_t *data; /* the data section */
     size_t ndata;
-    void **copies;      /* aligned copies of misaligned tensors */
+    void **copies; /* aligned copies of misaligned tensors */
     size_t ncopies;
 };
 
@@ -502,8 +501,8 @@ static int parse_header(loom_st_file *f, const char *text, size_t len)
     json_error_t err;
     f->header = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
     if (!f->header || !json_is_object(f->header))
-        return loom_error(LOOM_EFORMAT, "%s: not a safetensors file: bad JSON header: %s",
-                          f->path, f->header ? "not an object" : err.text);
+        return loom_error(LOOM_EFORMAT, "%s: not a safetensors file: bad JSON header: %s", f->path,
+                          f->header ? "not an object" : err.text);
     size_t n = json_object_size(f->header);
     uint64_t(*off)[2] = loom_calloc(n + 1, sizeof *off);
     f->t = loom_calloc(n + 1, sizeof *f->t);

@@ -62,8 +62,8 @@ int loom_st_open(loom_st_file **out, const char *path);
 void loom_st_close(loom_st_file *f); /* accepts NULL */
 
 const char *loom_st_path(const loom_st_file *f);
-size_t loom_st_count(const loom_st_file *f);                  /* tensors */
-const loom_st_tensor *loom_st_at(const loom_st_file *f, size_t i); /* file order */
+size_t loom_st_count(const loom_st_file *f);                                 /* tensors */
+const loom_st_tensor *loom_st_at(const loom_st_file *f, size_t i);           /* file order */
 const loom_st_tensor *loom_st_find(const loom_st_file *f, const char *name); /* NULL if absent */
 
 /* Looks up a float32 tensor, checking its shape when `shape` is not NULL

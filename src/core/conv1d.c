@@ -95,8 +95,8 @@ void loom_conv1d_backward(float *dinp, float *dK, float *dbias, float *col, cons
             for (int c = 0; c < C_out; c++)
                 dbias[c] += dout[(size_t)i * C_out + c];
     if (dinp) { /* dcol = dout K^T, then dinp += col2im(dcol) */
-        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, rows, KC, C_out, 1.0f, dout, C_out, K, C_out, 0.0f,
-                  col, KC);
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, rows, KC, C_out, 1.0f, dout, C_out, K, C_out, 0.0f, col,
+                  KC);
         col2im(dinp, col, B, T, C_in, W, padding);
     }
 }

@@ -27,8 +27,7 @@ size_t loom_conv1d_col_size(int B, int T, int C_in, int W, int padding);
 /* inp (B, T, C_in), K (W, C_in, C_out), bias (C_out) or NULL
  *   -> out (B, T_out, C_out); col is workspace (loom_conv1d_col_size). */
 void loom_conv1d_forward(float *out, float *col, const float *inp, const float *K,
-                         const float *bias, int B, int T, int C_in, int C_out, int W,
-                         int padding);
+                         const float *bias, int B, int T, int C_in, int C_out, int W, int padding);
 
 /* Accumulates dinp (B, T, C_in), dK (W, C_in, C_out), dbias (C_out), each
  * skipped when NULL, from dout (B, T_out, C_out). col is workspace (its

@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-void loom_dense_forward(float *out, const float *inp, const float *W, const float *b, int B,
-                        int IN, int OUT)
+void loom_dense_forward(float *out, const float *inp, const float *W, const float *b, int B, int IN,
+                        int OUT)
 {
     /* Seed each output row with the bias, then out = 1 * inp W + 1 * out. */
     float beta = 0.0f;

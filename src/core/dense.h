@@ -7,8 +7,8 @@
 
 /* inp (B, IN), W (IN, OUT), b (OUT) or NULL  ->  out (B, OUT).
  * out must not alias inp. */
-void loom_dense_forward(float *out, const float *inp, const float *W, const float *b, int B,
-                        int IN, int OUT);
+void loom_dense_forward(float *out, const float *inp, const float *W, const float *b, int B, int IN,
+                        int OUT);
 
 /* Accumulates (+=), each skipped when NULL:
  *   dinp (B, IN)  += dout W^T

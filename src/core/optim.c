@@ -257,8 +257,8 @@ int loom_optim_load_state(loom_optim *o, const loom_st_file *f)
         int rc = name[0] && name[1] && name[2] ? ensure_state(o, i) : LOOM_ENOMEM;
         const loom_st_tensor *step = rc == 0 ? loom_st_find(f, name[2]) : NULL;
         if (step && (step->dtype != LOOM_ST_I64 || step->numel != 1))
-            rc = loom_error(LOOM_EFORMAT, "%s: tensor '%s' is not an I64 scalar",
-                            loom_st_path(f), name[2]);
+            rc = loom_error(LOOM_EFORMAT, "%s: tensor '%s' is not an I64 scalar", loom_st_path(f),
+                            name[2]);
         int64_t shape[LOOM_PARAM_MAX_DIMS];
         for (int d = 0; d < p->ndim; d++)
             shape[d] = p->shape[d];

@@ -43,7 +43,7 @@ void loom_optim_free(loom_optim *o); /* accepts NULL */
  * Returns LOOM_ENOMEM only if a newly unfrozen parameter needs state. */
 int loom_optim_step(loom_optim *o, float lr);
 
-long loom_optim_steps(const loom_optim *o);        /* steps taken */
+long loom_optim_steps(const loom_optim *o);          /* steps taken */
 size_t loom_optim_state_floats(const loom_optim *o); /* optimizer memory, in floats */
 
 /* Optimizer state round trip for resumable checkpoints: tensors named

@@ -44,12 +44,10 @@ void loom_params_free(loom_params *ps)
     free(ps);
 }
 
-int loom_params_add(loom_params *ps, loom_param **out, const char *name, int ndim,
-                    const int *shape)
+int loom_params_add(loom_params *ps, loom_param **out, const char *name, int ndim, const int *shape)
 {
     if (ps->values)
-        return loom_error(LOOM_EINVAL, "parameter '%s' declared after the set was allocated",
-                          name);
+        return loom_error(LOOM_EINVAL, "parameter '%s' declared after the set was allocated", name);
     if (!name || !*name || ndim < 1 || ndim > LOOM_PARAM_MAX_DIMS)
         return loom_error(LOOM_EINVAL, "parameter '%s': bad name or rank", name ? name : "");
     if (loom_params_find(ps, name))
@@ -250,8 +248,10 @@ int loom_params_read(loom_params *ps, const loom_st_file *f)
 {
     const char *path = loom_st_path(f);
     if (!ps->values)
-        return loom_error(LOOM_EINVAL, "%s: cannot load into a parameter set before it is "
-                                       "allocated", path);
+        return loom_error(LOOM_EINVAL,
+                          "%s: cannot load into a parameter set before it is "
+                          "allocated",
+                          path);
     for (size_t i = 0; i < ps->n; i++) {
         loom_param *p = ps->p[i];
         int64_t shape[LOOM_PARAM_MAX_DIMS];
@@ -272,8 +272,10 @@ int loom_params_load(loom_params *ps, const char *path)
 {
     loom_st_file *f;
     if (!ps->values)
-        return loom_error(LOOM_EINVAL, "%s: cannot load into a parameter set before it is "
-                                       "allocated", path);
+        return loom_error(LOOM_EINVAL,
+                          "%s: cannot load into a parameter set before it is "
+                          "allocated",
+                          path);
     int rc = loom_st_open(&f, path);
     if (rc < 0)
         return rc;

@@ -18,13 +18,13 @@
 #define LOOM_PARAM_MAX_DIMS 4
 
 typedef struct {
-    const char *name;                /* owned by the set, e.g. "enc.gru.W_ih" */
-    float *value;                    /* size floats, row-major */
-    float *grad;                     /* size floats, same layout as value */
-    int ndim;                        /* 1..LOOM_PARAM_MAX_DIMS */
-    int shape[LOOM_PARAM_MAX_DIMS];  /* shape[0] is the slowest dimension */
-    size_t size;                     /* product of the shape */
-    int frozen;                      /* 1: optimizers skip it (no state either) */
+    const char *name;               /* owned by the set, e.g. "enc.gru.W_ih" */
+    float *value;                   /* size floats, row-major */
+    float *grad;                    /* size floats, same layout as value */
+    int ndim;                       /* 1..LOOM_PARAM_MAX_DIMS */
+    int shape[LOOM_PARAM_MAX_DIMS]; /* shape[0] is the slowest dimension */
+    size_t size;                    /* product of the shape */
+    int frozen;                     /* 1: optimizers skip it (no state either) */
 } loom_param;
 
 typedef struct loom_params loom_params;
@@ -43,8 +43,8 @@ int loom_params_add2(loom_params *ps, loom_param **out, const char *name, int ro
 /* Allocates the value and gradient blocks, all zero. */
 int loom_params_alloc(loom_params *ps);
 
-size_t loom_params_len(const loom_params *ps);            /* number of parameters */
-loom_param *loom_params_at(const loom_params *ps, size_t i); /* in declaration order */
+size_t loom_params_len(const loom_params *ps);                         /* number of parameters */
+loom_param *loom_params_at(const loom_params *ps, size_t i);           /* in declaration order */
 loom_param *loom_params_find(const loom_params *ps, const char *name); /* NULL if absent */
 
 /* Number of scalars: all, or only the trainable (not frozen) ones. */
