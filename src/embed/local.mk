@@ -12,3 +12,9 @@ loom_LDADD += $(JANSSON_LIBS)
 
 TESTS += tests/e2e/test_vectors.sh
 EXTRA_DIST += tests/e2e/test_vectors.sh tests/fixtures/vectors
+
+check_PROGRAMS += tests/test_vectors
+TESTS += tests/test_vectors
+tests_test_vectors_SOURCES = tests/test_vectors.c
+tests_test_vectors_CFLAGS = $(TEST_CFLAGS)
+tests_test_vectors_LDADD = $(TEST_LIBS)

@@ -475,6 +475,8 @@ static int stream_error(parser *ps, int rc)
 {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", loom_error_message());
+    if (ps->record == 0)
+        return loom_error(rc, "%s (while reading the header and the first record)", msg);
     return loom_error(rc, "%s (while reading record %zu)", msg, ps->record);
 }
 

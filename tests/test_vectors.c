@@ -1,0 +1,614 @@
+/* Tests for src/embed vector files, queries and evaluation: round trips in
+ * every format, the tolerated variants, every refused file with its record
+ * number (a binary cut at every byte), top-k search against brute force,
+ * 3CosAdd/3CosMul, and the rank correlations against scipy's values. */
+#include "config.h"
+#include "base/error.h"
+#include "embed/eval.h"
+#include "embed/query.h"
+#include "embed/vectors.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static char tmpdir[64];
+
+static void setup(void)
+{
+    strcpy(tmpdir, "/tmp/loom-test-vectors.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[4][256];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
+    return buf[i];
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void write_str(const char *path, const char *s) { write_file(path, s, strlen(s)); }
+
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(*n + 1);
+    ck_assert_uint_eq(fread(buf, 1, *n, f), *n);
+    fclose(f);
+    return buf;
+}
+
+static const char *const words3[] = {"alpha", "beta", "Gamma"};
+static const float rows3[] = {0.5f, -1.25f, 3e-7f, 1.0f / 3, 2, 0, -0.1f, 1e20f, 7};
+
+static void check_rows3(const loom_vectors *v)
+{
+    ck_assert_uint_eq(loom_vectors_count(v), 3);
+    ck_assert_uint_eq(loom_vectors_dim(v), 3);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_str_eq(loom_vectors_word(v, i), words3[i]);
+        ck_assert_int_eq(loom_vectors_find(v, words3[i]), (long)i);
+        ck_assert_int_eq(memcmp(loom_vectors_row(v, i), rows3 + 3 * i, 3 * sizeof(float)), 0);
+    }
+    ck_assert_int_eq(loom_vectors_find(v, "gamma"), -1);
+    ck_assert_int_eq(loom_vectors_find(v, "alph"), -1);
+}
+
+/* Loads `path` expecting failure with a message matching all of `parts`. */
+static void expect_refused(const char *path, const char *part1, const char *part2)
+{
+    loom_vectors *v = (loom_vectors *)1;
+    int rc = loom_vectors_load(&v, path);
+    ck_assert_msg(rc == LOOM_EFORMAT, "%s loaded (rc %d), expected an error with '%s'", path, rc,
+                  part1);
+    ck_assert_ptr_null(v);
+    const char *msg = loom_error_message();
+    ck_assert_msg(strstr(msg, part1), "message '%s' lacks '%s'", msg, part1);
+    if (part2)
+        ck_assert_msg(strstr(msg, part2), "message '%s' lacks '%s'", msg, part2);
+}
+
+START_TEST(round_trip_every_format)
+{
+    static const char *const names[] = {"v.bin", "v.txt", "v.vec", "v.bin.gz", "v.vec.gz",
+                                        "v.other"};
+    static const int formats[] = {LOOM_VEC_BIN, LOOM_VEC_TEXT, LOOM_VEC_TEXT,
+                                  LOOM_VEC_BIN, LOOM_VEC_TEXT, LOOM_VEC_BIN};
+    for (size_t f = 0; f < sizeof names / sizeof *names; f++) {
+        const char *p = tmp_path(names[f]);
+        ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, 3, 3, words3, rows3), 0);
+        loom_vectors *v;
+        ck_assert_int_eq(loom_vectors_load(&v, p), 0);
+        check_rows3(v);
+        ck_assert_int_eq(loom_vectors_format(v), formats[f]);
+        ck_assert_int_eq(loom_vectors_gzip(v), strstr(names[f], ".gz") != NULL);
+        /* Saving what was loaded writes the same bytes. */
+        const char *q = tmp_path("again");
+        ck_assert_int_eq(loom_vectors_save(v, q, formats[f]), 0);
+        loom_vectors_free(v);
+        if (!strstr(names[f], ".gz")) {
+            size_t n1, n2;
+            char *a = read_all(p, &n1), *b = read_all(q, &n2);
+            ck_assert_uint_eq(n1, n2);
+            ck_assert_int_eq(memcmp(a, b, n1), 0);
+            free(a);
+            free(b);
+        }
+    }
+}
+END_TEST
+
+START_TEST(text_uses_shortest_decimals)
+{
+    const char *p = tmp_path("v.txt");
+    ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_TEXT, 3, 3, words3, rows3), 0);
+    size_t n;
+    char *s = read_all(p, &n);
+    s[n] = '\0';
+    ck_assert_str_eq(s, "3 3\nalpha 0.5 -1.25 3e-07\nbeta 0.33333334 2 0\nGamma -0.1 1e+20 7\n");
+    free(s);
+}
+END_TEST
+
+START_TEST(binary_variants)
+{
+    /* gensim 4 writes no "\n" after a binary row; word2vec does; some
+     * writers put it before the word. All read the same. */
+    char buf[512];
+    size_t n;
+    for (int variant = 0; variant < 3; variant++) {
+        n = (size_t)sprintf(buf, "3 3\n");
+        for (int i = 0; i < 3; i++) {
+            if (variant == 2)
+                buf[n++] = '\n';
+            n += (size_t)sprintf(buf + n, "%s ", words3[i]);
+            memcpy(buf + n, rows3 + 3 * i, 12);
+            n += 12;
+            if (variant == 1)
+                buf[n++] = '\n';
+        }
+        const char *p = tmp_path("var.bin");
+        write_file(p, buf, n);
+        loom_vectors *v;
+        ck_assert_msg(loom_vectors_load(&v, p) == 0, "variant %d: %s", variant, loom_error_message());
+        check_rows3(v);
+        ck_assert_int_eq(loom_vectors_format(v), LOOM_VEC_BIN);
+        loom_vectors_free(v);
+    }
+}
+END_TEST
+
+START_TEST(text_variants)
+{
+    static const char *const texts[] = {
+        "3 3\nalpha 0.5 -1.25 3e-07\nbeta 0.33333334 2 0\nGamma -0.1 1e+20 7\n",
+        "3 3\r\nalpha 0.5 -1.25 3e-07\r\nbeta 0.33333334 2 0\r\nGamma -0.1 1e+20 7\r\n",
+        "3 3 \nalpha 0.5 -1.25 3e-07 \nbeta 0.33333334 2 0   \nGamma -0.1 1e+20 7 ",
+        "3 3\nalpha\t0.5\t-1.25\t3e-07\nbeta 0.33333334 2 0\n\nGamma -0.1 1e+20 7\n\n",
+        "alpha 0.5 -1.25 3e-07\nbeta 0.33333334 2 0\nGamma -0.1 1e+20 7\n", /* GloVe */
+    };
+    for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
+        const char *p = tmp_path("var.txt");
+        write_str(p, texts[t]);
+        loom_vectors *v;
+        ck_assert_msg(loom_vectors_load(&v, p) == 0, "text %zu: %s", t, loom_error_message());
+        check_rows3(v);
+        ck_assert_int_eq(loom_vectors_has_header(v), t != 4);
+        loom_vectors_free(v);
+    }
+}
+END_TEST
+
+START_TEST(text_words_with_spaces)
+{
+    const char *p = tmp_path("sp.txt");
+    write_str(p, "2 2\nnew york 1 2\nparis 3 4\n");
+    loom_vectors *v;
+    ck_assert_int_eq(loom_vectors_load(&v, p), 0);
+    ck_assert_int_eq(loom_vectors_find(v, "new york"), 0);
+    ck_assert_float_eq(loom_vectors_row(v, 0)[1], 2);
+    /* ... but such a word cannot be written back. */
+    ck_assert_int_eq(loom_vectors_save(v, tmp_path("out.txt"), LOOM_VEC_AUTO), LOOM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "'new york' contains a space"));
+    loom_vectors_free(v);
+}
+END_TEST
+
+START_TEST(refused_files_name_the_record)
+{
+    const char *p = tmp_path("bad.txt");
+    write_str(p, "");
+    expect_refused(p, "empty file", NULL);
+    write_str(p, "3 0\n");
+    expect_refused(p, "dimension 0", NULL);
+    write_str(p, "2 3\nalpha 1 2 3\nbeta 1 2\n");
+    expect_refused(p, "record 2 ('beta'): short row: 2 values, expected 3", NULL);
+    write_str(p, "2 3\nalpha 1 2 3\nbeta 1 2 3 4\n");
+    expect_refused(p, "record 2 ('beta'): long row: 4 values, expected 3", NULL);
+    write_str(p, "3 2\nalpha 1 2\nbeta 1 2\n");
+    expect_refused(p, "header says 3 words but the file ends after 2", NULL);
+    write_str(p, "1 2\nalpha 1 2\nbeta 1 2\n");
+    expect_refused(p, "header says 1 words but more follow (record 2", NULL);
+    write_str(p, "2 2\nalpha 1 nan\nbeta 1 2\n");
+    expect_refused(p, "record 1 ('alpha'): NaN or infinite", NULL);
+    write_str(p, "2 2\nalpha 1 2\nbeta -inf 2\n");
+    expect_refused(p, "record 2 ('beta'): NaN or infinite", NULL);
+    write_str(p, "3 2\nalpha 1 2\nbeta 1 2\nalpha 3 4\n");
+    expect_refused(p, "record 3: duplicate word 'alpha' (first at record 1)", NULL);
+    write_str(p, "2 2\nalpha 1 2\nbeta 1 2x\n");
+    expect_refused(p, "record 2 ('beta'): value 2 '2x' is not a number", NULL);
+    write_str(p, "hello world, this is prose\n");
+    expect_refused(p, "not a vector file", NULL);
+    loom_vectors *none;
+    ck_assert_int_eq(loom_vectors_load(&none, tmp_path("nonexistent")), LOOM_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "No such file"));
+
+    float inf = INFINITY;
+    char buf[64];
+    size_t n = (size_t)sprintf(buf, "1 2\nw ");
+    memcpy(buf + n, &inf, 4);
+    memcpy(buf + n + 4, &inf, 4);
+    write_file(p, buf, n + 8);
+    expect_refused(p, "record 1 ('w'): NaN or infinite", NULL);
+}
+END_TEST
+
+START_TEST(duplicates_kept_first_on_request)
+{
+    const char *p = tmp_path("dup.txt");
+    write_str(p, "3 2\nalpha 1 2\nbeta 1 2\nalpha 3 4\n");
+    loom_vectors *v;
+    ck_assert_int_eq(loom_vectors_load_opts(&v, p, LOOM_VEC_KEEP_FIRST, 0), 0);
+    ck_assert_uint_eq(loom_vectors_count(v), 2);
+    ck_assert_uint_eq(loom_vectors_dropped(v), 1);
+    ck_assert_float_eq(loom_vectors_row(v, 0)[0], 1);
+    loom_vectors_free(v);
+}
+END_TEST
+
+START_TEST(max_words_reads_a_prefix)
+{
+    const char *p = tmp_path("v.bin");
+    ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, 3, 3, words3, rows3), 0);
+    loom_vectors *v;
+    ck_assert_int_eq(loom_vectors_load_opts(&v, p, 0, 2), 0);
+    ck_assert_uint_eq(loom_vectors_count(v), 2);
+    ck_assert_int_eq(loom_vectors_find(v, "Gamma"), -1);
+    loom_vectors_free(v);
+}
+END_TEST
+
+/* A binary file cut at every byte is refused with the record or the
+ * header named, never read past its end (ASan runs this too). */
+START_TEST(binary_cut_at_every_byte)
+{
+    const char *p = tmp_path("full.bin");
+    ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_BIN, 3, 3, words3, rows3), 0);
+    size_t n;
+    char *full = read_all(p, &n);
+    const char *q = tmp_path("cut.bin");
+    for (size_t cut = 0; cut + 1 < n; cut++) {
+        write_file(q, full, cut);
+        loom_vectors *v;
+        int rc = loom_vectors_load(&v, q);
+        ck_assert_msg(rc == LOOM_EFORMAT, "cut at %zu loaded (rc %d)", cut, rc);
+        const char *msg = loom_error_message();
+        ck_assert_msg(strstr(msg, "record") || strstr(msg, "header") || strstr(msg, "empty"),
+                      "cut at %zu: '%s'", cut, msg);
+    }
+    free(full);
+}
+END_TEST
+
+START_TEST(gzip_cut_names_the_record)
+{
+    enum { N = 400, D = 50 };
+    char **words = malloc(N * sizeof *words);
+    float *rows = malloc(N * D * sizeof *rows);
+    for (int i = 0; i < N; i++) {
+        words[i] = malloc(16);
+        sprintf(words[i], "w%d", i);
+        for (int j = 0; j < D; j++)
+            rows[i * D + j] = (float)((i * 7919 + j * 104729) % 1000) / 997.0f;
+    }
+    const char *p = tmp_path("v.txt.gz");
+    ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, N, D, (const char *const *)words, rows), 0);
+    size_t n;
+    char *gz = read_all(p, &n);
+    const char *q = tmp_path("cut.txt.gz");
+    long last = 0;
+    for (int part = 2; part < 8; part++) {
+        write_file(q, gz, n * (size_t)part / 8);
+        expect_refused(q, "truncated gzip file", "(while reading record ");
+        long rec = atol(strstr(loom_error_message(), "record ") + 7);
+        ck_assert_int_gt(rec, last); /* later cuts are found at later records */
+        last = rec;
+    }
+    for (int i = 0; i < N; i++)
+        free(words[i]);
+    free(words);
+    free(rows);
+    free(gz);
+}
+END_TEST
+
+START_TEST(save_refuses_bad_rows)
+{
+    const char *p = tmp_path("out.bin");
+    const char *spaced[] = {"a", "b c", "d"};
+    ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, 3, 3, spaced, rows3), LOOM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "row 2: the word 'b c' contains a space"));
+    const char *empty[] = {"a", "", "d"};
+    ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, 3, 3, empty, rows3), LOOM_EINVAL);
+    float nan_rows[9] = {0, 0, 0, 0, NAN, 0, 0, 0, 0};
+    ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, 3, 3, words3, nan_rows), LOOM_EINVAL);
+    ck_assert_int_eq(access(p, F_OK), -1); /* nothing written */
+}
+END_TEST
+
+/* ---- search ---- */
+
+enum { SN = 700, SD = 16 };
+
+static loom_vectors *random_vectors(unsigned seed)
+{
+    char **words = malloc(SN * sizeof *words);
+    float *rows = malloc(SN * SD * sizeof *rows);
+    srand(seed);
+    for (int i = 0; i < SN; i++) {
+        words[i] = malloc(16);
+        sprintf(words[i], "w%d", i);
+        for (int j = 0; j < SD; j++)
+            rows[i * SD + j] = (float)rand() / RAND_MAX - 0.5f;
+    }
+    const char *p = tmp_path("rand.bin");
+    ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, SN, SD, (const char *const *)words, rows), 0);
+    for (int i = 0; i < SN; i++)
+        free(words[i]);
+    free(words);
+    free(rows);
+    loom_vectors *v;
+    ck_assert_int_eq(loom_vectors_load(&v, p), 0);
+    return v;
+}
+
+static double cosine(const float *a, const float *b)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (int j = 0; j < SD; j++) {
+        ab += (double)a[j] * b[j];
+        aa += (double)a[j] * a[j];
+        bb += (double)b[j] * b[j];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+/* The best k rows below limit by score(), brute force, excluding ex[0..3). */
+static void brute_top(double (*score)(const loom_vectors *, const long *, long), const loom_vectors *v,
+                      const long *abc, const long *ex, size_t k, size_t limit, long *best)
+{
+    for (size_t t = 0; t < k; t++) {
+        long arg = -1;
+        double top = -INFINITY;
+        for (size_t r = 0; r < limit; r++) {
+            int skip = r == (size_t)ex[0] || r == (size_t)ex[1] || r == (size_t)ex[2];
+            for (size_t u = 0; u < t; u++)
+                skip |= best[u] == (long)r;
+            double s = skip ? -INFINITY : score(v, abc, (long)r);
+            if (s > top) {
+                top = s;
+                arg = (long)r;
+            }
+        }
+        best[t] = arg;
+    }
+}
+
+static double score_nearest(const loom_vectors *v, const long *abc, long r)
+{
+    return cosine(loom_vectors_row(v, (size_t)abc[0]), loom_vectors_row(v, (size_t)r));
+}
+
+static double score_add(const loom_vectors *v, const long *abc, long r)
+{
+    float q[SD];
+    const float *a = loom_vectors_row(v, (size_t)abc[0]), *b = loom_vectors_row(v, (size_t)abc[1]),
+                *c = loom_vectors_row(v, (size_t)abc[2]);
+    double la = 0, lb = 0, lc = 0;
+    for (int j = 0; j < SD; j++) {
+        la += (double)a[j] * a[j];
+        lb += (double)b[j] * b[j];
+        lc += (double)c[j] * c[j];
+    }
+    for (int j = 0; j < SD; j++)
+        q[j] = (float)(b[j] / sqrt(lb) - a[j] / sqrt(la) + c[j] / sqrt(lc));
+    return cosine(q, loom_vectors_row(v, (size_t)r));
+}
+
+static double score_mul(const loom_vectors *v, const long *abc, long r)
+{
+    const float *x = loom_vectors_row(v, (size_t)r);
+    double ca = (1 + cosine(loom_vectors_row(v, (size_t)abc[0]), x)) / 2;
+    double cb = (1 + cosine(loom_vectors_row(v, (size_t)abc[1]), x)) / 2;
+    double cc = (1 + cosine(loom_vectors_row(v, (size_t)abc[2]), x)) / 2;
+    return cb * cc / (ca + 1e-6);
+}
+
+START_TEST(nearest_equals_brute_force)
+{
+    loom_vectors *v = random_vectors(1);
+    loom_vectors *raw = random_vectors(1);
+    for (int threads = 1; threads <= 3; threads++) {
+        loom_index *ix;
+        ck_assert_int_eq(loom_index_new(&ix, v, 0, threads), 0);
+        for (long w = 0; w < SN; w += 97) {
+            loom_hit hits[10];
+            long best[10], ex[3] = {w, w, w}, abc[3] = {w, w, w};
+            size_t limit = w % 2 ? 0 : 300;
+            ck_assert_int_eq(loom_index_nearest(ix, &w, 1, 10, limit, hits), 0);
+            brute_top(score_nearest, raw, abc, ex, 10, limit ? limit : SN, best);
+            for (int t = 0; t < 10; t++) {
+                ck_assert_int_eq(hits[t].row, best[t]);
+                ck_assert_double_eq_tol(hits[t].score,
+                                        score_nearest(raw, abc, best[t]), 1e-5);
+            }
+        }
+        loom_index_free(ix);
+    }
+    loom_vectors_free(v);
+    loom_vectors_free(raw);
+}
+END_TEST
+
+START_TEST(batched_search_equals_one_by_one)
+{
+    loom_vectors *v = random_vectors(2);
+    loom_index *ix;
+    ck_assert_int_eq(loom_index_new(&ix, v, LOOM_INDEX_IN_PLACE, 2), 0);
+    enum { M = 150, K = 7 };
+    float *Q = malloc(M * SD * sizeof *Q);
+    for (int i = 0; i < M * SD; i++)
+        Q[i] = (float)((i * 37) % 101) / 50.0f - 1;
+    loom_hit *all = malloc(M * K * sizeof *all);
+    ck_assert_int_eq(loom_index_search(ix, M, Q, NULL, 0, K, 0, all), 0);
+    for (int i = 0; i < M; i++) {
+        loom_hit one[K];
+        ck_assert_int_eq(loom_index_search(ix, 1, Q + i * SD, NULL, 0, K, 0, one), 0);
+        for (int t = 0; t < K; t++)
+            ck_assert_int_eq(all[i * K + t].row, one[t].row);
+    }
+    /* More answers asked than candidates: the rest are row -1. */
+    loom_hit few[5];
+    ck_assert_int_eq(loom_index_search(ix, 1, Q, NULL, 0, 5, 3, few), 0);
+    ck_assert_int_ge(few[2].row, 0);
+    ck_assert_int_eq(few[3].row, -1);
+    ck_assert_int_eq(few[4].row, -1);
+    free(Q);
+    free(all);
+    loom_index_free(ix);
+    loom_vectors_free(v);
+}
+END_TEST
+
+START_TEST(analogies_equal_brute_force)
+{
+    loom_vectors *v = random_vectors(3);
+    loom_index *ix;
+    ck_assert_int_eq(loom_index_new(&ix, v, 0, 2), 0);
+    enum { M = 40 };
+    long abc[3 * M];
+    for (int i = 0; i < 3 * M; i++)
+        abc[i] = (i * 7907) % SN;
+    for (int method = LOOM_ANALOGY_ADD; method <= LOOM_ANALOGY_MUL; method++) {
+        loom_hit hits[M * 5];
+        ck_assert_int_eq(loom_index_analogy(ix, M, abc, method, 5, 0, hits), 0);
+        for (int i = 0; i < M; i++) {
+            long best[5];
+            brute_top(method == LOOM_ANALOGY_ADD ? score_add : score_mul, v, abc + 3 * i,
+                      abc + 3 * i, 5, SN, best);
+            for (int t = 0; t < 5; t++)
+                ck_assert_msg(hits[i * 5 + t].row == best[t], "method %d question %d rank %d: %ld, want %ld",
+                              method, i, t, hits[i * 5 + t].row, best[t]);
+        }
+    }
+    loom_index_free(ix);
+    loom_vectors_free(v);
+}
+END_TEST
+
+/* ---- evaluation ---- */
+
+START_TEST(rank_correlations_match_scipy)
+{
+    double x1[] = {1, 2, 3, 4, 5}, y1[] = {5, 6, 7, 8, 7};
+    ck_assert_double_eq_tol(loom_spearman(x1, y1, 5), 0.8207826816681233, 1e-12);
+    double x2[] = {1, 1, 2, 3, 3, 3}, y2[] = {2, 1, 4, 4, 3, 5};
+    ck_assert_double_eq_tol(loom_spearman(x2, y2, 6), 0.7514691493021796, 1e-12);
+    double x3[] = {1, 2, 3, 4}, y3[] = {2, 4, 5, 9};
+    ck_assert_double_eq_tol(loom_pearson(x3, y3, 4), 0.9647638212377322, 1e-12);
+    ck_assert(isnan(loom_spearman(x1, y1, 1)));
+}
+END_TEST
+
+/* Six words in 3-D. "King", a rarer case variant of "king", is the best
+ * candidate for "apple : man :: king : ?" but, being the input king in
+ * another case, is skipped (gensim's rule), so queen answers. */
+START_TEST(analogy_eval_counts_like_gensim)
+{
+    const char *vp = tmp_path("plane.txt");
+    write_str(vp, "6 3\nman 1 0 0\nwoman 1 1 0\nking 3 0 1\nqueen 3 1 1\nKing 3 0.01 1\napple 0 0 -1\n");
+    const char *qp = tmp_path("q.txt");
+    write_str(qp, ": royal\nMAN WOMAN KING QUEEN\napple man king queen\nman woman pear queen\n"
+                  "not four words\n: gram-plural\nwoman man queen king\n");
+    loom_vectors *v;
+    ck_assert_int_eq(loom_vectors_load(&v, vp), 0);
+    loom_index *ix;
+    ck_assert_int_eq(loom_index_new(&ix, v, 0, 1), 0);
+    loom_eval_opts opts = {0};
+    loom_analogy_eval *e;
+    ck_assert_int_eq(loom_eval_analogies(&e, ix, qp, &opts), 0);
+    ck_assert_uint_eq(e->nsections, 2);
+    ck_assert_str_eq(e->sections[0].name, "royal");
+    ck_assert_uint_eq(e->sections[0].total, 3);
+    ck_assert_uint_eq(e->sections[0].seen, 2); /* "pear" is unknown */
+    ck_assert_uint_eq(e->sections[0].correct, 2);
+    ck_assert_uint_eq(e->sections[1].correct, 1);
+    ck_assert_uint_eq(e->semantic.seen, 2);
+    ck_assert_uint_eq(e->syntactic.seen, 1);
+    ck_assert_uint_eq(e->total.correct, 3);
+    ck_assert_uint_eq(e->skipped_lines, 1);
+    loom_analogy_eval_free(e);
+    /* Restricted to the first 3 words, only questions within them count. */
+    opts.restrict_vocab = 3;
+    ck_assert_int_eq(loom_eval_analogies(&e, ix, qp, &opts), 0);
+    ck_assert_uint_eq(e->total.seen, 0);
+    ck_assert_uint_eq(e->total.total, 4);
+    loom_analogy_eval_free(e);
+    /* Case-sensitive: MAN WOMAN KING QUEEN is no longer known, and King is
+     * a word of its own, the (wrong) answer to apple : man :: king. */
+    opts.restrict_vocab = 0;
+    opts.case_sensitive = 1;
+    ck_assert_int_eq(loom_eval_analogies(&e, ix, qp, &opts), 0);
+    ck_assert_uint_eq(e->sections[0].seen, 1);
+    ck_assert_uint_eq(e->sections[0].correct, 0);
+    loom_analogy_eval_free(e);
+
+    const char *sp = tmp_path("sim.tsv");
+    write_str(sp, "# comment\nman\twoman\t3\nking\tqueen\t2.5\nKING\tapple\t0.1\nman\tpear\t1\nbad line\n");
+    loom_similarity_eval s;
+    opts.case_sensitive = 0;
+    ck_assert_int_eq(loom_eval_similarity(&s, ix, sp, &opts), 0);
+    ck_assert_uint_eq(s.pairs, 4);
+    ck_assert_uint_eq(s.found, 3);
+    ck_assert_uint_eq(s.skipped_lines, 1);
+    ck_assert(!isnan(s.spearman));
+    loom_index_free(ix);
+    loom_vectors_free(v);
+}
+END_TEST
+
+static Suite *vectors_suite(void)
+{
+    Suite *s = suite_create("vectors");
+    TCase *files = tcase_create("files");
+    tcase_add_checked_fixture(files, setup, teardown);
+    tcase_add_test(files, round_trip_every_format);
+    tcase_add_test(files, text_uses_shortest_decimals);
+    tcase_add_test(files, binary_variants);
+    tcase_add_test(files, text_variants);
+    tcase_add_test(files, text_words_with_spaces);
+    tcase_add_test(files, refused_files_name_the_record);
+    tcase_add_test(files, duplicates_kept_first_on_request);
+    tcase_add_test(files, max_words_reads_a_prefix);
+    tcase_add_test(files, binary_cut_at_every_byte);
+    tcase_add_test(files, gzip_cut_names_the_record);
+    tcase_add_test(files, save_refuses_bad_rows);
+    suite_add_tcase(s, files);
+    TCase *query = tcase_create("query");
+    tcase_add_checked_fixture(query, setup, teardown);
+    tcase_set_timeout(query, 60);
+    tcase_add_test(query, nearest_equals_brute_force);
+    tcase_add_test(query, batched_search_equals_one_by_one);
+    tcase_add_test(query, analogies_equal_brute_force);
+    suite_add_tcase(s, query);
+    TCase *eval = tcase_create("eval");
+    tcase_add_checked_fixture(eval, setup, teardown);
+    tcase_add_test(eval, rank_correlations_match_scipy);
+    tcase_add_test(eval, analogy_eval_counts_like_gensim);
+    suite_add_tcase(s, eval);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(vectors_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
