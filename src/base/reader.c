@@ -257,3 +257,27 @@ void loom_reader_close(loom_reader *r)
     free(r->path);
     free(r);
 }
+
+int loom_reader_open_at(loom_reader **out, const char *path, long long offset)
+{
+    *out = NULL;
+    if (strcmp(path, "-") == 0)
+        return loom_error(LOOM_EINVAL, "<stdin>: cannot start reading at an offset");
+    loom_reader *r;
+    int rc = loom_reader_open(&r, path);
+    if (rc < 0)
+        return rc;
+    if (offset > 0) {
+        z_off_t got = gzseek(r->gz, (z_off_t)offset, SEEK_SET);
+        rc = check_gz(r, got < 0 ? -1 : 0);
+        if (rc == 0 && got != (z_off_t)offset)
+            rc = loom_error(LOOM_EIO, "%s: cannot seek to byte %lld", r->path, offset);
+        if (rc < 0) {
+            loom_reader_close(r);
+            return rc;
+        }
+        r->buf_offset = offset;
+    }
+    *out = r;
+    return 0;
+}

@@ -48,4 +48,13 @@ const char *loom_reader_path(const loom_reader *r);
 
 void loom_reader_close(loom_reader *r);
 
+/* ---- additions beyond the first interface ---- */
+
+/* Opens `path` like loom_reader_open and starts reading at byte `offset` of
+ * its (uncompressed) stream: a plain file seeks there, a gzip file is
+ * decompressed up to it. Offsets reported afterwards count from the
+ * stream's start. Not for stdin ("-" cannot seek: LOOM_EINVAL). Used by
+ * the word vector trainer to give each thread its own byte range. */
+int loom_reader_open_at(loom_reader **out, const char *path, long long offset);
+
 #endif

@@ -1,0 +1,222 @@
+/* loom: the HogBatch step (see hogbatch.h). The rows are short (dim 100
+ * is typical) and the matrices tiny (a few rows each), so a BLAS call
+ * costs more than the arithmetic: the loops below are written in blocks
+ * of eight floats that the compiler turns into vector instructions. */
+#include "config.h"
+#include "embed/hogbatch.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void loom_sigmoid_table_init(loom_sigmoid_table *t)
+{
+    for (int i = 0; i <= LOOM_SIGMOID_SIZE; i++) {
+        double x = ((double)i / LOOM_SIGMOID_SIZE * 2.0 - 1.0) * LOOM_SIGMOID_MAX;
+        t->sigmoid[i] = (float)(1.0 / (1.0 + exp(-x)));
+        t->log_sigmoid[i] = (float)-log1p(exp(-x));
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+    t->avx2 = !getenv("LOOM_NO_AVX2") && __builtin_cpu_supports("avx2") &&
+              __builtin_cpu_supports("fma");
+#else
+    t->avx2 = 0;
+#endif
+}
+
+/* Four floats as one value (SSE on x86-64, NEON on ARM), the portable
+ * path. Rows need not be aligned: loads and stores go through memcpy,
+ * which compiles to unaligned vector moves. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store4(float *p, v4f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline float dot_v4(const float *restrict x, const float *restrict y, size_t n)
+{
+    v4f a0 = {0}, a1 = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        a0 += load4(x + i) * load4(y + i);
+        a1 += load4(x + i + 4) * load4(y + i + 4);
+    }
+    if (i + 4 <= n) {
+        a0 += load4(x + i) * load4(y + i);
+        i += 4;
+    }
+    a0 += a1;
+    float s = (a0[0] + a0[1]) + (a0[2] + a0[3]);
+    for (; i < n; i++)
+        s += x[i] * y[i];
+    return s;
+}
+
+/* y = y0 + sum_j c[j] x[j], a block at a time held in registers, so y is
+ * read and written once however many rows are summed. y0 is y itself, or
+ * zero when from_zero. */
+static inline void combine_v4(float *restrict y, int from_zero, float *const *x, const float *c,
+                              size_t nx, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f acc = from_zero ? (v4f){0} : load4(y + i);
+        for (size_t j = 0; j < nx; j++)
+            acc += c[j] * load4(x[j] + i);
+        store4(y + i, acc);
+    }
+    for (; i < n; i++) {
+        float acc = from_zero ? 0.0f : y[i];
+        for (size_t j = 0; j < nx; j++)
+            acc += c[j] * x[j][i];
+        y[i] = acc;
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The same with AVX2 and FMA, chosen at run time when the CPU has them. */
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+
+__attribute__((target("avx2,fma"))) static inline float dot_avx2(const float *restrict x,
+                                                                 const float *restrict y, size_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+    }
+    if (i + 8 <= n) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        i += 8;
+    }
+    a0 = _mm256_add_ps(a0, a1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+    if (i + 4 <= n) {
+        h = _mm_fmadd_ps(_mm_loadu_ps(x + i), _mm_loadu_ps(y + i), h);
+        i += 4;
+    }
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float s = _mm_cvtss_f32(h);
+    for (; i < n; i++)
+        s += x[i] * y[i];
+    return s;
+}
+
+__attribute__((target("avx2,fma"))) static inline void
+combine_avx2(float *restrict y, int from_zero, float *const *x, const float *c, size_t nx, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 acc = from_zero ? _mm256_setzero_ps() : _mm256_loadu_ps(y + i);
+        for (size_t j = 0; j < nx; j++)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(c[j]), _mm256_loadu_ps(x[j] + i), acc);
+        _mm256_storeu_ps(y + i, acc);
+    }
+    for (; i + 4 <= n; i += 4) {
+        __m128 acc = from_zero ? _mm_setzero_ps() : _mm_loadu_ps(y + i);
+        for (size_t j = 0; j < nx; j++)
+            acc = _mm_fmadd_ps(_mm_set1_ps(c[j]), _mm_loadu_ps(x[j] + i), acc);
+        _mm_storeu_ps(y + i, acc);
+    }
+    for (; i < n; i++) {
+        float acc = from_zero ? 0.0f : y[i];
+        for (size_t j = 0; j < nx; j++)
+            acc += c[j] * x[j][i];
+        y[i] = acc;
+    }
+}
+#endif
+
+/* The step, written once and compiled twice: `avx2` is a constant in each
+ * caller, so the other path's calls vanish. */
+static inline __attribute__((always_inline)) float
+step(float *const *in, size_t m, float *const *out, const float *label, size_t n, size_t dim,
+     float alpha, const loom_sigmoid_table *t, float *work, float *din, int avx2)
+{
+    const float scale = LOOM_SIGMOID_SIZE / (2.0f * LOOM_SIGMOID_MAX);
+    float loss = 0;
+    /* scores and gradients: work[a*n + k] */
+    for (size_t a = 0; a < m; a++) {
+        for (size_t k = 0; k < n; k++) {
+            float s;
+#ifdef HAVE_AVX2_PATH
+            if (avx2)
+                s = dot_avx2(in[a], out[k], dim);
+            else
+#endif
+                s = dot_v4(in[a], out[k], dim);
+            /* the loss of the true side: log sigmoid(s) for label 1,
+             * log sigmoid(-s) for label 0 */
+            float sl = label[k] > 0.5f ? s : -s;
+            float sig, logsig;
+            if (s >= LOOM_SIGMOID_MAX)
+                sig = 1.0f;
+            else if (s <= -LOOM_SIGMOID_MAX)
+                sig = 0.0f;
+            else
+                sig = t->sigmoid[(int)((s + LOOM_SIGMOID_MAX) * scale + 0.5f)];
+            if (sl <= -LOOM_SIGMOID_MAX)
+                logsig = sl;
+            else if (sl >= LOOM_SIGMOID_MAX)
+                logsig = 0.0f;
+            else
+                logsig = t->log_sigmoid[(int)((sl + LOOM_SIGMOID_MAX) * scale + 0.5f)];
+            loss -= logsig;
+            work[a * n + k] = alpha * (label[k] - sig);
+        }
+    }
+    /* din[a] = sum_k g[a,k] out[k], from the old output rows */
+    for (size_t a = 0; a < m; a++) {
+#ifdef HAVE_AVX2_PATH
+        if (avx2)
+            combine_avx2(din + a * dim, 1, out, work + a * n, n, dim);
+        else
+#endif
+            combine_v4(din + a * dim, 1, out, work + a * n, n, dim);
+    }
+    /* out[k] += sum_a g[a,k] in[a], from the old input rows: g's column k,
+     * gathered into a row of its own (after work's m x n block) */
+    float *col = work + m * n;
+    for (size_t k = 0; k < n; k++) {
+        for (size_t a = 0; a < m; a++)
+            col[a] = work[a * n + k];
+#ifdef HAVE_AVX2_PATH
+        if (avx2)
+            combine_avx2(out[k], 0, in, col, m, dim);
+        else
+#endif
+            combine_v4(out[k], 0, in, col, m, dim);
+    }
+    return loss;
+}
+
+#ifdef HAVE_AVX2_PATH
+__attribute__((target("avx2,fma"))) static float
+step_avx2(float *const *in, size_t m, float *const *out, const float *label, size_t n, size_t dim,
+          float alpha, const loom_sigmoid_table *t, float *work, float *din)
+{
+    return step(in, m, out, label, n, dim, alpha, t, work, din, 1);
+}
+#endif
+
+float loom_hogbatch_step(float *const *in, size_t m, float *const *out, const float *label,
+                         size_t n, size_t dim, float alpha, const loom_sigmoid_table *t,
+                         float *work, float *din)
+{
+#ifdef HAVE_AVX2_PATH
+    if (t->avx2)
+        return step_avx2(in, m, out, label, n, dim, alpha, t, work, din);
+#endif
+    return step(in, m, out, label, n, dim, alpha, t, work, din, 0);
+}

@@ -1,0 +1,636 @@
+/* loom: the word2vec trainer (see word2vec.h): vocabulary pass, model
+ * set-up, worker threads over corpus byte ranges, the skip-gram and CBOW
+ * windows, learning-rate schedule and progress. The arithmetic of one
+ * window is in hogbatch.c; the random choices in sampling.c; the tree in
+ * huffman.c; reading the corpus in shards.c. */
+#include "config.h"
+#include "embed/word2vec.h"
+#include "base/alloc.h"
+#include "base/error.h"
+#include "base/rng.h"
+#include "embed/hogbatch.h"
+#include "embed/huffman.h"
+#include "embed/sampling.h"
+#include "embed/shards.h"
+#include "embed/vectors.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A line longer than this many known words is trained as several
+ * sentences (gensim's limit). */
+#define MAX_SENTENCE 10000
+/* Threads publish their word counts and refresh the learning rate every
+ * this many words (word2vec's interval). */
+#define SYNC_WORDS 10000
+/* The learning rate never falls below this fraction of its start. */
+#define MIN_ALPHA_RATIO 1e-4
+
+struct loom_w2v {
+    loom_w2v_opts o;
+    float start_alpha;
+    loom_shards *corpus;
+    loom_vocab *vocab;
+    size_t nwords;        /* vocabulary size */
+    uint64_t train_words; /* sum of the kept words' counts: one epoch */
+    float *syn0;          /* input vectors, nwords x dim */
+    float *syn1;          /* output vectors (NS) or inner nodes (HS) */
+    uint64_t *keep;       /* subsampling thresholds */
+    loom_noise noise;
+    loom_huffman tree;
+    loom_sigmoid_table sigmoid;
+
+    /* shared while training */
+    atomic_uint_fast64_t words_done;
+    pthread_mutex_t lock; /* guards what follows */
+    double interval_loss;
+    uint64_t interval_n;
+    double *epoch_loss;
+    uint64_t *epoch_n;
+    int *epoch_threads;
+    double start_time;
+    loom_progress *progress;
+    loom_w2v_stats stats;
+};
+
+void loom_w2v_opts_default(loom_w2v_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->model = LOOM_W2V_SKIPGRAM;
+    o->loss = LOOM_W2V_NS;
+    o->dim = 100;
+    o->window = 5;
+    o->negative = 5;
+    o->sample = 1e-3;
+    o->min_count = 5;
+    o->epochs = 5;
+    o->threads = 1;
+    o->seed = 1;
+    loom_tok_opts_default(&o->tok);
+}
+
+double loom_w2v_start_alpha(const loom_w2v_opts *o)
+{
+    if (o->alpha > 0)
+        return o->alpha;
+    return o->model == LOOM_W2V_CBOW ? 0.05 : 0.025;
+}
+
+int loom_w2v_opts_check(const loom_w2v_opts *o)
+{
+    if (o->model != LOOM_W2V_SKIPGRAM && o->model != LOOM_W2V_CBOW)
+        return loom_error(LOOM_EINVAL, "model must be skipgram or cbow");
+    if (o->loss != LOOM_W2V_NS && o->loss != LOOM_W2V_HS)
+        return loom_error(LOOM_EINVAL, "loss must be ns or hs");
+    if (o->dim < 1 || o->dim > 100000)
+        return loom_error(LOOM_EINVAL, "dim must be 1..100000, not %d", o->dim);
+    if (o->window < 1 || o->window > 10000)
+        return loom_error(LOOM_EINVAL, "window must be 1..10000, not %d", o->window);
+    if (o->loss == LOOM_W2V_NS && (o->negative < 1 || o->negative > 1000))
+        return loom_error(LOOM_EINVAL, "negative must be 1..1000, not %d", o->negative);
+    if (!(o->sample >= 0 && o->sample <= 1))
+        return loom_error(LOOM_EINVAL, "sample must be 0..1");
+    if (o->epochs < 1 || o->epochs > 100000)
+        return loom_error(LOOM_EINVAL, "epochs must be 1..100000, not %d", o->epochs);
+    if (!(o->alpha >= 0 && o->alpha <= 10))
+        return loom_error(LOOM_EINVAL, "alpha must be 0..10");
+    if (o->threads < 1 || o->threads > 1024)
+        return loom_error(LOOM_EINVAL, "threads must be 1..1024, not %d", o->threads);
+    return 0;
+}
+
+int loom_w2v_new(loom_w2v **out, const loom_w2v_opts *o, const char *const *paths, size_t n)
+{
+    *out = NULL;
+    int rc = loom_w2v_opts_check(o);
+    if (rc < 0)
+        return rc;
+    if (n == 0)
+        return loom_error(LOOM_EINVAL, "no corpus file given");
+    loom_w2v *w = loom_calloc(1, sizeof *w);
+    if (!w)
+        return LOOM_ENOMEM;
+    w->o = *o;
+    w->start_alpha = (float)loom_w2v_start_alpha(o);
+    pthread_mutex_init(&w->lock, NULL);
+    loom_sigmoid_table_init(&w->sigmoid);
+    if ((rc = loom_shards_open(&w->corpus, paths, n)) < 0) {
+        loom_w2v_free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+void loom_w2v_free(loom_w2v *w)
+{
+    if (!w)
+        return;
+    loom_shards_free(w->corpus);
+    loom_vocab_free(w->vocab);
+    free(w->syn0), free(w->syn1), free(w->keep);
+    loom_noise_free(&w->noise);
+    loom_huffman_free(&w->tree);
+    free(w->epoch_loss), free(w->epoch_n), free(w->epoch_threads);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+const loom_vocab *loom_w2v_vocab(const loom_w2v *w)
+{
+    return w->vocab;
+}
+
+long long loom_w2v_corpus_bytes(const loom_w2v *w)
+{
+    return loom_shards_size(w->corpus);
+}
+
+const float *loom_w2v_vectors(const loom_w2v *w)
+{
+    return w->syn0;
+}
+
+void loom_w2v_get_stats(const loom_w2v *w, loom_w2v_stats *s)
+{
+    *s = w->stats;
+}
+
+/* ---- the vocabulary pass ---- */
+
+typedef struct {
+    loom_w2v *w;
+    loom_vocab *vocab;
+    long long begin, end;
+    atomic_llong *bytes;
+    loom_progress *progress;
+    int rc;
+} count_job;
+
+static int count_token(void *ctx, const char *tok, size_t len)
+{
+    count_job *j = ctx;
+    return loom_vocab_add(j->vocab, tok, len, 1);
+}
+
+static int count_bytes(void *ctx, size_t n)
+{
+    count_job *j = ctx;
+    long long done = atomic_fetch_add(j->bytes, (long long)n) + (long long)n;
+    loom_progress_update(j->progress, (double)done / 1e6, NULL);
+    return 0;
+}
+
+static void *count_main(void *arg)
+{
+    count_job *j = arg;
+    loom_tokenizer *t;
+    j->rc = loom_tokenizer_new(&t, &j->w->o.tok);
+    if (j->rc < 0)
+        return NULL;
+    loom_scan_fns fns = {count_token, NULL, count_bytes, j};
+    j->rc = loom_shards_scan(j->w->corpus, j->begin, j->end, t, &fns);
+    loom_tokenizer_free(t);
+    return NULL;
+}
+
+/* Runs fn over jobs[0..n) on n threads (the first on the caller's).
+ * Returns the first job's error, in job order. */
+static int run_threads(void *(*fn)(void *), void *jobs, size_t size, int n, size_t rc_offset)
+{
+    pthread_t *tid = loom_calloc((size_t)n, sizeof *tid);
+    if (!tid)
+        return LOOM_ENOMEM;
+    char *base = jobs;
+    int started = 1, rc = 0;
+    for (int i = 1; i < n; i++) {
+        if (pthread_create(&tid[i], NULL, fn, base + (size_t)i * size) != 0) {
+            rc = loom_error(LOOM_ENOMEM, "cannot start thread %d of %d", i + 1, n);
+            break;
+        }
+        started++;
+    }
+    if (rc == 0)
+        fn(base);
+    for (int i = 1; i < started; i++)
+        pthread_join(tid[i], NULL);
+    free(tid);
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = *(int *)(base + (size_t)i * size + rc_offset);
+    return rc;
+}
+
+/* Splits [0, size) into n ranges. */
+static long long split(long long size, int i, int n)
+{
+    return (long long)((__int128)size * i / n);
+}
+
+int loom_w2v_count(loom_w2v *w, loom_progress *p)
+{
+    int n = w->o.threads;
+    long long size = loom_shards_size(w->corpus);
+    count_job *jobs = loom_calloc((size_t)n, sizeof *jobs);
+    if (!jobs)
+        return LOOM_ENOMEM;
+    atomic_llong bytes = 0;
+    loom_progress_set_total(p, (double)size / 1e6);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        jobs[i] = (count_job){w, NULL, split(size, i, n), split(size, i + 1, n), &bytes, p, 0};
+        rc = loom_vocab_new(&jobs[i].vocab);
+    }
+    if (rc == 0)
+        rc = run_threads(count_main, jobs, sizeof *jobs, n, offsetof(count_job, rc));
+    /* merge the threads' counts into the first vocabulary */
+    loom_vocab *v = jobs[0].vocab;
+    for (int i = 1; i < n && rc == 0; i++) {
+        const loom_vocab *u = jobs[i].vocab;
+        for (size_t id = 0; id < loom_vocab_size(u) && rc == 0; id++) {
+            const char *word = loom_vocab_word(u, (int32_t)id);
+            rc = loom_vocab_add(v, word, strlen(word), loom_vocab_count(u, (int32_t)id));
+        }
+    }
+    for (int i = 1; i < n; i++)
+        loom_vocab_free(jobs[i].vocab);
+    free(jobs);
+    if (rc < 0) {
+        loom_vocab_free(v);
+        return rc;
+    }
+    loom_progress_finish(p, NULL);
+    return loom_w2v_set_vocab(w, v);
+}
+
+/* ---- the model ---- */
+
+static int setup_model(loom_w2v *w)
+{
+    size_t n = w->nwords, dim = (size_t)w->o.dim;
+    uint64_t *counts = loom_malloc(n, sizeof *counts);
+    w->keep = loom_malloc(n, sizeof *w->keep);
+    size_t out_rows = w->o.loss == LOOM_W2V_HS ? (n > 1 ? n - 1 : 1) : n;
+    w->syn0 = loom_aligned_alloc(n * dim, sizeof(float));
+    w->syn1 = loom_aligned_alloc(out_rows * dim, sizeof(float));
+    if (!counts || !w->keep || !w->syn0 || !w->syn1) {
+        free(counts);
+        return LOOM_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        counts[i] = loom_vocab_count(w->vocab, (int32_t)i);
+    loom_subsample_thresholds(w->keep, counts, n, w->train_words, w->o.sample);
+    int rc = w->o.loss == LOOM_W2V_HS ? loom_huffman_build(&w->tree, counts, n)
+                                      : loom_noise_build(&w->noise, counts, n, 0.75);
+    free(counts);
+    if (rc < 0)
+        return rc;
+    /* word2vec's start: inputs uniform in [-0.5, 0.5) / dim, outputs 0 */
+    loom_rng rng;
+    loom_rng_seed(&rng, w->o.seed, 0);
+    for (size_t i = 0; i < n * dim; i++)
+        w->syn0[i] = (loom_rng_uniform(&rng) - 0.5f) / (float)dim;
+    memset(w->syn1, 0, out_rows * dim * sizeof(float));
+    return 0;
+}
+
+int loom_w2v_set_vocab(loom_w2v *w, loom_vocab *v)
+{
+    uint64_t seen = 0, most = 0;
+    for (size_t id = 0; id < loom_vocab_size(v); id++) {
+        uint64_t c = loom_vocab_count(v, (int32_t)id);
+        seen += c;
+        if (c > most)
+            most = c;
+    }
+    int rc = loom_vocab_finalize(v, w->o.min_count, w->o.max_vocab);
+    if (rc == 0 && seen == 0)
+        rc = loom_error(LOOM_EINVAL, "the corpus is empty: no words to train on");
+    else if (rc == 0 && loom_vocab_size(v) == 0)
+        rc = loom_error(LOOM_EINVAL,
+                        "no word occurs --min-count %llu times (the most frequent occurs %llu "
+                        "times)",
+                        (unsigned long long)w->o.min_count, (unsigned long long)most);
+    else if (rc == 0 && loom_vocab_size(v) > INT32_MAX / 2)
+        rc = loom_error(LOOM_EINVAL, "vocabulary too large: %zu words", loom_vocab_size(v));
+    if (rc < 0) {
+        loom_vocab_free(v);
+        return rc;
+    }
+    loom_vocab_free(w->vocab);
+    w->vocab = v;
+    w->nwords = loom_vocab_size(v);
+    w->train_words = loom_vocab_total(v);
+    return 0;
+}
+
+/* ---- training ---- */
+
+typedef struct {
+    loom_w2v *w;
+    int id;
+    long long begin, end;
+    loom_rng rng;
+    int epoch;
+    float alpha;
+    uint64_t unsynced;   /* words read since the last sync */
+    uint64_t kept;       /* words kept by subsampling since the last sync */
+    double loss;         /* since the last sync */
+    uint64_t loss_n;
+    double epoch_loss;
+    uint64_t epoch_n;
+    int32_t *sent; /* the sentence being read, after subsampling */
+    size_t len, read;
+    float **in, **out[2]; /* out and label: this centre's and the next */
+    float *label[2], *work, *din, *mean;
+    int rc;
+} worker;
+
+static inline void prefetch_row(const float *row, size_t dim)
+{
+    for (size_t i = 0; i < dim; i += 16)
+        __builtin_prefetch(row + i, 1);
+}
+
+/* Words in, learning rate out; reports progress when it is due. */
+static void sync_worker(worker *k)
+{
+    loom_w2v *w = k->w;
+    uint64_t done = atomic_fetch_add(&w->words_done, k->unsynced) + k->unsynced;
+    double total = (double)w->train_words * w->o.epochs + 1;
+    double left = 1.0 - (double)done / total;
+    k->alpha = w->start_alpha * (float)(left > MIN_ALPHA_RATIO ? left : MIN_ALPHA_RATIO);
+    pthread_mutex_lock(&w->lock);
+    w->interval_loss += k->loss;
+    w->interval_n += k->loss_n;
+    w->stats.trained += k->kept;
+    if (loom_progress_due(w->progress)) {
+        double secs = loom_now() - w->start_time;
+        char detail[160];
+        snprintf(detail, sizeof detail, "epoch %d/%d  loss %.4f  lr %.5f  %.0fk words/s/thread",
+                 k->epoch + 1, w->o.epochs,
+                 w->interval_n ? w->interval_loss / (double)w->interval_n : 0.0, k->alpha,
+                 secs > 0 ? (double)done / secs / w->o.threads / 1e3 : 0.0);
+        loom_progress_update(w->progress, (double)done, detail);
+        w->interval_loss = 0;
+        w->interval_n = 0;
+    }
+    pthread_mutex_unlock(&w->lock);
+    k->epoch_loss += k->loss;
+    k->epoch_n += k->loss_n;
+    k->unsynced = k->kept = 0;
+    k->loss = 0;
+    k->loss_n = 0;
+}
+
+/* The output rows and labels for predicting `target` into set `b` of the
+ * two: the target and the negatives (NS), or the inner nodes on its path
+ * (HS). Returns the count. The rows are prefetched: the set is built one
+ * centre word ahead, so they arrive while the current one is trained. */
+static size_t outputs(worker *k, int32_t target, int b)
+{
+    loom_w2v *w = k->w;
+    size_t dim = (size_t)w->o.dim, n = 0;
+    float **out = k->out[b], *label = k->label[b];
+    if (w->o.loss == LOOM_W2V_HS) {
+        for (uint32_t i = w->tree.offset[target]; i < w->tree.offset[target + 1]; i++, n++) {
+            out[n] = w->syn1 + (size_t)w->tree.points[i] * dim;
+            label[n] = 1.0f - (float)w->tree.codes[i];
+        }
+    } else {
+        out[n] = w->syn1 + (size_t)target * dim;
+        label[n++] = 1.0f;
+        for (int i = 0; i < w->o.negative; i++) {
+            uint32_t neg = loom_noise_draw(&w->noise, &k->rng);
+            if (neg == (uint32_t)target)
+                continue;
+            out[n] = w->syn1 + (size_t)neg * dim;
+            label[n++] = 0.0f;
+        }
+    }
+    for (size_t j = 0; j < n; j++)
+        prefetch_row(out[j], dim);
+    return n;
+}
+
+static void add_to(float *restrict row, const float *restrict d, size_t dim)
+{
+    size_t i = 0;
+    for (; i + 8 <= dim; i += 8)
+        for (int j = 0; j < 8; j++)
+            row[i + j] += d[i + j];
+    for (; i < dim; i++)
+        row[i] += d[i];
+}
+
+/* One pass of skip-gram or CBOW over the sentence k->sent. Each centre
+ * word takes a window of 1..window words each side (word2vec's dynamic
+ * window); negatives are drawn once per centre and shared by its window. */
+static void train_sentence(worker *k)
+{
+    loom_w2v *w = k->w;
+    const size_t dim = (size_t)w->o.dim, len = k->len;
+    const int cbow = w->o.model == LOOM_W2V_CBOW;
+    size_t n_next = outputs(k, k->sent[0], 0);
+    for (size_t i = 0; i < len; i++) {
+        int b = (int)(i & 1);
+        size_t n = n_next;
+        if (i + 1 < len) {
+            n_next = outputs(k, k->sent[i + 1], b ^ 1);
+            if (i + 1 + (size_t)w->o.window < len)
+                prefetch_row(w->syn0 + (size_t)k->sent[i + 1 + w->o.window] * dim, dim);
+        }
+        size_t reach = (size_t)w->o.window - loom_rng_below(&k->rng, (uint32_t)w->o.window);
+        size_t lo = i > reach ? i - reach : 0, hi = i + reach < len ? i + reach : len - 1;
+        size_t m = 0;
+        for (size_t j = lo; j <= hi; j++)
+            if (j != i)
+                k->in[m++] = w->syn0 + (size_t)k->sent[j] * dim;
+        if (m == 0 || n == 0)
+            continue;
+        if (!cbow) {
+            k->loss += loom_hogbatch_step(k->in, m, k->out[b], k->label[b], n, dim, k->alpha,
+                                          &w->sigmoid, k->work, k->din);
+            k->loss_n += m;
+            for (size_t a = 0; a < m; a++)
+                add_to(k->in[a], k->din + a * dim, dim);
+        } else {
+            /* the mean of the context rows predicts the centre; each
+             * context row then gets the whole input gradient */
+            memcpy(k->mean, k->in[0], dim * sizeof(float));
+            for (size_t a = 1; a < m; a++)
+                add_to(k->mean, k->in[a], dim);
+            float inv = 1.0f / (float)m;
+            for (size_t d = 0; d < dim; d++)
+                k->mean[d] *= inv;
+            k->loss += loom_hogbatch_step(&k->mean, 1, k->out[b], k->label[b], n, dim, k->alpha,
+                                          &w->sigmoid, k->work, k->din);
+            k->loss_n++;
+            for (size_t a = 0; a < m; a++)
+                add_to(k->in[a], k->din, dim);
+        }
+    }
+}
+
+static int end_sentence(void *ctx)
+{
+    worker *k = ctx;
+    if (k->unsynced >= SYNC_WORDS)
+        sync_worker(k);
+    if (k->len > 1)
+        train_sentence(k);
+    k->len = k->read = 0;
+    return 0;
+}
+
+static int on_word(void *ctx, const char *tok, size_t len)
+{
+    worker *k = ctx;
+    int32_t id = loom_vocab_find(k->w->vocab, tok, len);
+    if (id < 0)
+        return 0;
+    k->unsynced++;
+    k->read++;
+    if (loom_subsample_keep(k->w->keep, (uint32_t)id, &k->rng)) {
+        k->sent[k->len++] = id;
+        k->kept++;
+    }
+    if (k->read == MAX_SENTENCE)
+        end_sentence(k);
+    return 0;
+}
+
+static int worker_alloc(worker *k)
+{
+    loom_w2v *w = k->w;
+    size_t dim = (size_t)w->o.dim, win = 2 * (size_t)w->o.window;
+    size_t outs = w->o.loss == LOOM_W2V_HS ? w->tree.max_len + 1 : (size_t)w->o.negative + 1;
+    k->sent = loom_malloc(MAX_SENTENCE, sizeof *k->sent);
+    k->in = loom_malloc(win, sizeof *k->in);
+    for (int b = 0; b < 2; b++) {
+        k->out[b] = loom_malloc(outs, sizeof *k->out[b]);
+        k->label[b] = loom_malloc(outs, sizeof *k->label[b]);
+        if (!k->out[b] || !k->label[b])
+            return LOOM_ENOMEM;
+    }
+    k->work = loom_malloc(win * outs + win, sizeof *k->work);
+    k->din = loom_aligned_alloc(win * dim, sizeof *k->din);
+    k->mean = loom_aligned_alloc(dim, sizeof *k->mean);
+    if (!k->sent || !k->in || !k->work || !k->din || !k->mean)
+        return LOOM_ENOMEM;
+    return 0;
+}
+
+static void worker_release(worker *k)
+{
+    free(k->sent), free(k->in), free(k->work), free(k->din);
+    free(k->out[0]), free(k->out[1]), free(k->label[0]), free(k->label[1]);
+    free(k->mean);
+}
+
+/* At the end of an epoch: the last thread to finish it writes the note. */
+static void end_epoch(worker *k)
+{
+    loom_w2v *w = k->w;
+    sync_worker(k);
+    pthread_mutex_lock(&w->lock);
+    int e = k->epoch;
+    w->epoch_loss[e] += k->epoch_loss;
+    w->epoch_n[e] += k->epoch_n;
+    if (++w->epoch_threads[e] == w->o.threads) {
+        double loss = w->epoch_n[e] ? w->epoch_loss[e] / (double)w->epoch_n[e] : 0;
+        w->stats.loss = loss;
+        loom_progress_note(w->progress, "epoch %d/%d: loss %.4f, %.1f s", e + 1, w->o.epochs, loss,
+                           loom_now() - w->start_time);
+    }
+    pthread_mutex_unlock(&w->lock);
+    k->epoch_loss = 0;
+    k->epoch_n = 0;
+}
+
+static void *train_main(void *arg)
+{
+    worker *k = arg;
+    loom_tokenizer *t = NULL;
+    k->rc = worker_alloc(k);
+    if (k->rc == 0)
+        k->rc = loom_tokenizer_new(&t, &k->w->o.tok);
+    loom_scan_fns fns = {on_word, end_sentence, NULL, k};
+    for (k->epoch = 0; k->rc == 0 && k->epoch < k->w->o.epochs; k->epoch++) {
+        k->rc = loom_shards_scan(k->w->corpus, k->begin, k->end, t, &fns);
+        if (k->rc == 0)
+            end_epoch(k);
+    }
+    loom_tokenizer_free(t);
+    worker_release(k);
+    return NULL;
+}
+
+int loom_w2v_train(loom_w2v *w, loom_progress *p)
+{
+    if (!w->vocab)
+        return loom_error(LOOM_EINVAL, "no vocabulary: count the corpus or set one first");
+    free(w->syn0), free(w->syn1), free(w->keep);
+    w->syn0 = w->syn1 = NULL;
+    w->keep = NULL;
+    loom_noise_free(&w->noise);
+    loom_huffman_free(&w->tree);
+    int rc = setup_model(w);
+    if (rc < 0)
+        return rc;
+    int n = w->o.threads, epochs = w->o.epochs;
+    free(w->epoch_loss), free(w->epoch_n), free(w->epoch_threads);
+    w->epoch_loss = loom_calloc((size_t)epochs, sizeof *w->epoch_loss);
+    w->epoch_n = loom_calloc((size_t)epochs, sizeof *w->epoch_n);
+    w->epoch_threads = loom_calloc((size_t)epochs, sizeof *w->epoch_threads);
+    worker *jobs = loom_calloc((size_t)n, sizeof *jobs);
+    if (!w->epoch_loss || !w->epoch_n || !w->epoch_threads || !jobs) {
+        free(jobs);
+        return LOOM_ENOMEM;
+    }
+    long long size = loom_shards_size(w->corpus);
+    for (int i = 0; i < n; i++) {
+        jobs[i].w = w;
+        jobs[i].id = i;
+        jobs[i].begin = split(size, i, n);
+        jobs[i].end = split(size, i + 1, n);
+        jobs[i].alpha = w->start_alpha;
+        loom_rng_seed(&jobs[i].rng, w->o.seed, (uint64_t)i + 1);
+    }
+    atomic_store(&w->words_done, 0);
+    memset(&w->stats, 0, sizeof w->stats);
+    w->interval_loss = 0;
+    w->interval_n = 0;
+    w->progress = p;
+    loom_progress_set_total(p, (double)w->train_words * epochs);
+    w->start_time = loom_now();
+    rc = run_threads(train_main, jobs, sizeof *jobs, n, offsetof(worker, rc));
+    free(jobs);
+    w->stats.seconds = loom_now() - w->start_time;
+    w->stats.words = atomic_load(&w->words_done);
+    w->progress = NULL;
+    if (rc == 0) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "loss %.4f  %.0fk words/s/thread", w->stats.loss,
+                 w->stats.seconds > 0 ? (double)w->stats.words / w->stats.seconds / n / 1e3 : 0);
+        loom_progress_finish(p, detail);
+    }
+    return rc;
+}
+
+int loom_w2v_save(const loom_w2v *w, const char *path, int format)
+{
+    if (!w->syn0)
+        return loom_error(LOOM_EINVAL, "no vectors: train first");
+    const char **words = loom_malloc(w->nwords, sizeof *words);
+    if (!words)
+        return LOOM_ENOMEM;
+    for (size_t i = 0; i < w->nwords; i++)
+        words[i] = loom_vocab_word(w->vocab, (int32_t)i);
+    int rc = loom_vectors_save_rows(path, format, w->nwords, (size_t)w->o.dim, words, w->syn0);
+    free(words);
+    return rc;
+}
