@@ -20,11 +20,12 @@ enum { TOKFLAGS_KEEP_CASE = 0x2000, TOKFLAGS_PUNCT, TOKFLAGS_INVALID, TOKFLAGS_P
         {"pretokenized", no_argument, 0, TOKFLAGS_PRETOKENIZED}
 
 #define TOKFLAGS_HELP                                                                              \
-    "tokenizer options (see 'loom help tokenize' for the rules):\n"                                \
-    "  --keep-case            keep letter case (default: Unicode case folding)\n"                  \
-    "  --punct keep|drop      punctuation and symbols as tokens (default) or dropped\n"            \
-    "  --invalid error|replace  stop at invalid UTF-8 (default) or read it as U+FFFD\n"            \
-    "  --pretokenized         split on ASCII white space only; no normalisation\n"
+    "      --keep-case        keep letter case (default: Unicode case folding)\n"                 \
+    "      --punct keep|drop  punctuation and symbols as tokens (default) or dropped\n"           \
+    "      --invalid error|replace\n"                                                            \
+    "                         stop at invalid UTF-8 (default) or read it as U+FFFD\n"            \
+    "      --pretokenized     split on ASCII white space only, no normalisation\n"               \
+    "                         (rules: 'loom help tokenize')\n"
 
 /* clang-format on */
 
