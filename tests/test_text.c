@@ -465,6 +465,42 @@ START_TEST(pieces_carry_partial_tokens)
 }
 END_TEST
 
+/* Text with no ASCII at all (Chinese, Thai) is normalised in parts of at
+ * most 16 KB, cut between clusters: 60 KB of it give exactly the tokens of
+ * its units, whole or in pieces. */
+START_TEST(long_runs_without_ascii)
+{
+    /* 東京は日本の首都です。ที่ดี, then an ideographic space */
+    static const char unit[] = "\xe6\x9d\xb1\xe4\xba\xac\xe3\x81\xaf\xe6\x97\xa5\xe6\x9c\xac"
+                               "\xe3\x81\xae\xe9\xa6\x96\xe9\x83\xbd\xe3\x81\xa7\xe3\x81\x99"
+                               "\xe3\x80\x82\xe0\xb8\x97\xe0\xb8\xb5\xe0\xb9\x88\xe0\xb8\x94"
+                               "\xe0\xb8\xb5\xe3\x80\x80";
+    size_t ulen = strlen(unit), reps = 1200, n = ulen * reps;
+    char *unit_tokens = strdup(tok(unit));
+    size_t tlen = strlen(unit_tokens);
+    char *want = malloc((tlen + 1) * reps + 2);
+    char *line = malloc(n + 1);
+    for (size_t i = 0; i < reps; i++) {
+        memcpy(line + i * ulen, unit, ulen);
+        memcpy(want + i * (tlen + 1), unit_tokens, tlen);
+        want[i * (tlen + 1) + tlen] = ' ';
+    }
+    want[(tlen + 1) * reps - 1] = '\0';
+    ck_assert_str_eq(tok_opts(line, n, 0, 0, 0, 0), want);
+    line[n] = '\n';
+    const char *path = tmp_path("cjk.txt");
+    write_file(path, line, n + 1);
+    strcat(want, "|");
+    ck_assert_str_eq(tok_file(path, 1 << 20, 0, 0), want);
+    for (size_t bufsize = 64; bufsize < 80; bufsize++)
+        ck_assert_msg(strcmp(tok_file(path, bufsize, 0, 0), want) == 0, "piece size %zu differs",
+                      bufsize);
+    free(line);
+    free(want);
+    free(unit_tokens);
+}
+END_TEST
+
 static int stop_after_two(void *ctx, const char *tok, size_t len)
 {
     int *n = ctx;
@@ -700,6 +736,7 @@ static Suite *text_suite(void)
     tcase_add_test(tc, sequence_cut_at_end_of_file);
     tcase_add_test(tc, line_endings);
     tcase_add_test(tc, pieces_carry_partial_tokens);
+    tcase_add_test(tc, long_runs_without_ascii);
     tcase_add_test(tc, callback_stops_tokenizing);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("vocab");
