@@ -92,18 +92,29 @@ LOOM_VECTORIZE static void additive_scores(float *restrict e, float *restrict t,
     }
 }
 
-void loom_attn_forward(const loom_attn *a, float *ctx, float *weights, float *cache, const float *q,
-                       const float *keys, const float *kp, const float *values, const int *lens,
-                       int B, int S, int Dv)
+/* Y (M,N) = X (M,K) W (K,N), X's rows ldx apart; sgemv for one row. */
+static void rows_times(int M, int N, int K, const float *X, int ldx, const float *W, float *Y)
 {
-    int Dq = a->Dq, Dk = a->Dk, A = a->A;
+    if (M == 1)
+        loom_gemv(LOOM_TRANS, K, N, 1.0f, W, N, X, 0.0f, Y);
+    else
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, ldx, W, N, 0.0f, Y, N);
+}
+
+/* loom_attn_forward with row strides for q, ctx and weights (in floats),
+ * so that one query of each sentence can be picked out of (B, Tq, .). */
+static void attn_forward(const loom_attn *a, float *ctx, int ldc, float *weights, int ldw,
+                         float *cache, const float *q, int ldq, const float *keys, const float *kp,
+                         const float *values, const int *lens, int B, int S, int Dv)
+{
+    int Dk = a->Dk, A = a->A;
     if (a->kind == LOOM_ATTN_BAHDANAU)
-        loom_mm(B, A, Dq, q, a->W, 0.0f, cache);
+        rows_times(B, A, a->Dq, q, ldq, a->W, cache);
     else if (a->kind == LOOM_ATTN_GENERAL)
-        loom_mm(B, Dk, Dq, q, a->W, 0.0f, cache);
+        rows_times(B, Dk, a->Dq, q, ldq, a->W, cache);
     for (int b = 0; b < B; b++) {
         int len = lens ? lens[b] : S;
-        float *w = weights + (size_t)b * S, *c = ctx + (size_t)b * Dv;
+        float *w = weights + (size_t)b * ldw, *c = ctx + (size_t)b * ldc;
         const float *kb = keys + (size_t)b * S * Dk;
         if (len > 0) {
             switch (a->kind) {
@@ -112,7 +123,7 @@ void loom_attn_forward(const loom_attn *a, float *ctx, float *weights, float *ca
                                 kp + (size_t)b * S * A, cache + (size_t)b * A, a->v, len, A);
                 break;
             case LOOM_ATTN_DOT:
-                loom_gemv(LOOM_NOTRANS, len, Dk, 1.0f, kb, Dk, q + (size_t)b * Dq, 0.0f, w);
+                loom_gemv(LOOM_NOTRANS, len, Dk, 1.0f, kb, Dk, q + (size_t)b * ldq, 0.0f, w);
                 break;
             case LOOM_ATTN_GENERAL:
                 loom_gemv(LOOM_NOTRANS, len, Dk, 1.0f, kb, Dk, cache + (size_t)b * Dk, 0.0f, w);
@@ -127,6 +138,13 @@ void loom_attn_forward(const loom_attn *a, float *ctx, float *weights, float *ca
     }
 }
 
+void loom_attn_forward(const loom_attn *a, float *ctx, float *weights, float *cache, const float *q,
+                       const float *keys, const float *kp, const float *values, const int *lens,
+                       int B, int S, int Dv)
+{
+    attn_forward(a, ctx, Dv, weights, S, cache, q, a->Dq, keys, kp, values, lens, B, S, Dv);
+}
+
 /* Bahdanau's per-sentence backward: de[s] is the score gradient; in the
  * forward pass this was: e[s] = v . t[s], t[s] = tanh(kp[s] + wq); so
  * dv += de t, and dpre = de v (1 - t^2) goes to both kp[s] and wq. */
@@ -138,21 +156,21 @@ LOOM_VECTORIZE static void additive_backward(float *restrict dwq, float *restric
     for (int s = 0; s < len; s++) {
         const float *restrict tr = t + (size_t)s * A;
         float g = de[s];
-        for (int j = 0; j < A; j++) {
-            float dpre = g * v[j] * (1.0f - tr[j] * tr[j]);
-            dwq[j] += dpre;
-            if (dkp)
-                dkp[(size_t)s * A + j] += dpre;
-            if (dv)
+        for (int j = 0; j < A; j++)
+            dwq[j] += g * v[j] * (1.0f - tr[j] * tr[j]);
+        if (dkp)
+            for (int j = 0; j < A; j++)
+                dkp[(size_t)s * A + j] += g * v[j] * (1.0f - tr[j] * tr[j]);
+        if (dv)
+            for (int j = 0; j < A; j++)
                 dv[j] += g * tr[j];
-        }
     }
 }
 
-void loom_attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp, float *dvalues,
-                        float *work, const float *dctx, const float *cache, const float *weights,
-                        const float *q, const float *keys, const float *values, const int *lens,
-                        int B, int S, int Dv)
+static void attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp, float *dvalues,
+                          float *work, const float *dctx, int ldc, const float *cache,
+                          const float *weights, int ldw, const float *q, int ldq, const float *keys,
+                          const float *values, const int *lens, int B, int S, int Dv)
 {
     int Dq = a->Dq, Dk = a->Dk, A = a->A;
     int X = a->kind == LOOM_ATTN_BAHDANAU ? A : Dk; /* width of the query-side product */
@@ -163,7 +181,7 @@ void loom_attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp,
         int len = lens ? lens[b] : S;
         if (len <= 0)
             continue;
-        const float *w = weights + (size_t)b * S, *dc = dctx + (size_t)b * Dv;
+        const float *w = weights + (size_t)b * ldw, *dc = dctx + (size_t)b * ldc;
         const float *vb = values + (size_t)b * S * Dv, *kb = keys + (size_t)b * S * Dk;
         /* in the forward pass this was: ctx = sum_s w[s] values[s]; so
          * dvalues[s] += w[s] dctx and dw[s] = values[s] . dctx */
@@ -179,9 +197,9 @@ void loom_attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp,
         switch (a->kind) {
         case LOOM_ATTN_DOT: /* e[s] = q . k[s] */
             if (dq)
-                loom_gemv(LOOM_TRANS, len, Dk, 1.0f, kb, Dk, de, 1.0f, dq + (size_t)b * Dq);
+                loom_gemv(LOOM_TRANS, len, Dk, 1.0f, kb, Dk, de, 1.0f, dq + (size_t)b * ldq);
             if (dkeys)
-                loom_ger(len, Dk, 1.0f, de, q + (size_t)b * Dq, dkeys + (size_t)b * S * Dk, Dk);
+                loom_ger(len, Dk, 1.0f, de, q + (size_t)b * ldq, dkeys + (size_t)b * S * Dk, Dk);
             break;
         case LOOM_ATTN_GENERAL: /* e[s] = qw . k[s], qw = q W */
             loom_gemv(LOOM_TRANS, len, Dk, 1.0f, kb, Dk, de, 0.0f, g + (size_t)b * Dk);
@@ -197,8 +215,46 @@ void loom_attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp,
     if (a->kind == LOOM_ATTN_DOT)
         return;
     /* in the forward pass this was: wq = q W; so dq += g W^T, dW += q^T g */
-    if (dq)
-        loom_mm_nt(B, Dq, X, g, a->W, 1.0f, dq);
-    if (a->dW)
-        loom_mm_tn_acc(Dq, X, B, q, g, a->dW);
+    if (dq && B == 1)
+        loom_gemv(LOOM_NOTRANS, Dq, X, 1.0f, a->W, X, g, 1.0f, dq);
+    else if (dq)
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, Dq, X, 1.0f, g, X, a->W, X, 1.0f, dq, ldq);
+    if (a->dW && B == 1)
+        loom_ger(Dq, X, 1.0f, q, g, a->dW, X);
+    else if (a->dW)
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dq, X, B, 1.0f, q, ldq, g, X, 1.0f, a->dW, X);
+}
+
+void loom_attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp, float *dvalues,
+                        float *work, const float *dctx, const float *cache, const float *weights,
+                        const float *q, const float *keys, const float *values, const int *lens,
+                        int B, int S, int Dv)
+{
+    attn_backward(a, dq, dkeys, dkp, dvalues, work, dctx, Dv, cache, weights, S, q, a->Dq, keys,
+                  values, lens, B, S, Dv);
+}
+
+/* ---- all Tq queries of each sentence ---- */
+
+void loom_attn_forward_all(const loom_attn *a, float *ctx, float *weights, float *cache,
+                           const float *q, const float *keys, const float *kp, const float *values,
+                           const int *lens, int B, int Tq, int S, int Dv)
+{
+    size_t step = loom_attn_cache_size(a, B, S);
+    for (int t = 0; t < Tq; t++)
+        attn_forward(a, ctx + (size_t)t * Dv, Tq * Dv, weights + (size_t)t * S, Tq * S,
+                     cache + t * step, q + (size_t)t * a->Dq, Tq * a->Dq, keys, kp, values, lens, B,
+                     S, Dv);
+}
+
+void loom_attn_backward_all(const loom_attn *a, float *dq, float *dkeys, float *dkp, float *dvalues,
+                            float *work, const float *dctx, const float *cache,
+                            const float *weights, const float *q, const float *keys,
+                            const float *values, const int *lens, int B, int Tq, int S, int Dv)
+{
+    size_t step = loom_attn_cache_size(a, B, S);
+    for (int t = 0; t < Tq; t++)
+        attn_backward(a, dq ? dq + (size_t)t * a->Dq : NULL, dkeys, dkp, dvalues, work,
+                      dctx + (size_t)t * Dv, Tq * Dv, cache + t * step, weights + (size_t)t * S,
+                      Tq * S, q + (size_t)t * a->Dq, Tq * a->Dq, keys, values, lens, B, S, Dv);
 }

@@ -68,4 +68,17 @@ void loom_attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp,
                         const float *q, const float *keys, const float *values, const int *lens,
                         int B, int S, int Dv);
 
+/* All Tq queries of each sentence (a decoder without input feeding, or
+ * scoring a whole target side): q (B, Tq, Dq), ctx (B, Tq, Dv), weights
+ * (B, Tq, S), dq and dctx likewise; the cache is Tq times
+ * loom_attn_cache_size(a, B, S), the work as for one query. Same results as
+ * Tq calls of the one-query functions. */
+void loom_attn_forward_all(const loom_attn *a, float *ctx, float *weights, float *cache,
+                           const float *q, const float *keys, const float *kp, const float *values,
+                           const int *lens, int B, int Tq, int S, int Dv);
+void loom_attn_backward_all(const loom_attn *a, float *dq, float *dkeys, float *dkp, float *dvalues,
+                            float *work, const float *dctx, const float *cache,
+                            const float *weights, const float *q, const float *keys,
+                            const float *values, const int *lens, int B, int Tq, int S, int Dv);
+
 #endif
