@@ -1,0 +1,113 @@
+# End-to-end: loom seq2seq and loom translate. Training runs are tiny (a
+# few dozen steps on the reverse task of tests/fixtures/seq).
+. "$LOOM_SRCDIR/tests/e2e/lib.sh"
+SEQ="$FIXTURES/seq"
+TRAIN="$SEQ/reverse-train.tsv"
+SMALL="--emb 8 --hidden 12 --batch 32 --lr 0.01 --quiet"
+
+# ---- training and translating ----
+expect_status "seq2seq trains" 0 "$LOOM" seq2seq "$TRAIN" -o "$TMP/m.loom" $SMALL --epochs 1
+[ -s "$TMP/m.loom" ] && ok "the model file exists" || not_ok "the model file exists"
+[ -s "$TMP/m.loom.ckpt" ] && ok "the final checkpoint exists" || not_ok "the final checkpoint exists"
+
+expect_status "progress lines name step, tokens/s and validation" 0 "$LOOM" seq2seq "$TRAIN" \
+    -o "$TMP/v.loom" --valid "$SEQ/reverse-valid.tsv" --emb 8 --hidden 12 --batch 32 --epochs 1
+expect_grep "epoch line" '^loom seq2seq: epoch 1/1: step [0-9]+, train loss [0-9.]+, [0-9]+ tokens/s' "$TMP/err"
+expect_grep "validation line" 'step [0-9]+: valid loss [0-9.]+, BLEU [0-9.]+, exact match [0-9.]+%' "$TMP/err"
+
+printf 'a b c\n\nh g f e d\n' >"$TMP/in.txt"
+expect_status "translate runs" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt"
+expect_lines "one output line per input line" 3 "$TMP/out"
+expect_grep "the fixture model reverses" '^c b a$' "$TMP/out"
+expect_grep "an empty line stays empty" '^$' "$TMP/out"
+printf 'c b a\n\nd e f g h\n' >"$TMP/want.txt"
+expect_same "translations of the fixture" "$TMP/out" "$TMP/want.txt"
+
+expect_status "stdin and batch 1" 0 sh -c "\"$LOOM\" translate \"$SEQ/reverse.loom\" --batch 1 <\"$TMP/in.txt\""
+expect_same "batch 1 gives the same" "$TMP/out" "$TMP/want.txt"
+
+expect_status "beam with n-best" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt" --beam 4 --nbest 2
+expect_grep "n-best format" '^1 \|\|\| c b a \|\|\| -?[0-9.]+$' "$TMP/out"
+expect_lines "two per non-empty sentence, one for the empty" 5 "$TMP/out"
+
+expect_status "hard alignments" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt" --align hard
+expect_grep "hard pairs" '^c b a \|\|\| [0-9]+-0 [0-9]+-1 [0-9]+-2$' "$TMP/out"
+expect_status "soft alignments" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt" --align soft
+expect_grep "soft rows" '^c b a \|\|\| [0-9.]+ [0-9.]+ [0-9.]+ \| ' "$TMP/out"
+mkdir "$TMP/svg"
+expect_status "attention heat maps" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt" --attention-svg "$TMP/svg"
+[ -s "$TMP/svg/000001.svg" ] && [ -s "$TMP/svg/000003.svg" ] && ok "one SVG per sentence" || not_ok "one SVG per sentence"
+expect_grep "an SVG names the words" '<text[^>]*>h</text>' "$TMP/svg/000003.svg"
+
+# ---- usage errors ----
+expect_status "--beam 0 is a usage error" 2 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt" --beam 0
+expect_grep "--beam 0 is explained" 'beam' "$TMP/err"
+expect_status "--nbest above the beam" 2 "$LOOM" translate "$SEQ/reverse.loom" --nbest 3
+expect_status "seq2seq without -o" 2 "$LOOM" seq2seq "$TRAIN"
+expect_status "dot attention with a bidirectional encoder" 2 "$LOOM" seq2seq "$TRAIN" -o "$TMP/x.loom" --attention dot
+
+# ---- bad data: clear error, exit 1, no model file ----
+bad_data() { # name text pattern
+    printf "$2" >"$TMP/bad.tsv"
+    rm -f "$TMP/bad.loom"
+    expect_status "$1: exit 1" 1 "$LOOM" seq2seq "$TMP/bad.tsv" -o "$TMP/bad.loom" $SMALL
+    expect_grep "$1: names file and line" "$3" "$TMP/err"
+    expect_lines "$1: one line" 1 "$TMP/err"
+    [ ! -e "$TMP/bad.loom" ] && ok "$1: no model file" || not_ok "$1: no model file"
+}
+bad_data "line without a TAB" 'a b\tb a\nno tab\n' 'bad.tsv:2: no TAB'
+bad_data "empty source side" 'a b\tb a\n \tb\n' 'bad.tsv:2: empty source side'
+bad_data "empty target side" 'a\ta\nb\tb\nc\t\n' 'bad.tsv:3: empty target side'
+bad_data "invalid UTF-8" 'a\ta\nb \377\tb\n' 'bad.tsv:2:.*UTF-8'
+
+printf '3 5\na 1 2 3 4 5\nb 1 2 3 4 5\nzz 1 2 3 4 5\n' >"$TMP/v5.txt"
+rm -f "$TMP/bad.loom"
+expect_status "vectors of the wrong dimension: exit 1" 1 "$LOOM" seq2seq "$TRAIN" -o "$TMP/bad.loom" \
+    --src-vectors "$TMP/v5.txt" --emb 8 --hidden 12 --quiet
+expect_grep "the dimension error names the file" 'v5.txt: vectors of dimension 5.*embedding size is 8' "$TMP/err"
+[ ! -e "$TMP/bad.loom" ] && ok "no model file after the dimension error" || not_ok "no model file after the dimension error"
+
+# ---- transfer learning: coverage report, frozen rows ----
+expect_status "vectors decide the embedding size and are frozen" 0 "$LOOM" seq2seq "$TRAIN" \
+    -o "$TMP/f.loom" --src-vectors "$TMP/v5.txt" --freeze src --hidden 12 --max-steps 5
+expect_grep "coverage is reported" 'source vectors .*v5.txt: 2 of 8 words found \(coverage 25.0% of the vocabulary, [0-9.]+% of the running tokens\)' "$TMP/err"
+
+# ---- bad model files ----
+head -c 300 "$SEQ/reverse.loom" >"$TMP/cut.loom"
+expect_status "a truncated model: exit 1" 1 "$LOOM" translate "$TMP/cut.loom" "$TMP/in.txt"
+expect_grep "the truncated file is named" 'cut.loom' "$TMP/err"
+expect_status "a foreign file: exit 1" 1 "$LOOM" translate "$TRAIN" "$TMP/in.txt"
+expect_grep "the foreign file is named" 'reverse-train.tsv' "$TMP/err"
+expect_status "a missing model: exit 1" 1 "$LOOM" translate "$TMP/nothing.loom"
+
+# ---- resume: same result as the uninterrupted run ----
+R="$TRAIN -o"
+"$LOOM" seq2seq $R "$TMP/a.loom" $SMALL --epochs 2 --seed 5 --dropout 0.1
+"$LOOM" seq2seq $R "$TMP/b.loom" $SMALL --epochs 2 --seed 5 --dropout 0.1 --max-steps 70
+expect_status "resume from the checkpoint" 0 "$LOOM" seq2seq $R "$TMP/b.loom" $SMALL --epochs 2 \
+    --resume "$TMP/b.loom.ckpt"
+expect_same "resumed model equals the uninterrupted one" "$TMP/a.loom" "$TMP/b.loom"
+expect_status "resuming a model without optimizer state fails" 1 "$LOOM" seq2seq $R "$TMP/c.loom" \
+    $SMALL --resume "$SEQ/reverse.loom"
+expect_grep "and says so" 'not a training checkpoint' "$TMP/err"
+
+# ---- Ctrl-C: the last complete checkpoint stays intact ----
+for i in $(seq 30); do cat "$TRAIN"; done >"$TMP/big.tsv"
+"$LOOM" seq2seq "$TMP/big.tsv" -o "$TMP/int.loom" $SMALL --epochs 50 --checkpoint-every 0.001 &
+pid=$!
+for i in $(seq 100); do [ -s "$TMP/int.loom.ckpt" ] && break; sleep 0.1; done
+sleep 0.5
+kill -INT $pid
+wait $pid
+st=$?
+[ $st -ne 0 ] && ok "interrupted training exits non-zero" || not_ok "interrupted training exits non-zero"
+expect_status "the checkpoint after Ctrl-C loads" 0 "$LOOM" translate "$TMP/int.loom.ckpt" "$TMP/in.txt"
+ls "$TMP" | grep -q 'tmp' && not_ok "no temporary files left" || ok "no temporary files left"
+
+# ---- loom info ----
+if "$LOOM" help info >/dev/null 2>&1; then
+    expect_status "info describes a model" 0 "$LOOM" info "$SEQ/reverse.loom"
+    expect_grep "info names the format" 'loom-seq2seq' "$TMP/out"
+fi
+
+finish

@@ -1,0 +1,563 @@
+/* Tests for src/seq (the encoder-decoder): PyTorch equivalence of the
+ * forward pass on committed fixtures, finite-difference gradients, beam
+ * search never worse than greedy, data and model-file errors, transfer
+ * learning with frozen embeddings. Tiny models: the suite takes seconds. */
+#include "config.h"
+#include "base/error.h"
+#include "base/safetensors.h"
+#include "embed/vectors.h"
+#include "seq/data.h"
+#include "seq/decode.h"
+#include "seq/model.h"
+#include "seq/model_file.h"
+#include "seq/train.h"
+#include "seq/transfer.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/loom-test-seq.XXXXXX";
+
+static void setup(void)
+{
+    strcpy(tmpdir, "/tmp/loom-test-seq.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[4][256];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
+    return buf[i];
+}
+
+static const char *fixture(const char *name)
+{
+    static char buf[4][1024];
+    static int i;
+    const char *src = getenv("LOOM_SRCDIR");
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/tests/fixtures/seq/%s", src ? src : ".", name);
+    return buf[i];
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* ---- PyTorch equivalence ---- */
+
+static const char *const equiv_models[] = {"gru-bahdanau",  "gru-dot",  "gru-general",
+                                           "gru-none",      "lstm-bahdanau", "lstm-dot",
+                                           "lstm-general", "lstm-none"};
+
+START_TEST(forward_matches_pytorch)
+{
+    char name[64];
+    snprintf(name, sizeof name, "equiv-%s.loom", equiv_models[_i]);
+    loom_seq_bundle b;
+    ck_assert_msg(loom_seq_file_load(&b, fixture(name), NULL) == 0, "%s", loom_error_message());
+    loom_seq_pairs *p;
+    ck_assert_int_eq(loom_seq_pairs_read(&p, fixture("equiv.tsv"), NULL, &b.tok[0], &b.tok[1]), 0);
+    loom_seq_corpus *c;
+    ck_assert_int_eq(loom_seq_corpus_build(&c, p, b.vocab[0], b.vocab[1], 0), 0);
+    size_t idx[64];
+    for (size_t i = 0; i < c->n; i++)
+        idx[i] = i;
+    loom_seq_batch bt;
+    ck_assert_int_eq(loom_seq_batch_make(&bt, c, idx, (int)c->n), 0);
+    loom_seq_work *w;
+    ck_assert_int_eq(loom_seq_work_new(&w, b.model), 0);
+    float *logp = calloc((size_t)bt.n * bt.tgt_len, sizeof(float));
+    double loss;
+    long tokens;
+    ck_assert_int_eq(loom_seq_forward(b.model, w, &bt, 0, 0, NULL, &loss, &tokens, logp), 0);
+
+    snprintf(name, sizeof name, "equiv-%s.logp", equiv_models[_i]);
+    FILE *f = fopen(fixture(name), "r");
+    ck_assert_ptr_nonnull(f);
+    double worst = 0;
+    long compared = 0;
+    for (int i = 0; i < bt.n; i++)
+        for (int t = 0; t < bt.tgt_lens[i]; t++) {
+            double want;
+            ck_assert_int_eq(fscanf(f, "%lf", &want), 1);
+            double d = fabs(want - logp[(size_t)i * bt.tgt_len + t]);
+            worst = d > worst ? d : worst;
+            compared++;
+        }
+    fclose(f);
+    ck_assert_int_eq(compared, tokens);
+    ck_assert_msg(worst < 1e-4, "%s: worst |loom - torch| = %g", equiv_models[_i], worst);
+    free(logp);
+    loom_seq_work_free(w);
+    loom_seq_batch_release(&bt);
+    loom_seq_corpus_free(c);
+    loom_seq_pairs_free(p);
+    loom_seq_bundle_free(&b);
+}
+END_TEST
+
+/* ---- gradients ---- */
+
+static const loom_seq_config grad_configs[] = {
+    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 2, 1, 3, 4, 3, 7, 8, 0},
+    {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_GENERAL, 1, 1, 3, 4, 3, 7, 8, 0},
+    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_DOT, 1, 0, 3, 4, 3, 7, 8, 0},
+    {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_NONE, 2, 0, 3, 4, 3, 7, 8, 0},
+    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 7, 8, 0.3f},
+};
+
+static int gsrc[] = {4, 5, 6, 0, 5, 0, 0, 0, 6, 4, 4, 5};
+static int gsrc_lens[] = {3, 1, 4};
+static int gtin[] = {2, 4, 5, 2, 7, 0, 2, 6, 6};
+static int gtout[] = {4, 5, 3, 7, 3, 0, 6, 6, 3};
+static int gtgt_lens[] = {3, 2, 3};
+
+static double batch_loss(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b,
+                         int backward)
+{
+    loom_rng rng;
+    loom_rng_seed(&rng, 5, 0); /* the same dropout masks every time */
+    double loss;
+    long tokens;
+    ck_assert_int_eq(loom_seq_forward(m, w, b, 1, 0.1f, &rng, &loss, &tokens, NULL), 0);
+    if (backward)
+        ck_assert_int_eq(loom_seq_backward(m, w, b, 1.0f / tokens), 0);
+    return loss / tokens;
+}
+
+START_TEST(gradients_match_finite_differences)
+{
+    loom_seq_model *m;
+    ck_assert_int_eq(loom_seq_model_new(&m, &grad_configs[_i], 42), 0);
+    loom_seq_work *w;
+    ck_assert_int_eq(loom_seq_work_new(&w, m), 0);
+    loom_seq_batch b = {3, 4, 3, gsrc, gsrc_lens, gtin, gtout, gtgt_lens};
+    loom_params *ps = loom_seq_model_params(m);
+    loom_params_zero_grad(ps);
+    batch_loss(m, w, &b, 1);
+    loom_rng pick;
+    loom_rng_seed(&pick, 9, 0);
+    for (size_t k = 0; k < loom_params_len(ps); k++) {
+        loom_param *p = loom_params_at(ps, k);
+        for (int trial = 0; trial < 6; trial++) {
+            size_t i = loom_rng_below(&pick, (uint32_t)p->size);
+            float keep = p->value[i], h = 1e-2f;
+            p->value[i] = keep + h;
+            double up = batch_loss(m, w, &b, 0);
+            p->value[i] = keep - h;
+            double down = batch_loss(m, w, &b, 0);
+            p->value[i] = keep;
+            double num = (up - down) / (2 * h), ana = p->grad[i];
+            ck_assert_msg(fabs(num - ana) <= 2e-3 + 3e-2 * fabs(num),
+                          "config %d, %s[%zu]: analytic %g, numeric %g", _i, p->name, i, ana, num);
+        }
+    }
+    loom_seq_work_free(w);
+    loom_seq_model_free(m);
+}
+END_TEST
+
+/* A replica's gradients plus the model's over a split batch equal the
+ * gradient of the whole batch (data-parallel training). */
+START_TEST(replica_gradients_add_up)
+{
+    loom_seq_model *m, *r;
+    loom_seq_config c = grad_configs[0];
+    ck_assert_int_eq(loom_seq_model_new(&m, &c, 1), 0);
+    ck_assert_int_eq(loom_seq_model_replica(&r, m), 0);
+    loom_seq_work *w, *w2;
+    ck_assert_int_eq(loom_seq_work_new(&w, m), 0);
+    ck_assert_int_eq(loom_seq_work_new(&w2, r), 0);
+    loom_seq_batch b = {3, 4, 3, gsrc, gsrc_lens, gtin, gtout, gtgt_lens};
+    loom_params *ps = loom_seq_model_params(m);
+    double loss;
+    long tokens;
+    loom_params_zero_grad(ps);
+    ck_assert_int_eq(loom_seq_forward(m, w, &b, 1, 0, NULL, &loss, &tokens, NULL), 0);
+    ck_assert_int_eq(loom_seq_backward(m, w, &b, 1.0f / tokens), 0);
+    size_t nf, nr;
+    float *g = loom_params_grads(ps, &nf);
+    float *whole = malloc(nf * sizeof(float));
+    memcpy(whole, g, nf * sizeof(float));
+    loom_params_zero_grad(ps);
+    loom_seq_batch b1 = b, b2 = b;
+    b1.n = 1;
+    b2.n = 2, b2.src += 4, b2.src_lens += 1, b2.tgt_in += 3, b2.tgt_out += 3, b2.tgt_lens += 1;
+    ck_assert_int_eq(loom_seq_forward(m, w, &b1, 1, 0, NULL, &loss, &tokens, NULL), 0);
+    ck_assert_int_eq(loom_seq_backward(m, w, &b1, 1.0f / 8), 0);
+    ck_assert_int_eq(loom_seq_forward(r, w2, &b2, 1, 0, NULL, &loss, &tokens, NULL), 0);
+    ck_assert_int_eq(loom_seq_backward(r, w2, &b2, 1.0f / 8), 0);
+    float *g2 = loom_seq_replica_grads(r, &nr);
+    ck_assert_uint_eq(nf, nr);
+    for (size_t i = 0; i < nf; i++)
+        ck_assert_msg(fabsf(g[i] + g2[i] - whole[i]) < 1e-5f, "gradient %zu", i);
+    free(whole);
+    loom_seq_work_free(w);
+    loom_seq_work_free(w2);
+    loom_seq_model_free(r);
+    loom_seq_model_free(m);
+}
+END_TEST
+
+/* ---- decoding ---- */
+
+static void random_sources(loom_rng *rng, int *src, int *lens, int n, int S, int V)
+{
+    for (int i = 0; i < n; i++) {
+        lens[i] = 1 + (int)loom_rng_below(rng, (uint32_t)S);
+        for (int j = 0; j < S; j++)
+            src[i * S + j] = j < lens[i] ? 4 + (int)loom_rng_below(rng, (uint32_t)(V - 4)) : 0;
+    }
+}
+
+START_TEST(beam_never_scores_below_greedy)
+{
+    loom_seq_config c = {_i % 2 ? LOOM_SEQ_LSTM : LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 8,
+                         12, 8, 15, 9, 0};
+    loom_seq_model *m;
+    ck_assert_int_eq(loom_seq_model_new(&m, &c, 100 + _i), 0);
+    loom_seq_work *w;
+    ck_assert_int_eq(loom_seq_work_new(&w, m), 0);
+    enum { N = 24, S = 6 };
+    int src[N * S], lens[N], counts[N], counts_g[N];
+    loom_rng rng;
+    loom_rng_seed(&rng, 7, _i);
+    random_sources(&rng, src, lens, N, S, c.src_vocab);
+    loom_seq_decode_opts o;
+    loom_seq_decode_defaults(&o);
+    loom_seq_hyp greedy[N];
+    ck_assert_int_eq(loom_seq_decode(m, w, src, lens, N, S, &o, greedy, counts_g), 0);
+    for (int K = 2; K <= 6; K += 2) {
+        for (float alpha = 0; alpha <= 1.01f; alpha += 0.5f) {
+            loom_seq_hyp beam[N * 2], g1[N];
+            o.beam = K, o.nbest = 2, o.alpha = alpha;
+            ck_assert_int_eq(loom_seq_decode(m, w, src, lens, N, S, &o, beam, counts), 0);
+            loom_seq_decode_opts og = o;
+            og.beam = 1, og.nbest = 1;
+            ck_assert_int_eq(loom_seq_decode(m, w, src, lens, N, S, &og, g1, counts_g), 0);
+            for (int i = 0; i < N; i++) {
+                ck_assert_int_ge(counts[i], 1);
+                ck_assert_msg(beam[i * 2].score >= g1[i].score - 1e-6f,
+                              "K %d alpha %g sentence %d: beam %g < greedy %g", K, alpha, i,
+                              beam[i * 2].score, g1[i].score);
+                if (counts[i] > 1) /* the n-best list is sorted */
+                    ck_assert(beam[i * 2].score >= beam[i * 2 + 1].score);
+                loom_seq_hyps_free(&beam[i * 2], counts[i]);
+            }
+            loom_seq_hyps_free(g1, N);
+        }
+    }
+    loom_seq_hyps_free(greedy, N);
+    loom_seq_work_free(w);
+    loom_seq_model_free(m);
+}
+END_TEST
+
+/* Batched decoding gives each sentence what decoding it alone gives. */
+START_TEST(batched_decoding_equals_one_at_a_time)
+{
+    loom_seq_bundle b;
+    ck_assert_int_eq(loom_seq_file_load(&b, fixture("reverse.loom"), NULL), 0);
+    loom_seq_work *w;
+    ck_assert_int_eq(loom_seq_work_new(&w, b.model), 0);
+    enum { N = 8, S = 6 };
+    int src[N * S], lens[N], counts[N], c1;
+    loom_rng rng;
+    loom_rng_seed(&rng, 3, 0);
+    random_sources(&rng, src, lens, N, S, (int)loom_vocab_size(b.vocab[0]));
+    loom_seq_decode_opts o;
+    loom_seq_decode_defaults(&o);
+    o.beam = _i ? 4 : 1;
+    o.align = 1;
+    loom_seq_hyp all[N], one;
+    ck_assert_int_eq(loom_seq_decode(b.model, w, src, lens, N, S, &o, all, counts), 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(loom_seq_decode(b.model, w, src + i * S, &lens[i], 1, lens[i], &o, &one,
+                                         &c1),
+                         0);
+        ck_assert_int_eq(one.len, all[i].len);
+        ck_assert_mem_eq(one.ids, all[i].ids, one.len * sizeof(int));
+        ck_assert_msg(fabsf(one.score - all[i].score) < 1e-4f, "scores %g %g", one.score,
+                      all[i].score);
+        /* attention rows sum to 1 over the real source positions */
+        for (int t = 0; t < one.len; t++) {
+            float s = 0;
+            for (int j = 0; j < lens[i]; j++)
+                s += one.align[t * one.src_len + j];
+            ck_assert(fabsf(s - 1) < 1e-4f);
+        }
+        loom_seq_hyps_free(&one, 1);
+    }
+    /* the trained reverse model reverses */
+    int abc[] = {(int)loom_vocab_find(b.vocab[0], "a", 1), (int)loom_vocab_find(b.vocab[0], "b", 1),
+                 (int)loom_vocab_find(b.vocab[0], "c", 1)};
+    int n3 = 3;
+    ck_assert_int_eq(loom_seq_decode(b.model, w, abc, &n3, 1, 3, &o, &one, &c1), 0);
+    ck_assert_int_eq(one.len, 3);
+    ck_assert_str_eq(loom_vocab_word(b.vocab[1], one.ids[0]), "c");
+    ck_assert_str_eq(loom_vocab_word(b.vocab[1], one.ids[2]), "a");
+    loom_seq_hyps_free(&one, 1);
+    loom_seq_hyps_free(all, N);
+    loom_seq_work_free(w);
+    loom_seq_bundle_free(&b);
+}
+END_TEST
+
+/* ---- data ---- */
+
+static void expect_read_error(const char *text, const char *want, int two_files)
+{
+    loom_tok_opts t;
+    loom_tok_opts_default(&t);
+    loom_seq_pairs *p = NULL;
+    const char *path = tmp_path(two_files ? "src.txt" : "pairs.tsv");
+    write_text(path, text);
+    const char *tgt = NULL;
+    if (two_files) {
+        tgt = tmp_path("tgt.txt");
+        write_text(tgt, "un\ndeux\n");
+    }
+    int rc = loom_seq_pairs_read(&p, path, tgt, &t, &t);
+    ck_assert_int_eq(rc, LOOM_EFORMAT);
+    ck_assert_ptr_null(p);
+    ck_assert_msg(strstr(loom_error_message(), want), "message '%s' lacks '%s'",
+                  loom_error_message(), want);
+}
+
+START_TEST(bad_pairs_are_errors_with_file_and_line)
+{
+    expect_read_error("a b\tc d\nno tab here\n", "pairs.tsv:2: no TAB", 0);
+    expect_read_error("a\tb\n\t\tx\n", "pairs.tsv:2: empty source side", 0);
+    expect_read_error("a\tb\nc\tb\nd\t\n", "pairs.tsv:3: empty target side", 0);
+    expect_read_error("a\tb\nok\tbad \xff\xfe\n", "pairs.tsv:2:", 0);
+    expect_read_error("one\ntwo\nthree\n", "tgt.txt: ends at line 3", 1);
+}
+END_TEST
+
+START_TEST(pairs_read_columns_and_batches)
+{
+    loom_tok_opts t;
+    loom_tok_opts_default(&t);
+    const char *path = tmp_path("p.tsv");
+    write_text(path, "Hello, world!\tBonjour le monde !\textra\n\nA B C D E F\tx\nshort\tcourt\n");
+    loom_seq_pairs *p;
+    ck_assert_int_eq(loom_seq_pairs_read(&p, path, NULL, &t, &t), 0);
+    ck_assert_uint_eq(loom_seq_pairs_count(p), 3);
+    ck_assert_uint_eq(loom_seq_pairs_len(p, 0, 0), 4); /* hello , world ! */
+    ck_assert_uint_eq(loom_seq_pairs_len(p, 0, 1), 4); /* the third column is ignored */
+    ck_assert_str_eq(loom_seq_pairs_token(p, 0, 0, 0), "hello");
+    loom_vocab *v[2];
+    for (int s = 0; s < 2; s++) {
+        ck_assert_int_eq(loom_vocab_new(&v[s]), 0);
+        loom_vocab_add_specials(v[s]);
+        loom_seq_pairs_count_vocab(p, s, v[s]);
+        loom_vocab_finalize(v[s], 1, 0);
+    }
+    loom_seq_corpus *c;
+    ck_assert_int_eq(loom_seq_corpus_build(&c, p, v[0], v[1], 4), 0);
+    ck_assert_uint_eq(c->n, 2);
+    ck_assert_uint_eq(c->dropped, 1); /* the 6-word source */
+    loom_seq_batcher *bt;
+    ck_assert_int_eq(loom_seq_batcher_new(&bt, c, 2, 1), 0);
+    loom_seq_batcher_epoch(bt, 0, 1);
+    loom_seq_batch b;
+    ck_assert_int_eq(loom_seq_batcher_get(bt, 0, &b), 0);
+    ck_assert_int_eq(b.n, 2);
+    ck_assert_int_eq(b.src_len, 4);
+    ck_assert_int_eq(b.tgt_len, 5);
+    for (int i = 0; i < 2; i++) {
+        int L = b.tgt_lens[i];
+        ck_assert_int_eq(b.tgt_in[i * b.tgt_len], LOOM_SEQ_BOS);
+        ck_assert_int_eq(b.tgt_out[i * b.tgt_len + L - 1], LOOM_SEQ_EOS);
+        for (int j = b.src_lens[i]; j < b.src_len; j++)
+            ck_assert_int_eq(b.src[i * b.src_len + j], LOOM_SEQ_PAD);
+    }
+    loom_seq_batcher_free(bt);
+    loom_seq_corpus_free(c);
+    loom_vocab_free(v[0]);
+    loom_vocab_free(v[1]);
+    loom_seq_pairs_free(p);
+}
+END_TEST
+
+/* ---- model files ---- */
+
+START_TEST(model_file_round_trip_and_bad_files)
+{
+    loom_seq_bundle b;
+    ck_assert_int_eq(loom_seq_file_load(&b, fixture("reverse.loom"), NULL), 0);
+    loom_st_writer *w;
+    ck_assert_int_eq(loom_seq_file_writer(&w, &b), 0);
+    const char *copy = tmp_path("copy.loom");
+    ck_assert_int_eq(loom_st_writer_save(w, copy), 0);
+    loom_st_writer_free(w);
+    loom_seq_bundle b2;
+    ck_assert_int_eq(loom_seq_file_load(&b2, copy, NULL), 0);
+    loom_params *p1 = loom_seq_model_params(b.model), *p2 = loom_seq_model_params(b2.model);
+    size_t n1, n2;
+    float *v1 = loom_params_values(p1, &n1), *v2 = loom_params_values(p2, &n2);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_mem_eq(v1, v2, n1 * sizeof(float));
+    for (int s = 0; s < 2; s++) {
+        ck_assert_uint_eq(loom_vocab_size(b.vocab[s]), loom_vocab_size(b2.vocab[s]));
+        for (size_t i = 0; i < loom_vocab_size(b.vocab[s]); i++)
+            ck_assert_str_eq(loom_vocab_word(b.vocab[s], (int32_t)i),
+                             loom_vocab_word(b2.vocab[s], (int32_t)i));
+    }
+    char *desc;
+    ck_assert_int_eq(loom_seq_describe(&desc, copy), 0);
+    ck_assert_ptr_nonnull(strstr(desc, "loom-seq2seq"));
+    ck_assert_ptr_nonnull(strstr(desc, "bahdanau"));
+    free(desc);
+    loom_seq_bundle_free(&b2);
+
+    /* truncated: every cut is refused, none crashes */
+    FILE *f = fopen(copy, "rb");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *bytes = malloc(size);
+    ck_assert_int_eq(fread(bytes, 1, size, f), size);
+    fclose(f);
+    const char *cut = tmp_path("cut.loom");
+    long cuts[] = {0, 4, 8, 20, size / 2, size - 1};
+    for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
+        FILE *g = fopen(cut, "wb");
+        fwrite(bytes, 1, cuts[k], g);
+        fclose(g);
+        ck_assert_int_lt(loom_seq_file_load(&b2, cut, NULL), 0);
+        ck_assert_ptr_nonnull(strstr(loom_error_message(), "cut.loom"));
+    }
+    free(bytes);
+    /* foreign: a valid safetensors file that is not a loom model */
+    ck_assert_int_eq(loom_st_writer_new(&w), 0);
+    float x[2] = {1, 2};
+    int shape[1] = {2};
+    loom_st_writer_add_f32(w, "x", 1, shape, x);
+    const char *foreign = tmp_path("foreign.safetensors");
+    ck_assert_int_eq(loom_st_writer_save(w, foreign), 0);
+    loom_st_writer_free(w);
+    ck_assert_int_eq(loom_seq_file_load(&b2, foreign, NULL), LOOM_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "not a loom sequence model"));
+    ck_assert_int_eq(loom_seq_is_model_file(foreign), 0);
+    ck_assert_int_eq(loom_seq_is_model_file(copy), 1);
+    loom_seq_bundle_free(&b);
+}
+END_TEST
+
+/* ---- transfer learning ---- */
+
+START_TEST(frozen_source_embeddings_stay_the_vectors)
+{
+    loom_tok_opts t;
+    loom_tok_opts_default(&t);
+    loom_seq_pairs *p;
+    ck_assert_int_eq(loom_seq_pairs_read(&p, fixture("reverse-valid.tsv"), NULL, &t, &t), 0);
+    loom_seq_bundle b = {0};
+    for (int s = 0; s < 2; s++) {
+        ck_assert_int_eq(loom_vocab_new(&b.vocab[s]), 0);
+        loom_vocab_add_specials(b.vocab[s]);
+        loom_seq_pairs_count_vocab(p, s, b.vocab[s]);
+        loom_vocab_finalize(b.vocab[s], 1, 0);
+        b.tok[s] = t;
+    }
+    /* vectors for a, b, c, d and a word the data lacks; dimension 5 */
+    const char *words[] = {"a", "b", "c", "d", "zz"};
+    float rows[25];
+    for (int i = 0; i < 25; i++)
+        rows[i] = 0.1f * (float)(i % 7) - 0.3f + 1e-7f * (float)i;
+    const char *vec = tmp_path("v.bin");
+    ck_assert_int_eq(loom_vectors_save_rows(vec, LOOM_VEC_BIN, 5, 5, words, rows), 0);
+    loom_seq_config c = {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 5, 6, 4,
+                         (int)loom_vocab_size(b.vocab[0]), (int)loom_vocab_size(b.vocab[1]), 0.1f};
+    ck_assert_int_eq(loom_seq_model_new(&b.model, &c, 1), 0);
+    loom_params *ps = loom_seq_model_params(b.model);
+    loom_param *emb = loom_params_find(ps, "src_emb.weight");
+    loom_seq_coverage cov;
+    ck_assert_int_eq(loom_seq_init_embedding(emb, b.vocab[0], vec, 1, &cov), 0);
+    ck_assert_uint_eq(cov.found, 4);
+    ck_assert_uint_eq(cov.words, 8);
+    loom_params_freeze(ps, "src_emb.", 1);
+    loom_seq_corpus *corpus;
+    ck_assert_int_eq(loom_seq_corpus_build(&corpus, p, b.vocab[0], b.vocab[1], 0), 0);
+    loom_seq_train_opts o;
+    loom_seq_train_defaults(&o);
+    o.epochs = 2, o.batch = 16, o.lr = 0.05f, o.checkpoint = NULL;
+    loom_seq_train_result res;
+    const char *model = tmp_path("frozen.loom");
+    ck_assert_int_eq(loom_seq_train(&b, corpus, NULL, &o, model, NULL, NULL, NULL, NULL, &res), 0);
+    ck_assert_int_gt(res.steps, 0);
+    loom_seq_bundle back;
+    ck_assert_int_eq(loom_seq_file_load(&back, model, NULL), 0);
+    const float *saved =
+        loom_params_find(loom_seq_model_params(back.model), "src_emb.weight")->value;
+    for (int k = 0; k < 4; k++) {
+        int32_t id = loom_vocab_find(back.vocab[0], words[k], 1);
+        ck_assert_int_ge(id, 4);
+        ck_assert_mem_eq(saved + (size_t)id * 5, rows + k * 5, 5 * sizeof(float));
+    }
+    /* and the rest of the model did train */
+    const float *dec0 = loom_params_find(ps, "decoder.weight_hh")->value;
+    loom_seq_model *fresh;
+    ck_assert_int_eq(loom_seq_model_new(&fresh, &c, 1), 0);
+    ck_assert(memcmp(dec0, loom_params_find(loom_seq_model_params(fresh), "decoder.weight_hh")->value,
+                     4 * sizeof(float)) != 0);
+    /* a vector file of another dimension is a clear error */
+    ck_assert_int_eq(loom_vectors_save_rows(vec, LOOM_VEC_BIN, 5, 1, words, rows), 0);
+    ck_assert_int_eq(loom_seq_init_embedding(emb, b.vocab[0], vec, 1, &cov), LOOM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "dimension 1"));
+    loom_seq_model_free(fresh);
+    loom_seq_bundle_free(&back);
+    loom_seq_corpus_free(corpus);
+    loom_seq_bundle_free(&b);
+    loom_seq_pairs_free(p);
+}
+END_TEST
+
+static Suite *seq_suite(void)
+{
+    Suite *s = suite_create("seq");
+    TCase *tc = tcase_create("seq");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, forward_matches_pytorch, 0, 8);
+    tcase_add_loop_test(tc, gradients_match_finite_differences, 0,
+                        (int)(sizeof grad_configs / sizeof *grad_configs));
+    tcase_add_test(tc, replica_gradients_add_up);
+    tcase_add_loop_test(tc, beam_never_scores_below_greedy, 0, 4);
+    tcase_add_loop_test(tc, batched_decoding_equals_one_at_a_time, 0, 2);
+    tcase_add_test(tc, bad_pairs_are_errors_with_file_and_line);
+    tcase_add_test(tc, pairs_read_columns_and_batches);
+    tcase_add_test(tc, model_file_round_trip_and_bad_files);
+    tcase_add_test(tc, frozen_source_embeddings_stay_the_vectors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(seq_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
