@@ -8,3 +8,12 @@ noinst_HEADERS += src/embed/hogbatch.h src/embed/sampling.h src/embed/huffman.h 
 	src/embed/shards.h
 
 loom_SOURCES += tools/embed.c
+
+check_PROGRAMS += tests/test_word2vec
+TESTS += tests/test_word2vec
+tests_test_word2vec_SOURCES = tests/test_word2vec.c
+tests_test_word2vec_CFLAGS = $(TEST_CFLAGS)
+tests_test_word2vec_LDADD = $(TEST_LIBS)
+
+TESTS += tests/e2e/test_embed.sh
+EXTRA_DIST += tests/e2e/test_embed.sh
