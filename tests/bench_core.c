@@ -37,7 +37,7 @@ static float *buffer(size_t n, unsigned seed)
 typedef void (*kernel)(void *ctx);
 
 /* Seconds per call of the peer and of loom, measured in alternating short
- * rounds (30 each, sharing `budget` seconds) and keeping each side's best
+ * rounds (100 each, sharing `budget` seconds) and keeping each side's best
  * round: on a busy machine the best round is the one least disturbed, and
  * alternating gives both sides the same chances. */
 static void time_pair(kernel raw, kernel mine, void *ctx, double budget, double *t_raw,
@@ -47,9 +47,9 @@ static void time_pair(kernel raw, kernel mine, void *ctx, double budget, double 
     double t0 = now();
     raw(ctx);
     double once = now() - t0;
-    int n = once > 0 ? (int)(budget / 60 / once) + 1 : 1;
+    int n = once > 0 ? (int)(budget / 200 / once) + 1 : 1;
     *t_raw = *t_mine = 1e30;
-    for (int round = 0; round < 30; round++)
+    for (int round = 0; round < 100; round++)
         for (int side = 0; side < 2; side++) {
             kernel k = side ? mine : raw;
             t0 = now();
