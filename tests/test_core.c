@@ -78,11 +78,10 @@ typedef double (*objective)(void *ctx);
 /* Fourth-order central differences, (-f(x+2h) + 8 f(x+h) - 8 f(x-h) +
  * f(x-2h)) / 12h: truncation error h^4/30 f^(5), so a step large enough to
  * swamp float rounding (h = 0.05) still leaves under 1e-6. */
-static void grad_check(const char *what, objective f, void *ctx, float *x, const float *analytic,
-                       size_t n, float h)
+static double grad_check_error(objective f, void *ctx, float *x, const float *analytic, size_t n,
+                               float h, size_t *worst_i)
 {
     double worst = 0;
-    size_t worst_i = 0;
     for (size_t i = 0; i < n; i++) {
         float x0 = x[i];
         double fx[4];
@@ -97,9 +96,17 @@ static void grad_check(const char *what, objective f, void *ctx, float *x, const
         double err = fabs(a - num) / denom;
         if (err > worst) {
             worst = err;
-            worst_i = i;
+            *worst_i = i;
         }
     }
+    return worst;
+}
+
+static void grad_check(const char *what, objective f, void *ctx, float *x, const float *analytic,
+                       size_t n, float h)
+{
+    size_t worst_i = 0;
+    double worst = grad_check_error(f, ctx, x, analytic, n, h, &worst_i);
     if (getenv("LOOM_TEST_VERBOSE"))
         fprintf(stderr, "gradcheck %-30s worst relative error %.2e\n", what, worst);
     ck_assert_msg(worst <= 1e-3, "%s: gradient check failed at %zu: relative error %.3g", what,
@@ -366,6 +373,11 @@ START_TEST(test_dense_gradcheck)
     grad_check("dense dx", dense_obj, &c, c.x, dx, 24, 0.1f);
     grad_check("dense dW", dense_obj, &c, c.W, dW, 30, 0.1f);
     grad_check("dense db", dense_obj, &c, c.b, db, 5, 0.1f);
+    /* The check has teeth: a gradient 0.5% off in one entry fails it. */
+    size_t at = 0;
+    dW[11] *= 1.005f;
+    ck_assert(grad_check_error(dense_obj, &c, c.W, dW, 30, 0.1f, &at) > 1e-3 && at == 11);
+    dW[11] /= 1.005f;
     /* Backward accumulates: a second call doubles the gradients. */
     float before = dW[7];
     loom_dense_backward(NULL, dW, NULL, c.R, c.x, c.W, c.B, c.IN, c.OUT);
