@@ -7,6 +7,7 @@
 #include "config.h"
 #include "base/error.h"
 #include "base/reader.h"
+#include "base/rng.h"
 #include "text/tokenizer.h"
 #include "text/vocab.h"
 
@@ -501,6 +502,68 @@ START_TEST(long_runs_without_ascii)
 }
 END_TEST
 
+/* Random lines built from awkward pieces (apostrophes and separators next
+ * to digits and letters, combining marks, CJK, Thai, emoji, bad bytes):
+ * read through the reader in pieces of random sizes they give the tokens
+ * of the whole line at once, in both tokenizer modes. A fixed seed. */
+START_TEST(random_lines_in_random_pieces)
+{
+    static const char *const bits[] = {"a",
+                                       "Z",
+                                       "7",
+                                       " ",
+                                       "  ",
+                                       "'",
+                                       "\xe2\x80\x99",
+                                       ".",
+                                       ",",
+                                       "-",
+                                       "\t",
+                                       "\r",
+                                       "\xcc\x81",
+                                       "\xc3\xa9",
+                                       "\xe6\x9d\xb1",
+                                       "\xe0\xb8\x97\xe0\xb8\xb5\xe0\xb9\x88",
+                                       "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9",
+                                       "\xef\xac\x81",
+                                       "\xc3\x9f",
+                                       "\xc0",
+                                       "\xe2\x82",
+                                       "\xed\xa0\x80",
+                                       "\xff",
+                                       "\x80",
+                                       "\xe2\x80\x8f",
+                                       "\xc2\xa0",
+                                       "word",
+                                       "3.14"};
+    const size_t nbits = sizeof bits / sizeof bits[0];
+    loom_rng rng;
+    loom_rng_seed(&rng, 20260301, 0);
+    const char *path = tmp_path("random.txt");
+    char line[4096];
+    for (int round = 0; round < 60; round++) {
+        size_t n = 0;
+        while (n < 3000) {
+            const char *b = bits[loom_rng_next(&rng) % nbits];
+            memcpy(line + n, b, strlen(b));
+            n += strlen(b);
+        }
+        for (int pre = 0; pre < 2; pre++) {
+            char *want = strdup(tok_opts(line, n, 0, 0, LOOM_INVALID_REPLACE, pre));
+            want = realloc(want, strlen(want) + 2);
+            strcat(want, "|");
+            line[n] = '\n';
+            write_file(path, line, n + 1);
+            size_t bufsize = 64 + loom_rng_next(&rng) % 200;
+            const char *got = tok_file(path, bufsize, LOOM_INVALID_REPLACE, pre);
+            ck_assert_msg(strcmp(got, want) == 0, "round %d, pretokenized %d, piece size %zu",
+                          round, pre, bufsize);
+            free(want);
+        }
+    }
+}
+END_TEST
+
 static int stop_after_two(void *ctx, const char *tok, size_t len)
 {
     int *n = ctx;
@@ -737,6 +800,7 @@ static Suite *text_suite(void)
     tcase_add_test(tc, line_endings);
     tcase_add_test(tc, pieces_carry_partial_tokens);
     tcase_add_test(tc, long_runs_without_ascii);
+    tcase_add_test(tc, random_lines_in_random_pieces);
     tcase_add_test(tc, callback_stops_tokenizing);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("vocab");

@@ -64,7 +64,6 @@ struct loom_tokenizer {
 
 static unsigned char ascii_class[128];
 static pthread_once_t ascii_once = PTHREAD_ONCE_INIT;
-static const unsigned char ascii_fold[26] = "abcdefghijklmnopqrstuvwxyz";
 
 static void init_ascii_class(void)
 {
@@ -245,7 +244,7 @@ static int append_ascii_word(loom_tokenizer *t, const char *s, size_t n)
         char *d = t->tok + t->len;
         for (size_t i = 0; i < k; i++) {
             unsigned char c = (unsigned char)s[i];
-            d[i] = fold && (unsigned)(c - 'A') < 26u ? (char)ascii_fold[c - 'A'] : (char)c;
+            d[i] = (char)(fold && (unsigned)(c - 'A') < 26u ? c + ('a' - 'A') : c);
         }
         t->len += k;
         s += k, n -= k;
