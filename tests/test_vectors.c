@@ -48,7 +48,10 @@ static void write_file(const char *path, const void *data, size_t n)
     fclose(f);
 }
 
-static void write_str(const char *path, const char *s) { write_file(path, s, strlen(s)); }
+static void write_str(const char *path, const char *s)
+{
+    write_file(path, s, strlen(s));
+}
 
 static char *read_all(const char *path, size_t *n)
 {
@@ -95,8 +98,8 @@ static void expect_refused(const char *path, const char *part1, const char *part
 
 START_TEST(round_trip_every_format)
 {
-    static const char *const names[] = {"v.bin", "v.txt", "v.vec", "v.bin.gz", "v.vec.gz",
-                                        "v.other"};
+    static const char *const names[] = {"v.bin",    "v.txt",    "v.vec",
+                                        "v.bin.gz", "v.vec.gz", "v.other"};
     static const int formats[] = {LOOM_VEC_BIN, LOOM_VEC_TEXT, LOOM_VEC_TEXT,
                                   LOOM_VEC_BIN, LOOM_VEC_TEXT, LOOM_VEC_BIN};
     for (size_t f = 0; f < sizeof names / sizeof *names; f++) {
@@ -155,7 +158,8 @@ START_TEST(binary_variants)
         const char *p = tmp_path("var.bin");
         write_file(p, buf, n);
         loom_vectors *v;
-        ck_assert_msg(loom_vectors_load(&v, p) == 0, "variant %d: %s", variant, loom_error_message());
+        ck_assert_msg(loom_vectors_load(&v, p) == 0, "variant %d: %s", variant,
+                      loom_error_message());
         check_rows3(v);
         ck_assert_int_eq(loom_vectors_format(v), LOOM_VEC_BIN);
         loom_vectors_free(v);
@@ -297,7 +301,8 @@ START_TEST(gzip_cut_names_the_record)
             rows[i * D + j] = (float)((i * 7919 + j * 104729) % 1000) / 997.0f;
     }
     const char *p = tmp_path("v.txt.gz");
-    ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, N, D, (const char *const *)words, rows), 0);
+    ck_assert_int_eq(
+        loom_vectors_save_rows(p, LOOM_VEC_AUTO, N, D, (const char *const *)words, rows), 0);
     size_t n;
     char *gz = read_all(p, &n);
     const char *q = tmp_path("cut.txt.gz");
@@ -347,7 +352,8 @@ static loom_vectors *random_vectors(unsigned seed)
             rows[i * SD + j] = (float)rand() / RAND_MAX - 0.5f;
     }
     const char *p = tmp_path("rand.bin");
-    ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, SN, SD, (const char *const *)words, rows), 0);
+    ck_assert_int_eq(
+        loom_vectors_save_rows(p, LOOM_VEC_AUTO, SN, SD, (const char *const *)words, rows), 0);
     for (int i = 0; i < SN; i++)
         free(words[i]);
     free(words);
@@ -369,8 +375,9 @@ static double cosine(const float *a, const float *b)
 }
 
 /* The best k rows below limit by score(), brute force, excluding ex[0..3). */
-static void brute_top(double (*score)(const loom_vectors *, const long *, long), const loom_vectors *v,
-                      const long *abc, const long *ex, size_t k, size_t limit, long *best)
+static void brute_top(double (*score)(const loom_vectors *, const long *, long),
+                      const loom_vectors *v, const long *abc, const long *ex, size_t k,
+                      size_t limit, long *best)
 {
     for (size_t t = 0; t < k; t++) {
         long arg = -1;
@@ -434,8 +441,7 @@ START_TEST(nearest_equals_brute_force)
             brute_top(score_nearest, raw, abc, ex, 10, limit ? limit : SN, best);
             for (int t = 0; t < 10; t++) {
                 ck_assert_int_eq(hits[t].row, best[t]);
-                ck_assert_double_eq_tol(hits[t].score,
-                                        score_nearest(raw, abc, best[t]), 1e-5);
+                ck_assert_double_eq_tol(hits[t].score, score_nearest(raw, abc, best[t]), 1e-5);
             }
         }
         loom_index_free(ix);
@@ -492,8 +498,9 @@ START_TEST(analogies_equal_brute_force)
             brute_top(method == LOOM_ANALOGY_ADD ? score_add : score_mul, v, abc + 3 * i,
                       abc + 3 * i, 5, SN, best);
             for (int t = 0; t < 5; t++)
-                ck_assert_msg(hits[i * 5 + t].row == best[t], "method %d question %d rank %d: %ld, want %ld",
-                              method, i, t, hits[i * 5 + t].row, best[t]);
+                ck_assert_msg(hits[i * 5 + t].row == best[t],
+                              "method %d question %d rank %d: %ld, want %ld", method, i, t,
+                              hits[i * 5 + t].row, best[t]);
         }
     }
     loom_index_free(ix);
@@ -521,7 +528,8 @@ END_TEST
 START_TEST(analogy_eval_counts_like_gensim)
 {
     const char *vp = tmp_path("plane.txt");
-    write_str(vp, "6 3\nman 1 0 0\nwoman 1 1 0\nking 3 0 1\nqueen 3 1 1\nKing 3 0.01 1\napple 0 0 -1\n");
+    write_str(
+        vp, "6 3\nman 1 0 0\nwoman 1 1 0\nking 3 0 1\nqueen 3 1 1\nKing 3 0.01 1\napple 0 0 -1\n");
     const char *qp = tmp_path("q.txt");
     write_str(qp, ": royal\nMAN WOMAN KING QUEEN\napple man king queen\nman woman pear queen\n"
                   "not four words\n: gram-plural\nwoman man queen king\n");
@@ -559,7 +567,9 @@ START_TEST(analogy_eval_counts_like_gensim)
     loom_analogy_eval_free(e);
 
     const char *sp = tmp_path("sim.tsv");
-    write_str(sp, "# comment\nman\twoman\t3\nking\tqueen\t2.5\nKING\tapple\t0.1\nman\tpear\t1\nbad line\n");
+    write_str(
+        sp,
+        "# comment\nman\twoman\t3\nking\tqueen\t2.5\nKING\tapple\t0.1\nman\tpear\t1\nbad line\n");
     loom_similarity_eval s;
     opts.case_sensitive = 0;
     ck_assert_int_eq(loom_eval_similarity(&s, ix, sp, &opts), 0);

@@ -169,8 +169,7 @@ static int run_analogy(int argc, char **argv)
     loom_index *ix;
     if (veccli_open(argv[optind], (int)threads, &v, &ix))
         return CLI_EXIT_ERROR;
-    analogy_ctx ctx = {.v = v, .ix = ix, .k = (size_t)k, .limit = (size_t)limit,
-                       .method = method};
+    analogy_ctx ctx = {.v = v, .ix = ix, .k = (size_t)k, .limit = (size_t)limit, .method = method};
     int rc;
     if (nwords == 3) {
         char line[3 * 1024];

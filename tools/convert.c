@@ -33,7 +33,8 @@ static const char help[] =
     "\n"
     "examples:\n"
     "  loom convert tests/fixtures/vectors/sotu.bin /tmp/sotu.vec.gz\n"
-    "  loom convert tests/fixtures/vectors/sotu.bin /tmp/sotu-top100.txt --max-words 100 --normalize\n";
+    "  loom convert tests/fixtures/vectors/sotu.bin /tmp/sotu-top100.txt --max-words 100 "
+    "--normalize\n";
 
 enum { OPT_TO = 0x2000, OPT_NORMALIZE, OPT_MAX_WORDS, OPT_DEDUPE };
 

@@ -48,21 +48,27 @@ static const char help[] =
     "  -h, --help             this help\n"
     "\n"
     "examples:\n"
-    "  loom eval tests/fixtures/vectors/sotu.bin --analogies tests/fixtures/vectors/questions-words-sample.txt\n"
-    "  loom eval tests/fixtures/vectors/sotu.bin --similarity tests/fixtures/vectors/wordsim353.tsv --json\n";
+    "  loom eval tests/fixtures/vectors/sotu.bin --analogies "
+    "tests/fixtures/vectors/questions-words-sample.txt\n"
+    "  loom eval tests/fixtures/vectors/sotu.bin --similarity "
+    "tests/fixtures/vectors/wordsim353.tsv --json\n";
 
 enum { OPT_ANALOGIES = 0x2000, OPT_SIMILARITY, OPT_RESTRICT, OPT_JSON, OPT_CASE, OPT_THREADS };
 
 static json_t *section_json(const loom_analogy_section *s)
 {
-    json_t *o = json_pack("{s:s, s:I, s:I, s:I}", "name", s->name, "correct", (json_int_t)s->correct,
-                          "seen", (json_int_t)s->seen, "total", (json_int_t)s->total);
+    json_t *o =
+        json_pack("{s:s, s:I, s:I, s:I}", "name", s->name, "correct", (json_int_t)s->correct,
+                  "seen", (json_int_t)s->seen, "total", (json_int_t)s->total);
     json_object_set_new(o, "accuracy",
                         s->seen ? json_real((double)s->correct / (double)s->seen) : json_null());
     return o;
 }
 
-static json_t *number_or_null(double x) { return isnan(x) ? json_null() : json_real(x); }
+static json_t *number_or_null(double x)
+{
+    return isnan(x) ? json_null() : json_real(x);
+}
 
 static void print_section(const loom_analogy_section *s)
 {
@@ -159,9 +165,11 @@ static int run_eval(int argc, char **argv)
             break;
     }
     if (rc == CLI_EXIT_OK && optind + 1 != argc)
-        rc = cli_usage("eval", optind >= argc ? "expects a vector file" : "expects one vector file");
+        rc =
+            cli_usage("eval", optind >= argc ? "expects a vector file" : "expects one vector file");
     if (rc == CLI_EXIT_OK && !analogies && nsim == 0)
-        rc = cli_usage("eval", "nothing to evaluate: give --analogies FILE and/or --similarity FILE");
+        rc = cli_usage("eval",
+                       "nothing to evaluate: give --analogies FILE and/or --similarity FILE");
     loom_vectors *v = NULL;
     loom_index *ix = NULL;
     if (rc == CLI_EXIT_OK && veccli_open(argv[optind], (int)threads, &v, &ix))
@@ -171,9 +179,9 @@ static int run_eval(int argc, char **argv)
         return rc;
     }
     opts.restrict_vocab = (size_t)restrict_vocab;
-    json_t *root = json_pack("{s:s, s:I, s:I, s:I}", "vectors", argv[optind], "words",
-                             (json_int_t)loom_vectors_count(v), "dim",
-                             (json_int_t)loom_vectors_dim(v), "restrict", (json_int_t)restrict_vocab);
+    json_t *root = json_pack(
+        "{s:s, s:I, s:I, s:I}", "vectors", argv[optind], "words", (json_int_t)loom_vectors_count(v),
+        "dim", (json_int_t)loom_vectors_dim(v), "restrict", (json_int_t)restrict_vocab);
     if (analogies) {
         loom_analogy_eval *e;
         if (loom_eval_analogies(&e, ix, analogies, &opts) < 0) {
@@ -213,7 +221,8 @@ static int run_eval(int argc, char **argv)
         json_object_set(root, "similarity", sims);
     json_decref(sims);
     if (json && rc == CLI_EXIT_OK) {
-        char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        char *text =
+            json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         if (text)
             puts(text);
         free(text);

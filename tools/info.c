@@ -88,9 +88,8 @@ static void print_norms(const loom_vectors *v)
 
 static int run_info(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"words", required_argument, 0, 'w'},
-                                             CLI_COMMON_LONGOPTS,
-                                             {0, 0, 0, 0}};
+    static const struct option longopts[] = {
+        {"words", required_argument, 0, 'w'}, CLI_COMMON_LONGOPTS, {0, 0, 0, 0}};
     long long show = 10;
     int c;
     opterr = 0;

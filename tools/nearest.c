@@ -174,8 +174,8 @@ static int run_nearest(int argc, char **argv)
     loom_index *ix;
     if (veccli_open(argv[optind], (int)threads, &v, &ix))
         return CLI_EXIT_ERROR;
-    nearest_ctx ctx = {.v = v, .ix = ix, .k = (size_t)k, .limit = (size_t)limit,
-                       .dim = loom_vectors_dim(v)};
+    nearest_ctx ctx = {
+        .v = v, .ix = ix, .k = (size_t)k, .limit = (size_t)limit, .dim = loom_vectors_dim(v)};
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof outbuf);
     int rc = optind + 1 < argc ? answer(&ctx, argv + optind + 1, (size_t)(argc - optind - 1))
@@ -188,5 +188,5 @@ static int run_nearest(int argc, char **argv)
     return ctx.unknown ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
 
-const cli_command cmd_nearest = {"nearest", run_nearest,
-                                 "nearest words by cosine similarity", help};
+const cli_command cmd_nearest = {"nearest", run_nearest, "nearest words by cosine similarity",
+                                 help};

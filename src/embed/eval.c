@@ -64,10 +64,10 @@ static char *upper_dup(const char *s)
 /* ---- the known words: matching form -> first row with it ---- */
 
 typedef struct {
-    char **forms;  /* forms[row]: the row's matching form (uppercased or not) */
-    long *canon;   /* canon[row]: the first row with the same form */
-    size_t n;      /* rows known: min(restrict, count) */
-    long *slots;   /* hash of forms: row + 1, 0 when empty */
+    char **forms; /* forms[row]: the row's matching form (uppercased or not) */
+    long *canon;  /* canon[row]: the first row with the same form */
+    size_t n;     /* rows known: min(restrict, count) */
+    long *slots;  /* hash of forms: row + 1, 0 when empty */
     size_t mask;
     int case_sensitive;
 } known_words;
@@ -297,7 +297,8 @@ int loom_eval_analogies(loom_analogy_eval **out, const loom_index *ix, const cha
         if (rc == 0)
             rc = loom_index_analogy(ix, nq, abc, opts->method, CANDIDATES, kw.n, hits);
         for (size_t i = 0; rc == 0 && i < nq; i++)
-            e->sections[qs[i].section].correct += answered_right(&kw, &qs[i], hits + i * CANDIDATES);
+            e->sections[qs[i].section].correct +=
+                answered_right(&kw, &qs[i], hits + i * CANDIDATES);
     }
     if (rc == 0)
         rc = set_name(&e->semantic, "semantic") || set_name(&e->syntactic, "syntactic") ||

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 enum {
-    QUERY_BLOCK = 64,  /* queries per block (one GEMM's rows) */
-    ROW_CHUNK = 4096   /* candidate rows per GEMM */
+    QUERY_BLOCK = 64, /* queries per block (one GEMM's rows) */
+    ROW_CHUNK = 4096  /* candidate rows per GEMM */
 };
 
 struct loom_index {
@@ -85,8 +85,14 @@ void loom_index_free(loom_index *ix)
     free(ix);
 }
 
-const loom_vectors *loom_index_vectors(const loom_index *ix) { return ix->v; }
-const float *loom_index_unit(const loom_index *ix, size_t i) { return ix->unit + i * ix->dim; }
+const loom_vectors *loom_index_vectors(const loom_index *ix)
+{
+    return ix->v;
+}
+const float *loom_index_unit(const loom_index *ix, size_t i)
+{
+    return ix->unit + i * ix->dim;
+}
 
 /* ---- the bounded heap: the k best so far, the worst on top ---- */
 
@@ -125,8 +131,8 @@ static int cmp_best_first(const void *pa, const void *pb)
 typedef struct {
     const loom_index *ix;
     size_t m;
-    const float *Q;     /* m * per x dim */
-    size_t per;         /* query rows per query: 1, or 3 for 3CosMul */
+    const float *Q; /* m * per x dim */
+    size_t per;     /* query rows per query: 1, or 3 for 3CosMul */
     const long *exclude;
     size_t nexclude;
     size_t k, limit;
@@ -182,8 +188,8 @@ static void search_block(search_job *job, size_t q0, size_t qn, float *Qb, float
         if (rows == 1)
             loom_gemv(LOOM_NOTRANS, (int)cn, (int)dim, 1.0f, U, (int)dim, Qb, 0.0f, S);
         else
-            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, (int)rows, (int)cn, (int)dim, 1.0f, Qb, (int)dim,
-                      U, (int)dim, 0.0f, S, (int)cn);
+            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, (int)rows, (int)cn, (int)dim, 1.0f, Qb, (int)dim, U,
+                      (int)dim, 0.0f, S, (int)cn);
         for (size_t q = 0; q < qn; q++) {
             float *s = S + q * per * cn;
             if (per == 3)
@@ -251,8 +257,15 @@ static int run_search(search_job *job)
 int loom_index_search(const loom_index *ix, size_t m, const float *Q, const long *exclude,
                       size_t nexclude, size_t k, size_t limit, loom_hit *hits)
 {
-    search_job job = {.ix = ix, .m = m, .Q = Q, .per = 1, .exclude = exclude,
-                      .nexclude = exclude ? nexclude : 0, .k = k, .limit = limit, .hits = hits};
+    search_job job = {.ix = ix,
+                      .m = m,
+                      .Q = Q,
+                      .per = 1,
+                      .exclude = exclude,
+                      .nexclude = exclude ? nexclude : 0,
+                      .k = k,
+                      .limit = limit,
+                      .hits = hits};
     return run_search(&job);
 }
 
@@ -260,7 +273,8 @@ static int check_rows(const loom_index *ix, const long *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (rows[i] < 0 || (size_t)rows[i] >= ix->n)
-            return loom_error(LOOM_EINVAL, "row %ld is not in the vectors (0..%zu)", rows[i], ix->n);
+            return loom_error(LOOM_EINVAL, "row %ld is not in the vectors (0..%zu)", rows[i],
+                              ix->n);
     return 0;
 }
 
@@ -306,8 +320,15 @@ int loom_index_analogy(const loom_index *ix, size_t m, const long *abc, int meth
             memcpy(q + 2 * dim, c, dim * sizeof *q);
         }
     }
-    search_job job = {.ix = ix, .m = m, .Q = Q, .per = per, .exclude = abc, .nexclude = 3,
-                      .k = k, .limit = limit, .hits = hits};
+    search_job job = {.ix = ix,
+                      .m = m,
+                      .Q = Q,
+                      .per = per,
+                      .exclude = abc,
+                      .nexclude = 3,
+                      .k = k,
+                      .limit = limit,
+                      .hits = hits};
     rc = run_search(&job);
     free(Q);
     return rc;

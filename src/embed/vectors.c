@@ -27,10 +27,10 @@
 #endif
 
 enum {
-    MAX_WORD = 1 << 16,    /* longest word accepted in a binary file */
-    STREAM_BUF = 1 << 20,  /* buffer size when streaming */
+    MAX_WORD = 1 << 16,     /* longest word accepted in a binary file */
+    STREAM_BUF = 1 << 20,   /* buffer size when streaming */
     STREAM_PIECE = 1 << 16, /* bytes asked of zlib at a time */
-    SHOW_WORD = 40         /* bytes of a word quoted in messages */
+    SHOW_WORD = 40          /* bytes of a word quoted in messages */
 };
 
 struct loom_vectors {
@@ -38,9 +38,9 @@ struct loom_vectors {
     float *rows;        /* cap x dim */
     char *chars;        /* all words, each NUL-terminated */
     size_t chars_len, chars_cap;
-    size_t *offs;       /* word i starts at chars + offs[i]; cap entries */
-    uint32_t *slots;    /* hash index: row + 1, 0 when empty */
-    size_t mask;        /* slots has mask + 1 entries */
+    size_t *offs;    /* word i starts at chars + offs[i]; cap entries */
+    uint32_t *slots; /* hash index: row + 1, 0 when empty */
+    size_t mask;     /* slots has mask + 1 entries */
     int format, gzip, header;
     size_t dropped;
 };
@@ -161,20 +161,26 @@ static int add_word(loom_vectors *v, const char *word, size_t len, size_t *first
 
 typedef struct {
     const char *path;
-    gzFile gz;               /* NULL when the file is mapped */
-    unsigned char *buf;      /* the map, or the stream buffer */
-    size_t cap;              /* stream buffer size */
-    const unsigned char *p;  /* next unread byte */
+    gzFile gz;              /* NULL when the file is mapped */
+    unsigned char *buf;     /* the map, or the stream buffer */
+    size_t cap;             /* stream buffer size */
+    const unsigned char *p; /* next unread byte */
     const unsigned char *end;
     void *map;
     size_t maplen;
     int eof;
-    long long base;          /* stream offset of buf[0] */
-    long long file_size;     /* plain files: size; else -1 */
+    long long base;      /* stream offset of buf[0] */
+    long long file_size; /* plain files: size; else -1 */
 } vstream;
 
-static size_t vs_avail(const vstream *s) { return (size_t)(s->end - s->p); }
-static long long vs_offset(const vstream *s) { return s->base + (s->p - s->buf); }
+static size_t vs_avail(const vstream *s)
+{
+    return (size_t)(s->end - s->p);
+}
+static long long vs_offset(const vstream *s)
+{
+    return s->base + (s->p - s->buf);
+}
 
 /* Makes at least `want` bytes readable at s->p unless the input ends first. */
 static int vs_fill(vstream *s, size_t want)
@@ -296,23 +302,27 @@ typedef struct {
     loom_vectors *v;
     vstream s;
     const char *path;
-    size_t declared;  /* words in the header (0 when none) */
-    size_t limit;     /* stop after this many records (0: all) */
-    size_t record;    /* 1-based record being read */
+    size_t declared; /* words in the header (0 when none) */
+    size_t limit;    /* stop after this many records (0: all) */
+    size_t record;   /* 1-based record being read */
     int flags;
-    char *line;       /* text: a NUL-terminated copy of the current row */
+    char *line; /* text: a NUL-terminated copy of the current row */
     size_t line_cap;
-    char **tok;       /* text: token starts */
+    char **tok; /* text: token starts */
     size_t tok_cap;
 } parser;
 
-static int is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+static int is_space(int c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
 
 static int numeric_token(const unsigned char *t, size_t len)
 {
     if (len == 0)
         return 0;
-    static const char *const words[] = {"nan", "-nan", "inf", "-inf", "+inf", "infinity", "-infinity"};
+    static const char *const words[] = {"nan",  "-nan",     "inf",      "-inf",
+                                        "+inf", "infinity", "-infinity"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strlen(words[i]) == len && strncasecmp((const char *)t, words[i], len) == 0)
             return 1;
@@ -369,8 +379,8 @@ static int parse_header(parser *ps, size_t *n, size_t *dim)
     while (p + digits < e && strchr("0123456789 \t\r", p[digits]) && p[digits])
         digits++;
     if (!nl && s->eof && p + digits == e)
-        return loom_error(LOOM_EFORMAT, "%s: header: truncated (the file ends inside the 'N D' line)",
-                          ps->path);
+        return loom_error(LOOM_EFORMAT,
+                          "%s: header: truncated (the file ends inside the 'N D' line)", ps->path);
     if (k != 2 || !nl)
         return 0;
     unsigned long long vals[2];
@@ -389,11 +399,11 @@ static int parse_header(parser *ps, size_t *n, size_t *dim)
         return loom_error(LOOM_EFORMAT, "%s: header: dimension 0 (header '%llu %llu')", ps->path,
                           vals[0], vals[1]);
     if (vals[1] > (1u << 24))
-        return loom_error(LOOM_EFORMAT, "%s: header: dimension %llu is implausibly large",
-                          ps->path, vals[1]);
+        return loom_error(LOOM_EFORMAT, "%s: header: dimension %llu is implausibly large", ps->path,
+                          vals[1]);
     if (vals[0] >= UINT32_MAX - 2)
-        return loom_error(LOOM_EFORMAT, "%s: header: %llu words are more than supported",
-                          ps->path, vals[0]);
+        return loom_error(LOOM_EFORMAT, "%s: header: %llu words are more than supported", ps->path,
+                          vals[0]);
     *n = (size_t)vals[0];
     *dim = (size_t)vals[1];
     s->p = nl + 1;
@@ -462,9 +472,9 @@ static int commit_row(parser *ps, const char *word, size_t len)
             v->dropped++;
             return 0;
         }
-        return loom_error(LOOM_EFORMAT, "%s: record %zu: duplicate word '%.*s' (first at record %zu)",
-                          ps->path, ps->record, (int)(len < SHOW_WORD ? len : SHOW_WORD), word,
-                          first + 1);
+        return loom_error(LOOM_EFORMAT,
+                          "%s: record %zu: duplicate word '%.*s' (first at record %zu)", ps->path,
+                          ps->record, (int)(len < SHOW_WORD ? len : SHOW_WORD), word, first + 1);
     }
     v->n++;
     return 0;
@@ -513,8 +523,9 @@ static int read_binary_row(parser *ps)
     }
     if (!sp || (size_t)(sp - s->p) >= MAX_WORD) {
         if (s->eof && vs_avail(s) < MAX_WORD)
-            return loom_error(LOOM_EFORMAT, "%s: record %zu: truncated: the file ends inside the word",
-                              ps->path, ps->record);
+            return loom_error(LOOM_EFORMAT,
+                              "%s: record %zu: truncated: the file ends inside the word", ps->path,
+                              ps->record);
         return loom_error(LOOM_EFORMAT,
                           "%s: record %zu (byte %lld): no space after the word within %d bytes "
                           "(not a word2vec binary file?)",
@@ -529,10 +540,10 @@ static int read_binary_row(parser *ps)
     const char *word = (const char *)s->p;
     if (vs_avail(s) < wlen + 1 + rowbytes) {
         size_t got = (vs_avail(s) - wlen - 1) / sizeof(float);
-        return loom_error(LOOM_EFORMAT,
-                          "%s: record %zu ('%.*s'): truncated: the file ends after %zu of %zu values",
-                          ps->path, ps->record, (int)(wlen < SHOW_WORD ? wlen : SHOW_WORD), word,
-                          got, v->dim);
+        return loom_error(
+            LOOM_EFORMAT,
+            "%s: record %zu ('%.*s'): truncated: the file ends after %zu of %zu values", ps->path,
+            ps->record, (int)(wlen < SHOW_WORD ? wlen : SHOW_WORD), word, got, v->dim);
     }
     int rc = reserve_row(v, ps->declared);
     if (rc < 0)
@@ -608,8 +619,9 @@ static int read_text_row(parser *ps)
     size_t wlen = strlen(word);
     int shown = (int)(wlen < SHOW_WORD ? wlen : SHOW_WORD);
     if (k - 1 < v->dim)
-        return loom_error(LOOM_EFORMAT, "%s: record %zu ('%.*s'): short row: %zu values, expected %zu",
-                          ps->path, ps->record, shown, word, k - 1, v->dim);
+        return loom_error(LOOM_EFORMAT,
+                          "%s: record %zu ('%.*s'): short row: %zu values, expected %zu", ps->path,
+                          ps->record, shown, word, k - 1, v->dim);
     size_t first = k - v->dim; /* the first number */
     if (first > 1) {
         for (size_t i = 1; i < first; i++)
@@ -631,7 +643,8 @@ static int read_text_row(parser *ps)
         const char *t = ps->tok[first + j];
         row[j] = (float)strtod(t, &end);
         if (end == t || *end != '\0')
-            return loom_error(LOOM_EFORMAT, "%s: record %zu ('%.*s'): value %zu '%.20s' is not a number",
+            return loom_error(LOOM_EFORMAT,
+                              "%s: record %zu ('%.*s'): value %zu '%.20s' is not a number",
                               ps->path, ps->record, shown, word, j + 1, t);
     }
     return commit_row(ps, word, wlen);
@@ -694,9 +707,10 @@ static int parse(parser *ps)
             if (rc < 0)
                 return rc;
             if (rc)
-                return loom_error(LOOM_EFORMAT,
-                                  "%s: the header says %zu words but more follow (record %zu at byte %lld)",
-                                  ps->path, ps->declared, ps->record, vs_offset(&ps->s));
+                return loom_error(
+                    LOOM_EFORMAT,
+                    "%s: the header says %zu words but more follow (record %zu at byte %lld)",
+                    ps->path, ps->declared, ps->record, vs_offset(&ps->s));
             break;
         }
         rc = more_records(ps);
@@ -756,15 +770,42 @@ void loom_vectors_free(loom_vectors *v)
     free(v);
 }
 
-size_t loom_vectors_count(const loom_vectors *v) { return v->n; }
-size_t loom_vectors_dim(const loom_vectors *v) { return v->dim; }
-const char *loom_vectors_word(const loom_vectors *v, size_t i) { return v->chars + v->offs[i]; }
-const float *loom_vectors_row(const loom_vectors *v, size_t i) { return v->rows + i * v->dim; }
-float *loom_vectors_matrix(loom_vectors *v) { return v->rows; }
-int loom_vectors_format(const loom_vectors *v) { return v->format; }
-int loom_vectors_gzip(const loom_vectors *v) { return v->gzip; }
-int loom_vectors_has_header(const loom_vectors *v) { return v->header; }
-size_t loom_vectors_dropped(const loom_vectors *v) { return v->dropped; }
+size_t loom_vectors_count(const loom_vectors *v)
+{
+    return v->n;
+}
+size_t loom_vectors_dim(const loom_vectors *v)
+{
+    return v->dim;
+}
+const char *loom_vectors_word(const loom_vectors *v, size_t i)
+{
+    return v->chars + v->offs[i];
+}
+const float *loom_vectors_row(const loom_vectors *v, size_t i)
+{
+    return v->rows + i * v->dim;
+}
+float *loom_vectors_matrix(loom_vectors *v)
+{
+    return v->rows;
+}
+int loom_vectors_format(const loom_vectors *v)
+{
+    return v->format;
+}
+int loom_vectors_gzip(const loom_vectors *v)
+{
+    return v->gzip;
+}
+int loom_vectors_has_header(const loom_vectors *v)
+{
+    return v->header;
+}
+size_t loom_vectors_dropped(const loom_vectors *v)
+{
+    return v->dropped;
+}
 
 void loom_vectors_normalize(loom_vectors *v)
 {
