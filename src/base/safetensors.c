@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Python's safetensors refuses headers above 100 MB; so does loom. */
 #define MAX_HEADER (100u * 1024 * 1024)
@@ -334,10 +335,12 @@ static int read_exact(loom_reader *r, void *buf, size_t n, const char *path, con
     return 0;
 }
 
-/* Reads to the end of input into a growing buffer. */
-static int read_rest(loom_reader *r, uint8_t **out, size_t *len)
+/* Reads to the end of input into a growing buffer. `hint` is the expected
+ * size (the rest of a plain file) so that a model is read in one buffer of
+ * exactly its size, one byte more to see the end; 0 when unknown. */
+static int read_rest(loom_reader *r, size_t hint, uint8_t **out, size_t *len)
 {
-    size_t cap = 1 << 16, n = 0;
+    size_t cap = hint > 0 && hint < SIZE_MAX ? hint + 1 : 1 << 16, n = 0;
     uint8_t *buf = loom_malloc(cap, 1);
     if (!buf)
         return LOOM_ENOMEM;
@@ -567,7 +570,12 @@ int loom_st_open(loom_st_file **out, const char *path)
         goto fail;
     }
     size_t len = hlen; /* the padding is spaces, which JSON ignores */
-    if ((rc = read_rest(r, &f->data, &f->ndata)) < 0)
+    struct stat st;
+    size_t hint = 0;
+    if (!loom_reader_is_gzip(r) && strcmp(path, "-") != 0 && stat(path, &st) == 0 &&
+        S_ISREG(st.st_mode) && (uint64_t)st.st_size > 8 + hlen)
+        hint = (size_t)((uint64_t)st.st_size - 8 - hlen);
+    if ((rc = read_rest(r, hint, &f->data, &f->ndata)) < 0)
         goto fail;
     if ((rc = parse_header(f, header, len)) < 0)
         goto fail;
