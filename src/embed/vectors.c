@@ -171,7 +171,22 @@ typedef struct {
     int eof;
     long long base;      /* stream offset of buf[0] */
     long long file_size; /* plain files: size; else -1 */
+    size_t released;     /* mapped bytes already handed back */
 } vstream;
+
+/* Hands parsed pages of a mapped file back to the kernel, so that loading
+ * costs the matrix and the vocabulary, not also the file's pages. */
+static void vs_release(vstream *s)
+{
+    enum { RELEASE_STEP = 32 << 20 };
+    size_t done = (size_t)(s->p - s->buf);
+    if (!s->map || done - s->released < RELEASE_STEP)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t upto = done / (size_t)page * (size_t)page;
+    madvise(s->buf + s->released, upto - s->released, MADV_DONTNEED);
+    s->released = upto;
+}
 
 static size_t vs_avail(const vstream *s)
 {
@@ -494,6 +509,7 @@ static int stream_error(parser *ps, int rc)
 static int more_records(parser *ps)
 {
     vstream *s = &ps->s;
+    vs_release(s);
     for (;;) {
         while (s->p < s->end && (*s->p == '\n' || is_space(*s->p)))
             s->p++;
