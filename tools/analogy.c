@@ -38,7 +38,7 @@ static const char help[] =
     "\n"
     "examples:\n"
     "  loom analogy tests/fixtures/vectors/sotu.bin man woman he -k 3\n"
-    "  echo 'france paris germany' | loom analogy tests/fixtures/vectors/sotu.bin --method mul\n";
+    "  echo 'France Paris Germany' | loom analogy tests/fixtures/vectors/sotu.bin --method mul\n";
 
 enum { BATCH = 1024, OPT_RESTRICT = 0x2000, OPT_THREADS };
 
