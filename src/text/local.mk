@@ -13,4 +13,4 @@ tests_test_text_SOURCES = tests/test_text.c
 tests_test_text_CFLAGS = $(TEST_CFLAGS)
 tests_test_text_LDADD = $(TEST_LIBS)
 TESTS += tests/e2e/test_text.sh tests/e2e/test_text_corpus.sh
-EXTRA_DIST += tests/e2e/test_text.sh tests/e2e/test_text_corpus.sh
+EXTRA_DIST += tests/e2e/test_text.sh tests/e2e/test_text_corpus.sh tests/fixtures/text
