@@ -1,26 +1,23 @@
 /* loom: activations (see activation.h). Softmax subtracts the row maximum
- * first, so no exp overflows; the sigmoid picks the form whose exp cannot
- * overflow. Sums of a row are accumulated in float: rows are at most a
- * vocabulary wide and the terms are positive, so the error stays ~1e-7. */
+ * first, so no exp overflows. The exponentials, sigmoids and tanhs run four
+ * lanes at a time through the core's vector maths (core/vmath.h, Cephes
+ * within 2 ulp): a softmax over a vocabulary is exp-bound, and the vector
+ * exp is several times glibc's scalar expf. LOOM_VECTORIZE lets GCC -O2
+ * vectorise the remaining elementwise loops. Row sums are accumulated four
+ * lanes wide in float: rows are at most a vocabulary wide and the terms of
+ * a softmax are positive, so the error stays ~1e-7 relative. */
 #include "core/activation.h"
+#include "core/vmath.h"
 
 #include <math.h>
 
-static inline float sigmoidf(float x)
-{
-    if (x >= 0)
-        return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-
 void loom_sigmoid_forward(float *out, const float *inp, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = sigmoidf(inp[i]);
+    loom_vsigmoid(out, inp, n);
 }
 
-void loom_sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n)
+LOOM_VECTORIZE void loom_sigmoid_backward(float *dinp, const float *dout, const float *out,
+                                          size_t n)
 {
     for (size_t i = 0; i < n; i++)
         dinp[i] += dout[i] * out[i] * (1.0f - out[i]);
@@ -28,54 +25,88 @@ void loom_sigmoid_backward(float *dinp, const float *dout, const float *out, siz
 
 void loom_tanh_forward(float *out, const float *inp, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = tanhf(inp[i]);
+    loom_vtanh(out, inp, n);
 }
 
-void loom_tanh_backward(float *dinp, const float *dout, const float *out, size_t n)
+LOOM_VECTORIZE void loom_tanh_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
 }
 
-void loom_relu_forward(float *out, const float *inp, size_t n)
+LOOM_VECTORIZE void loom_relu_forward(float *out, const float *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
-void loom_relu_backward(float *dinp, const float *dout, const float *out, size_t n)
+LOOM_VECTORIZE void loom_relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (out[i] > 0.0f)
             dinp[i] += dout[i];
 }
 
+/* Row maximum and sum keep four vectors of partial results, so that 16
+ * lanes are in flight rather than one chain of dependent operations. */
 static float row_max(const float *x, int C)
 {
-    float m = -INFINITY;
-    for (int j = 0; j < C; j++)
-        m = x[j] > m ? x[j] : m;
-    return m;
+    loom_v4f m[4];
+    for (int k = 0; k < 4; k++)
+        m[k] = loom_v4_splat(-INFINITY);
+    int j = 0;
+    for (; j + 16 <= C; j += 16)
+        for (int k = 0; k < 4; k++) {
+            loom_v4f v = loom_v4_load(x + j + 4 * k);
+            m[k] = loom_v4_select(v > m[k], v, m[k]);
+        }
+    float r = -INFINITY;
+    for (int k = 0; k < 4; k++)
+        for (int l = 0; l < 4; l++)
+            r = m[k][l] > r ? m[k][l] : r;
+    for (; j < C; j++)
+        r = x[j] > r ? x[j] : r;
+    return r;
 }
 
-void loom_softmax_forward(float *out, const float *inp, int B, int C)
+float loom_row_sum(const float *x, int C)
+{
+    loom_v4f s[4];
+    for (int k = 0; k < 4; k++)
+        s[k] = loom_v4_splat(0.0f);
+    int j = 0;
+    for (; j + 16 <= C; j += 16)
+        for (int k = 0; k < 4; k++)
+            s[k] += loom_v4_load(x + j + 4 * k);
+    loom_v4f t = (s[0] + s[1]) + (s[2] + s[3]);
+    float r = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; j < C; j++)
+        r += x[j];
+    return r;
+}
+
+/* y = exp(x - m), returning the sum of y. */
+LOOM_VECTORIZE static float exp_shifted(float *y, const float *x, float m, int C)
+{
+    for (int j = 0; j < C; j++)
+        y[j] = x[j] - m;
+    loom_vexp(y, y, (size_t)C);
+    return loom_row_sum(y, C);
+}
+
+LOOM_VECTORIZE void loom_softmax_forward(float *out, const float *inp, int B, int C)
 {
     for (int i = 0; i < B; i++) {
         const float *x = inp + (size_t)i * C;
         float *y = out + (size_t)i * C;
-        float m = row_max(x, C), sum = 0.0f;
-        for (int j = 0; j < C; j++) {
-            y[j] = expf(x[j] - m);
-            sum += y[j];
-        }
-        float inv = 1.0f / sum;
+        float inv = 1.0f / exp_shifted(y, x, row_max(x, C), C);
         for (int j = 0; j < C; j++)
             y[j] *= inv;
     }
 }
 
-void loom_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C)
+LOOM_VECTORIZE void loom_softmax_backward(float *dinp, const float *dout, const float *out, int B,
+                                          int C)
 {
     for (int i = 0; i < B; i++) {
         const float *dy = dout + (size_t)i * C, *y = out + (size_t)i * C;
@@ -88,29 +119,41 @@ void loom_softmax_backward(float *dinp, const float *dout, const float *out, int
     }
 }
 
-void loom_log_softmax_forward(float *out, const float *inp, int B, int C)
+LOOM_VECTORIZE void loom_log_softmax_forward(float *out, const float *inp, int B, int C)
 {
     for (int i = 0; i < B; i++) {
         const float *x = inp + (size_t)i * C;
-        float *y = out + (size_t)i * C;
-        float m = row_max(x, C), sum = 0.0f;
-        for (int j = 0; j < C; j++)
-            sum += expf(x[j] - m);
-        float lse = m + logf(sum);
+        float *y = out + (size_t)i * C; /* holds exp(x - m) until the lse is known */
+        float m = row_max(x, C);
+        float lse = m + logf(exp_shifted(y, x, m, C));
         for (int j = 0; j < C; j++)
             y[j] = x[j] - lse;
     }
 }
 
-void loom_log_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C)
+/* In blocks through a stack buffer, so the exponentials take loom_vexp's
+ * widest path and nothing is allocated. */
+LOOM_VECTORIZE void loom_exp_axpy(float *d, float alpha, const float *x, float beta, int C)
+{
+    float e[256];
+    for (int j = 0; j < C; j += 256) {
+        int n = C - j < 256 ? C - j : 256;
+        loom_vexp(e, x + j, (size_t)n);
+        for (int k = 0; k < n; k++)
+            d[j + k] += alpha * (e[k] - beta);
+    }
+}
+
+LOOM_VECTORIZE void loom_log_softmax_backward(float *dinp, const float *dout, const float *out,
+                                              int B, int C)
 {
     for (int i = 0; i < B; i++) {
         const float *dy = dout + (size_t)i * C, *y = out + (size_t)i * C;
         float *dx = dinp + (size_t)i * C;
-        float sum = 0.0f;
+        /* forward was y = x - lse(x), so dx = dy - softmax(x) * sum(dy) */
+        float sum = loom_row_sum(dy, C);
         for (int j = 0; j < C; j++)
-            sum += dy[j];
-        for (int j = 0; j < C; j++)
-            dx[j] += dy[j] - expf(y[j]) * sum;
+            dx[j] += dy[j];
+        loom_exp_axpy(dx, -sum, y, 0.0f, C);
     }
 }

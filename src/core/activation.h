@@ -31,4 +31,10 @@ void loom_log_softmax_forward(float *out, const float *inp, int B, int C);
 /* dinp += dout - exp(out) * sum_j dout_j, per row */
 void loom_log_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C);
 
+/* d[j] += alpha * (exp(x[j]) - beta) for j < C: the inner loop of the
+ * softmax gradients (log-softmax backward, cross-entropy), on the vector exp. */
+void loom_exp_axpy(float *d, float alpha, const float *x, float beta, int C);
+/* sum_j x[j] for j < C, four lanes wide. */
+float loom_row_sum(const float *x, int C);
+
 #endif
