@@ -46,17 +46,33 @@ static const char help[] =
 
 enum { OPT_MIN_COUNT = 0x3000, OPT_MAX_SIZE, OPT_SPECIALS, OPT_PRUNE_AT };
 
-static int count_file(loom_vocab *v, loom_tokenizer *t, const char *path, loom_progress *p,
-                      double *done)
-{
+/* Counting with progress: every 64K tokens, the bytes read so far. */
+typedef struct {
+    loom_vocab *v;
     loom_reader *r;
-    int rc = loom_reader_open(&r, path);
+    loom_progress *p;
+    double done; /* MB of the files before this one */
+    unsigned long long tokens;
+} count_ctx;
+
+static int count_token(void *ctx, const char *tok, size_t len)
+{
+    count_ctx *c = ctx;
+    if ((++c->tokens & 0xffff) == 0 && loom_progress_due(c->p))
+        loom_progress_update(c->p, c->done + (double)loom_reader_raw_offset(c->r) / 1e6, NULL);
+    return loom_vocab_add(c->v, tok, len, 1);
+}
+
+static int count_file(count_ctx *c, loom_tokenizer *t, const char *path)
+{
+    int rc = loom_reader_open(&c->r, path);
     if (rc < 0)
         return rc;
-    rc = loom_vocab_count_stream(v, t, r);
-    *done += (double)loom_reader_raw_offset(r) / 1e6;
-    loom_progress_update(p, *done, NULL);
-    loom_reader_close(r);
+    rc = loom_tokenize_stream(t, c->r, count_token, NULL, c);
+    c->done += (double)loom_reader_raw_offset(c->r) / 1e6;
+    loom_progress_update(c->p, c->done, NULL);
+    loom_reader_close(c->r);
+    c->r = NULL;
     return rc;
 }
 
@@ -119,7 +135,7 @@ static int run_vocab(int argc, char **argv)
     if (strcmp(output, "-") != 0 && loom_check_writable(output) < 0)
         return cli_fail();
 
-    double total = 0, done = 0;
+    double total = 0;
     for (int i = optind; i < argc; i++) {
         struct stat st;
         if (strcmp(argv[i], "-") != 0 && stat(argv[i], &st) == 0)
@@ -137,11 +153,12 @@ static int run_vocab(int argc, char **argv)
     loom_vocab_set_prune_limit(v, (size_t)prune_at);
     if (specials)
         rc = loom_vocab_add_specials(v);
-    loom_progress *p = loom_progress_new("vocab", total, "MB", cli_progress_enabled(progress));
+    count_ctx cc = {v, NULL, NULL, 0, 0};
+    cc.p = loom_progress_new("vocab", total, "MB", cli_progress_enabled(progress));
     for (int i = optind; i < argc && rc == 0; i++)
-        rc = count_file(v, t, argv[i], p, &done);
-    loom_progress_finish(p, NULL);
-    loom_progress_free(p);
+        rc = count_file(&cc, t, argv[i]);
+    loom_progress_finish(cc.p, NULL);
+    loom_progress_free(cc.p);
     if (rc == 0)
         rc = loom_vocab_finalize(v, (uint64_t)min_count, (size_t)max_size);
     if (rc == 0)
