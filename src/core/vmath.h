@@ -5,7 +5,8 @@
  * reduction plus minimax polynomials), within 2 ulp of the correctly
  * rounded result (tests/test_rnn.c checks this against double precision),
  * about as close as glibc's scalar expf/tanhf and PyTorch's vectorised ones,
- * while running 4-wide. A private header of the core, not installed. */
+ * while running 4 or 8 lanes wide. A private header of the core, not
+ * installed. */
 #ifndef LOOM_CORE_VMATH_H
 #define LOOM_CORE_VMATH_H
 
@@ -100,26 +101,20 @@ static inline void loom_v4_store(float *p, loom_v4f v)
     memcpy(p, &v, sizeof v);
 }
 
-/* y[i] = f(x[i]) for n floats (y may be x): whole vectors, then the tail
- * through one zero-padded vector so every element takes the same path. */
-#define LOOM_VMAP(name, f)                                                                         \
-    static inline void name(float *y, const float *x, size_t n)                                    \
-    {                                                                                              \
-        size_t i = 0;                                                                              \
-        for (; i + 4 <= n; i += 4)                                                                 \
-            loom_v4_store(y + i, f(loom_v4_load(x + i)));                                          \
-        if (i < n) {                                                                               \
-            float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};                                                 \
-            memcpy(t, x + i, (n - i) * sizeof *t);                                                 \
-            loom_v4_store(t, f(loom_v4_load(t)));                                                  \
-            memcpy(y + i, t, (n - i) * sizeof *t);                                                 \
-        }                                                                                          \
-    }
+/* y[i] = f(x[i]) for n floats (y may equal x; the arrays must not
+ * otherwise overlap). vmath.c picks, once per process, an AVX2+FMA version
+ * (eight lanes, the same Cephes polynomials) when the CPU has it, else the
+ * four-lane one above; both are within 2 ulp. */
+void loom_vexp(float *y, const float *x, size_t n);
+void loom_vsigmoid(float *y, const float *x, size_t n);
+void loom_vtanh(float *y, const float *x, size_t n);
 
-LOOM_VMAP(loom_vexp, loom_v4_exp)
-LOOM_VMAP(loom_vsigmoid, loom_v4_sigmoid)
-LOOM_VMAP(loom_vtanh, loom_v4_tanh)
+/* The four-lane versions, always available (the tests check both). */
+void loom_vexp_generic(float *y, const float *x, size_t n);
+void loom_vsigmoid_generic(float *y, const float *x, size_t n);
+void loom_vtanh_generic(float *y, const float *x, size_t n);
 
-#undef LOOM_VMAP
+/* 1 when the eight-lane AVX2 versions are in use. */
+int loom_vmath_avx2(void);
 
 #endif

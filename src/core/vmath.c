@@ -1,0 +1,131 @@
+/* loom: the array forms of vmath.h's exp, sigmoid and tanh, four lanes
+ * with GCC/Clang vector extensions everywhere, and eight lanes with AVX2
+ * and FMA on x86-64 CPUs that have them (chosen at run time, so the build
+ * needs no -march flag). The polynomials are the same; only the width and
+ * the fused multiply-adds differ. */
+#include "core/vmath.h"
+
+#include <string.h>
+
+/* Applies the four-lane f to whole vectors, then to the tail through one
+ * zero-padded vector so every element takes the same path. */
+#define MAP4(name, f)                                                                              \
+    void name(float *y, const float *x, size_t n)                                                  \
+    {                                                                                              \
+        size_t i = 0;                                                                              \
+        for (; i + 4 <= n; i += 4)                                                                 \
+            loom_v4_store(y + i, f(loom_v4_load(x + i)));                                          \
+        if (i < n) {                                                                               \
+            float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};                                                 \
+            memcpy(t, x + i, (n - i) * sizeof *t);                                                 \
+            loom_v4_store(t, f(loom_v4_load(t)));                                                  \
+            memcpy(y + i, t, (n - i) * sizeof *t);                                                 \
+        }                                                                                          \
+    }
+
+MAP4(loom_vexp_generic, loom_v4_exp)
+MAP4(loom_vsigmoid_generic, loom_v4_sigmoid)
+MAP4(loom_vtanh_generic, loom_v4_tanh)
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+AVX2 static inline __m256 exp8(__m256 x)
+{
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3365447505531f));
+    __m256 fn = _mm256_floor_ps(
+        _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    x = _mm256_fnmadd_ps(fn, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fn, _mm256_set1_ps(-2.12194440e-4f), x);
+    __m256 z = _mm256_mul_ps(x, x);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_add_ps(_mm256_fmadd_ps(y, z, x), _mm256_set1_ps(1.0f));
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fn), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+AVX2 static inline __m256 sigmoid8(__m256 x)
+{
+    __m256 one = _mm256_set1_ps(1.0f);
+    __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    return _mm256_div_ps(one, _mm256_add_ps(one, e));
+}
+
+AVX2 static inline __m256 tanh8(__m256 x)
+{
+    __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 ax = _mm256_andnot_ps(sign, x);
+    __m256 z = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
+    __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+    __m256 one = _mm256_set1_ps(1.0f);
+    __m256 big = _mm256_sub_ps(
+        one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(exp8(_mm256_add_ps(ax, ax)), one)));
+    big = _mm256_or_ps(big, _mm256_and_ps(x, sign));
+    return _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+}
+
+#define MAP8(name, f)                                                                              \
+    AVX2 static void name(float *y, const float *x, size_t n)                                      \
+    {                                                                                              \
+        size_t i = 0;                                                                              \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(x + i)));                                    \
+        if (i < n) {                                                                               \
+            float t[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};                         \
+            memcpy(t, x + i, (n - i) * sizeof *t);                                                 \
+            _mm256_storeu_ps(t, f(_mm256_loadu_ps(t)));                                            \
+            memcpy(y + i, t, (n - i) * sizeof *t);                                                 \
+        }                                                                                          \
+    }
+
+MAP8(vexp_avx2, exp8)
+MAP8(vsigmoid_avx2, sigmoid8)
+MAP8(vtanh_avx2, tanh8)
+
+int loom_vmath_avx2(void)
+{
+    /* libgcc initialises the CPU model before constructors run; this reads it */
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+#define DISPATCH(name, fast)                                                                       \
+    void name(float *y, const float *x, size_t n)                                                  \
+    {                                                                                              \
+        if (loom_vmath_avx2())                                                                     \
+            fast(y, x, n);                                                                         \
+        else                                                                                       \
+            name##_generic(y, x, n);                                                               \
+    }
+
+#else
+
+int loom_vmath_avx2(void)
+{
+    return 0;
+}
+
+#define DISPATCH(name, fast)                                                                       \
+    void name(float *y, const float *x, size_t n)                                                  \
+    {                                                                                              \
+        name##_generic(y, x, n);                                                                   \
+    }
+
+#endif
+
+DISPATCH(loom_vexp, vexp_avx2)
+DISPATCH(loom_vsigmoid, vsigmoid_avx2)
+DISPATCH(loom_vtanh, vtanh_avx2)
