@@ -239,6 +239,11 @@ START_TEST(refused_files_name_the_record)
     memcpy(buf + n + 4, &inf, 4);
     write_file(p, buf, n + 8);
     expect_refused(p, "record 1 ('w'): NaN or infinite", NULL);
+    float one = 1;
+    memcpy(buf, "1 1\na\0b ", 9);
+    memcpy(buf + 9, &one, 4);
+    write_file(p, buf, 13);
+    expect_refused(p, "record 1: the word holds a NUL byte", NULL);
 }
 END_TEST
 

@@ -18,3 +18,4 @@ TESTS += tests/test_vectors
 tests_test_vectors_SOURCES = tests/test_vectors.c
 tests_test_vectors_CFLAGS = $(TEST_CFLAGS)
 tests_test_vectors_LDADD = $(TEST_LIBS)
+EXTRA_DIST += tests/fuzz/fuzz_vectors.c

@@ -479,6 +479,9 @@ static int commit_row(parser *ps, const char *word, size_t len)
     size_t first = 0;
     if (!finite_row(v->rows + v->n * v->dim, v->dim))
         return bad_value(ps, word, len);
+    if (memchr(word, '\0', len))
+        return loom_error(LOOM_EFORMAT, "%s: record %zu: the word holds a NUL byte", ps->path,
+                          ps->record);
     int rc = add_word(v, word, len, &first);
     if (rc < 0)
         return rc;
@@ -607,6 +610,9 @@ static int read_text_row(parser *ps)
     memcpy(ps->line, s->p, len);
     ps->line[len] = '\0';
     s->p = nl ? nl + 1 : s->end;
+    if (memchr(ps->line, '\0', len))
+        return loom_error(LOOM_EFORMAT, "%s: record %zu: NUL byte in the line", ps->path,
+                          ps->record);
 
     /* Tokens, in place: each field NUL-terminated for strtod. */
     size_t k = 0;
