@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static char tmpdir[] = "/tmp/loom-test-st.XXXXXX";
 
@@ -217,6 +218,30 @@ START_TEST(test_foreign_files_are_format_errors)
 }
 END_TEST
 
+START_TEST(test_huge_claims_cost_nothing)
+{
+    /* A header claiming 4 TB of data over 8 real bytes is refused as
+     * truncated, plain (from the file size, before allocating) and gzip
+     * (after reading the 8 bytes that exist), without trying to allocate. */
+    const char *json = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1099511627776],"
+                       "\"data_offsets\":[0,4398046511104]}}";
+    float zeros[2] = {0};
+    write_raw(tmp_path("claim"), json, zeros, 8);
+    expect_format_error(tmp_path("claim"), "truncated: tensor 'a' ends at byte 4398046511104");
+    size_t len = strlen(json);
+    unsigned char prefix[8];
+    for (int i = 0; i < 8; i++)
+        prefix[i] = (unsigned char)((uint64_t)len >> (8 * i));
+    gzFile g = gzopen(tmp_path("claim.gz"), "wb");
+    ck_assert_ptr_nonnull(g);
+    gzwrite(g, prefix, 8);
+    gzwrite(g, json, (unsigned)len);
+    gzwrite(g, zeros, 8);
+    gzclose(g);
+    expect_format_error(tmp_path("claim.gz"), "which has only 8");
+}
+END_TEST
+
 START_TEST(test_missing_file_is_io_error)
 {
     loom_st_file *f;
@@ -344,6 +369,7 @@ static Suite *safetensors_suite(void)
     tcase_add_test(tc, test_roundtrip_gzip);
     tcase_add_test(tc, test_truncated_file_is_format_error);
     tcase_add_test(tc, test_foreign_files_are_format_errors);
+    tcase_add_test(tc, test_huge_claims_cost_nothing);
     tcase_add_test(tc, test_missing_file_is_io_error);
     tcase_add_test(tc, test_foreign_writer_layout_is_read);
     tcase_add_test(tc, test_params_save_load_roundtrip);

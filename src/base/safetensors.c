@@ -335,39 +335,6 @@ static int read_exact(loom_reader *r, void *buf, size_t n, const char *path, con
     return 0;
 }
 
-/* Reads to the end of input into a growing buffer. `hint` is the expected
- * size (the rest of a plain file) so that a model is read in one buffer of
- * exactly its size, one byte more to see the end; 0 when unknown. */
-static int read_rest(loom_reader *r, size_t hint, uint8_t **out, size_t *len)
-{
-    size_t cap = hint > 0 && hint < SIZE_MAX ? hint + 1 : 1 << 16, n = 0;
-    uint8_t *buf = loom_malloc(cap, 1);
-    if (!buf)
-        return LOOM_ENOMEM;
-    for (;;) {
-        if (n == cap) {
-            uint8_t *p = cap > SIZE_MAX / 2 ? NULL : loom_realloc(buf, cap * 2, 1);
-            if (!p) {
-                free(buf);
-                return LOOM_ENOMEM;
-            }
-            buf = p;
-            cap *= 2;
-        }
-        long k = loom_reader_read(r, buf + n, cap - n);
-        if (k < 0) {
-            free(buf);
-            return (int)k;
-        }
-        if (k == 0)
-            break;
-        n += (size_t)k;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 static int bad(const loom_st_file *f, const char *key, const char *why)
 {
     return loom_error(LOOM_EFORMAT, "%s: not a valid safetensors file: tensor '%s': %s", f->path,
@@ -435,11 +402,6 @@ static int parse_tensor(loom_st_file *f, const char *key, json_t *obj, loom_st_t
     if (get_u64(json_array_get(offs, 0), &off[0]) < 0 ||
         get_u64(json_array_get(offs, 1), &off[1]) < 0 || off[0] > off[1])
         return bad(f, key, "data_offsets must be two non-negative integers, begin <= end");
-    if (off[1] > f->ndata)
-        return loom_error(LOOM_EFORMAT,
-                          "%s: truncated: tensor '%s' ends at byte %llu of the data, which has "
-                          "only %zu",
-                          f->path, key, (unsigned long long)off[1], f->ndata);
     if (off[1] - off[0] != t->nbytes)
         return bad(f, key, "data_offsets do not match dtype and shape");
     return 0;
@@ -499,7 +461,8 @@ static int place_data(loom_st_file *f, uint64_t (*off)[2])
     return 0;
 }
 
-static int parse_header(loom_st_file *f, const char *text, size_t len)
+/* Parses the JSON header into f->t and the offsets (*offs, caller frees). */
+static int parse_header(loom_st_file *f, const char *text, size_t len, uint64_t (**offs)[2])
 {
     json_error_t err;
     f->header = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
@@ -513,30 +476,83 @@ static int parse_header(loom_st_file *f, const char *text, size_t len)
         free(off);
         return LOOM_ENOMEM;
     }
-    int rc = 0;
+    *offs = off;
     const char *key;
     json_t *value;
     json_object_foreach(f->header, key, value)
     {
+        int rc = 0;
         if (strcmp(key, META_KEY) == 0)
             rc = parse_metadata(f, value);
         else if ((rc = parse_tensor(f, key, value, &f->t[f->n], off[f->n])) == 0)
             f->n++;
         if (rc < 0)
-            break;
+            return rc;
     }
-    if (rc == 0)
-        rc = check_coverage(f, off);
-    if (rc == 0)
-        rc = place_data(f, off);
-    free(off);
-    return rc;
+    return 0;
+}
+
+static int truncated(const loom_st_file *f, uint64_t (*off)[2], uint64_t have)
+{
+    size_t i = 0;
+    while (i + 1 < f->n && off[i][1] <= have)
+        i++;
+    return loom_error(LOOM_EFORMAT,
+                      "%s: truncated: tensor '%s' ends at byte %llu of the data, which has only "
+                      "%llu",
+                      f->path, f->n ? f->t[i].name : "?", (unsigned long long)off[i][1],
+                      (unsigned long long)have);
+}
+
+/* Reads the data section: exactly `total` bytes (the end of the last
+ * tensor), then expects the end of input. When the file's size is known
+ * (`avail`, else UINT64_MAX) a short file is refused before anything is
+ * allocated; otherwise (gzip, stdin) memory grows only with the bytes that
+ * actually arrive, so a header claiming more than the file holds costs
+ * nothing. */
+static int read_data(loom_st_file *f, loom_reader *r, uint64_t total, uint64_t avail,
+                     uint64_t (*off)[2])
+{
+    if (avail != UINT64_MAX && avail < total)
+        return truncated(f, off, avail);
+    if (total > SIZE_MAX / 2)
+        return loom_error(LOOM_EFORMAT, "%s: data section of %llu bytes is too large", f->path,
+                          (unsigned long long)total);
+    size_t cap = avail != UINT64_MAX || total < (1u << 20) ? (size_t)total : (1u << 20), n = 0;
+    uint8_t *buf = loom_malloc(cap ? cap : 1, 1);
+    if (!buf)
+        return LOOM_ENOMEM;
+    f->data = buf;
+    while (n < total) {
+        if (n == cap) {
+            size_t grown = 2 * cap < total ? 2 * cap : (size_t)total;
+            if (!(buf = loom_realloc(f->data, grown, 1)))
+                return LOOM_ENOMEM;
+            f->data = buf;
+            cap = grown;
+        }
+        long k = loom_reader_read(r, buf + n, cap - n);
+        if (k < 0)
+            return (int)k;
+        if (k == 0)
+            return truncated(f, off, n);
+        n += (size_t)k;
+    }
+    f->ndata = n;
+    uint8_t extra;
+    long k = loom_reader_read(r, &extra, 1);
+    if (k < 0)
+        return (int)k;
+    if (k > 0)
+        return loom_error(LOOM_EFORMAT, "%s: more data after the last tensor", f->path);
+    return 0;
 }
 
 int loom_st_open(loom_st_file **out, const char *path)
 {
     loom_reader *r = NULL;
     char *header = NULL;
+    uint64_t(*off)[2] = NULL;
     uint8_t lenbytes[8];
     *out = NULL;
     loom_st_file *f = loom_calloc(1, sizeof *f);
@@ -569,21 +585,26 @@ int loom_st_open(loom_st_file **out, const char *path)
                         path);
         goto fail;
     }
-    size_t len = hlen; /* the padding is spaces, which JSON ignores */
+    /* The padding is spaces, which JSON ignores. */
+    if ((rc = parse_header(f, header, hlen, &off)) < 0)
+        goto fail;
+    uint64_t total = 0, avail = UINT64_MAX;
+    for (size_t i = 0; i < f->n; i++)
+        total = off[i][1] > total ? off[i][1] : total;
     struct stat st;
-    size_t hint = 0;
     if (!loom_reader_is_gzip(r) && strcmp(path, "-") != 0 && stat(path, &st) == 0 &&
-        S_ISREG(st.st_mode) && (uint64_t)st.st_size > 8 + hlen)
-        hint = (size_t)((uint64_t)st.st_size - 8 - hlen);
-    if ((rc = read_rest(r, hint, &f->data, &f->ndata)) < 0)
+        S_ISREG(st.st_mode))
+        avail = (uint64_t)st.st_size > 8 + hlen ? (uint64_t)st.st_size - 8 - hlen : 0;
+    if ((rc = read_data(f, r, total, avail, off)) < 0 || (rc = check_coverage(f, off)) < 0 ||
+        (rc = place_data(f, off)) < 0)
         goto fail;
-    if ((rc = parse_header(f, header, len)) < 0)
-        goto fail;
+    free(off);
     free(header);
     loom_reader_close(r);
     *out = f;
     return 0;
 fail:
+    free(off);
     free(header);
     loom_reader_close(r);
     loom_st_close(f);
