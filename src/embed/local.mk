@@ -10,8 +10,8 @@ loom_SOURCES += tools/veccli.c tools/nearest.c tools/analogy.c tools/eval.c tool
 noinst_HEADERS += tools/veccli.h
 loom_LDADD += $(JANSSON_LIBS)
 
-TESTS += tests/e2e/test_vectors.sh
-EXTRA_DIST += tests/e2e/test_vectors.sh tests/fixtures/vectors
+TESTS += tests/e2e/test_vectors.sh tests/e2e/test_vectors_gensim.sh
+EXTRA_DIST += tests/e2e/test_vectors.sh tests/e2e/test_vectors_gensim.sh tests/fixtures/vectors
 
 check_PROGRAMS += tests/test_vectors
 TESTS += tests/test_vectors
