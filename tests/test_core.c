@@ -1015,6 +1015,43 @@ START_TEST(test_optim_state_resume_is_exact)
 }
 END_TEST
 
+START_TEST(test_unfrozen_param_starts_fresh_after_load)
+{
+    /* Frozen when the optimizer was made, unfrozen later, its state absent
+     * from the checkpoint: it must then move exactly as under a new Adam. */
+    char path[] = "/tmp/loom-test-optim2.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    loom_param *p, *q;
+    loom_params *a = one_param(&p, 2, 3), *b = one_param(&q, 2, 3);
+    loom_optim_config cfg = loom_optim_defaults(LOOM_ADAM);
+    loom_optim *oa, *ob;
+    p->frozen = 1;
+    ck_assert_int_eq(loom_optim_new(&oa, a, &cfg), 0);
+    ck_assert_int_eq(loom_optim_new(&ob, b, &cfg), 0);
+    ck_assert_uint_eq(loom_optim_state_floats(oa), 0);
+    loom_st_writer *w;
+    ck_assert_int_eq(loom_st_writer_new(&w), 0);
+    ck_assert_int_eq(loom_optim_save_state(oa, w), 0);
+    ck_assert_int_eq(loom_st_writer_save(w, path), 0);
+    loom_st_writer_free(w);
+    p->frozen = 0;
+    loom_st_file *f;
+    ck_assert_int_eq(loom_st_open(&f, path), 0);
+    ck_assert_int_eq(loom_optim_load_state(oa, f), 0);
+    loom_st_close(f);
+    for (int i = 0; i < 6; i++)
+        p->grad[i] = q->grad[i] = (float)(i - 2);
+    loom_optim_step(oa, -1);
+    loom_optim_step(ob, -1);
+    ck_assert_int_eq(memcmp(p->value, q->value, 6 * sizeof(float)), 0);
+    ck_assert_float_eq_tol(p->value[0], 1e-3f, 1e-7); /* first Adam step: -lr * sign(g) */
+    unlink(path);
+    loom_optim_free(oa), loom_optim_free(ob), loom_params_free(a), loom_params_free(b);
+}
+END_TEST
+
 START_TEST(test_lr_schedules)
 {
     loom_lr_schedule c = {.kind = LOOM_LR_CONSTANT, .lr = 0.5f};
@@ -1065,6 +1102,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_optimizers_match_torch);
     tcase_add_test(tc, test_frozen_params_no_update_no_state);
     tcase_add_test(tc, test_optim_state_resume_is_exact);
+    tcase_add_test(tc, test_unfrozen_param_starts_fresh_after_load);
     tcase_add_test(tc, test_lr_schedules);
     suite_add_tcase(s, tc);
     return s;

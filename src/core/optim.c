@@ -47,15 +47,20 @@ static int needs_m(const loom_optim *o)
     return o->cfg.kind != LOOM_SGD || o->cfg.momentum != 0.0f;
 }
 
-/* Allocates a parameter's state on first use: frozen ones never get any. */
+/* Allocates a parameter's state, zeroed, on first use: frozen ones never
+ * get any. Moments and momentum buffers start at zero as in PyTorch (SGD's
+ * buffer is then set from the first gradient, see sgd_update). */
 static int ensure_state(loom_optim *o, size_t i)
 {
     const loom_param *p = loom_params_at(o->ps, i);
     state *s = &o->st[i];
-    if (needs_m(o) && !s->m && !(s->m = loom_aligned_alloc(p->size, sizeof(float))))
-        return LOOM_ENOMEM;
-    if (needs_v(o) && !s->v && !(s->v = loom_aligned_alloc(p->size, sizeof(float))))
-        return LOOM_ENOMEM;
+    float **buf[2] = {needs_m(o) ? &s->m : NULL, needs_v(o) ? &s->v : NULL};
+    for (int k = 0; k < 2; k++)
+        if (buf[k] && !*buf[k]) {
+            if (!(*buf[k] = loom_aligned_alloc(p->size, sizeof(float))))
+                return LOOM_ENOMEM;
+            memset(*buf[k], 0, p->size * sizeof(float));
+        }
     return 0;
 }
 
@@ -79,20 +84,11 @@ int loom_optim_new(loom_optim **out, loom_params *ps, const loom_optim_config *c
         free(o);
         return LOOM_ENOMEM;
     }
-    /* Momentum buffers and moments start at zero in PyTorch's Adam; SGD's
-     * momentum buffer is set from the first gradient (see sgd_update). */
     for (size_t i = 0; i < o->nparams; i++)
         if (!loom_params_at(ps, i)->frozen && ensure_state(o, i) < 0) {
             loom_optim_free(o);
             return LOOM_ENOMEM;
         }
-    for (size_t i = 0; i < o->nparams; i++) {
-        size_t n = loom_params_at(ps, i)->size;
-        if (o->st[i].m)
-            memset(o->st[i].m, 0, n * sizeof(float));
-        if (o->st[i].v)
-            memset(o->st[i].v, 0, n * sizeof(float));
-    }
     *out = o;
     return 0;
 }
@@ -172,14 +168,8 @@ int loom_optim_step(loom_optim *o, float lr)
         if (p->frozen)
             continue;
         state *s = &o->st[i];
-        if ((!s->m && needs_m(o)) || (!s->v && needs_v(o))) {
-            if (ensure_state(o, i) < 0)
-                return LOOM_ENOMEM;
-            if (s->m)
-                memset(s->m, 0, p->size * sizeof(float));
-            if (s->v)
-                memset(s->v, 0, p->size * sizeof(float));
-        }
+        if (ensure_state(o, i) < 0) /* a parameter unfrozen since the last step */
+            return LOOM_ENOMEM;
         s->step++;
         if (o->cfg.kind == LOOM_SGD)
             sgd_update(&o->cfg, p, s, lr);
