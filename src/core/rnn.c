@@ -283,6 +283,23 @@ static void cache_views(const loom_rnn *r, const float *cache, int B, int T, flo
     *gates = (float *)cache + states * (r->cell == LOOM_RNN_LSTM ? 2 : 1);
 }
 
+/* Rows that take part in step s's products: all B, or, when lens is sorted
+ * in decreasing order (as a length-sorted batch is), only the prefix of
+ * sequences still running; the rows past it are padding, whose state is
+ * carried and whose gradients are zero. */
+static int active_rows(const int *lens, int B, int s)
+{
+    if (!lens)
+        return B;
+    for (int b = 1; b < B; b++)
+        if (lens[b] > lens[b - 1])
+            return B;
+    int n = 0;
+    while (n < B && lens[n] > s)
+        n++;
+    return n;
+}
+
 /* loom_rnn_forward with out's row stride ldo (the bidirectional layer
  * interleaves two directions in one output). */
 static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, float *c_final,
@@ -311,7 +328,9 @@ static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, 
     loom_rnn_project(r, xp, inp, B * T);
     for (int s = 0; s < T; s++) {
         const float *hprev = hs + s * BH;
-        loom_mm(B, (int)GH, H, hprev, r->Wh, 0.0f, hp);
+        int Bs = active_rows(lens, B, s);
+        if (Bs > 0)
+            loom_mm(Bs, (int)GH, H, hprev, r->Wh, 0.0f, hp);
         step_forward_rows(r, hs + (s + 1) * BH, cs ? cs + (s + 1) * BH : NULL, gates + s * B * S,
                           hp, xp, hprev, cs ? cs + s * BH : NULL, lens, T, s, out, ldo, B);
     }
@@ -355,8 +374,11 @@ static void rnn_backward(const loom_rnn *r, float *dinp, float *dh0, float *dc0,
         step_backward_rows(r, dXP, dhp, dhn, cs ? dcn : NULL, dh, dc, gates + s * B * S,
                            hs + (s + 1) * BH, hs + s * BH, cs ? cs + s * BH : NULL, lens, T, s, B);
         /* in the forward pass this was: hp = h' Wh; so dh' += dhp Wh^T */
-        if (s > 0 || dh0)
-            loom_mm_nt(B, H, (int)GH, dhp, r->Wh, 1.0f, dhn);
+        if (s > 0 || dh0) {
+            int Bs = active_rows(lens, B, s);
+            if (Bs > 0)
+                loom_mm_nt(Bs, H, (int)GH, dhp, r->Wh, 1.0f, dhn);
+        }
         float *t = dh;
         dh = dhn, dhn = t;
         t = dc, dc = dcn, dcn = t;

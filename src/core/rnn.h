@@ -32,7 +32,9 @@
  * Speed: the input projection of all time steps is one GEMM (B*T, C) x
  * (C, GH) before the recurrence; each step is one GEMM (B, H) x (H, GH) and
  * one fused pass over the gates; the backward pass does one GEMM per step
- * for dh' and one GEMM each for dWh, dWx and dinp over all steps. The
+ * for dh' and one GEMM each for dWh, dWx and dinp over all steps. When
+ * lens is sorted in decreasing order, each step's products cover only the
+ * sequences still running (sort batches by length to get this). The
  * benchmark of one GRU time step (scripts/bench-core, batch 64, hidden
  * 256, forward+backward) times loom_rnn_step_forward followed by
  * loom_rnn_step_backward: 3 * 2*B*H*GH flops (one GEMM forward, two
