@@ -220,6 +220,13 @@ START_TEST(test_blas_vector_ops)
     ck_assert_float_eq(loom_nrm2(3, a), 3);
     loom_scal(3, -1.0f, a);
     ck_assert_float_eq(a[1], -2);
+    /* Empty products: C = beta C, y = beta y, and nothing printed. */
+    float c2[2] = {1, 2}, y1[1] = {3};
+    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, 1, 2, 0, 1.0f, NULL, 0, NULL, 2, 0.5f, c2, 2);
+    ck_assert(c2[0] == 0.5f && c2[1] == 1.0f);
+    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, 0, 2, 3, 1.0f, NULL, 3, NULL, 2, 0.0f, NULL, 2);
+    loom_gemv(LOOM_NOTRANS, 1, 0, 1.0f, NULL, 0, NULL, 0.0f, y1);
+    ck_assert_float_eq(y1[0], 0.0f);
     loom_blas_set_threads(1);
     ck_assert_int_eq(loom_blas_threads(), 1);
     loom_blas_set_threads(2);

@@ -7,6 +7,16 @@
 void loom_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc)
 {
+    /* Empty products are handled here: OpenBLAS's argument checks would
+     * reject the zero leading dimensions that come with them, and print. */
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
@@ -14,6 +24,12 @@ void loom_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
 void loom_gemv(int trans, int M, int N, float alpha, const float *A, int lda, const float *x,
                float beta, float *y)
 {
+    if (M <= 0 || N <= 0) { /* y = beta y, as for an empty sum */
+        int n = trans ? N : M;
+        for (int i = 0; i < n; i++)
+            y[i] = beta == 0.0f ? 0.0f : beta * y[i];
+        return;
+    }
     cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, M, N, alpha, A, lda, x, 1, beta,
                 y, 1);
 }
