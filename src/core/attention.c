@@ -74,7 +74,8 @@ static void masked_softmax(float *w, int len, int S)
         w[s] = 0.0f;
 }
 
-/* e[s] = v . tanh(kp[s] + wq) for s < len, keeping the tanh in t. */
+/* e[s] = v . tanh(kp[s] + wq) for s < len, keeping the tanh in t: the sums,
+ * one tanh pass over the sentence, one sgemv for the scores. */
 LOOM_VECTORIZE static void additive_scores(float *restrict e, float *restrict t,
                                            const float *restrict kp, const float *restrict wq,
                                            const float *restrict v, int len, int A)
@@ -84,12 +85,9 @@ LOOM_VECTORIZE static void additive_scores(float *restrict e, float *restrict t,
         const float *restrict kr = kp + (size_t)s * A;
         for (int j = 0; j < A; j++)
             tr[j] = kr[j] + wq[j];
-        loom_vtanh(tr, tr, A);
-        float acc = 0.0f;
-        for (int j = 0; j < A; j++)
-            acc += v[j] * tr[j];
-        e[s] = acc;
     }
+    loom_vtanh(t, t, (size_t)len * A);
+    loom_gemv(LOOM_NOTRANS, len, A, 1.0f, t, A, v, 0.0f, e);
 }
 
 /* Y (M,N) = X (M,K) W (K,N), X's rows ldx apart; sgemv for one row. */
@@ -153,17 +151,22 @@ LOOM_VECTORIZE static void additive_backward(float *restrict dwq, float *restric
                                              const float *restrict t, const float *restrict v,
                                              int len, int A)
 {
+    if (dv)
+        loom_gemv(LOOM_TRANS, len, A, 1.0f, t, A, de, 1.0f, dv);
     for (int s = 0; s < len; s++) {
         const float *restrict tr = t + (size_t)s * A;
         float g = de[s];
-        for (int j = 0; j < A; j++)
-            dwq[j] += g * v[j] * (1.0f - tr[j] * tr[j]);
-        if (dkp)
+        if (dkp) {
+            float *restrict dk = dkp + (size_t)s * A;
+            for (int j = 0; j < A; j++) {
+                float d = g * v[j] * (1.0f - tr[j] * tr[j]);
+                dwq[j] += d;
+                dk[j] += d;
+            }
+        } else {
             for (int j = 0; j < A; j++)
-                dkp[(size_t)s * A + j] += g * v[j] * (1.0f - tr[j] * tr[j]);
-        if (dv)
-            for (int j = 0; j < A; j++)
-                dv[j] += g * tr[j];
+                dwq[j] += g * v[j] * (1.0f - tr[j] * tr[j]);
+        }
     }
 }
 
