@@ -473,6 +473,19 @@ START_TEST(batched_search_equals_one_by_one)
         for (int t = 0; t < K; t++)
             ck_assert_int_eq(all[i * K + t].row, one[t].row);
     }
+    /* The same scores, to the bit, with one worker. */
+    loom_vectors *v2 = random_vectors(2);
+    loom_index *one_ix;
+    ck_assert_int_eq(loom_index_new(&one_ix, v2, 0, 1), 0);
+    loom_hit *serial = malloc(M * K * sizeof *serial);
+    ck_assert_int_eq(loom_index_search(one_ix, M, Q, NULL, 0, K, 0, serial), 0);
+    for (int i = 0; i < M * K; i++) {
+        ck_assert_int_eq(serial[i].row, all[i].row);
+        ck_assert_int_eq(memcmp(&serial[i].score, &all[i].score, sizeof(float)), 0);
+    }
+    free(serial);
+    loom_index_free(one_ix);
+    loom_vectors_free(v2);
     /* More answers asked than candidates: the rest are row -1. */
     loom_hit few[5];
     ck_assert_int_eq(loom_index_search(ix, 1, Q, NULL, 0, 5, 3, few), 0);

@@ -44,23 +44,22 @@ enum { MAX_QUERY_WORDS = 64, BATCH = 1024, OPT_RESTRICT = 0x2000, OPT_THREADS };
 typedef struct {
     const loom_vectors *v;
     const loom_index *ix;
-    size_t k, limit, dim;
+    size_t k, limit;
     int unknown; /* any query had an unknown word */
 } nearest_ctx;
 
 /* Answers queries[0..n) (each a line of words, modified in place). */
 static int answer(nearest_ctx *c, char **queries, size_t n)
 {
-    float *Q = loom_calloc(n * c->dim, sizeof *Q);
-    long *ex = loom_malloc(n * MAX_QUERY_WORDS, sizeof *ex);
+    long *rows = loom_malloc(n * MAX_QUERY_WORDS, sizeof *rows);
     loom_hit *hits = loom_malloc(n * c->k, sizeof *hits);
     char **words = loom_malloc(n * MAX_QUERY_WORDS, sizeof *words);
     size_t *nwords = loom_calloc(n, sizeof *nwords);
-    int rc = Q && ex && hits && words && nwords ? 0 : LOOM_ENOMEM;
-    size_t m = 0, maxw = 1;
+    int rc = rows && hits && words && nwords ? 0 : LOOM_ENOMEM;
+    size_t m = 0, width = 1;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char **w = words + i * MAX_QUERY_WORDS;
-        long *rows = ex + m * MAX_QUERY_WORDS;
+        long *r = rows + m * MAX_QUERY_WORDS;
         size_t nw = veccli_split(queries[i], w, MAX_QUERY_WORDS);
         if (nw == 0)
             continue;
@@ -70,28 +69,21 @@ static int answer(nearest_ctx *c, char **queries, size_t n)
             c->unknown = 1;
             continue;
         }
-        if (veccli_lookup("nearest", c->v, w, nw, rows) > 0) {
+        if (veccli_lookup("nearest", c->v, w, nw, r) > 0) {
             c->unknown = 1;
             continue;
         }
-        float *q = Q + m * c->dim;
-        for (size_t j = 0; j < nw; j++) {
-            const float *u = loom_index_unit(c->ix, (size_t)rows[j]);
-            for (size_t d = 0; d < c->dim; d++)
-                q[d] += u[d];
-        }
         for (size_t j = nw; j < MAX_QUERY_WORDS; j++)
-            rows[j] = -1;
+            r[j] = -1;
         nwords[i] = nw;
-        maxw = nw > maxw ? nw : maxw;
+        width = nw > width ? nw : width;
         m++;
     }
-    /* The exclusion lists are MAX_QUERY_WORDS wide; pass only the used width. */
-    if (rc == 0 && m > 0 && maxw < MAX_QUERY_WORDS)
-        for (size_t i = 0; i < m; i++)
-            memmove(ex + i * maxw, ex + i * MAX_QUERY_WORDS, maxw * sizeof *ex);
+    /* Narrow the padded rows to the widest query. */
+    for (size_t i = 0; rc == 0 && i < m; i++)
+        memmove(rows + i * width, rows + i * MAX_QUERY_WORDS, width * sizeof *rows);
     if (rc == 0 && m > 0)
-        rc = loom_index_search(c->ix, m, Q, ex, maxw, c->k, c->limit, hits);
+        rc = loom_index_nearest_many(c->ix, m, rows, width, c->k, c->limit, hits);
     for (size_t i = 0, a = 0; i < n && rc == 0; i++) {
         if (!nwords[i])
             continue;
@@ -102,8 +94,7 @@ static int answer(nearest_ctx *c, char **queries, size_t n)
         veccli_print_hits(stdout, c->v, hits + a * c->k, c->k);
         a++;
     }
-    free(Q);
-    free(ex);
+    free(rows);
     free(hits);
     free(words);
     free(nwords);
@@ -174,8 +165,7 @@ static int run_nearest(int argc, char **argv)
     loom_index *ix;
     if (veccli_open(argv[optind], (int)threads, &v, &ix))
         return CLI_EXIT_ERROR;
-    nearest_ctx ctx = {
-        .v = v, .ix = ix, .k = (size_t)k, .limit = (size_t)limit, .dim = loom_vectors_dim(v)};
+    nearest_ctx ctx = {.v = v, .ix = ix, .k = (size_t)k, .limit = (size_t)limit};
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof outbuf);
     int rc = optind + 1 < argc ? answer(&ctx, argv + optind + 1, (size_t)(argc - optind - 1))

@@ -233,13 +233,11 @@ static int run_search(search_job *job)
     size_t workers = (size_t)job->ix->threads < blocks ? (size_t)job->ix->threads : blocks;
     atomic_init(&job->next, 0);
     atomic_init(&job->rc, 0);
-    if (workers <= 1) {
-        search_worker(job);
-        return atomic_load(&job->rc);
-    }
+    /* Single-threaded BLAS inside each worker: no oversubscription, and
+     * the same scores (to the last bit) whatever the number of workers. */
     int blas_threads = loom_blas_threads();
     loom_blas_set_threads(1);
-    pthread_t *tid = loom_malloc(workers, sizeof *tid);
+    pthread_t *tid = workers > 1 ? loom_malloc(workers, sizeof *tid) : NULL;
     size_t started = 0;
     if (tid)
         for (; started < workers; started++)
@@ -278,20 +276,33 @@ static int check_rows(const loom_index *ix, const long *rows, size_t n)
     return 0;
 }
 
+int loom_index_nearest_many(const loom_index *ix, size_t m, const long *rows, size_t width,
+                            size_t k, size_t limit, loom_hit *hits)
+{
+    for (size_t i = 0; i < m * width; i++)
+        if (rows[i] != -1 && (rows[i] < 0 || (size_t)rows[i] >= ix->n))
+            return loom_error(LOOM_EINVAL, "row %ld is not in the vectors (0..%zu)", rows[i],
+                              ix->n);
+    float *Q = loom_calloc(m * ix->dim, sizeof *Q);
+    if (!Q)
+        return LOOM_ENOMEM;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < width; j++)
+            if (rows[i * width + j] >= 0)
+                loom_axpy(ix->dim, 1.0f, loom_index_unit(ix, (size_t)rows[i * width + j]),
+                          Q + i * ix->dim);
+    /* The padding (-1) never equals a row, so the query rows double as the
+     * exclusion lists. */
+    int rc = loom_index_search(ix, m, Q, rows, width, k, limit, hits);
+    free(Q);
+    return rc;
+}
+
 int loom_index_nearest(const loom_index *ix, const long *rows, size_t n, size_t k, size_t limit,
                        loom_hit *hits)
 {
     int rc = check_rows(ix, rows, n);
-    if (rc < 0)
-        return rc;
-    float *q = loom_calloc(ix->dim, sizeof *q);
-    if (!q)
-        return LOOM_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        loom_axpy(ix->dim, 1.0f, loom_index_unit(ix, (size_t)rows[i]), q);
-    rc = loom_index_search(ix, 1, q, rows, n, k, limit, hits);
-    free(q);
-    return rc;
+    return rc < 0 ? rc : loom_index_nearest_many(ix, 1, rows, n, k, limit, hits);
 }
 
 int loom_index_analogy(const loom_index *ix, size_t m, const long *abc, int method, size_t k,

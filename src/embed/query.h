@@ -25,8 +25,9 @@ enum {
 enum { LOOM_ANALOGY_ADD = 0, LOOM_ANALOGY_MUL = 1 };
 
 /* Builds the index of v (which must outlive it). `threads` <= 0 means one
- * per core. The workers call BLAS themselves, so the index sets OpenBLAS to
- * one thread while it searches with more than one worker. */
+ * per core. The workers call BLAS themselves, so a search sets OpenBLAS to
+ * one thread while it runs (and restores the count after): results do not
+ * depend on the number of threads. */
 int loom_index_new(loom_index **out, loom_vectors *v, int flags, int threads);
 void loom_index_free(loom_index *ix);
 
@@ -47,6 +48,12 @@ int loom_index_search(const loom_index *ix, size_t m, const float *Q, const long
  * rows excluded (word2vec's `distance`, gensim's most_similar). */
 int loom_index_nearest(const loom_index *ix, const long *rows, size_t n, size_t k, size_t limit,
                        loom_hit *hits);
+
+/* Many such queries at once (one GEMM per block of them): query i sums the
+ * rows rows[i * width .. i * width + width), where -1 entries are padding,
+ * and excludes them. hits is m x k. */
+int loom_index_nearest_many(const loom_index *ix, size_t m, const long *rows, size_t width,
+                            size_t k, size_t limit, loom_hit *hits);
 
 /* Analogies "a is to b as c is to ?" for m triples (abc is m x 3 rows),
  * a, b and c excluded: 3CosAdd ranks by cos(x, b - a + c) of unit vectors,
