@@ -23,6 +23,19 @@
  * normalisation cannot join across the cut (see seg_safe_cut). */
 #define SEG_MAX 16384
 
+/* Normalised short runs are remembered in a small direct-mapped cache:
+ * in running text the same words come back, and utf8proc's decomposition
+ * and composition are most of the cost of non-ASCII text. */
+#define NORM_CACHE 1024
+#define NORM_BYTES 46 /* runs up to this many bytes are cached */
+#define NORM_CPS 48   /* with up to this many normalised code points */
+
+typedef struct {
+    unsigned char len, ncps; /* len 0: empty */
+    char bytes[NORM_BYTES];
+    int32_t cps[NORM_CPS];
+} norm_entry;
+
 /* Character classes, for the ASCII table and for code points. */
 enum {
     K_SPACE,   /* separators: white space, controls, NUL */
@@ -56,7 +69,9 @@ struct loom_tokenizer {
     char *seg;
     size_t seg_len;
     utf8proc_int32_t *cps;
+    unsigned char *cls; /* the class of each of cps, beside it */
     size_t cps_cap;
+    norm_entry *cache; /* allocated at the first non-ASCII run */
     /* Where we are, for error messages. */
     const char *path;
     long long line, base;
@@ -108,7 +123,8 @@ int loom_tokenizer_new(loom_tokenizer **out, const loom_tok_opts *o)
     t->seg = loom_malloc(SEG_MAX + 8, 1);
     t->cps_cap = SEG_MAX;
     t->cps = loom_malloc(t->cps_cap, sizeof *t->cps);
-    if (!t->seg || !t->cps) {
+    t->cls = loom_malloc(t->cps_cap, 1);
+    if (!t->seg || !t->cps || !t->cls) {
         loom_tokenizer_free(t);
         return LOOM_ENOMEM;
     }
@@ -122,6 +138,8 @@ void loom_tokenizer_free(loom_tokenizer *t)
         return;
     free(t->seg);
     free(t->cps);
+    free(t->cls);
+    free(t->cache);
     free(t);
 }
 
@@ -155,8 +173,14 @@ static int append(loom_tokenizer *t, const char *s, size_t n)
         if (rc)
             return rc;
     }
-    memcpy(t->tok + t->len, s, n);
+    char *d = t->tok + t->len;
     t->len += n;
+    if (n > 8) {
+        memcpy(d, s, n);
+        return 0;
+    }
+    while (n--) /* one character: a call to memcpy would cost more */
+        *d++ = *s++;
     return 0;
 }
 
@@ -372,6 +396,8 @@ static const char replacement[3] = {(char)0xEF, (char)0xBF, (char)0xBD}; /* U+FF
 
 static int in_nospace_script(int32_t c)
 {
+    if (c < 0x0E00) /* Latin, Greek, Cyrillic, Hebrew, Arabic, Indic, ... */
+        return 0;
     return (c >= 0x0E00 && c <= 0x0EFF) ||   /* Thai, Lao */
            (c >= 0x1000 && c <= 0x109F) ||   /* Myanmar */
            (c >= 0x1780 && c <= 0x17FF) ||   /* Khmer */
@@ -443,24 +469,42 @@ static size_t encode(const utf8proc_int32_t *cps, size_t i, size_t j, char *out)
     return n;
 }
 
-/* Walks normalised code points by grapheme cluster; a cluster's class is
- * the class of its first code point. */
+/* Walks normalised code points. Word characters join the current word one
+ * by one (its marks and joiners with it); punctuation, symbols and letters
+ * of scripts without spaces are taken a grapheme cluster at a time, the
+ * cluster's class being that of its first code point. */
 static int tokenize_cps(loom_tokenizer *t, utf8proc_int32_t *cps, size_t n)
 {
     /* Drop the invisible format characters first, so that they split
      * nothing (a soft hyphen or a bidi mark inside a word). */
+    unsigned char *cls = t->cls;
     size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (cps[i] < 128 || cp_class(cps[i]) != K_IGNORE)
+    for (size_t i = 0; i < n; i++) {
+        int k = cp_class(cps[i]);
+        if (k != K_IGNORE) {
+            cls[m] = (unsigned char)k;
             cps[m++] = cps[i];
+        }
+    }
     char buf[4 * 64];
     size_t i = 0;
     int rc = 0;
     while (i < m && rc == 0) {
-        int k = cp_class(cps[i]);
-        if (k == K_SPACE || k == K_JOINER) {
-            if (k == K_SPACE && (t->len || t->held))
+        int k = cls[i];
+        switch (k) {
+        case K_SPACE:
+            if (t->len || t->held)
                 rc = end_token(t);
+            i++;
+            continue;
+        case K_JOINER: /* inside a word it stays (ZWNJ in Persian); else nothing */
+            if (t->len && !t->held)
+                rc = append(t, buf, encode(cps, i, i + 1, buf));
+            i++;
+            continue;
+        case K_LETTER:
+        case K_DIGIT:
+            rc = word_char(t, buf, encode(cps, i, i + 1, buf), k);
             i++;
             continue;
         }
@@ -469,35 +513,21 @@ static int tokenize_cps(loom_tokenizer *t, utf8proc_int32_t *cps, size_t n)
         while (j < m && j - i < 64 && !utf8proc_grapheme_break_stateful(cps[j - 1], cps[j], &state))
             j++;
         size_t len = encode(cps, i, j, buf);
-        switch (k) {
-        case K_LETTER:
-        case K_DIGIT:
-            rc = word_char(t, buf, len, k);
-            break;
-        case K_PUNCT:
+        if (k == K_PUNCT)
             rc = punct(t, buf, len, cps[i]);
-            break;
-        case K_NOSPACE:
-            if ((rc = end_token(t)) == 0)
-                rc = t->fn(t->ctx, buf, len);
-            break;
-        default:
-            if ((rc = end_token(t)) == 0)
-                rc = emit_punct(t, buf, len);
-        }
+        else if ((rc = end_token(t)) == 0)
+            rc = k == K_NOSPACE ? t->fn(t->ctx, buf, len) : emit_punct(t, buf, len);
         i = j;
     }
     return rc;
 }
 
-/* Normalises and tokenizes seg[0..n) and keeps the rest for later. */
-static int flush_seg(loom_tokenizer *t, size_t n)
+/* NFKC (and case folding) of s[0..n) into t->cps; returns the count. */
+static long normalise(loom_tokenizer *t, const char *s, size_t n)
 {
-    if (n == 0)
-        return 0;
     utf8proc_ssize_t got;
     for (;;) {
-        got = utf8proc_decompose((const utf8proc_uint8_t *)t->seg, (utf8proc_ssize_t)n, t->cps,
+        got = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, t->cps,
                                  (utf8proc_ssize_t)t->cps_cap, t->nfkc);
         if (got < 0)
             return loom_error(LOOM_EFORMAT, "utf8proc: %s", utf8proc_errmsg(got));
@@ -507,12 +537,53 @@ static int flush_seg(loom_tokenizer *t, size_t n)
         if (!grown)
             return LOOM_ENOMEM;
         t->cps = grown;
+        unsigned char *cls = loom_realloc(t->cls, (size_t)got, 1);
+        if (!cls)
+            return LOOM_ENOMEM;
+        t->cls = cls;
         t->cps_cap = (size_t)got;
     }
     got = utf8proc_normalize_utf32(t->cps, got, t->nfkc);
     if (got < 0)
         return loom_error(LOOM_EFORMAT, "utf8proc: %s", utf8proc_errmsg(got));
-    memmove(t->seg, t->seg + n, t->seg_len - n);
+    return (long)got;
+}
+
+/* normalise() through the cache for short runs. */
+static long normalise_cached(loom_tokenizer *t, const char *s, size_t n)
+{
+    if (n > NORM_BYTES)
+        return normalise(t, s, n);
+    if (!t->cache && !(t->cache = loom_calloc(NORM_CACHE, sizeof *t->cache)))
+        return LOOM_ENOMEM;
+    uint32_t h = 2166136261u; /* FNV-1a: runs are short */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    norm_entry *e = &t->cache[(h ^ h >> 15) & (NORM_CACHE - 1)];
+    if (e->len == n && memcmp(e->bytes, s, n) == 0) {
+        memcpy(t->cps, e->cps, e->ncps * sizeof *e->cps);
+        return e->ncps;
+    }
+    long got = normalise(t, s, n);
+    if (got > 0 && got <= NORM_CPS) {
+        e->len = (unsigned char)n;
+        e->ncps = (unsigned char)got;
+        memcpy(e->bytes, s, n);
+        memcpy(e->cps, t->cps, (size_t)got * sizeof *e->cps);
+    }
+    return got;
+}
+
+/* Normalises and tokenizes seg[0..n) and keeps the rest for later. */
+static int flush_seg(loom_tokenizer *t, size_t n)
+{
+    if (n == 0)
+        return 0;
+    long got = normalise_cached(t, t->seg, n);
+    if (got < 0)
+        return (int)got;
+    if (n < t->seg_len)
+        memmove(t->seg, t->seg + n, t->seg_len - n);
     t->seg_len -= n;
     return tokenize_cps(t, t->cps, (size_t)got);
 }
@@ -599,8 +670,20 @@ static int feed(loom_tokenizer *t, const char *s, size_t n, int last)
                 t->seg[t->seg_len++] = s[i - 1];
             continue;
         }
-        int k = utf8_sequence(p + i, n - i);
-        if (k > 0) {
+        /* A run of valid sequences that fits the pending buffer: one copy. */
+        size_t start = i, room = SEG_MAX - t->seg_len;
+        int k;
+        while ((k = utf8_sequence(p + i, n - i)) > 0 && i + (size_t)k - start <= room) {
+            i += (size_t)k;
+            if (i == n || p[i] < 0x80)
+                break;
+        }
+        if (i > start) {
+            memcpy(t->seg + t->seg_len, s + start, i - start);
+            t->seg_len += i - start;
+            continue;
+        }
+        if (k > 0) { /* no room: seg_push normalises part of the run first */
             rc = seg_push(t, s + i, (size_t)k);
             i += (size_t)k;
         } else if (t->o.invalid == LOOM_INVALID_REPLACE) {
