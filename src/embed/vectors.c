@@ -30,7 +30,8 @@ enum {
     MAX_WORD = 1 << 16,     /* longest word accepted in a binary file */
     STREAM_BUF = 1 << 20,   /* buffer size when streaming */
     STREAM_PIECE = 1 << 16, /* bytes asked of zlib at a time */
-    SHOW_WORD = 40          /* bytes of a word quoted in messages */
+    SHOW_WORD = 40,         /* bytes of a word quoted in messages */
+    MAX_FIRST_ROW = 1 << 24 /* longest first row of a file without a header */
 };
 
 struct loom_vectors {
@@ -432,6 +433,13 @@ static int looks_like_text(parser *ps, size_t dim, size_t *fields)
     vstream *s = &ps->s;
     size_t want = 64 + 48 * dim;
     int rc = vs_fill(s, want);
+    /* Without a header the first row's length gives the dimension, so it
+     * must be whole: read on to its end. */
+    while (rc == 0 && dim == 0 && !s->eof && want < MAX_FIRST_ROW &&
+           !memchr(s->p, '\n', vs_avail(s))) {
+        want *= 4;
+        rc = vs_fill(s, want);
+    }
     if (rc < 0)
         return rc;
     const unsigned char *p = s->p, *e = s->end;

@@ -82,6 +82,9 @@ for f in small-gensim.bin small-gensim.txt small-noheader.txt; do
     expect_same "$f holds the first 40 rows of sotu.bin" "$TMP/$f.txt" "$TMP/first40.txt"
 done
 expect_same "loom's text is gensim's text, byte for byte" "$TMP/first40.txt" "$V/small-gensim.txt"
+gzip -c "$V/small-noheader.txt" >"$TMP/noheader.txt.gz"
+"$LOOM" convert - "$TMP/stdin.txt" <"$TMP/noheader.txt.gz"
+expect_same "gzip text without a header, read from stdin" "$TMP/stdin.txt" "$TMP/first40.txt"
 "$LOOM" convert "$V/sotu.bin" "$TMP/a.bin" && "$LOOM" convert "$TMP/a.bin" "$TMP/a.vec.gz" &&
     "$LOOM" convert "$TMP/a.vec.gz" "$TMP/b.bin"
 expect_same "bin -> vec.gz -> bin round trip is exact" "$TMP/a.bin" "$TMP/b.bin"
