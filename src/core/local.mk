@@ -38,6 +38,11 @@ EXTRA_DIST += tests/fixtures/core/make_rnn_fixtures.py \
 	tests/fixtures/core/rnn_lstm_bi.safetensors tests/fixtures/core/rnn_lstm_long.safetensors \
 	tests/fixtures/core/rnn_attn_bahdanau.safetensors tests/fixtures/core/rnn_attn_dot.safetensors \
 	tests/fixtures/core/rnn_attn_general.safetensors
+# core B: scripts/bench-rnn's driver, built with the tests so it keeps compiling.
+check_PROGRAMS += tests/bench_rnn
+tests_bench_rnn_SOURCES = tests/bench_rnn.c
+tests_bench_rnn_LDADD = libloom.la $(OPENBLAS_LIBS)
+
 check_PROGRAMS += tests/test_core
 TESTS += tests/test_core
 EXTRA_DIST += tests/fixtures/core/make_core_fixtures.py \
