@@ -17,6 +17,8 @@ void loom_embedding_forward(float *out, const int *ids, const float *E, int N, i
 void loom_embedding_backward(float *dE, const float *dout, const int *ids, int N, int D)
 {
     /* forward was out[i] = E[ids[i]]: a repeated id collects every row. */
+    if (!dE) /* a frozen table */
+        return;
     for (int i = 0; i < N; i++) {
         if (ids[i] < 0)
             continue;

@@ -11,7 +11,8 @@
  * An id < 0 (padding) gives a zero row. */
 void loom_embedding_forward(float *out, const int *ids, const float *E, int N, int D);
 
-/* dE[ids[i]] += dout[i] for each i with ids[i] >= 0; dout (N, D). */
+/* dE[ids[i]] += dout[i] for each i with ids[i] >= 0; dout (N, D).
+ * dE NULL (frozen table) does nothing. */
 void loom_embedding_backward(float *dE, const float *dout, const int *ids, int N, int D);
 
 #endif
