@@ -1,8 +1,9 @@
 /* loom: the vocabulary. An open-addressing table (linear probing, power of
- * two, stored 32-bit hashes so a probe compares a hash and a length before
- * any bytes) over entries kept in arrays: word offsets into one string
- * pool, lengths and counts. Knows tokens as byte strings, nothing of how
- * they were made or what vectors they will get. */
+ * two, load under 1/2, the 32-bit hash stored in the slot so that a probe
+ * compares a hash, then a length, before any bytes) over an array of
+ * entries (count, offset into one string pool, length, hash). Knows tokens
+ * as byte strings, nothing of how they were made or what vectors they will
+ * get. */
 #include "config.h"
 #include "text/vocab.h"
 #include "base/alloc.h"
@@ -43,9 +44,7 @@ struct loom_vocab {
     uint64_t pruned, min_reduce;
 };
 
-/* A fast 64-bit hash for short strings: 8 bytes at a time, a multiply-xor
- * mix per word and a murmur3 finaliser. Words are short, so the per-call
- * cost matters more than the throughput on long keys. */
+/* The murmur3 finaliser. */
 static inline uint64_t mix64(uint64_t h)
 {
     h ^= h >> 33;
@@ -89,6 +88,9 @@ static inline uint64_t tail_word(const char *s, size_t n)
     return (unsigned char)s[0];
 }
 
+/* A fast 64-bit hash for short strings: 8 bytes at a time, a multiply-xor
+ * mix per word and a murmur3 finaliser. Words are short, so the per-call
+ * cost matters more than the throughput on long keys. */
 static inline uint64_t hash_bytes(const char *s, size_t n)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0x2545f4914f6cdd1dULL);
@@ -242,14 +244,14 @@ static int insert(loom_vocab *v, const char *word, size_t len, uint32_t h, uint6
     return 0;
 }
 
-static int is_special(const loom_vocab *v, size_t id)
+/* 0..3 for the special tokens (when asked for), 4 for every other word. */
+static int special_rank(const loom_vocab *v, size_t id)
 {
-    if (!v->has_specials)
-        return 0;
-    for (int k = 0; k < 4; k++)
-        if (strcmp(v->pool + v->e[id].off, specials[k]) == 0)
-            return 1;
-    return 0;
+    if (v->has_specials)
+        for (int k = 0; k < 4; k++)
+            if (strcmp(v->pool + v->e[id].off, specials[k]) == 0)
+                return k;
+    return 4;
 }
 
 /* Keeps the entries for which keep[id] is set, in their order, compacting
@@ -282,7 +284,7 @@ static int prune(loom_vocab *v)
         return LOOM_ENOMEM;
     uint64_t dropped = 0;
     for (size_t id = 0; id < v->n; id++) {
-        keep[id] = v->e[id].count > v->min_reduce || is_special(v, id);
+        keep[id] = v->e[id].count > v->min_reduce || special_rank(v, id) < 4;
         dropped += !keep[id];
     }
     int rc = compact(v, keep);
@@ -350,15 +352,6 @@ static int cmp_items(const void *pa, const void *pb)
     if (c)
         return c;
     return la < lb ? -1 : la > lb;
-}
-
-static int special_rank(const loom_vocab *v, size_t id)
-{
-    if (v->has_specials)
-        for (int k = 0; k < 4; k++)
-            if (strcmp(v->pool + v->e[id].off, specials[k]) == 0)
-                return k;
-    return 4;
 }
 
 int loom_vocab_finalize(loom_vocab *v, uint64_t min_count, size_t max_size)
