@@ -129,14 +129,26 @@ static void cand_push(cand *c, int *n, int k, float cum, int row, int tok)
     c[i] = (cand){cum, row, tok};
 }
 
-/* One search with K rows per sentence; appends each sentence's endings. */
+/* Greedy search for the lane row r: takes the best token. */
+static int argmax_token(const float *lp, int V)
+{
+    int best = LOOM_SEQ_UNK;
+    for (int v = LOOM_SEQ_UNK; v < V; v++)
+        if (v != LOOM_SEQ_BOS && lp[v] > lp[best])
+            best = v;
+    return best;
+}
+
+/* One search with K beam rows per sentence, plus (lane = 1) a greedy row
+ * that follows its own argmax path in the same batched steps; appends each
+ * sentence's endings. */
 static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int *lens, int n,
-                  int S, int K, int max_len, float alpha, int align, ending_list *ends,
+                  int S, int K, int lane, int max_len, float alpha, int align, ending_list *ends,
                   history *h)
 {
-    int V = loom_seq_model_config(m)->tgt_vocab, R = n * K;
+    int V = loom_seq_model_config(m)->tgt_vocab, G = K + lane, R = n * G;
     loom_seq_state *st = NULL;
-    int rc = loom_seq_start(&st, m, w, src, lens, n, S, K);
+    int rc = loom_seq_start(&st, m, w, src, lens, n, S, G);
     if (rc)
         return rc;
     h->R = R, h->S = S, h->T = max_len;
@@ -146,60 +158,81 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
     float *logp = loom_malloc((size_t)R * V, sizeof(float));
     float *cum = loom_malloc(R, sizeof(float)), *ncum = loom_malloc(R, sizeof(float));
     int *prev = loom_malloc(R, sizeof(int)), *from = loom_malloc(R, sizeof(int));
-    char *active = loom_malloc(n, 1);
+    char *active = loom_calloc(3 * (size_t)n, 1), *lane_on = active + n, *finished = active + 2 * n;
+    int *beam_ends = loom_calloc(n, sizeof(int));
     cand *cands = loom_malloc(2 * (size_t)K, sizeof(cand));
     if (!h->tok || !h->par || (align && !h->wts) || !logp || !cum || !ncum || !prev || !from ||
-        !active || !cands) {
+        !active || !beam_ends || !cands) {
         rc = LOOM_ENOMEM;
         goto done;
     }
     for (int r = 0; r < R; r++) {
-        cum[r] = r % K == 0 ? 0.0f : -INFINITY; /* one live start per sentence */
+        /* one live start per sentence (and the lane's) */
+        cum[r] = r % G == 0 || r % G == K ? 0.0f : -INFINITY;
         prev[r] = LOOM_SEQ_BOS;
     }
     memset(active, 1, n);
+    memset(lane_on, lane, n);
     int nactive = n;
     for (int t = 0; t < max_len && nactive > 0; t++) {
         loom_seq_step(m, st, prev, logp, h->wts ? h->wts + (size_t)t * R * S : NULL);
         int *tok = h->tok + (size_t)t * R, *par = h->par + (size_t)t * R;
         int last = t == max_len - 1;
         for (int i = 0; i < n; i++) {
-            int r0 = i * K;
-            for (int k = 0; k < K; k++) {
+            int r0 = i * G;
+            for (int k = 0; k < G; k++) {
                 from[r0 + k] = par[r0 + k] = r0 + k;
                 tok[r0 + k] = LOOM_SEQ_PAD;
                 ncum[r0 + k] = -INFINITY;
             }
-            if (!active[i])
-                continue;
-            int nc = 0, live = 0;
-            for (int k = 0; k < K; k++) {
-                if (cum[r0 + k] == -INFINITY)
-                    continue;
-                const float *lp = logp + (size_t)(r0 + k) * V;
-                for (int v = LOOM_SEQ_UNK; v < V; v++)
-                    if (v != LOOM_SEQ_BOS)
-                        cand_push(cands, &nc, 2 * K, cum[r0 + k] + lp[v], r0 + k, v);
-            }
-            for (int c = 0; c < nc && live < K; c++) {
-                if (cands[c].tok == LOOM_SEQ_EOS) {
-                    if (c < K) /* only an </s> inside the top K ends a hypothesis */
-                        rc |= ending_add(&ends[i], t, cands[c].row, 1, cands[c].cum,
-                                         loom_seq_score(cands[c].cum, t + 1, alpha));
-                    continue;
+            if (lane_on[i]) {
+                int r = r0 + K, v = argmax_token(logp + (size_t)r * V, V);
+                float c = cum[r] + logp[(size_t)r * V + v];
+                tok[r] = v;
+                if (v == LOOM_SEQ_EOS) {
+                    rc |= ending_add(&ends[i], t, r, 1, c, loom_seq_score(c, t + 1, alpha));
+                    lane_on[i] = 0;
+                } else {
+                    ncum[r] = c;
+                    if (last)
+                        rc |= ending_add(&ends[i], t, r, 0, c, loom_seq_score(c, t + 1, alpha));
                 }
-                from[r0 + live] = par[r0 + live] = cands[c].row;
-                tok[r0 + live] = cands[c].tok;
-                ncum[r0 + live] = cands[c].cum;
-                live++;
             }
-            if (ends[i].n >= K || live == 0) {
-                active[i] = 0;
+            if (active[i]) {
+                int nc = 0, live = 0;
+                for (int k = 0; k < K; k++) {
+                    if (cum[r0 + k] == -INFINITY)
+                        continue;
+                    const float *lp = logp + (size_t)(r0 + k) * V;
+                    for (int v = LOOM_SEQ_UNK; v < V; v++)
+                        if (v != LOOM_SEQ_BOS)
+                            cand_push(cands, &nc, 2 * K, cum[r0 + k] + lp[v], r0 + k, v);
+                }
+                for (int c = 0; c < nc && live < K; c++) {
+                    if (cands[c].tok == LOOM_SEQ_EOS) {
+                        if (c < K) { /* only an </s> inside the top K ends a hypothesis */
+                            rc |= ending_add(&ends[i], t, cands[c].row, 1, cands[c].cum,
+                                             loom_seq_score(cands[c].cum, t + 1, alpha));
+                            beam_ends[i]++;
+                        }
+                        continue;
+                    }
+                    from[r0 + live] = par[r0 + live] = cands[c].row;
+                    tok[r0 + live] = cands[c].tok;
+                    ncum[r0 + live] = cands[c].cum;
+                    live++;
+                }
+                if (beam_ends[i] >= K || live == 0) {
+                    active[i] = 0;
+                } else if (last) {
+                    for (int k = 0; k < live; k++)
+                        rc |= ending_add(&ends[i], t, r0 + k, 0, ncum[r0 + k],
+                                         loom_seq_score(ncum[r0 + k], t + 1, alpha));
+                }
+            }
+            if (!active[i] && !lane_on[i] && !finished[i]) {
+                finished[i] = 1;
                 nactive--;
-            } else if (last) {
-                for (int k = 0; k < live; k++)
-                    rc |= ending_add(&ends[i], t, r0 + k, 0, ncum[r0 + k],
-                                     loom_seq_score(ncum[r0 + k], t + 1, alpha));
             }
         }
         if (rc)
@@ -216,6 +249,7 @@ done:
     free(prev);
     free(from);
     free(active);
+    free(beam_ends);
     free(cands);
     loom_seq_state_free(st);
     return rc;
@@ -250,7 +284,7 @@ int loom_seq_decode(loom_seq_model *m, loom_seq_work *w, const int *src, const i
     int max_len = o->max_len > 0 ? o->max_len : 2 * S + 10;
     memset(hyps, 0, (size_t)n * nbest * sizeof *hyps);
     memset(counts, 0, n * sizeof(int));
-    int passes = K > 1 ? 2 : 1, rc = 0;
+    int rc = 0;
     loom_seq_hyp *found = loom_calloc((size_t)n * (K + 1), sizeof *found);
     int *nfound = loom_calloc(n, sizeof(int));
     ending_list *ends = loom_calloc(n, sizeof *ends);
@@ -258,31 +292,26 @@ int loom_seq_decode(loom_seq_model *m, loom_seq_work *w, const int *src, const i
         rc = LOOM_ENOMEM;
         goto done;
     }
-    /* pass 0: greedy; pass 1: the beam. Each sentence keeps its best
-     * K + 1 distinct hypotheses over both. */
-    for (int pass = 0; pass < passes && !rc; pass++) {
-        int k = pass == 0 ? 1 : K;
-        history h = {0};
-        for (int i = 0; i < n; i++)
-            ends[i].n = 0;
-        rc = search(m, w, src, lens, n, S, k, max_len, o->alpha, o->align, ends, &h);
-        for (int i = 0; i < n && !rc; i++) {
-            qsort(ends[i].e, ends[i].n, sizeof(ending), by_score);
-            for (int e = 0; e < ends[i].n && nfound[i] <= K && !rc; e++) {
-                loom_seq_hyp *slot = &found[(size_t)i * (K + 1) + nfound[i]];
-                if ((rc = rebuild(&h, &ends[i].e[e], slot)))
-                    break;
-                int dup = 0;
-                for (int j = 0; j < nfound[i] && !dup; j++)
-                    dup = same_ids(&found[(size_t)i * (K + 1) + j], slot);
-                if (dup || nfound[i] == K + 1)
-                    loom_seq_hyps_free(slot, 1);
-                else
-                    nfound[i]++;
-            }
+    /* one batched search: K beam rows and, when K > 1, a greedy lane; each
+     * sentence keeps its best K + 1 distinct hypotheses of both */
+    history h = {0};
+    rc = search(m, w, src, lens, n, S, K, K > 1, max_len, o->alpha, o->align, ends, &h);
+    for (int i = 0; i < n && !rc; i++) {
+        qsort(ends[i].e, ends[i].n, sizeof(ending), by_score);
+        for (int e = 0; e < ends[i].n && nfound[i] <= K && !rc; e++) {
+            loom_seq_hyp *slot = &found[(size_t)i * (K + 1) + nfound[i]];
+            if ((rc = rebuild(&h, &ends[i].e[e], slot)))
+                break;
+            int dup = 0;
+            for (int j = 0; j < nfound[i] && !dup; j++)
+                dup = same_ids(&found[(size_t)i * (K + 1) + j], slot);
+            if (dup || nfound[i] == K + 1)
+                loom_seq_hyps_free(slot, 1);
+            else
+                nfound[i]++;
         }
-        history_free(&h);
     }
+    history_free(&h);
     for (int i = 0; i < n && !rc; i++) {
         loom_seq_hyp *f = &found[(size_t)i * (K + 1)];
         qsort(f, nfound[i], sizeof *f, by_hyp_score);

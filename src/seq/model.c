@@ -19,6 +19,7 @@
 #include "core/attention.h"
 #include "core/blas.h"
 #include "core/rnn.h"
+#include "core/smallmm.h"
 
 struct loom_seq_model {
     loom_seq_config c;
@@ -552,8 +553,7 @@ static void encode(loom_seq_model *m, loom_seq_work *w, const int *src, const in
         for (int d = 0; d < m->dirs; d++)
             memcpy(fin + (size_t)b * m->He + d * H, hf + ((size_t)d * B + b) * H,
                    H * sizeof(float));
-    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, H, m->He, 1.0f, fin, m->He, m->bridge_w->value, H,
-              0.0f, s0, H);
+    loom_mm(B, H, m->He, fin, m->bridge_w->value, 0.0f, s0);
     for (int i = 0; i < B * H; i++)
         s0[i] = tanhf(s0[i] + m->bridge_b->value[i % H]);
     if (c->cell == LOOM_SEQ_LSTM)
@@ -801,6 +801,7 @@ struct loom_seq_state {
     int rows, S, K;
     int *lens;                  /* (rows) source lengths */
     float *enc, *kp;            /* (rows, S, He), (rows, S, A) */
+    float *P;                   /* (sentences, S, GH): enc Wx[E:], the context's input share */
     float *s, *s2, *c, *c2;     /* (rows, H) states and their next values */
     float *x, *xp, *o, *ctx;    /* step scratch */
     float *wts, *cache, *work;
@@ -811,7 +812,7 @@ void loom_seq_state_free(loom_seq_state *st)
     if (!st)
         return;
     free(st->lens);
-    float *bufs[] = {st->enc, st->kp, st->s, st->s2, st->c, st->c2, st->x,
+    float *bufs[] = {st->enc, st->kp, st->P, st->s, st->s2, st->c, st->c2, st->x,
                      st->xp, st->o, st->ctx, st->wts, st->cache, st->work};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         free(bufs[i]);
@@ -858,6 +859,7 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     fail |= !st->lens;
     st->enc = state_alloc((size_t)R * S * He, &fail);
     st->kp = state_alloc((size_t)R * S * A, &fail);
+    st->P = state_alloc(m->Dc ? (size_t)n * S * GH : 0, &fail);
     st->s = state_alloc((size_t)R * H, &fail);
     st->s2 = state_alloc((size_t)R * H, &fail);
     st->c = state_alloc(c->cell == LOOM_SEQ_LSTM ? (size_t)R * H : 0, &fail);
@@ -886,6 +888,12 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     }
     if (st->c)
         memset(st->c, 0, (size_t)R * H * sizeof(float));
+    /* The context enters the decoder's input projection as c_t Wx[E:] =
+     * sum_j a_tj (enc_j Wx[E:]): project the source positions once here,
+     * and a step mixes S rows of GH instead of multiplying (Dc, GH). */
+    if (m->Dc)
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, n * S, GH, He, 1.0f, enc, He,
+                  m->dec.Wx + (size_t)c->emb * GH, GH, 0.0f, st->P, GH);
     *out = st;
     return 0;
 }
@@ -920,8 +928,17 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
         if (Dc)
             memcpy(x + E, st->ctx + (size_t)r * Dc, Dc * sizeof(float));
     }
-    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, R, GH, Dx, 1.0f, st->x, Dx, m->dec.Wx, GH, 0.0f, st->xp,
-              GH);
+    if (R == 1)
+        loom_gemv(LOOM_TRANS, E, GH, 1.0f, m->dec.Wx, GH, st->x, 0.0f, st->xp);
+    else
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, R, GH, E, 1.0f, st->x, Dx, m->dec.Wx, GH, 0.0f,
+                  st->xp, GH);
+    for (int r = 0; Dc && r < R; r++) {
+        const float *a = st->wts + (size_t)r * S, *P = st->P + (size_t)(r / st->K) * S * GH;
+        float *xp = st->xp + (size_t)r * GH;
+        for (int j = 0; j < st->lens[r]; j++)
+            loom_axpy(GH, a[j], P + (size_t)j * GH, xp);
+    }
     loom_rnn_step_forward(&m->dec, st->s2, st->c2, st->cache, st->work, st->xp, st->s, st->c, R);
     float *t = st->s;
     st->s = st->s2, st->s2 = t;
@@ -933,8 +950,7 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
         memcpy(o + H, st->x + (size_t)r * Dx + E, Dc * sizeof(float));
         memcpy(o + H + Dc, st->x + (size_t)r * Dx, E * sizeof(float));
     }
-    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, R, V, Dout, 1.0f, st->o, Dout, m->out_w->value, V, 0.0f,
-              logp, V);
+    loom_mm(R, V, Dout, st->o, m->out_w->value, 0.0f, logp);
     for (int r = 0; r < R; r++) {
         float *z = logp + (size_t)r * V;
         const float *bias = m->out_b->value;

@@ -303,6 +303,7 @@ typedef struct {
     void *ctx;
     loom_seq_train_result *res;
     int saved;
+    double train_time; /* seconds in training steps (validation and saving excluded) */
 } loop;
 
 static void say(const loop *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -337,8 +338,8 @@ static int validate(loop *l, position *p, int *stop)
     } else {
         p->bad++;
     }
-    say(l, "step %ld: valid loss %.4f, BLEU %.2f, exact match %.1f%%%s", p->step, loss, bleu,
-        100 * exact, better ? " (best, saved)" : "");
+    say(l, "step %ld: valid loss %.4f, BLEU %.2f, exact match %.1f%%%s, training %.1f s", p->step,
+        loss, bleu, 100 * exact, better ? " (best, saved)" : "", l->train_time);
     if (l->o->patience > 0 && p->bad >= l->o->patience) {
         say(l, "no improvement in %d validations: stopping", p->bad);
         l->res->stopped_early = 1;
@@ -385,8 +386,8 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
         rc = restore(&p, opt, resume);
     if (rc)
         goto done;
-    loop l = {b, valid, o, path, w, report, ctx, res, 0};
-    double t0 = loom_now(), last_ckpt = t0, train_time = 0;
+    loop l = {b, valid, o, path, w, report, ctx, res, 0, 0};
+    double t0 = loom_now(), last_ckpt = t0;
     long step0 = p.step, tokens0 = p.tokens;
     loom_progress_set_total(progress, (double)o->epochs * loom_seq_batcher_count(bt));
     int stop = 0;
@@ -410,10 +411,10 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
                 loom_params_clip_grad_norm(ps, o->clip);
             if ((rc = loom_optim_step(opt, o->lr)))
                 goto done;
-            train_time += loom_now() - ts;
+            l.train_time += loom_now() - ts;
             p.batch++, p.step++, p.tokens += ntok;
             epoch_loss += loss, epoch_tokens += ntok;
-            res->tokens_per_s = (p.tokens - tokens0) / (train_time > 0 ? train_time : 1e-9);
+            res->tokens_per_s = (p.tokens - tokens0) / (l.train_time > 0 ? l.train_time : 1e-9);
             if (loom_progress_due(progress)) {
                 char detail[160];
                 snprintf(detail, sizeof detail, "epoch %d/%d  loss %.3f  %.0f tok/s",
