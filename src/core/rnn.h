@@ -105,7 +105,11 @@ void loom_birnn_backward(const loom_rnn *fw, const loom_rnn *bw, float *dinp, fl
  * feed's weights, contiguous), then hand the sum to the step.
  * Cache: loom_rnn_step_cache_size floats per step, kept until its backward.
  * work: loom_rnn_step_work_size floats of scratch. c, c_prev, dc, dc_prev
- * are for LSTM only (NULL otherwise). No padding here: every row is real. */
+ * are for LSTM only (NULL otherwise). No padding here: every row is real.
+ * Outputs must not overlap inputs (h vs h_prev, dh_prev vs dh).
+ * At batch 1 (greedy decoding) every product is an sgemv, bound by reading
+ * the weights; a decoder can precompute its embedding table times Wx[:E]
+ * once per model, so that the embedding's share of xp is a row copy. */
 size_t loom_rnn_step_cache_size(const loom_rnn *r, int B);
 size_t loom_rnn_step_work_size(const loom_rnn *r, int B);
 void loom_rnn_step_forward(const loom_rnn *r, float *h, float *c, float *cache, float *work,
