@@ -14,9 +14,9 @@
 
 struct loom_seq_pairs {
     size_t n, cap;
-    size_t *start; /* (2n + 1): side k of pair i is tokens start[2i+k] .. start[2i+k+1] */
+    uint32_t *start; /* (2n + 1): side k of pair i is tokens start[2i+k] .. start[2i+k+1] */
     size_t ntok, tokcap;
-    size_t *tok;   /* byte offset of each token in text */
+    uint32_t *tok;   /* byte offset of each token in text (32 bits: memory is the limit) */
     char *text;
     size_t len, textcap;
 };
@@ -39,10 +39,12 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 static int on_token(void *ctx, const char *tok, size_t len)
 {
     loom_seq_pairs *p = ctx;
-    if (grow((void **)&p->tok, &p->tokcap, p->ntok + 1, sizeof(size_t)) ||
+    if (p->len + len + 1 > UINT32_MAX || p->ntok + 1 > UINT32_MAX)
+        return loom_error(LOOM_EINVAL, "more than 4 GB of tokens in the training pairs");
+    if (grow((void **)&p->tok, &p->tokcap, p->ntok + 1, sizeof(uint32_t)) ||
         grow((void **)&p->text, &p->textcap, p->len + len + 1, 1))
         return LOOM_ENOMEM;
-    p->tok[p->ntok++] = p->len;
+    p->tok[p->ntok++] = (uint32_t)p->len;
     memcpy(p->text + p->len, tok, len);
     p->text[p->len + len] = '\0';
     p->len += len + 1;
@@ -59,7 +61,7 @@ static int add_side(loom_seq_pairs *p, loom_tokenizer *t, const char *s, size_t 
         return loom_error_prefix(rc, path, line);
     if (p->ntok == before)
         return loom_error(LOOM_EFORMAT, "%s:%lld: empty %s side", path, line, side);
-    if (grow((void **)&p->start, &p->cap, 2 * p->n + 3, sizeof(size_t)))
+    if (grow((void **)&p->start, &p->cap, 2 * p->n + 3, sizeof(uint32_t)))
         return LOOM_ENOMEM;
     return 0;
 }
@@ -69,17 +71,17 @@ static int add_pair(loom_seq_pairs *p, loom_tokenizer *ts, loom_tokenizer *tt, c
                     const char *tpath, long long tline)
 {
     int rc;
-    if (grow((void **)&p->start, &p->cap, 2 * p->n + 3, sizeof(size_t)))
+    if (grow((void **)&p->start, &p->cap, 2 * p->n + 3, sizeof(uint32_t)))
         return LOOM_ENOMEM;
     size_t mark_tok = p->ntok, mark_len = p->len;
-    p->start[2 * p->n] = p->ntok;
+    p->start[2 * p->n] = (uint32_t)p->ntok;
     if ((rc = add_side(p, ts, src, ns, spath, sline, "source")))
         goto undo;
-    p->start[2 * p->n + 1] = p->ntok;
+    p->start[2 * p->n + 1] = (uint32_t)p->ntok;
     if ((rc = add_side(p, tt, tgt, nt, tpath, tline, "target")))
         goto undo;
     p->n++;
-    p->start[2 * p->n] = p->ntok;
+    p->start[2 * p->n] = (uint32_t)p->ntok;
     return 0;
 undo:
     p->ntok = mark_tok, p->len = mark_len;
@@ -165,7 +167,7 @@ int loom_seq_pairs_read(loom_seq_pairs **out, const char *path, const char *tgt_
     int rc = loom_tokenizer_new(&ts, src_tok);
     if (!rc)
         rc = loom_tokenizer_new(&tt, tgt_tok);
-    if (!rc && grow((void **)&p->start, &p->cap, 3, sizeof(size_t)))
+    if (!rc && grow((void **)&p->start, &p->cap, 3, sizeof(uint32_t)))
         rc = LOOM_ENOMEM;
     if (!rc) {
         p->start[0] = 0;
@@ -239,9 +241,13 @@ int loom_seq_corpus_build(loom_seq_corpus **out, const loom_seq_pairs *p, const 
     if (!c)
         return LOOM_ENOMEM;
     const loom_vocab *v[2] = {src, tgt};
+    size_t side_tokens[2] = {0, 0};
+    for (size_t i = 0; i < p->n; i++)
+        for (int s = 0; s < 2; s++)
+            side_tokens[s] += loom_seq_pairs_len(p, i, s);
     for (int s = 0; s < 2; s++) {
         c->off[s] = loom_malloc(p->n + 1, sizeof(size_t));
-        c->ids[s] = loom_malloc(p->ntok + 1, sizeof(int32_t));
+        c->ids[s] = loom_malloc(side_tokens[s] + 1, sizeof(int32_t));
         if (!c->off[s] || !c->ids[s]) {
             loom_seq_corpus_free(c);
             return LOOM_ENOMEM;

@@ -332,7 +332,8 @@ enum {
     W_SCACHE,  /* (T, step cache) */
     W_CTX,     /* (T, B, Dc) contexts */
     W_WTS,     /* (T, B, S) attention weights */
-    W_ACACHE,  /* (T, attention cache) */
+    W_ACACHE,  /* one step's attention cache (backward recomputes it per step) */
+    W_CTX2,    /* (B, Dc) the recomputed context, discarded */
     W_O,       /* (T, B, Dout) out-layer inputs after dropout */
     W_OMASK,   /* its dropout mask */
     W_LOGITS,  /* (T, B, V) logits, then d loss / d logits */
@@ -394,12 +395,16 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     sz[W_SCACHE] = T * loom_rnn_step_cache_size(&m->dec, B);
     sz[W_CTX] = TB * m->Dc;
     sz[W_WTS] = m->Dc ? TB * S : 0;
-    sz[W_ACACHE] = m->Dc ? T * loom_attn_cache_size(&m->attn, B, S) : 0;
+    /* Bahdanau's cache is (B, S, A) per step, the largest buffer by far if
+     * kept for all T steps; the backward pass recomputes it step by step
+     * (one attention forward more per step) and memory stays flat in T. */
+    sz[W_ACACHE] = m->Dc ? loom_attn_cache_size(&m->attn, B, S) : 0;
+    sz[W_CTX2] = (size_t)B * m->Dc;
     sz[W_O] = TB * m->Dout;
     sz[W_OMASK] = drop ? TB * m->Dout : 0;
     sz[W_LOGITS] = TB * V;
     sz[W_DO] = TB * m->Dout;
-    sz[W_DXP] = TB * GH;
+    sz[W_DXP] = 0; /* the backward pass reuses W_XP, dead after the forward pass */
     sz[W_DS] = sz[W_DC] = sz[W_DSP] = sz[W_DCP] = (size_t)B * H;
     sz[W_DCTX] = (size_t)B * m->Dc;
     sz[W_DENC] = BS * He;
@@ -407,7 +412,7 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     sz[W_DFINAL] = (size_t)m->dirs * B * H;
     sz[W_DEMB] = TB * E;
     sz[W_DX] = BS * max_sz(E, He);
-    sz[W_DY] = BS * He;
+    sz[W_DY] = c->layers > 1 ? BS * He : 0;
     sz[W_RWORK] = rwork;
 }
 
@@ -627,7 +632,6 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
     loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, GH, E, 1.0f, emb, E, m->dec.Wx, GH, 0.0f, xp, GH);
 
     size_t scache = loom_rnn_step_cache_size(&m->dec, B);
-    size_t acache = Dc ? loom_attn_cache_size(&m->attn, B, S) : 0;
     float *st = w->buf[W_S], *cs = w->buf[W_C];
     for (int t = 0; t < T; t++) {
         size_t tb = (size_t)t * B;
@@ -636,7 +640,7 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
         float *xpt = xp + tb * GH;
         if (Dc) {
             float *ctx = w->buf[W_CTX] + tb * Dc;
-            loom_attn_forward(&m->attn, ctx, w->buf[W_WTS] + tb * S, w->buf[W_ACACHE] + t * acache,
+            loom_attn_forward(&m->attn, ctx, w->buf[W_WTS] + tb * S, w->buf[W_ACACHE],
                               s_prev, enc, w->buf[W_KP], enc, b->src_lens, B, S, Dc);
             /* input feeding: the context's share of the input projection */
             loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, GH, Dc, 1.0f, ctx, Dc,
@@ -707,10 +711,9 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
 
     /* decoder steps, last to first */
     float *ds = w->buf[W_DS], *dc = w->buf[W_DC], *dsp = w->buf[W_DSP], *dcp = w->buf[W_DCP];
-    float *dxp = w->buf[W_DXP], *dctx = w->buf[W_DCTX], *demb = w->buf[W_DEMB];
+    float *dxp = w->buf[W_XP], *dctx = w->buf[W_DCTX], *demb = w->buf[W_DEMB];
     float *st = w->buf[W_S], *cs = w->buf[W_C];
     size_t scache = loom_rnn_step_cache_size(&m->dec, B);
-    size_t acache = Dc ? loom_attn_cache_size(&m->attn, B, S) : 0;
     memset(ds, 0, (size_t)B * H * sizeof(float));
     if (lstm)
         memset(dc, 0, (size_t)B * H * sizeof(float));
@@ -745,8 +748,10 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
                       m->dec.Wx + (size_t)E * GH, GH, 1.0f, dctx, Dc);
             float *dkeys = c->attention == LOOM_SEQ_ATTN_BAHDANAU ? NULL : w->buf[W_DENC];
             float *dkp = c->attention == LOOM_SEQ_ATTN_BAHDANAU ? w->buf[W_DKP] : NULL;
+            loom_attn_forward(&m->attn, w->buf[W_CTX2], w->buf[W_WTS] + tb * S, w->buf[W_ACACHE],
+                              s_prev, enc, w->buf[W_KP], enc, b->src_lens, B, S, Dc);
             loom_attn_backward(&m->attn, dsp, dkeys, dkp, w->buf[W_DENC], w->buf[W_RWORK], dctx,
-                               w->buf[W_ACACHE] + t * acache, w->buf[W_WTS] + tb * S, s_prev, enc,
+                               w->buf[W_ACACHE], w->buf[W_WTS] + tb * S, s_prev, enc,
                                enc, b->src_lens, B, S, Dc);
         }
         float *tmp = ds;
@@ -839,6 +844,10 @@ static float *state_alloc(size_t n, int *fail)
     return p;
 }
 
+/* Sentences encoded at once when decoding: the encoder's workspace (its
+ * backward cache included) grows with the batch, the state does not need it. */
+#define ENCODE_CHUNK 32
+
 int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, const int *src,
                    const int *lens, int n, int S, int K)
 {
@@ -846,10 +855,9 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     const loom_seq_config *c = &m->c;
     int H = c->hidden, R = n * K, He = m->He, GH = m->G * H;
     size_t A = c->attention == LOOM_SEQ_ATTN_BAHDANAU ? c->attn_dim : 0;
-    int rc = work_reserve(w, n, S, 1);
+    int rc = work_reserve(w, n < ENCODE_CHUNK ? n : ENCODE_CHUNK, S, 1);
     if (rc)
         return rc;
-    encode(m, w, src, lens, n, S, 0, NULL);
     loom_seq_state *st = loom_calloc(1, sizeof *st);
     if (!st)
         return LOOM_ENOMEM;
@@ -878,22 +886,26 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
         return LOOM_ENOMEM;
     }
     const float *enc = w->buf[W_Y + c->layers - 1];
-    for (int r = 0; r < R; r++) {
-        int i = r / K;
-        st->lens[r] = lens[i];
-        memcpy(st->enc + (size_t)r * S * He, enc + (size_t)i * S * He, (size_t)S * He * 4);
-        if (A)
-            memcpy(st->kp + (size_t)r * S * A, w->buf[W_KP] + (size_t)i * S * A, S * A * 4);
-        memcpy(st->s + (size_t)r * H, w->buf[W_S] + (size_t)i * H, H * sizeof(float));
+    for (int i0 = 0; i0 < n; i0 += ENCODE_CHUNK) {
+        int nb = n - i0 < ENCODE_CHUNK ? n - i0 : ENCODE_CHUNK;
+        encode(m, w, src + (size_t)i0 * S, lens + i0, nb, S, 0, NULL);
+        for (int r = i0 * K; r < (i0 + nb) * K; r++) {
+            int i = r / K - i0;
+            st->lens[r] = lens[i0 + i];
+            memcpy(st->enc + (size_t)r * S * He, enc + (size_t)i * S * He, (size_t)S * He * 4);
+            if (A)
+                memcpy(st->kp + (size_t)r * S * A, w->buf[W_KP] + (size_t)i * S * A, S * A * 4);
+            memcpy(st->s + (size_t)r * H, w->buf[W_S] + (size_t)i * H, H * sizeof(float));
+        }
+        /* The context enters the decoder's input projection as c_t Wx[E:] =
+         * sum_j a_tj (enc_j Wx[E:]): project the source positions once
+         * here, and a step mixes S rows of GH instead of multiplying (Dc, GH). */
+        if (m->Dc)
+            loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, nb * S, GH, He, 1.0f, enc, He,
+                      m->dec.Wx + (size_t)c->emb * GH, GH, 0.0f, st->P + (size_t)i0 * S * GH, GH);
     }
     if (st->c)
         memset(st->c, 0, (size_t)R * H * sizeof(float));
-    /* The context enters the decoder's input projection as c_t Wx[E:] =
-     * sum_j a_tj (enc_j Wx[E:]): project the source positions once here,
-     * and a step mixes S rows of GH instead of multiplying (Dc, GH). */
-    if (m->Dc)
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, n * S, GH, He, 1.0f, enc, He,
-                  m->dec.Wx + (size_t)c->emb * GH, GH, 0.0f, st->P, GH);
     *out = st;
     return 0;
 }

@@ -304,6 +304,7 @@ typedef struct {
     loom_seq_train_result *res;
     int saved;
     double train_time; /* seconds in training steps (validation and saving excluded) */
+    int threads;
 } loop;
 
 static void say(const loop *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -324,7 +325,9 @@ static void say(const loop *l, const char *fmt, ...)
 static int validate(loop *l, position *p, int *stop)
 {
     double loss, bleu, exact;
-    int rc = loom_seq_evaluate(l->b, l->w, l->valid, l->o->batch, &loss, &bleu, &exact);
+    /* in batches of a worker's share: the workspace keeps its size */
+    int share = (l->o->batch + l->threads - 1) / l->threads;
+    int rc = loom_seq_evaluate(l->b, l->w, l->valid, share, &loss, &bleu, &exact);
     if (rc)
         return rc;
     int better = loss < p->best;
@@ -386,7 +389,7 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
         rc = restore(&p, opt, resume);
     if (rc)
         goto done;
-    loop l = {b, valid, o, path, w, report, ctx, res, 0, 0};
+    loop l = {b, valid, o, path, w, report, ctx, res, 0, 0, nthreads};
     double t0 = loom_now(), last_ckpt = t0;
     long step0 = p.step, tokens0 = p.tokens;
     loom_progress_set_total(progress, (double)o->epochs * loom_seq_batcher_count(bt));
