@@ -66,7 +66,7 @@ static void write_text(const char *path, const char *text)
 
 static const char *const equiv_models[] = {"gru-bahdanau",  "gru-dot",  "gru-general",
                                            "gru-none",      "lstm-bahdanau", "lstm-dot",
-                                           "lstm-general", "lstm-none"};
+                                           "lstm-general", "lstm-none",    "gru-tied"};
 
 START_TEST(forward_matches_pytorch)
 {
@@ -118,11 +118,12 @@ END_TEST
 /* ---- gradients ---- */
 
 static const loom_seq_config grad_configs[] = {
-    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 2, 1, 3, 4, 3, 7, 8, 0},
-    {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_GENERAL, 1, 1, 3, 4, 3, 7, 8, 0},
-    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_DOT, 1, 0, 3, 4, 3, 7, 8, 0},
-    {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_NONE, 2, 0, 3, 4, 3, 7, 8, 0},
-    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 7, 8, 0.3f},
+    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 2, 1, 3, 4, 3, 7, 8, 0, 0},
+    {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_GENERAL, 1, 1, 3, 4, 3, 7, 8, 0, 0},
+    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_DOT, 1, 0, 3, 4, 3, 7, 8, 0, 0},
+    {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_NONE, 2, 0, 3, 4, 3, 7, 8, 0, 0},
+    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 7, 8, 0.3f, 0},
+    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 8, 8, 0, 1}, /* tied tables */
 };
 
 static int gsrc[] = {4, 5, 6, 0, 5, 0, 0, 0, 6, 4, 4, 5};
@@ -232,7 +233,7 @@ static void random_sources(loom_rng *rng, int *src, int *lens, int n, int S, int
 START_TEST(beam_never_scores_below_greedy)
 {
     loom_seq_config c = {_i % 2 ? LOOM_SEQ_LSTM : LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 8,
-                         12, 8, 15, 9, 0};
+                         12, 8, 15, 9, 0, 0};
     loom_seq_model *m;
     ck_assert_int_eq(loom_seq_model_new(&m, &c, 100 + _i), 0);
     loom_seq_work *w;
@@ -488,7 +489,7 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
     const char *vec = tmp_path("v.bin");
     ck_assert_int_eq(loom_vectors_save_rows(vec, LOOM_VEC_BIN, 5, 5, words, rows), 0);
     loom_seq_config c = {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 5, 6, 4,
-                         (int)loom_vocab_size(b.vocab[0]), (int)loom_vocab_size(b.vocab[1]), 0.1f};
+                         (int)loom_vocab_size(b.vocab[0]), (int)loom_vocab_size(b.vocab[1]), 0.1f, 0};
     ck_assert_int_eq(loom_seq_model_new(&b.model, &c, 1), 0);
     loom_params *ps = loom_seq_model_params(b.model);
     loom_param *emb = loom_params_find(ps, "src_emb.weight");
@@ -539,7 +540,8 @@ static Suite *seq_suite(void)
     TCase *tc = tcase_create("seq");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, forward_matches_pytorch, 0, 8);
+    tcase_add_loop_test(tc, forward_matches_pytorch, 0,
+                        (int)(sizeof equiv_models / sizeof *equiv_models));
     tcase_add_loop_test(tc, gradients_match_finite_differences, 0,
                         (int)(sizeof grad_configs / sizeof *grad_configs));
     tcase_add_test(tc, replica_gradients_add_up);

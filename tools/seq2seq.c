@@ -50,6 +50,8 @@ static const char help[] =
     "      --attn-dim N       Bahdanau attention size (default: --hidden)\n"
     "      --dropout P        dropout on embeddings, between layers and before the\n"
     "                         output layer (default 0)\n"
+    "      --tie-embeddings   one vocabulary and one embedding table for both sides\n"
+    "                         (languages sharing words, or tasks such as copying)\n"
     "transfer learning:\n"
     "      --src-vectors FILE, --tgt-vectors FILE  initialise the embeddings of the\n"
     "                         words found in a vector file (any format loom reads)\n"
@@ -84,7 +86,7 @@ enum {
     OPT_MAX_LEN, OPT_CELL, OPT_LAYERS, OPT_BI, OPT_UNI, OPT_ATTENTION, OPT_EMB, OPT_HIDDEN,
     OPT_ATTN_DIM, OPT_DROPOUT, OPT_SRC_VECTORS, OPT_TGT_VECTORS, OPT_FREEZE, OPT_LR, OPT_CLIP,
     OPT_SMOOTHING, OPT_BATCH, OPT_EPOCHS, OPT_PATIENCE, OPT_SEED, OPT_THREADS, OPT_CHECKPOINT,
-    OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_MAX_STEPS, OPT_STOP_EXACT,
+    OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_MAX_STEPS, OPT_STOP_EXACT, OPT_TIE,
     OPT_SIDE = 0x3100 /* + 2 * tokflag index + side */
 };
 
@@ -95,7 +97,7 @@ typedef struct {
     long long min_count, max_vocab, max_len, layers, emb, hidden, attn_dim, batch, epochs;
     long long patience, seed, threads, valid_every, max_steps;
     double dropout, lr, clip, smoothing, ckpt_minutes, stop_exact;
-    int cell, attention, bidirectional, freeze[2], emb_given;
+    int cell, attention, bidirectional, freeze[2], emb_given, tie;
     loom_tok_opts tok[2];
     int quiet, progress;
 } args;
@@ -155,6 +157,7 @@ static int parse(int argc, char **argv, args *a)
         {"resume", required_argument, 0, OPT_RESUME},
         {"max-steps", required_argument, 0, OPT_MAX_STEPS},
         {"stop-at-exact", required_argument, 0, OPT_STOP_EXACT},
+        {"tie-embeddings", no_argument, 0, OPT_TIE},
         {"src-keep-case", no_argument, 0, OPT_SIDE + 0},
         {"tgt-keep-case", no_argument, 0, OPT_SIDE + 1},
         {"src-punct", required_argument, 0, OPT_SIDE + 2},
@@ -196,6 +199,7 @@ static int parse(int argc, char **argv, args *a)
         case OPT_RESUME: a->resume = optarg; break;
         case OPT_BI: a->bidirectional = 1; break;
         case OPT_UNI: a->bidirectional = 0; break;
+        case OPT_TIE: a->tie = 1; break;
         case OPT_VALID_EVERY: iv = &a->valid_every, name = "valid-every", lo = 0; break;
         case OPT_MIN_COUNT: iv = &a->min_count, name = "min-count"; break;
         case OPT_MAX_VOCAB: iv = &a->max_vocab, name = "max-vocab", lo = 0; break;
@@ -249,6 +253,10 @@ static int parse(int argc, char **argv, args *a)
         return 1 + cli_usage(cmd, "needs -o MODEL");
     if (!a->pairs == !(a->src && a->tgt) || (!a->src != !a->tgt))
         return 1 + cli_usage(cmd, "needs PAIRS or both --src and --tgt");
+    if (a->tie && a->vectors[1])
+        return 1 + cli_usage(cmd, "with --tie-embeddings, --src-vectors initialises the one table");
+    if (a->tie && (a->freeze[0] || a->freeze[1]))
+        a->freeze[0] = 1, a->freeze[1] = 0;
     if (a->freeze[0] && !a->vectors[0] && !a->resume)
         return 1 + cli_usage(cmd, "--freeze src needs --src-vectors");
     if (a->freeze[1] && !a->vectors[1] && !a->resume)
@@ -309,6 +317,8 @@ static int build_vocab(loom_vocab **out, const loom_seq_pairs *p, int side, cons
         rc = loom_vocab_add_specials(*out);
     if (!rc)
         rc = loom_seq_pairs_count_vocab(p, side, *out);
+    if (!rc && a->tie) /* one vocabulary: the other side's words too */
+        rc = loom_seq_pairs_count_vocab(p, 1 - side, *out);
     if (!rc)
         rc = loom_vocab_finalize(*out, (uint64_t)a->min_count, (size_t)a->max_vocab);
     return rc;
@@ -382,7 +392,7 @@ static int run_seq2seq(int argc, char **argv)
         loom_seq_config c = {a.cell, a.attention, (int)a.layers, a.bidirectional, (int)a.emb,
                              (int)a.hidden, (int)(a.attn_dim ? a.attn_dim : a.hidden),
                              (int)loom_vocab_size(b.vocab[0]), (int)loom_vocab_size(b.vocab[1]),
-                             (float)a.dropout};
+                             (float)a.dropout, a.tie};
         if ((rc = loom_seq_model_new(&b.model, &c, (uint64_t)a.seed)))
             goto done;
         loom_params *ps = loom_seq_model_params(b.model);

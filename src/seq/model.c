@@ -87,6 +87,8 @@ int loom_seq_config_check(const loom_seq_config *c)
         return loom_error(LOOM_EINVAL, "attention size must be 1..65536, not %d", c->attn_dim);
     if (c->src_vocab < 5 || c->tgt_vocab < 5)
         return loom_error(LOOM_EINVAL, "vocabularies need the 4 specials and a word");
+    if (c->tie_embeddings && c->src_vocab != c->tgt_vocab)
+        return loom_error(LOOM_EINVAL, "tied embeddings need one vocabulary for both sides");
     if (c->dropout < 0 || c->dropout >= 1)
         return loom_error(LOOM_EINVAL, "dropout must be in [0, 1), not %g", c->dropout);
     if (c->attention == LOOM_SEQ_ATTN_DOT && c->bidirectional)
@@ -115,7 +117,10 @@ static int declare(loom_seq_model *m)
     int H = c->hidden, GH = m->G * H, rc = 0;
     char name[64];
     rc |= add2(m, &m->src_emb, "src_emb.weight", c->src_vocab, c->emb);
-    rc |= add2(m, &m->tgt_emb, "tgt_emb.weight", c->tgt_vocab, c->emb);
+    if (c->tie_embeddings)
+        m->tgt_emb = m->src_emb; /* gradients of both sides add up in one table */
+    else
+        rc |= add2(m, &m->tgt_emb, "tgt_emb.weight", c->tgt_vocab, c->emb);
     for (int l = 0; l < c->layers; l++) {
         int C = l == 0 ? c->emb : m->He;
         for (int d = 0; d < m->dirs; d++) {
@@ -284,6 +289,8 @@ int loom_seq_model_replica(loom_seq_model **out, loom_seq_model *m)
         r->own[i].grad = r->own_grads + (r->own[i].grad - base);
     }
     r->src_emb = remap(r, m->src_emb), r->tgt_emb = remap(r, m->tgt_emb);
+    if (m->c.tie_embeddings)
+        r->tgt_emb = r->src_emb;
     for (int l = 0; l < m->c.layers; l++)
         for (int d = 0; d < m->dirs; d++)
             for (int k = 0; k < 4; k++)

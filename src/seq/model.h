@@ -43,6 +43,7 @@ typedef struct {
     int attn_dim;      /* Bahdanau's inner size */
     int src_vocab, tgt_vocab;
     float dropout;
+    int tie_embeddings; /* 1: one embedding table for both sides (one vocabulary) */
 } loom_seq_config;
 
 /* Names of the enums, for files and messages ("gru", "bahdanau"). */

@@ -121,6 +121,7 @@ int loom_seq_file_writer(loom_st_writer **out, const loom_seq_bundle *b)
     rc |= meta_int(w, "attn_dim", c->attn_dim);
     rc |= meta_int(w, "src_vocab_size", c->src_vocab);
     rc |= meta_int(w, "tgt_vocab_size", c->tgt_vocab);
+    rc |= meta_int(w, "tie_embeddings", c->tie_embeddings);
     snprintf(buf, sizeof buf, "%.9g", c->dropout);
     rc |= loom_st_writer_meta(w, "dropout", buf);
     for (int s = 0; s < 2; s++) {
@@ -190,6 +191,8 @@ static int read_config(const loom_st_file *f, loom_seq_config *c)
         (rc = need_int(f, "src_vocab_size", 5, 1 << 30, &c->src_vocab)) ||
         (rc = need_int(f, "tgt_vocab_size", 5, 1 << 30, &c->tgt_vocab)))
         return rc;
+    const char *tie = loom_st_meta(f, "tie_embeddings");
+    c->tie_embeddings = tie && strcmp(tie, "1") == 0;
     const char *d = loom_st_meta(f, "dropout");
     c->dropout = d ? strtof(d, NULL) : 0;
     rc = loom_seq_config_check(c);
@@ -315,8 +318,9 @@ int loom_seq_describe(char **out, const char *path)
                   loom_seq_cell_name(c->cell), c->layers, c->layers > 1 ? "s" : "",
                   c->bidirectional ? "bidirectional" : "unidirectional",
                   loom_seq_attention_name(c->attention), loom_seq_cell_name(c->cell));
-    rc |= appendf(&s, &len, &cap, "sizes: embedding %d, hidden %d, attention %d, dropout %g\n",
-                  c->emb, c->hidden, c->attn_dim, c->dropout);
+    rc |= appendf(&s, &len, &cap, "sizes: embedding %d%s, hidden %d, attention %d, dropout %g\n",
+                  c->emb, c->tie_embeddings ? " (one table for both sides)" : "", c->hidden,
+                  c->attn_dim, c->dropout);
     rc |= appendf(&s, &len, &cap, "parameters: %zu in %zu tensors\n", loom_params_numel(ps, 0),
                   loom_params_len(ps));
     for (int side = 0; side < 2; side++) {
