@@ -51,14 +51,31 @@ LOOM_VECTORIZE static void add_colsum(float *restrict acc, const float *restrict
             acc[j] += m[i * cols + j];
 }
 
-/* ---- row kernels: xr is x Wx (GH), hr is h' Wh (GH), both without bias ---- */
+/* y (rows, n) = x + b on every row. */
+LOOM_VECTORIZE static void add_rows(float *restrict y, const float *restrict x,
+                                    const float *restrict b, size_t rows, size_t n)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < n; j++)
+            y[i * n + j] = x[i * n + j] + b[j];
+}
+
+/* Each of the rows (rows, n) = b. */
+static void fill_rows(float *y, const float *b, size_t rows, size_t n)
+{
+    for (size_t i = 0; i < rows; i++)
+        memcpy(y + i * n, b, n * sizeof *y);
+}
+
+/* ---- row kernels: xr = x Wx + bx (GH), hr = h' Wh + bh (GH) ----
+ * The biases are folded into the products (rows preset to the bias, then
+ * a GEMM with beta = 1, which also spares OpenBLAS its zeroing pass). */
 
 LOOM_VECTORIZE static void elman_row_forward(int H, float *restrict h, const float *restrict xr,
-                                             const float *restrict hr, const float *restrict bx,
-                                             const float *restrict bh)
+                                             const float *restrict hr)
 {
     for (int j = 0; j < H; j++)
-        h[j] = xr[j] + bx[j] + hr[j] + bh[j];
+        h[j] = xr[j] + hr[j];
     loom_vtanh(h, h, H);
 }
 
@@ -76,17 +93,16 @@ LOOM_VECTORIZE static void elman_row_backward(int H, float *restrict dx, float *
 
 LOOM_VECTORIZE static void gru_row_forward(int H, float *restrict h, float *restrict g,
                                            const float *restrict xr, const float *restrict hr,
-                                           const float *restrict bx, const float *restrict bh,
                                            const float *restrict hprev)
 {
     float *restrict rz = g, *restrict ng = g + 2 * H, *restrict hn = g + 3 * H;
     const float *restrict rg = g, *restrict zg = g + H;
     for (int j = 0; j < 2 * H; j++)
-        rz[j] = xr[j] + bx[j] + hr[j] + bh[j];
+        rz[j] = xr[j] + hr[j];
     loom_vsigmoid(rz, rz, 2 * (size_t)H);
     for (int j = 0; j < H; j++) {
-        hn[j] = hr[2 * H + j] + bh[2 * H + j];
-        ng[j] = xr[2 * H + j] + bx[2 * H + j] + rg[j] * hn[j];
+        hn[j] = hr[2 * H + j];
+        ng[j] = xr[2 * H + j] + rg[j] * hn[j];
     }
     loom_vtanh(ng, ng, H);
     for (int j = 0; j < H; j++)
@@ -121,14 +137,13 @@ LOOM_VECTORIZE static void gru_row_backward(int H, float *restrict dx, float *re
 
 LOOM_VECTORIZE static void lstm_row_forward(int H, float *restrict h, float *restrict c,
                                             float *restrict g, const float *restrict xr,
-                                            const float *restrict hr, const float *restrict bx,
-                                            const float *restrict bh, const float *restrict cprev)
+                                            const float *restrict hr, const float *restrict cprev)
 {
     const float *restrict ig = g, *restrict fg = g + H, *restrict gg = g + 2 * H;
     const float *restrict og = g + 3 * H;
     float *restrict tc = g + 4 * H;
     for (int j = 0; j < 4 * H; j++)
-        g[j] = xr[j] + bx[j] + hr[j] + bh[j];
+        g[j] = xr[j] + hr[j];
     loom_vsigmoid(g, g, 2 * (size_t)H);
     loom_vtanh(g + 2 * H, g + 2 * H, H);
     loom_vsigmoid(g + 3 * H, g + 3 * H, H);
@@ -185,13 +200,13 @@ static void step_forward_rows(const loom_rnn *r, float *hnext, float *cnext, flo
         const float *xr = xp + ((size_t)b * T + p) * GH, *hr = hp + b * GH;
         switch (r->cell) {
         case LOOM_RNN_ELMAN:
-            elman_row_forward(H, h, xr, hr, r->bx, r->bh);
+            elman_row_forward(H, h, xr, hr);
             break;
         case LOOM_RNN_GRU:
-            gru_row_forward(H, h, gates + b * S, xr, hr, r->bx, r->bh, hpv);
+            gru_row_forward(H, h, gates + b * S, xr, hr, hpv);
             break;
         case LOOM_RNN_LSTM:
-            lstm_row_forward(H, h, cnext + (size_t)b * H, gates + b * S, xr, hr, r->bx, r->bh,
+            lstm_row_forward(H, h, cnext + (size_t)b * H, gates + b * S, xr, hr,
                              cprev + (size_t)b * H);
             break;
         }
@@ -325,12 +340,14 @@ static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, 
             for (int p = lens[b]; p < T; p++)
                 memset(out + ((size_t)b * T + p) * ldo, 0, H * sizeof *out);
 
-    loom_rnn_project(r, xp, inp, B * T);
+    fill_rows(xp, r->bx, (size_t)B * T, GH);
+    loom_mm(B * T, (int)GH, r->C, inp, r->Wx, 1.0f, xp);
     for (int s = 0; s < T; s++) {
         const float *hprev = hs + s * BH;
         int Bs = active_rows(lens, B, s);
+        fill_rows(hp, r->bh, Bs, GH);
         if (Bs > 0)
-            loom_mm(Bs, (int)GH, H, hprev, r->Wh, 0.0f, hp);
+            loom_mm(Bs, (int)GH, H, hprev, r->Wh, 1.0f, hp);
         step_forward_rows(r, hs + (s + 1) * BH, cs ? cs + (s + 1) * BH : NULL, gates + s * B * S,
                           hp, xp, hprev, cs ? cs + s * BH : NULL, lens, T, s, out, ldo, B);
     }
@@ -474,8 +491,12 @@ void loom_rnn_step_forward(const loom_rnn *r, float *h, float *c, float *cache, 
                            const float *xp, const float *h_prev, const float *c_prev, int B)
 {
     int H = r->H, GH = loom_rnn_gates(r->cell) * H;
-    loom_mm(B, GH, H, h_prev, r->Wh, 0.0f, work);
-    step_forward_rows(r, h, c, cache, work, xp, h_prev, c_prev, NULL, 1, 0, NULL, 0, B);
+    size_t BG = (size_t)B * GH;
+    float *hp = work, *xb = work + BG;
+    fill_rows(hp, r->bh, B, GH);
+    loom_mm(B, GH, H, h_prev, r->Wh, 1.0f, hp);
+    add_rows(xb, xp, r->bx, B, GH);
+    step_forward_rows(r, h, c, cache, hp, xb, h_prev, c_prev, NULL, 1, 0, NULL, 0, B);
 }
 
 void loom_rnn_step_backward(const loom_rnn *r, float *dxp, float *dh_prev, float *dc_prev,
