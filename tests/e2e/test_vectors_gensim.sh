@@ -14,6 +14,9 @@ fi
     --similarity "$V/wordsim353.tsv" >"$TMP/eval.json" 2>"$TMP/err"
 sed -n 's/^query: //p' "$V/expected-nearest.txt" | head -n 50 >"$TMP/words"
 "$LOOM" nearest "$V/sotu.bin" <"$TMP/words" >"$TMP/nearest.txt" 2>>"$TMP/err"
+printf 'man woman he\nFrance Paris Germany\ngood better bad\nwar peace men\n' >"$TMP/triples"
+"$LOOM" analogy "$V/sotu.bin" --method mul -k 5 <"$TMP/triples" >"$TMP/mul.txt" 2>>"$TMP/err"
+"$LOOM" analogy "$V/sotu.bin" -k 5 <"$TMP/triples" >"$TMP/add.txt" 2>>"$TMP/err"
 
 "$PY" - "$V" "$TMP" >"$TMP/report" 2>&1 <<'PYEOF'
 import json, sys
@@ -46,6 +49,13 @@ for line in open(T + "/nearest.txt"):
         cur[1].append(line.split("\t")[0])
 same = sum([w for w, _ in kv.most_similar(q, topn=10)] == got for q, got in answers)
 print("nearest", "ok" if same == len(answers) == 50 else "DIFFER", same, len(answers))
+for method, fn in (("add", kv.most_similar), ("mul", kv.most_similar_cosmul)):
+    got = [l.split("\t")[0] for l in open(T + "/%s.txt" % method) if "\t" in l]
+    want = []
+    for l in open(T + "/triples"):
+        a, b, c = l.split()
+        want += [w for w, _ in fn(positive=[b, c], negative=[a], topn=5)]
+    print("analogy-" + method, "ok" if got == want else "DIFFER", len(got), len(want))
 PYEOF
 while read -r what verdict rest; do
     if [ "$verdict" = ok ]; then ok "live gensim: $what ($rest)"; else not_ok "live gensim: $what $verdict $rest"; fi
