@@ -17,6 +17,8 @@ sed -n 's/^query: //p' "$V/expected-nearest.txt" | head -n 50 >"$TMP/words"
 printf 'man woman he\nFrance Paris Germany\ngood better bad\nwar peace men\n' >"$TMP/triples"
 "$LOOM" analogy "$V/sotu.bin" --method mul -k 5 <"$TMP/triples" >"$TMP/mul.txt" 2>>"$TMP/err"
 "$LOOM" analogy "$V/sotu.bin" -k 5 <"$TMP/triples" >"$TMP/add.txt" 2>>"$TMP/err"
+"$LOOM" convert "$V/sotu.bin" "$TMP/loom.bin" 2>>"$TMP/err"
+"$LOOM" convert "$V/sotu.bin" "$TMP/loom.vec.gz" 2>>"$TMP/err"
 
 "$PY" - "$V" "$TMP" >"$TMP/report" 2>&1 <<'PYEOF'
 import json, sys
@@ -28,6 +30,11 @@ _, secs = kv.evaluate_word_analogies(V + "/questions-words-sample.txt", restrict
 total = secs[-1]
 c, seen = len(total["correct"]), len(total["correct"]) + len(total["incorrect"])
 lt = loom["analogies"]["total"]
+import numpy
+for name, binary in (("loom.bin", True), ("loom.vec.gz", False)):
+    back = KeyedVectors.load_word2vec_format(T + "/" + name, binary=binary)
+    same = back.index_to_key == kv.index_to_key and numpy.array_equal(back.vectors, kv.vectors)
+    print("gensim-reads-" + name, "ok" if same else "DIFFER", len(back))
 print("seen", "ok" if seen == lt["seen"] else "DIFFER", seen, lt["seen"])
 acc = 100.0 * c / seen
 print("accuracy", "ok" if abs(acc - 100 * lt["accuracy"]) <= 0.05 else "DIFFER", acc, 100 * lt["accuracy"])
