@@ -161,7 +161,8 @@ LOOM_VECTORIZE static void lstm_row_backward(int H, float *restrict dx, float *r
                                              const float *restrict dc, const float *restrict g,
                                              const float *restrict cprev)
 {
-    const float *ig = g, *fg = g + H, *gg = g + 2 * H, *og = g + 3 * H, *tc = g + 4 * H;
+    const float *restrict ig = g, *restrict fg = g + H, *restrict gg = g + 2 * H;
+    const float *restrict og = g + 3 * H, *restrict tc = g + 4 * H;
     for (int j = 0; j < H; j++) {
         float i = ig[j], f = fg[j], gt = gg[j], o = og[j], t = tc[j];
         float dct = dc[j] + dh[j] * o * (1.0f - t * t);
@@ -170,11 +171,12 @@ LOOM_VECTORIZE static void lstm_row_backward(int H, float *restrict dx, float *r
         float dgp = dct * i * (1.0f - gt * gt);
         float dop = dh[j] * t * o * (1.0f - o);
         dcd[j] = dct * f;
-        dx[j] = dhh[j] = dip;
-        dx[H + j] = dhh[H + j] = dfp;
-        dx[2 * H + j] = dhh[2 * H + j] = dgp;
-        dx[3 * H + j] = dhh[3 * H + j] = dop;
+        dx[j] = dip;
+        dx[H + j] = dfp;
+        dx[2 * H + j] = dgp;
+        dx[3 * H + j] = dop;
     }
+    memcpy(dhh, dx, 4 * (size_t)H * sizeof *dhh);
 }
 
 /* ---- one step over B rows, shared by sequences and the step interface ----
