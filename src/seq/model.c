@@ -954,9 +954,8 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
                   st->xp, GH);
     for (int r = 0; Dc && r < R; r++) {
         const float *a = st->wts + (size_t)r * S, *P = st->P + (size_t)(r / st->K) * S * GH;
-        float *xp = st->xp + (size_t)r * GH;
-        for (int j = 0; j < st->lens[r]; j++)
-            loom_axpy(GH, a[j], P + (size_t)j * GH, xp);
+        if (st->lens[r] > 0) /* xp_r += a_r P: (len) x (len, GH) */
+            loom_gemv(LOOM_TRANS, st->lens[r], GH, 1.0f, P, GH, a, 1.0f, st->xp + (size_t)r * GH);
     }
     loom_rnn_step_forward(&m->dec, st->s2, st->c2, st->cache, st->work, st->xp, st->s, st->c, R);
     float *t = st->s;
