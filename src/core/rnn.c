@@ -337,10 +337,11 @@ static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, 
         memcpy(cs, c0, BH * sizeof *cs);
     else if (cs)
         memset(cs, 0, BH * sizeof *cs);
-    if (out && lens)
-        for (int b = 0; b < B; b++)
-            for (int p = lens[b]; p < T; p++)
-                memset(out + ((size_t)b * T + p) * ldo, 0, H * sizeof *out);
+    for (int b = 0; lens && b < B; b++) {
+        assert(lens[b] >= 0 && lens[b] <= T && "sequence length outside 0..T");
+        for (int p = lens[b]; out && p < T; p++)
+            memset(out + ((size_t)b * T + p) * ldo, 0, H * sizeof *out);
+    }
 
     fill_rows(xp, r->bx, (size_t)B * T, GH);
     loom_mm(B * T, (int)GH, r->C, inp, r->Wx, 1.0f, xp);
