@@ -20,6 +20,7 @@
 #include "core/blas.h"
 #include "core/rnn.h"
 #include "core/smallmm.h"
+#include "core/vmath.h"
 
 struct loom_seq_model {
     loom_seq_config c;
@@ -504,26 +505,32 @@ static void colsum_add(float *restrict acc, const float *restrict x, size_t rows
 
 /* Log-softmax cross-entropy of one row with label smoothing eps (the
  * target distribution puts 1 - eps on y and eps / V on every class, as
- * torch.nn.CrossEntropyLoss(label_smoothing=eps)). Overwrites z with
- * d loss / d z when `grad`, returns the loss and log p(y) in *lp. */
+ * torch.nn.CrossEntropyLoss(label_smoothing=eps)). Returns the loss and
+ * log p(y) in *lp; overwrites z, with d loss / d z when `grad`. In place,
+ * rather than core/loss.h's loom_xent_*, to spare a second (N, V) buffer. */
 static float xent_row(float *restrict z, int V, int y, float eps, int grad, float *lp)
 {
     float mx = z[0];
-    for (int j = 1; j < V; j++)
-        mx = z[j] > mx ? z[j] : mx;
-    double sum = 0, zsum = 0;
+    double zsum = 0;
     for (int j = 0; j < V; j++) {
-        sum += expf(z[j] - mx);
+        mx = z[j] > mx ? z[j] : mx;
         zsum += z[j];
     }
+    float zy = z[y];
+    for (int j = 0; j < V; j++)
+        z[j] -= mx;
+    loom_vexp(z, z, (size_t)V); /* z now holds exp(z - max) */
+    double sum = 0;
+    for (int j = 0; j < V; j++)
+        sum += z[j];
     float lse = mx + (float)log(sum);
-    float logp_y = z[y] - lse;
+    float logp_y = zy - lse;
     *lp = logp_y;
     float loss = -(1 - eps) * logp_y - eps / V * (float)(zsum - (double)V * lse);
     if (grad) {
         float inv = (float)(1.0 / sum), off = eps / V;
         for (int j = 0; j < V; j++)
-            z[j] = expf(z[j] - mx) * inv - off;
+            z[j] = z[j] * inv - off;
         z[y] -= 1 - eps;
     }
     return loss;
@@ -817,6 +824,7 @@ struct loom_seq_state {
     float *s, *s2, *c, *c2;     /* (rows, H) states and their next values */
     float *x, *xp, *o, *ctx;    /* step scratch */
     float *wts, *cache, *work;
+    float *scratch; /* (tgt_vocab) */
 };
 
 void loom_seq_state_free(loom_seq_state *st)
@@ -825,7 +833,7 @@ void loom_seq_state_free(loom_seq_state *st)
         return;
     free(st->lens);
     float *bufs[] = {st->enc, st->kp, st->P, st->s, st->s2, st->c, st->c2, st->x,
-                     st->xp, st->o, st->ctx, st->wts, st->cache, st->work};
+                     st->xp, st->o, st->ctx, st->wts, st->cache, st->work, st->scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         free(bufs[i]);
     free(st);
@@ -888,6 +896,7 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
                                 (m->Dc ? loom_attn_cache_size(&m->attn, R, S) : 0),
                             &fail);
     st->work = state_alloc(loom_rnn_step_work_size(&m->dec, R) + 1, &fail);
+    st->scratch = state_alloc((size_t)c->tgt_vocab, &fail);
     if (fail) {
         loom_seq_state_free(st);
         return LOOM_ENOMEM;
@@ -970,16 +979,19 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
     }
     loom_mm(R, V, Dout, st->o, m->out_w->value, 0.0f, logp);
     for (int r = 0; r < R; r++) {
-        float *z = logp + (size_t)r * V;
+        float *z = logp + (size_t)r * V, *e = st->scratch;
         const float *bias = m->out_b->value;
         float mx = -INFINITY;
         for (int j = 0; j < V; j++) {
             z[j] += bias[j];
             mx = z[j] > mx ? z[j] : mx;
         }
+        for (int j = 0; j < V; j++)
+            e[j] = z[j] - mx;
+        loom_vexp(e, e, (size_t)V);
         double sum = 0;
         for (int j = 0; j < V; j++)
-            sum += expf(z[j] - mx);
+            sum += e[j];
         float lse = mx + (float)log(sum);
         for (int j = 0; j < V; j++)
             z[j] -= lse;
