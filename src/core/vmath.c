@@ -5,6 +5,7 @@
  * the fused multiply-adds differ. */
 #include "core/vmath.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 /* Applies the four-lane f to whole vectors, then to the tail through one
@@ -98,8 +99,16 @@ MAP8(vtanh_avx2, tanh8)
 
 int loom_vmath_avx2(void)
 {
-    /* libgcc initialises the CPU model before constructors run; this reads it */
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    /* asked once per process; the answer never changes, so a relaxed
+     * atomic is enough for threads that ask at the same time */
+    static _Atomic int have = -1;
+    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        atomic_store_explicit(&have, h, memory_order_relaxed);
+    }
+    return h;
 }
 
 #define DISPATCH(name, fast)                                                                       \
