@@ -369,6 +369,44 @@ START_TEST(padding_keeps_state_and_outputs_zeros)
 }
 END_TEST
 
+/* Backward passes add into the gradients (llm.c's convention): a second
+ * backward without zeroing doubles every gradient. */
+START_TEST(backward_accumulates)
+{
+    for (int cell = 0; cell < 3; cell++) {
+        static const int lens[] = {4, 2, 3};
+        rnn_case rc;
+        rnn_case_init(&rc, cell, 2, 3, 4, 3, 5, lens);
+        rnn_case_backward(&rc);
+        int GH = loom_rnn_gates(cell) * rc.H;
+        size_t sizes[4] = {(size_t)rc.C * GH, (size_t)rc.H * GH, GH, GH};
+        size_t nin = (size_t)rc.B * rc.T * rc.C, nh = 2 * (size_t)rc.B * rc.H;
+        float *once[4], *din = zeros(nin), *dh0 = zeros(nh);
+        memcpy(din, rc.dinp, nin * sizeof *din);
+        memcpy(dh0, rc.dh0, nh * sizeof *dh0);
+        for (int k = 0; k < 4; k++) {
+            once[k] = zeros(sizes[k]);
+            memcpy(once[k], rc.dw[1][k], sizes[k] * sizeof(float));
+        }
+        int l = cell == LOOM_RNN_LSTM;
+        loom_birnn_backward(&rc.dir[0], &rc.dir[1], rc.dinp, rc.dh0, l ? rc.dc0 : NULL, rc.work,
+                            rc.Rout, rc.Rh, l ? rc.Rc : NULL, rc.cache, rc.inp, rc.lens, rc.B,
+                            rc.T);
+        for (size_t i = 0; i < nin; i++)
+            ck_assert_float_eq_tol(rc.dinp[i], 2.0f * din[i], 1e-5f);
+        for (size_t i = 0; i < nh; i++)
+            ck_assert_float_eq_tol(rc.dh0[i], 2.0f * dh0[i], 1e-5f);
+        for (int k = 0; k < 4; k++) {
+            for (size_t i = 0; i < sizes[k]; i++)
+                ck_assert_float_eq_tol(rc.dw[1][k][i], 2.0f * once[k][i], 1e-5f);
+            free(once[k]);
+        }
+        free(din), free(dh0);
+        rnn_case_free(&rc);
+    }
+}
+END_TEST
+
 /* ---- the single-step interface ---- */
 
 typedef struct {
@@ -825,6 +863,7 @@ Suite *rnn_suite(void)
     tcase_add_test(tc, gru_gradients_match_finite_differences);
     tcase_add_test(tc, lstm_gradients_match_finite_differences);
     tcase_add_test(tc, padding_keeps_state_and_outputs_zeros);
+    tcase_add_test(tc, backward_accumulates);
     tcase_add_test(tc, step_matches_sequence_and_gradients);
     tcase_add_test(tc, attention_gradients_match_finite_differences);
     tcase_add_test(tc, attention_all_queries_match_single_queries_and_gradients);
