@@ -12,6 +12,7 @@
 #include "seq/decode.h"
 #include "seq/model_file.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,9 @@ static const char help[] =
     "                         hypotheses are ranked by log p / penalty\n"
     "      --nbest N          print the N best hypotheses per sentence as\n"
     "                         'LINE ||| translation ||| score' (N <= K; default 1)\n"
-    "      --batch N          sentences decoded together (default 64)\n"
+    "      --batch N          sentences decoded together (default 64); lines are\n"
+    "                         read 16 batches at a time and sorted by length\n"
+    "                         (output stays in input order; --batch 1 streams)\n"
     "      --max-len N        output tokens at most (default 2 x source length + 10)\n"
     "      --align soft|hard  append ' ||| ' and the attention: hard prints\n"
     "                         'source-target' index pairs (the source position each\n"
@@ -40,7 +43,7 @@ static const char help[] =
     "                         output token over the source, rows separated by ' | '\n"
     "      --attention-svg DIR  write DIR/NNNNNN.svg, one attention heat map per\n"
     "                         sentence (source words across, output words down)\n"
-    "      --threads N        BLAS threads (default 1)\n"
+    "      --threads N        threads, each decoding whole batches (default 1)\n"
     "  -q, --quiet            no progress\n"
     "      --progress         show progress even when stderr is not a terminal\n"
     "  -h, --help             this help\n"
@@ -55,10 +58,12 @@ enum { ALIGN_NONE = 0, ALIGN_SOFT = 1, ALIGN_HARD = 2 };
 
 typedef struct {
     loom_seq_bundle b;
-    loom_seq_work *w;
+    loom_seq_work **w; /* one per thread */
+    int threads;
     loom_tokenizer *tok;
     loom_seq_decode_opts o;
     int align, batch;
+    int window; /* lines read before decoding: --batch x 16, or 1 at --batch 1 */
     const char *svg_dir;
     /* the pending batch */
     int n;
@@ -175,7 +180,38 @@ static int by_length_desc(const void *x, const void *y, void *ctx)
     return lens[a] != lens[b] ? (lens[a] > lens[b] ? -1 : 1) : a - b;
 }
 
-/* Decodes and prints the pending batch, in input order. */
+#define MAX_THREADS 64
+
+/* One thread's part of a window: batches k, k + threads, ... */
+typedef struct {
+    translator *t;
+    int k, m;
+    int *src;            /* this thread's padded batch */
+    const int *lens;     /* sorted lengths of the window */
+    loom_seq_hyp *hyps;
+    int *counts;
+    int rc;
+} decode_job;
+
+static void *decode_share(void *arg)
+{
+    decode_job *j = arg;
+    translator *t = j->t;
+    int K = t->o.nbest;
+    for (int r0 = j->k * t->batch; r0 < j->m && !j->rc; r0 += t->threads * t->batch) {
+        int nb = j->m - r0 < t->batch ? j->m - r0 : t->batch, Sb = j->lens[r0];
+        for (int r = 0; r < nb; r++) {
+            const int32_t *ids = t->ids[t->order[r0 + r]];
+            for (int q = 0; q < Sb; q++)
+                j->src[(size_t)r * Sb + q] = q < j->lens[r0 + r] ? ids[q] : LOOM_SEQ_PAD;
+        }
+        j->rc = loom_seq_decode(t->b.model, t->w[j->k], j->src, j->lens + r0, nb, Sb, &t->o,
+                                j->hyps + (size_t)r0 * K, j->counts + r0);
+    }
+    return NULL;
+}
+
+/* Decodes and prints the pending window, in input order. */
 static int flush(translator *t, FILE *out)
 {
     int n = t->n, K = t->o.nbest, rc = 0;
@@ -184,7 +220,8 @@ static int flush(translator *t, FILE *out)
     for (int i = 0; i < n; i++)
         t->order[i] = i;
     qsort_r(t->order, n, sizeof(int), by_length_desc, t->lens);
-    /* decode the non-empty lines, longest first, in one batch */
+    /* decode the non-empty lines, longest first, --batch at a time: each
+     * batch holds sentences of nearly one length, so little padding */
     int m = 0, S = 1;
     while (m < n && t->lens[t->order[m]] > 0)
         m++;
@@ -192,17 +229,30 @@ static int flush(translator *t, FILE *out)
         S = (int)t->lens[t->order[0]];
     loom_seq_hyp *hyps = loom_calloc((size_t)n * K + 1, sizeof *hyps);
     int *counts = loom_calloc((size_t)n + 1, sizeof(int)), *lens = loom_calloc(n + 1, sizeof(int));
-    int *src = loom_malloc((size_t)n * S + 1, sizeof(int));
+    int *src = loom_malloc((size_t)t->threads * t->batch * S + 1, sizeof(int));
     if (!hyps || !counts || !lens || !src)
         rc = LOOM_ENOMEM;
-    for (int r = 0; r < m && !rc; r++) {
-        int i = t->order[r];
-        lens[r] = (int)t->lens[i];
-        for (int j = 0; j < S; j++)
-            src[(size_t)r * S + j] = j < lens[r] ? t->ids[i][j] : LOOM_SEQ_PAD;
+    for (int r = 0; r < m && !rc; r++)
+        lens[r] = (int)t->lens[t->order[r]];
+    /* batches go to the threads in turn; each thread has its own workspace */
+    decode_job jobs[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int k = 0; k < t->threads && !rc; k++) {
+        jobs[k] = (decode_job){t, k, m, src + (size_t)k * t->batch * S, lens, hyps, counts, 0};
+        if (k > 0)
+            started[k] = pthread_create(&tid[k], NULL, decode_share, &jobs[k]) == 0;
     }
-    if (!rc && m)
-        rc = loom_seq_decode(t->b.model, t->w, src, lens, m, S, &t->o, hyps, counts);
+    if (!rc)
+        decode_share(&jobs[0]);
+    for (int k = 0; k < t->threads && !rc; k++) {
+        if (k > 0 && started[k])
+            pthread_join(tid[k], NULL);
+        else if (k > 0)
+            decode_share(&jobs[k]);
+    }
+    for (int k = 0; k < t->threads && !rc; k++)
+        rc = jobs[k].rc;
     /* rank r of the sorted batch holds input line order[r] */
     int *rank = loom_malloc(n + 1, sizeof(int));
     if (!rank && !rc)
@@ -269,7 +319,7 @@ static int translate_file(translator *t, const char *path, FILE *out)
             break;
         }
         t->n++;
-        if (t->n == t->batch && (rc = flush(t, out)))
+        if (t->n == t->window && (rc = flush(t, out)))
             break;
     }
     if (rc == 0)
@@ -322,7 +372,7 @@ static int run_translate(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             break;
         case OPT_THREADS:
-            if (cli_int(cmd, "threads", optarg, 1, 256, &threads) < 0)
+            if (cli_int(cmd, "threads", optarg, 1, MAX_THREADS, &threads) < 0)
                 return CLI_EXIT_USAGE;
             break;
         case OPT_ALIGN:
@@ -352,20 +402,27 @@ static int run_translate(int argc, char **argv)
     if (t.svg_dir && (stat(t.svg_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
         return cli_usage(cmd, "--attention-svg: '%s' is not a directory", t.svg_dir);
     const char *model = argv[optind], *input = optind + 1 < argc ? argv[optind + 1] : "-";
-    loom_blas_set_threads((int)threads);
+    loom_blas_set_threads(1); /* our threads take whole batches */
     t.o.beam = (int)beam, t.o.nbest = (int)nbest, t.o.alpha = (float)alpha;
     t.o.max_len = (int)max_len, t.o.align = t.align || t.svg_dir;
     t.batch = (int)batch;
+    t.window = batch == 1 ? 1 : (int)(batch * 16 < 16384 ? batch * 16 : 16384);
+    if (t.window < t.batch)
+        t.window = t.batch;
     int rc = loom_seq_file_load(&t.b, model, NULL);
-    if (!rc)
-        rc = loom_seq_work_new(&t.w, t.b.model);
+    t.threads = (int)threads;
+    t.w = loom_calloc(t.threads, sizeof *t.w);
+    if (!t.w)
+        rc = LOOM_ENOMEM;
+    for (int k = 0; k < t.threads && !rc; k++)
+        rc = loom_seq_work_new(&t.w[k], t.b.model);
     if (!rc)
         rc = loom_tokenizer_new(&t.tok, &t.b.tok[0]);
     if (!rc) {
-        t.ids = loom_calloc(t.batch, sizeof *t.ids);
-        t.lens = loom_calloc(t.batch, sizeof *t.lens);
-        t.caps = loom_calloc(t.batch, sizeof *t.caps);
-        t.order = loom_calloc(t.batch, sizeof *t.order);
+        t.ids = loom_calloc(t.window, sizeof *t.ids);
+        t.lens = loom_calloc(t.window, sizeof *t.lens);
+        t.caps = loom_calloc(t.window, sizeof *t.caps);
+        t.order = loom_calloc(t.window, sizeof *t.order);
         if (!t.ids || !t.lens || !t.caps || !t.order)
             rc = LOOM_ENOMEM;
     }
@@ -373,14 +430,16 @@ static int run_translate(int argc, char **argv)
         rc = translate_file(&t, input, stdout);
     if (!rc && fflush(stdout) != 0)
         rc = loom_error(LOOM_EIO, "writing the translations failed");
-    for (int i = 0; t.ids && i < t.batch; i++)
+    for (int i = 0; t.ids && i < t.window; i++)
         free(t.ids[i]);
     free(t.ids);
     free(t.lens);
     free(t.caps);
     free(t.order);
     loom_tokenizer_free(t.tok);
-    loom_seq_work_free(t.w);
+    for (int k = 0; t.w && k < t.threads; k++)
+        loom_seq_work_free(t.w[k]);
+    free(t.w);
     loom_seq_bundle_free(&t.b);
     return rc ? cli_fail() : CLI_EXIT_OK;
 }

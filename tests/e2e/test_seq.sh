@@ -26,6 +26,11 @@ expect_same "translations of the fixture" "$TMP/out" "$TMP/want.txt"
 expect_status "stdin and batch 1" 0 sh -c "\"$LOOM\" translate \"$SEQ/reverse.loom\" --batch 1 <\"$TMP/in.txt\""
 expect_same "batch 1 gives the same" "$TMP/out" "$TMP/want.txt"
 
+for i in $(seq 40); do printf 'a b c\nd e f g h\nh\n\nb a d\n'; done >"$TMP/many.txt"
+"$LOOM" translate "$SEQ/reverse.loom" "$TMP/many.txt" --batch 1 >"$TMP/one.out"
+expect_status "batches of 7 on 3 threads" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/many.txt" --batch 7 --threads 3
+expect_same "batched, threaded decoding keeps input order and results" "$TMP/out" "$TMP/one.out"
+
 expect_status "beam with n-best" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt" --beam 4 --nbest 2
 expect_grep "n-best format" '^1 \|\|\| c b a \|\|\| -?[0-9.]+$' "$TMP/out"
 expect_lines "two per non-empty sentence, one for the empty" 5 "$TMP/out"
