@@ -288,11 +288,13 @@ static int setup_model(loom_w2v *w)
     free(counts);
     if (rc < 0)
         return rc;
-    /* word2vec's start: inputs uniform in [-0.5, 0.5) / dim, outputs 0 */
+    /* gensim's start: inputs uniform in [-1, 1) / dim (word2vec.c's range
+     * is half that; on the benchmark corpus gensim's scored better),
+     * outputs 0 */
     loom_rng rng;
     loom_rng_seed(&rng, w->o.seed, 0);
     for (size_t i = 0; i < n * dim; i++)
-        w->syn0[i] = (loom_rng_uniform(&rng) - 0.5f) / (float)dim;
+        w->syn0[i] = (2.0f * loom_rng_uniform(&rng) - 1.0f) / (float)dim;
     memset(w->syn1, 0, out_rows * dim * sizeof(float));
     return 0;
 }
@@ -527,7 +529,8 @@ static int worker_alloc(worker *k)
 static void worker_release(worker *k)
 {
     free(k->sent), free(k->in), free(k->work), free(k->din);
-    free(k->out[0]), free(k->out[1]), free(k->label[0]), free(k->label[1]);
+    for (int b = 0; b < 2; b++)
+        free(k->out[b]), free(k->label[b]);
     free(k->mean);
 }
 
