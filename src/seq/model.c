@@ -408,10 +408,12 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
      * (one attention forward more per step) and memory stays flat in T. */
     sz[W_ACACHE] = m->Dc ? loom_attn_cache_size(&m->attn, B, S) : 0;
     sz[W_CTX2] = (size_t)B * m->Dc;
-    sz[W_O] = TB * m->Dout;
+    /* Without dropout the out layer reads [s; c; e] from where they already
+     * are (three GEMMs on the blocks of W) and needs no copy of them. */
+    sz[W_O] = drop ? TB * m->Dout : 0;
     sz[W_OMASK] = drop ? TB * m->Dout : 0;
     sz[W_LOGITS] = TB * V;
-    sz[W_DO] = TB * m->Dout;
+    sz[W_DO] = drop ? TB * m->Dout : 0;
     sz[W_DXP] = 0; /* the backward pass reuses W_XP, dead after the forward pass */
     sz[W_DS] = sz[W_DC] = sz[W_DSP] = sz[W_DCP] = (size_t)B * H;
     sz[W_DCTX] = (size_t)B * m->Dc;
@@ -662,8 +664,8 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
         }
         loom_rnn_step_forward(&m->dec, s, cn, w->buf[W_SCACHE] + t * scache, w->buf[W_RWORK], xpt,
                               s_prev, c_prev, B);
-        /* out-layer input [s_t; c_t; e_t] */
-        for (int i = 0; i < B; i++) {
+        /* out-layer input [s_t; c_t; e_t] (dropout applies to the copy) */
+        for (int i = 0; i < B && w->buf[W_O]; i++) {
             float *o = w->buf[W_O] + (tb + i) * Dout;
             memcpy(o, s + (size_t)i * H, H * sizeof(float));
             if (Dc)
@@ -672,10 +674,20 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
         }
     }
     float *O = w->buf[W_O], *z = w->buf[W_LOGITS];
-    if (drop > 0)
-        dropout_forward(O, w->buf[W_OMASK], (size_t)T * B * Dout, drop, rng);
-    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, V, Dout, 1.0f, O, Dout, m->out_w->value, V, 0.0f,
-              z, V);
+    const float *Wo = m->out_w->value;
+    if (O) {
+        if (drop > 0)
+            dropout_forward(O, w->buf[W_OMASK], (size_t)T * B * Dout, drop, rng);
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, V, Dout, 1.0f, O, Dout, Wo, V, 0.0f, z, V);
+    } else { /* z = s W[:H] + c W[H:H+Dc] + e W[H+Dc:] */
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, V, H, 1.0f, st + (size_t)B * H, H, Wo, V, 0.0f,
+                  z, V);
+        if (Dc)
+            loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, V, Dc, 1.0f, w->buf[W_CTX], Dc,
+                      Wo + (size_t)H * V, V, 1.0f, z, V);
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, V, E, 1.0f, emb, E, Wo + (size_t)(H + Dc) * V,
+                  V, 1.0f, z, V);
+    }
     add_rows_bias(z, m->out_b->value, (size_t)T * B, V);
 
     double total = 0;
@@ -709,24 +721,36 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
     const float *enc = w->buf[W_Y + c->layers - 1];
     const float *dz = w->buf[W_LOGITS], *O = w->buf[W_O];
 
-    /* out layer: in the forward pass z = O W + b */
-    float *dO = w->buf[W_DO];
-    loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, Dout, V, scale, dz, V, m->out_w->value, V, 0.0f, dO,
-              Dout);
-    loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dout, V, TB, scale, O, Dout, dz, V, 1.0f, m->out_w->grad,
-              V);
+    /* out layer: in the forward pass z = O W + b, O = [s; c; e] */
+    float *dO = w->buf[W_DO], *st = w->buf[W_S], *demb = w->buf[W_DEMB];
+    const float *Wo = m->out_w->value;
+    float *gWo = m->out_w->grad;
+    if (O) {
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, Dout, V, scale, dz, V, Wo, V, 0.0f, dO, Dout);
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dout, V, TB, scale, O, Dout, dz, V, 1.0f, gWo, V);
+        if (c->dropout > 0)
+            mul_inplace(dO, w->buf[W_OMASK], (size_t)TB * Dout);
+    } else { /* by blocks of W; d s and d c are taken per step below */
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, H, V, TB, scale, st + (size_t)B * H, H, dz, V, 1.0f,
+                  gWo, V);
+        if (Dc)
+            loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dc, V, TB, scale, w->buf[W_CTX], Dc, dz, V, 1.0f,
+                      gWo + (size_t)H * V, V);
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, E, V, TB, scale, w->buf[W_EMB], E, dz, V, 1.0f,
+                  gWo + (size_t)(H + Dc) * V, V);
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, E, V, scale, dz, V, Wo + (size_t)(H + Dc) * V, V,
+                  0.0f, demb, E);
+    }
     {
         float *db = m->out_b->grad;
         for (int r = 0; r < TB; r++)
             loom_axpy(V, scale, dz + (size_t)r * V, db);
     }
-    if (c->dropout > 0)
-        mul_inplace(dO, w->buf[W_OMASK], (size_t)TB * Dout);
 
     /* decoder steps, last to first */
     float *ds = w->buf[W_DS], *dc = w->buf[W_DC], *dsp = w->buf[W_DSP], *dcp = w->buf[W_DCP];
-    float *dxp = w->buf[W_XP], *dctx = w->buf[W_DCTX], *demb = w->buf[W_DEMB];
-    float *st = w->buf[W_S], *cs = w->buf[W_C];
+    float *dxp = w->buf[W_XP], *dctx = w->buf[W_DCTX];
+    float *cs = w->buf[W_C];
     size_t scache = loom_rnn_step_cache_size(&m->dec, B);
     memset(ds, 0, (size_t)B * H * sizeof(float));
     if (lstm)
@@ -741,8 +765,15 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
         size_t tb = (size_t)t * B;
         const float *s_prev = st + tb * H, *s = s_prev + (size_t)B * H;
         const float *c_prev = lstm ? cs + tb * H : NULL;
+        if (!O) { /* d s_t += dz_t W[:H]^T, d c_t = dz_t W[H:H+Dc]^T */
+            const float *dzt = dz + tb * V;
+            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, H, V, scale, dzt, V, Wo, V, 1.0f, ds, H);
+            if (Dc)
+                loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, Dc, V, scale, dzt, V, Wo + (size_t)H * V, V,
+                          0.0f, dctx, Dc);
+        }
         /* O = [s; c; e]: route dO's pieces */
-        for (int i = 0; i < B; i++) {
+        for (int i = 0; i < B && O; i++) {
             const float *d = dO + (tb + i) * Dout;
             loom_axpy(H, 1.0f, d, ds + (size_t)i * H);
             if (Dc)
