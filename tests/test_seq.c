@@ -64,9 +64,9 @@ static void write_text(const char *path, const char *text)
 
 /* ---- PyTorch equivalence ---- */
 
-static const char *const equiv_models[] = {"gru-bahdanau",  "gru-dot",  "gru-general",
-                                           "gru-none",      "lstm-bahdanau", "lstm-dot",
-                                           "lstm-general", "lstm-none",    "gru-tied"};
+static const char *const equiv_models[] = {"gru-bahdanau", "gru-dot",       "gru-general",
+                                           "gru-none",     "lstm-bahdanau", "lstm-dot",
+                                           "lstm-general", "lstm-none",     "gru-tied"};
 
 START_TEST(forward_matches_pytorch)
 {
@@ -132,8 +132,7 @@ static int gtin[] = {2, 4, 5, 2, 7, 0, 2, 6, 6};
 static int gtout[] = {4, 5, 3, 7, 3, 0, 6, 6, 3};
 static int gtgt_lens[] = {3, 2, 3};
 
-static double batch_loss(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b,
-                         int backward)
+static double batch_loss(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b, int backward)
 {
     loom_rng rng;
     loom_rng_seed(&rng, 5, 0); /* the same dropout masks every time */
@@ -232,8 +231,8 @@ static void random_sources(loom_rng *rng, int *src, int *lens, int n, int S, int
 
 START_TEST(beam_never_scores_below_greedy)
 {
-    loom_seq_config c = {_i % 2 ? LOOM_SEQ_LSTM : LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 8,
-                         12, 8, 15, 9, 0, 0};
+    loom_seq_config c = {
+        _i % 2 ? LOOM_SEQ_LSTM : LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 8, 12, 8, 15, 9, 0, 0};
     loom_seq_model *m;
     ck_assert_int_eq(loom_seq_model_new(&m, &c, 100 + _i), 0);
     loom_seq_work *w;
@@ -292,9 +291,8 @@ START_TEST(batched_decoding_equals_one_at_a_time)
     loom_seq_hyp all[N], one;
     ck_assert_int_eq(loom_seq_decode(b.model, w, src, lens, N, S, &o, all, counts), 0);
     for (int i = 0; i < N; i++) {
-        ck_assert_int_eq(loom_seq_decode(b.model, w, src + i * S, &lens[i], 1, lens[i], &o, &one,
-                                         &c1),
-                         0);
+        ck_assert_int_eq(
+            loom_seq_decode(b.model, w, src + i * S, &lens[i], 1, lens[i], &o, &one, &c1), 0);
         ck_assert_int_eq(one.len, all[i].len);
         ck_assert_mem_eq(one.ids, all[i].ids, one.len * sizeof(int));
         ck_assert_msg(fabsf(one.score - all[i].score) < 1e-4f, "scores %g %g", one.score,
@@ -488,8 +486,17 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
         rows[i] = 0.1f * (float)(i % 7) - 0.3f + 1e-7f * (float)i;
     const char *vec = tmp_path("v.bin");
     ck_assert_int_eq(loom_vectors_save_rows(vec, LOOM_VEC_BIN, 5, 5, words, rows), 0);
-    loom_seq_config c = {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 5, 6, 4,
-                         (int)loom_vocab_size(b.vocab[0]), (int)loom_vocab_size(b.vocab[1]), 0.1f, 0};
+    loom_seq_config c = {LOOM_SEQ_GRU,
+                         LOOM_SEQ_ATTN_BAHDANAU,
+                         1,
+                         1,
+                         5,
+                         6,
+                         4,
+                         (int)loom_vocab_size(b.vocab[0]),
+                         (int)loom_vocab_size(b.vocab[1]),
+                         0.1f,
+                         0};
     ck_assert_int_eq(loom_seq_model_new(&b.model, &c, 1), 0);
     loom_params *ps = loom_seq_model_params(b.model);
     loom_param *emb = loom_params_find(ps, "src_emb.weight");
@@ -520,7 +527,8 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
     const float *dec0 = loom_params_find(ps, "decoder.weight_hh")->value;
     loom_seq_model *fresh;
     ck_assert_int_eq(loom_seq_model_new(&fresh, &c, 1), 0);
-    ck_assert(memcmp(dec0, loom_params_find(loom_seq_model_params(fresh), "decoder.weight_hh")->value,
+    ck_assert(memcmp(dec0,
+                     loom_params_find(loom_seq_model_params(fresh), "decoder.weight_hh")->value,
                      4 * sizeof(float)) != 0);
     /* a vector file of another dimension is a clear error */
     ck_assert_int_eq(loom_vectors_save_rows(vec, LOOM_VEC_BIN, 5, 1, words, rows), 0);

@@ -82,11 +82,39 @@ static const char help[] =
     " -o en-fr.loom --epochs 1 --max-steps 50\n";
 
 enum {
-    OPT_SRC = 0x3000, OPT_TGT, OPT_VALID, OPT_VALID_EVERY, OPT_MIN_COUNT, OPT_MAX_VOCAB,
-    OPT_MAX_LEN, OPT_CELL, OPT_LAYERS, OPT_BI, OPT_UNI, OPT_ATTENTION, OPT_EMB, OPT_HIDDEN,
-    OPT_ATTN_DIM, OPT_DROPOUT, OPT_SRC_VECTORS, OPT_TGT_VECTORS, OPT_FREEZE, OPT_LR, OPT_CLIP,
-    OPT_SMOOTHING, OPT_BATCH, OPT_EPOCHS, OPT_PATIENCE, OPT_SEED, OPT_THREADS, OPT_CHECKPOINT,
-    OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_MAX_STEPS, OPT_STOP_EXACT, OPT_TIE,
+    OPT_SRC = 0x3000,
+    OPT_TGT,
+    OPT_VALID,
+    OPT_VALID_EVERY,
+    OPT_MIN_COUNT,
+    OPT_MAX_VOCAB,
+    OPT_MAX_LEN,
+    OPT_CELL,
+    OPT_LAYERS,
+    OPT_BI,
+    OPT_UNI,
+    OPT_ATTENTION,
+    OPT_EMB,
+    OPT_HIDDEN,
+    OPT_ATTN_DIM,
+    OPT_DROPOUT,
+    OPT_SRC_VECTORS,
+    OPT_TGT_VECTORS,
+    OPT_FREEZE,
+    OPT_LR,
+    OPT_CLIP,
+    OPT_SMOOTHING,
+    OPT_BATCH,
+    OPT_EPOCHS,
+    OPT_PATIENCE,
+    OPT_SEED,
+    OPT_THREADS,
+    OPT_CHECKPOINT,
+    OPT_CHECKPOINT_EVERY,
+    OPT_RESUME,
+    OPT_MAX_STEPS,
+    OPT_STOP_EXACT,
+    OPT_TIE,
     OPT_SIDE = 0x3100 /* + 2 * tokflag index + side */
 };
 
@@ -189,37 +217,99 @@ static int parse(int argc, char **argv, args *a)
             continue;
         }
         switch (c) {
-        case 'o': a->output = optarg; break;
-        case OPT_SRC: a->src = optarg; break;
-        case OPT_TGT: a->tgt = optarg; break;
-        case OPT_VALID: a->valid = optarg; break;
-        case OPT_SRC_VECTORS: a->vectors[0] = optarg; break;
-        case OPT_TGT_VECTORS: a->vectors[1] = optarg; break;
-        case OPT_CHECKPOINT: a->checkpoint = optarg; break;
-        case OPT_RESUME: a->resume = optarg; break;
-        case OPT_BI: a->bidirectional = 1; break;
-        case OPT_UNI: a->bidirectional = 0; break;
-        case OPT_TIE: a->tie = 1; break;
-        case OPT_VALID_EVERY: iv = &a->valid_every, name = "valid-every", lo = 0; break;
-        case OPT_MIN_COUNT: iv = &a->min_count, name = "min-count"; break;
-        case OPT_MAX_VOCAB: iv = &a->max_vocab, name = "max-vocab", lo = 0; break;
-        case OPT_MAX_LEN: iv = &a->max_len, name = "max-len", lo = 0; break;
-        case OPT_LAYERS: iv = &a->layers, name = "layers", hi = 8; break;
-        case OPT_EMB: iv = &a->emb, name = "emb", hi = 65536, a->emb_given = 1; break;
-        case OPT_HIDDEN: iv = &a->hidden, name = "hidden", hi = 65536; break;
-        case OPT_ATTN_DIM: iv = &a->attn_dim, name = "attn-dim", hi = 65536; break;
-        case OPT_BATCH: iv = &a->batch, name = "batch", hi = 65536; break;
-        case OPT_EPOCHS: iv = &a->epochs, name = "epochs", hi = 1000000; break;
-        case OPT_PATIENCE: iv = &a->patience, name = "patience", lo = 0; break;
-        case OPT_SEED: iv = &a->seed, name = "seed", lo = 0, hi = INT64_MAX; break;
-        case OPT_THREADS: iv = &a->threads, name = "threads", hi = 256; break;
-        case OPT_MAX_STEPS: iv = &a->max_steps, name = "max-steps", lo = 0, hi = INT64_MAX; break;
-        case OPT_DROPOUT: dv = &a->dropout, name = "dropout", dhi = 0.95; break;
-        case OPT_LR: dv = &a->lr, name = "lr", dlo = 1e-9, dhi = 10; break;
-        case OPT_CLIP: dv = &a->clip, name = "clip"; break;
-        case OPT_SMOOTHING: dv = &a->smoothing, name = "label-smoothing", dhi = 0.99; break;
-        case OPT_CHECKPOINT_EVERY: dv = &a->ckpt_minutes, name = "checkpoint-every"; break;
-        case OPT_STOP_EXACT: dv = &a->stop_exact, name = "stop-at-exact", dhi = 1; break;
+        case 'o':
+            a->output = optarg;
+            break;
+        case OPT_SRC:
+            a->src = optarg;
+            break;
+        case OPT_TGT:
+            a->tgt = optarg;
+            break;
+        case OPT_VALID:
+            a->valid = optarg;
+            break;
+        case OPT_SRC_VECTORS:
+            a->vectors[0] = optarg;
+            break;
+        case OPT_TGT_VECTORS:
+            a->vectors[1] = optarg;
+            break;
+        case OPT_CHECKPOINT:
+            a->checkpoint = optarg;
+            break;
+        case OPT_RESUME:
+            a->resume = optarg;
+            break;
+        case OPT_BI:
+            a->bidirectional = 1;
+            break;
+        case OPT_UNI:
+            a->bidirectional = 0;
+            break;
+        case OPT_TIE:
+            a->tie = 1;
+            break;
+        case OPT_VALID_EVERY:
+            iv = &a->valid_every, name = "valid-every", lo = 0;
+            break;
+        case OPT_MIN_COUNT:
+            iv = &a->min_count, name = "min-count";
+            break;
+        case OPT_MAX_VOCAB:
+            iv = &a->max_vocab, name = "max-vocab", lo = 0;
+            break;
+        case OPT_MAX_LEN:
+            iv = &a->max_len, name = "max-len", lo = 0;
+            break;
+        case OPT_LAYERS:
+            iv = &a->layers, name = "layers", hi = 8;
+            break;
+        case OPT_EMB:
+            iv = &a->emb, name = "emb", hi = 65536, a->emb_given = 1;
+            break;
+        case OPT_HIDDEN:
+            iv = &a->hidden, name = "hidden", hi = 65536;
+            break;
+        case OPT_ATTN_DIM:
+            iv = &a->attn_dim, name = "attn-dim", hi = 65536;
+            break;
+        case OPT_BATCH:
+            iv = &a->batch, name = "batch", hi = 65536;
+            break;
+        case OPT_EPOCHS:
+            iv = &a->epochs, name = "epochs", hi = 1000000;
+            break;
+        case OPT_PATIENCE:
+            iv = &a->patience, name = "patience", lo = 0;
+            break;
+        case OPT_SEED:
+            iv = &a->seed, name = "seed", lo = 0, hi = INT64_MAX;
+            break;
+        case OPT_THREADS:
+            iv = &a->threads, name = "threads", hi = 256;
+            break;
+        case OPT_MAX_STEPS:
+            iv = &a->max_steps, name = "max-steps", lo = 0, hi = INT64_MAX;
+            break;
+        case OPT_DROPOUT:
+            dv = &a->dropout, name = "dropout", dhi = 0.95;
+            break;
+        case OPT_LR:
+            dv = &a->lr, name = "lr", dlo = 1e-9, dhi = 10;
+            break;
+        case OPT_CLIP:
+            dv = &a->clip, name = "clip";
+            break;
+        case OPT_SMOOTHING:
+            dv = &a->smoothing, name = "label-smoothing", dhi = 0.99;
+            break;
+        case OPT_CHECKPOINT_EVERY:
+            dv = &a->ckpt_minutes, name = "checkpoint-every";
+            break;
+        case OPT_STOP_EXACT:
+            dv = &a->stop_exact, name = "stop-at-exact", dhi = 1;
+            break;
         case OPT_CELL:
             if ((k = cli_choice(cmd, "cell", optarg, cells)) < 0)
                 return 1 + CLI_EXIT_USAGE;
@@ -235,10 +325,16 @@ static int parse(int argc, char **argv, args *a)
                 return 1 + CLI_EXIT_USAGE;
             a->freeze[0] = k != 1, a->freeze[1] = k != 0;
             break;
-        case CLI_OPT_HELP: return 1 + cli_help(cmd);
-        case CLI_OPT_QUIET: a->quiet = 1, a->progress = CLI_PROGRESS_OFF; break;
-        case CLI_OPT_PROGRESS: a->progress = CLI_PROGRESS_ON; break;
-        default: return 1 + cli_bad_option(cmd, argc, argv);
+        case CLI_OPT_HELP:
+            return 1 + cli_help(cmd);
+        case CLI_OPT_QUIET:
+            a->quiet = 1, a->progress = CLI_PROGRESS_OFF;
+            break;
+        case CLI_OPT_PROGRESS:
+            a->progress = CLI_PROGRESS_ON;
+            break;
+        default:
+            return 1 + cli_bad_option(cmd, argc, argv);
         }
         if (iv && cli_int(cmd, name, optarg, lo, hi, iv) < 0)
             return 1 + CLI_EXIT_USAGE;
@@ -389,18 +485,24 @@ static int run_seq2seq(int argc, char **argv)
                     goto done;
             }
         }
-        loom_seq_config c = {a.cell, a.attention, (int)a.layers, a.bidirectional, (int)a.emb,
-                             (int)a.hidden, (int)(a.attn_dim ? a.attn_dim : a.hidden),
-                             (int)loom_vocab_size(b.vocab[0]), (int)loom_vocab_size(b.vocab[1]),
-                             (float)a.dropout, a.tie};
+        loom_seq_config c = {a.cell,
+                             a.attention,
+                             (int)a.layers,
+                             a.bidirectional,
+                             (int)a.emb,
+                             (int)a.hidden,
+                             (int)(a.attn_dim ? a.attn_dim : a.hidden),
+                             (int)loom_vocab_size(b.vocab[0]),
+                             (int)loom_vocab_size(b.vocab[1]),
+                             (float)a.dropout,
+                             a.tie};
         if ((rc = loom_seq_model_new(&b.model, &c, (uint64_t)a.seed)))
             goto done;
         loom_params *ps = loom_seq_model_params(b.model);
         for (int s = 0; s < 2; s++)
-            if (a.vectors[s] &&
-                (rc = init_from_vectors(loom_params_find(ps, s ? "tgt_emb.weight"
-                                                               : "src_emb.weight"),
-                                        b.vocab[s], a.vectors[s], s, (uint64_t)a.seed, a.quiet)))
+            if (a.vectors[s] && (rc = init_from_vectors(
+                                     loom_params_find(ps, s ? "tgt_emb.weight" : "src_emb.weight"),
+                                     b.vocab[s], a.vectors[s], s, (uint64_t)a.seed, a.quiet)))
                 goto done;
     }
     loom_params *ps = loom_seq_model_params(b.model);
@@ -413,10 +515,11 @@ static int run_seq2seq(int argc, char **argv)
                 "%zu validation pairs; vocabularies %zu + %zu words; %zu parameters "
                 "(%zu trainable)\n",
                 train->n, train->dropped, a.max_len, valid ? valid->n : 0,
-                loom_vocab_size(b.vocab[0]), loom_vocab_size(b.vocab[1]),
-                loom_params_numel(ps, 0), loom_params_numel(ps, 1));
+                loom_vocab_size(b.vocab[0]), loom_vocab_size(b.vocab[1]), loom_params_numel(ps, 0),
+                loom_params_numel(ps, 1));
         if (train->unknown[0] || train->unknown[1])
-            fprintf(stderr, "loom seq2seq: unknown words in training: %.2f%% source, %.2f%% target\n",
+            fprintf(stderr,
+                    "loom seq2seq: unknown words in training: %.2f%% source, %.2f%% target\n",
                     100.0 * train->unknown[0] / train->tokens[0],
                     100.0 * train->unknown[1] / train->tokens[1]);
     }
@@ -431,14 +534,36 @@ static int run_seq2seq(int argc, char **argv)
     snprintf(buf[6], 32, "%lld", a.max_len);
     snprintf(buf[7], 32, "%lld", a.min_count);
     snprintf(buf[8], 32, "%lld", a.max_vocab);
-    const char *freeze = a.freeze[0] && a.freeze[1] ? "both" : a.freeze[0] ? "src"
-                         : a.freeze[1]               ? "tgt"
-                                                     : "none";
-    const char *meta[] = {"lr", buf[0], "clip", buf[1], "label_smoothing", buf[2], "batch", buf[3],
-                          "epochs", buf[4], "seed", buf[5], "max_len", buf[6], "min_count",
-                          buf[7], "max_vocab", buf[8], "freeze", freeze,
-                          "src_vectors", a.vectors[0] ? a.vectors[0] : "none",
-                          "tgt_vectors", a.vectors[1] ? a.vectors[1] : "none", NULL, NULL};
+    const char *freeze = a.freeze[0] && a.freeze[1] ? "both"
+                         : a.freeze[0]              ? "src"
+                         : a.freeze[1]              ? "tgt"
+                                                    : "none";
+    const char *meta[] = {"lr",
+                          buf[0],
+                          "clip",
+                          buf[1],
+                          "label_smoothing",
+                          buf[2],
+                          "batch",
+                          buf[3],
+                          "epochs",
+                          buf[4],
+                          "seed",
+                          buf[5],
+                          "max_len",
+                          buf[6],
+                          "min_count",
+                          buf[7],
+                          "max_vocab",
+                          buf[8],
+                          "freeze",
+                          freeze,
+                          "src_vectors",
+                          a.vectors[0] ? a.vectors[0] : "none",
+                          "tgt_vectors",
+                          a.vectors[1] ? a.vectors[1] : "none",
+                          NULL,
+                          NULL};
     loom_seq_train_opts o;
     loom_seq_train_defaults(&o);
     o.lr = (float)a.lr, o.clip = (float)a.clip, o.label_smoothing = (float)a.smoothing;
@@ -451,7 +576,10 @@ static int run_seq2seq(int argc, char **argv)
     loom_progress *p = loom_progress_new("seq2seq", 0, "steps", show);
     loom_seq_train_result res;
     rc = loom_seq_train(&b, train, valid, &o, a.output, resume, p,
-                        a.quiet ? NULL : show ? report : report_plain, p, &res);
+                        a.quiet ? NULL
+                        : show  ? report
+                                : report_plain,
+                        p, &res);
     loom_progress_finish(p, NULL);
     loom_progress_free(p);
     if (!rc && !a.quiet)

@@ -69,8 +69,8 @@ typedef struct {
     int n;
     int32_t **ids;
     size_t *lens, *caps;
-    long long first;    /* 1-based number of the batch's first line */
-    int *src;           /* scratch for the padded batch */
+    long long first; /* 1-based number of the batch's first line */
+    int *src;        /* scratch for the padded batch */
     int *order;
 } translator;
 
@@ -186,8 +186,8 @@ static int by_length_desc(const void *x, const void *y, void *ctx)
 typedef struct {
     translator *t;
     int k, m;
-    int *src;            /* this thread's padded batch */
-    const int *lens;     /* sorted lengths of the window */
+    int *src;        /* this thread's padded batch */
+    const int *lens; /* sorted lengths of the window */
     loom_seq_hyp *hyps;
     int *counts;
     int rc;

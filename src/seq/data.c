@@ -16,7 +16,7 @@ struct loom_seq_pairs {
     size_t n, cap;
     uint32_t *start; /* (2n + 1): side k of pair i is tokens start[2i+k] .. start[2i+k+1] */
     size_t ntok, tokcap;
-    uint32_t *tok;   /* byte offset of each token in text (32 bits: memory is the limit) */
+    uint32_t *tok; /* byte offset of each token in text (32 bits: memory is the limit) */
     char *text;
     size_t len, textcap;
 };
@@ -52,8 +52,8 @@ static int on_token(void *ctx, const char *tok, size_t len)
 }
 
 /* Tokenises one side of the pair being added; empty is an error. */
-static int add_side(loom_seq_pairs *p, loom_tokenizer *t, const char *s, size_t n,
-                    const char *path, long long line, const char *side)
+static int add_side(loom_seq_pairs *p, loom_tokenizer *t, const char *s, size_t n, const char *path,
+                    long long line, const char *side)
 {
     size_t before = p->ntok;
     int rc = loom_tokenize_string(t, s, n, on_token, p);
@@ -317,8 +317,7 @@ struct loom_seq_batcher {
     size_t bcap; /* capacity of the id buffers in b */
 };
 
-int loom_seq_batcher_new(loom_seq_batcher **out, const loom_seq_corpus *c, int batch,
-                         uint64_t seed)
+int loom_seq_batcher_new(loom_seq_batcher **out, const loom_seq_corpus *c, int batch, uint64_t seed)
 {
     *out = NULL;
     if (batch < 1)
@@ -442,8 +441,8 @@ void loom_seq_batch_release(loom_seq_batch *b)
 }
 
 /* Lays out a batch in b's buffers, reallocating them when too small. */
-static int fill_batch(loom_seq_batch *b, size_t *bcap, const loom_seq_corpus *c,
-                      const size_t *idx, int n)
+static int fill_batch(loom_seq_batch *b, size_t *bcap, const loom_seq_corpus *c, const size_t *idx,
+                      int n)
 {
     int S = 1, T = 1;
     for (int k = 0; k < n; k++) {

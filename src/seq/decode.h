@@ -7,23 +7,23 @@
 #include "seq/model.h"
 
 typedef struct {
-    int beam;      /* K; 1 is greedy */
-    float alpha;   /* GNMT length penalty ((5 + |Y|) / 6)^alpha; 0: raw log-probability */
-    int nbest;     /* hypotheses returned per sentence, 1..beam */
-    int max_len;   /* output tokens; 0: 2 * source length + 10 */
-    int align;     /* keep attention weights of the returned hypotheses */
+    int beam;    /* K; 1 is greedy */
+    float alpha; /* GNMT length penalty ((5 + |Y|) / 6)^alpha; 0: raw log-probability */
+    int nbest;   /* hypotheses returned per sentence, 1..beam */
+    int max_len; /* output tokens; 0: 2 * source length + 10 */
+    int align;   /* keep attention weights of the returned hypotheses */
 } loom_seq_decode_opts;
 
 void loom_seq_decode_defaults(loom_seq_decode_opts *o);
 
 /* One output hypothesis. |Y| counts the </s> when the hypothesis has one. */
 typedef struct {
-    int *ids;      /* without </s> */
+    int *ids; /* without </s> */
     int len;
-    int finished;  /* 1: ended with </s>; 0: stopped at max_len */
-    float logp;    /* sum of log-probabilities, </s> included */
-    float score;   /* logp / lp(|Y|) */
-    float *align;  /* (len + finished) x src_len attention weights, or NULL */
+    int finished; /* 1: ended with </s>; 0: stopped at max_len */
+    float logp;   /* sum of log-probabilities, </s> included */
+    float score;  /* logp / lp(|Y|) */
+    float *align; /* (len + finished) x src_len attention weights, or NULL */
     int src_len;
 } loom_seq_hyp;
 

@@ -93,9 +93,10 @@ int loom_seq_config_check(const loom_seq_config *c)
     if (c->dropout < 0 || c->dropout >= 1)
         return loom_error(LOOM_EINVAL, "dropout must be in [0, 1), not %g", c->dropout);
     if (c->attention == LOOM_SEQ_ATTN_DOT && c->bidirectional)
-        return loom_error(LOOM_EINVAL, "dot attention needs the decoder's size (%d) to equal the "
-                                       "encoder's output size (%d): use --attention general or a "
-                                       "unidirectional encoder",
+        return loom_error(LOOM_EINVAL,
+                          "dot attention needs the decoder's size (%d) to equal the "
+                          "encoder's output size (%d): use --attention general or a "
+                          "unidirectional encoder",
                           c->hidden, 2 * c->hidden);
     return 0;
 }
@@ -327,34 +328,40 @@ loom_params *loom_seq_model_params(loom_seq_model *m)
 
 enum {
     /* encoder, per layer: input after dropout, its mask, output, cache */
-    W_X0, W_XMASK0 = W_X0 + LOOM_SEQ_MAX_LAYERS, W_Y = W_XMASK0 + LOOM_SEQ_MAX_LAYERS,
+    W_X0,
+    W_XMASK0 = W_X0 + LOOM_SEQ_MAX_LAYERS,
+    W_Y = W_XMASK0 + LOOM_SEQ_MAX_LAYERS,
     W_ECACHE = W_Y + LOOM_SEQ_MAX_LAYERS,
     W_HFIN = W_ECACHE + LOOM_SEQ_MAX_LAYERS, /* (dirs, B, H) top layer's final h */
-    W_FINAL,   /* (B, He) [fw; bw] */
-    W_KP,      /* (B, S, A) Bahdanau key projection */
-    W_EMB,     /* (T, B, E) target embeddings after dropout */
-    W_EMASK,   /* its dropout mask */
-    W_XP,      /* (T, B, GH) decoder input projections */
-    W_S,       /* (T+1, B, H) decoder states, s_0 first */
-    W_C,       /* (T+1, B, H) LSTM cells */
-    W_SCACHE,  /* (T, step cache) */
-    W_CTX,     /* (T, B, Dc) contexts */
-    W_WTS,     /* (T, B, S) attention weights */
-    W_ACACHE,  /* one step's attention cache (backward recomputes it per step) */
-    W_CTX2,    /* (B, Dc) the recomputed context, discarded */
-    W_O,       /* (T, B, Dout) out-layer inputs after dropout */
-    W_OMASK,   /* its dropout mask */
-    W_LOGITS,  /* (T, B, V) logits, then d loss / d logits */
-    W_DO,      /* (T, B, Dout) */
-    W_DXP,     /* (T, B, GH) */
-    W_DS, W_DC, W_DSP, W_DCP, /* (B, H) running state gradients */
-    W_DCTX,    /* (B, Dc) */
-    W_DENC,    /* (B, S, He) */
-    W_DKP,     /* (B, S, A) */
-    W_DFINAL,  /* (dirs, B, H) */
-    W_DEMB,    /* (T, B, E) */
-    W_DX, W_DY, /* (B, S, max C) encoder input/output gradients */
-    W_RWORK,   /* scratch of the recurrent layers and attention */
+    W_FINAL,                                 /* (B, He) [fw; bw] */
+    W_KP,                                    /* (B, S, A) Bahdanau key projection */
+    W_EMB,                                   /* (T, B, E) target embeddings after dropout */
+    W_EMASK,                                 /* its dropout mask */
+    W_XP,                                    /* (T, B, GH) decoder input projections */
+    W_S,                                     /* (T+1, B, H) decoder states, s_0 first */
+    W_C,                                     /* (T+1, B, H) LSTM cells */
+    W_SCACHE,                                /* (T, step cache) */
+    W_CTX,                                   /* (T, B, Dc) contexts */
+    W_WTS,                                   /* (T, B, S) attention weights */
+    W_ACACHE, /* one step's attention cache (backward recomputes it per step) */
+    W_CTX2,   /* (B, Dc) the recomputed context, discarded */
+    W_O,      /* (T, B, Dout) out-layer inputs after dropout */
+    W_OMASK,  /* its dropout mask */
+    W_LOGITS, /* (T, B, V) logits, then d loss / d logits */
+    W_DO,     /* (T, B, Dout) */
+    W_DXP,    /* (T, B, GH) */
+    W_DS,
+    W_DC,
+    W_DSP,
+    W_DCP,    /* (B, H) running state gradients */
+    W_DCTX,   /* (B, Dc) */
+    W_DENC,   /* (B, S, He) */
+    W_DKP,    /* (B, S, A) */
+    W_DFINAL, /* (dirs, B, H) */
+    W_DEMB,   /* (T, B, E) */
+    W_DX,
+    W_DY,    /* (B, S, max C) encoder input/output gradients */
+    W_RWORK, /* scratch of the recurrent layers and attention */
     W_COUNT
 };
 
@@ -384,8 +391,8 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
         sz[W_X0 + l] = BS * C;
         sz[W_XMASK0 + l] = drop ? BS * C : 0;
         sz[W_Y + l] = BS * He;
-        sz[W_ECACHE + l] = m->dirs == 2 ? loom_birnn_cache_size(fw, bw, B, S)
-                                        : loom_rnn_cache_size(fw, B, S);
+        sz[W_ECACHE + l] =
+            m->dirs == 2 ? loom_birnn_cache_size(fw, bw, B, S) : loom_rnn_cache_size(fw, B, S);
         rwork = max_sz(rwork, m->dirs == 2 ? loom_birnn_work_size(fw, bw, B, S)
                                            : loom_rnn_work_size(fw, B, S));
     }
@@ -596,9 +603,9 @@ static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_
         memset(dx, 0, (size_t)B * S * C * sizeof(float));
         const float *dfin = l == L - 1 ? w->buf[W_DFINAL] : NULL;
         if (m->dirs == 2)
-            loom_birnn_backward(&m->enc[l][0], &m->enc[l][1], dx, NULL, NULL, w->buf[W_RWORK],
-                                dout, dfin, NULL, w->buf[W_ECACHE + l], w->buf[W_X0 + l],
-                                b->src_lens, B, S);
+            loom_birnn_backward(&m->enc[l][0], &m->enc[l][1], dx, NULL, NULL, w->buf[W_RWORK], dout,
+                                dfin, NULL, w->buf[W_ECACHE + l], w->buf[W_X0 + l], b->src_lens, B,
+                                S);
         else
             loom_rnn_backward(&m->enc[l][0], dx, NULL, NULL, w->buf[W_RWORK], dout, dfin, NULL,
                               w->buf[W_ECACHE + l], w->buf[W_X0 + l], b->src_lens, B, S);
@@ -640,8 +647,7 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
     for (int t = 0; t < T; t++)
         for (int i = 0; i < B; i++)
             memcpy(emb + ((size_t)t * B + i) * E,
-                   m->tgt_emb->value + (size_t)b->tgt_in[(size_t)i * T + t] * E,
-                   E * sizeof(float));
+                   m->tgt_emb->value + (size_t)b->tgt_in[(size_t)i * T + t] * E, E * sizeof(float));
     if (drop > 0)
         dropout_forward(emb, w->buf[W_EMASK], (size_t)T * B * E, drop, rng);
     float *xp = w->buf[W_XP];
@@ -656,8 +662,8 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
         float *xpt = xp + tb * GH;
         if (Dc) {
             float *ctx = w->buf[W_CTX] + tb * Dc;
-            loom_attn_forward(&m->attn, ctx, w->buf[W_WTS] + tb * S, w->buf[W_ACACHE],
-                              s_prev, enc, w->buf[W_KP], enc, b->src_lens, B, S, Dc);
+            loom_attn_forward(&m->attn, ctx, w->buf[W_WTS] + tb * S, w->buf[W_ACACHE], s_prev, enc,
+                              w->buf[W_KP], enc, b->src_lens, B, S, Dc);
             /* input feeding: the context's share of the input projection */
             loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, GH, Dc, 1.0f, ctx, Dc,
                       m->dec.Wx + (size_t)E * GH, GH, 1.0f, xpt, GH);
@@ -796,8 +802,8 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
             loom_attn_forward(&m->attn, w->buf[W_CTX2], w->buf[W_WTS] + tb * S, w->buf[W_ACACHE],
                               s_prev, enc, w->buf[W_KP], enc, b->src_lens, B, S, Dc);
             loom_attn_backward(&m->attn, dsp, dkeys, dkp, w->buf[W_DENC], w->buf[W_RWORK], dctx,
-                               w->buf[W_ACACHE], w->buf[W_WTS] + tb * S, s_prev, enc,
-                               enc, b->src_lens, B, S, Dc);
+                               w->buf[W_ACACHE], w->buf[W_WTS] + tb * S, s_prev, enc, enc,
+                               b->src_lens, B, S, Dc);
         }
         float *tmp = ds;
         ds = dsp, dsp = tmp;
@@ -849,11 +855,11 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
 struct loom_seq_state {
     loom_seq_model *m;
     int rows, S, K;
-    int *lens;                  /* (rows) source lengths */
-    float *enc, *kp;            /* (rows, S, He), (rows, S, A) */
-    float *P;                   /* (sentences, S, GH): enc Wx[E:], the context's input share */
-    float *s, *s2, *c, *c2;     /* (rows, H) states and their next values */
-    float *x, *xp, *o, *ctx;    /* step scratch */
+    int *lens;               /* (rows) source lengths */
+    float *enc, *kp;         /* (rows, S, He), (rows, S, A) */
+    float *P;                /* (sentences, S, GH): enc Wx[E:], the context's input share */
+    float *s, *s2, *c, *c2;  /* (rows, H) states and their next values */
+    float *x, *xp, *o, *ctx; /* step scratch */
     float *wts, *cache, *work;
     float *scratch; /* (tgt_vocab) */
 };
@@ -863,8 +869,8 @@ void loom_seq_state_free(loom_seq_state *st)
     if (!st)
         return;
     free(st->lens);
-    float *bufs[] = {st->enc, st->kp, st->P, st->s, st->s2, st->c, st->c2, st->x,
-                     st->xp, st->o, st->ctx, st->wts, st->cache, st->work, st->scratch};
+    float *bufs[] = {st->enc, st->kp, st->P,   st->s,   st->s2,    st->c,    st->c2,     st->x,
+                     st->xp,  st->o,  st->ctx, st->wts, st->cache, st->work, st->scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         free(bufs[i]);
     free(st);

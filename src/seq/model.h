@@ -96,8 +96,7 @@ size_t loom_seq_work_bytes(const loom_seq_work *w);
  * is kept. When logp is not NULL it receives log p(gold token) for every
  * target position (n x tgt_len, batch-major, 0 at padding). */
 int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b, int train,
-                     float label_smoothing, loom_rng *rng, double *loss, long *tokens,
-                     float *logp);
+                     float label_smoothing, loom_rng *rng, double *loss, long *tokens, float *logp);
 /* Accumulates d(scale * loss)/d(parameters) into the gradients (scale is
  * typically 1 / tokens). Needs the batch's forward with train = 1. */
 int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b, float scale);

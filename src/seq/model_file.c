@@ -70,8 +70,8 @@ static int vocab_parse(loom_vocab **out, const char *s, const char *path, const 
         const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
         if (!tab || !nl || tab > nl) {
             loom_vocab_free(v);
-            return loom_error(LOOM_EFORMAT, "%s: metadata '%s' is not word<TAB>count lines",
-                              path, key);
+            return loom_error(LOOM_EFORMAT, "%s: metadata '%s' is not word<TAB>count lines", path,
+                              key);
         }
         unsigned long long count = strtoull(tab + 1, NULL, 10);
         if ((rc = loom_vocab_add(v, p, (size_t)(tab - p), count ? count : 1))) {
@@ -293,10 +293,24 @@ static int appendf(char **s, size_t *len, size_t *cap, const char *fmt, ...)
 }
 
 /* Training hyperparameters written by the trainer, shown by describe. */
-static const char *const train_keys[] = {
-    "lr", "clip", "label_smoothing", "batch", "epochs", "seed", "max_len", "min_count",
-    "max_vocab", "freeze", "src_vectors", "tgt_vectors", "steps", "epoch", "best_valid_loss",
-    "valid_bleu", "train_tokens_per_s", NULL};
+static const char *const train_keys[] = {"lr",
+                                         "clip",
+                                         "label_smoothing",
+                                         "batch",
+                                         "epochs",
+                                         "seed",
+                                         "max_len",
+                                         "min_count",
+                                         "max_vocab",
+                                         "freeze",
+                                         "src_vectors",
+                                         "tgt_vectors",
+                                         "steps",
+                                         "epoch",
+                                         "best_valid_loss",
+                                         "valid_bleu",
+                                         "train_tokens_per_s",
+                                         NULL};
 
 int loom_seq_describe(char **out, const char *path)
 {
@@ -326,8 +340,7 @@ int loom_seq_describe(char **out, const char *path)
     for (int side = 0; side < 2; side++) {
         loom_seq_tok_format(tok, sizeof tok, &b.tok[side]);
         size_t n = loom_vocab_size(b.vocab[side]);
-        rc |= appendf(&s, &len, &cap, "%s vocabulary: %zu words (", side ? "target" : "source",
-                      n);
+        rc |= appendf(&s, &len, &cap, "%s vocabulary: %zu words (", side ? "target" : "source", n);
         for (size_t i = 4; i < n && i < 12; i++)
             rc |= appendf(&s, &len, &cap, "%s%s", i > 4 ? " " : "",
                           loom_vocab_word(b.vocab[side], (int32_t)i));

@@ -17,7 +17,7 @@
 /* A model with what it needs to read and write words. */
 typedef struct {
     loom_seq_model *model;
-    loom_vocab *vocab[2];   /* source, target */
+    loom_vocab *vocab[2]; /* source, target */
     loom_tok_opts tok[2];
 } loom_seq_bundle;
 

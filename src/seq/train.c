@@ -83,8 +83,7 @@ int loom_seq_evaluate(loom_seq_bundle *b, loom_seq_work *w, const loom_seq_corpu
         rc = loom_seq_forward(b->model, w, &bt, 0, 0, NULL, &l, &t, NULL);
         total += l, tokens += t;
         if (!rc)
-            rc = loom_seq_decode(b->model, w, bt.src, bt.src_lens, n, bt.src_len, &o, hyps,
-                                 counts);
+            rc = loom_seq_decode(b->model, w, bt.src, bt.src_lens, n, bt.src_len, &o, hyps, counts);
         for (int k = 0; k < n && !rc; k++) {
             const int32_t *ref = c->ids[1] + c->off[1][idx[k]];
             int rl = (int)(c->off[1][idx[k] + 1] - c->off[1][idx[k]]);
@@ -128,12 +127,12 @@ int loom_seq_evaluate(loom_seq_bundle *b, loom_seq_work *w, const loom_seq_corpu
 /* ---- checkpoints ---- */
 
 typedef struct {
-    int epoch;     /* current epoch */
-    long batch;    /* next batch within it */
+    int epoch;  /* current epoch */
+    long batch; /* next batch within it */
     long step;
     long tokens;
-    double best;   /* best validation loss so far (INFINITY: none) */
-    int bad;       /* validations since the best */
+    double best; /* best validation loss so far (INFINITY: none) */
+    int bad;     /* validations since the best */
 } position;
 
 static int meta_put(loom_st_writer *w, const char *key, const char *fmt, ...)
@@ -190,8 +189,9 @@ static int restore(position *p, loom_optim *opt, const loom_st_file *f)
     const char *s = loom_st_meta(f, "train_step"), *t = loom_st_meta(f, "train_tokens");
     const char *best = loom_st_meta(f, "train_best"), *bad = loom_st_meta(f, "train_bad");
     if (!e || !b || !s || !t || !best || !bad)
-        return loom_error(LOOM_EFORMAT, "%s: not a training checkpoint (no optimizer state: "
-                                        "resume from the .ckpt file)",
+        return loom_error(LOOM_EFORMAT,
+                          "%s: not a training checkpoint (no optimizer state: "
+                          "resume from the .ckpt file)",
                           path);
     p->epoch = atoi(e);
     p->batch = atol(b);
@@ -229,8 +229,8 @@ static void *work_share(void *arg)
     k->loss = 0, k->tokens = 0;
     if (k->sub.n == 0)
         return NULL;
-    k->rc = loom_seq_forward(k->m, k->w, &k->sub, 1, k->smoothing, &rng, &k->loss, &k->tokens,
-                             NULL);
+    k->rc =
+        loom_seq_forward(k->m, k->w, &k->sub, 1, k->smoothing, &rng, &k->loss, &k->tokens, NULL);
     if (!k->rc)
         k->rc = loom_seq_backward(k->m, k->w, &k->sub, k->scale);
     return NULL;
@@ -370,8 +370,9 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
     loom_seq_work *w = NULL;
     position p = {0};
     p.best = INFINITY;
-    int nthreads = o->threads < 1 ? 1 : o->threads > LOOM_SEQ_MAX_THREADS ? LOOM_SEQ_MAX_THREADS
-                                                                         : o->threads;
+    int nthreads = o->threads < 1                      ? 1
+                   : o->threads > LOOM_SEQ_MAX_THREADS ? LOOM_SEQ_MAX_THREADS
+                                                       : o->threads;
     worker wk[LOOM_SEQ_MAX_THREADS];
     memset(wk, 0, sizeof wk);
     int rc = loom_optim_new(&opt, ps, &oc);
@@ -420,8 +421,8 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
             res->tokens_per_s = (p.tokens - tokens0) / (l.train_time > 0 ? l.train_time : 1e-9);
             if (loom_progress_due(progress)) {
                 char detail[160];
-                snprintf(detail, sizeof detail, "epoch %d/%d  loss %.3f  %.0f tok/s",
-                         p.epoch + 1, o->epochs, epoch_loss / (epoch_tokens ? epoch_tokens : 1),
+                snprintf(detail, sizeof detail, "epoch %d/%d  loss %.3f  %.0f tok/s", p.epoch + 1,
+                         o->epochs, epoch_loss / (epoch_tokens ? epoch_tokens : 1),
                          res->tokens_per_s);
                 loom_progress_update(progress, (double)p.epoch * nb + p.batch, detail);
             }
@@ -432,7 +433,8 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
                 res->hit_max_steps = 1;
                 stop = 1;
             }
-            int due = o->checkpoint_minutes > 0 && loom_now() - last_ckpt >= 60 * o->checkpoint_minutes;
+            int due =
+                o->checkpoint_minutes > 0 && loom_now() - last_ckpt >= 60 * o->checkpoint_minutes;
             if (o->checkpoint && (due || res->hit_max_steps)) {
                 if ((rc = save_model(b, o, o->checkpoint, &p, opt)))
                     goto done;

@@ -16,7 +16,7 @@
 typedef struct {
     float lr, clip, label_smoothing;
     int batch, epochs;
-    int threads;               /* data-parallel workers, 1..LOOM_SEQ_MAX_THREADS */
+    int threads; /* data-parallel workers, 1..LOOM_SEQ_MAX_THREADS */
     uint64_t seed;
     int valid_every;           /* steps between validations; 0: once per epoch */
     int patience;              /* validations without improvement before stopping; 0: never */
@@ -32,7 +32,7 @@ void loom_seq_train_defaults(loom_seq_train_opts *o);
 typedef struct {
     long steps, tokens;
     double seconds, tokens_per_s;
-    double train_loss;  /* mean over the last epoch's tokens */
+    double train_loss;                          /* mean over the last epoch's tokens */
     double valid_loss, valid_bleu, valid_exact; /* of the kept model; -1 if no validation */
     int epochs_done, stopped_early, hit_max_steps;
 } loom_seq_train_result;

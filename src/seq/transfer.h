@@ -11,7 +11,7 @@
 #include "text/vocab.h"
 
 typedef struct {
-    size_t words, found;          /* vocabulary words (specials excluded) and found ones */
+    size_t words, found;           /* vocabulary words (specials excluded) and found ones */
     uint64_t tokens, tokens_found; /* running tokens (vocabulary counts) and found ones */
 } loom_seq_coverage;
 
