@@ -123,14 +123,18 @@ static const loom_seq_config grad_configs[] = {
     {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_DOT, 1, 0, 3, 4, 3, 7, 8, 0, 0},
     {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_NONE, 2, 0, 3, 4, 3, 7, 8, 0, 0},
     {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 7, 8, 0.3f, 0},
-    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 8, 8, 0, 1}, /* tied tables */
+    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 8, 8, 0, 1},  /* tied tables */
+    {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 7, 6, 0, 0}, /* per-word table */
 };
 
-static int gsrc[] = {4, 5, 6, 0, 5, 0, 0, 0, 6, 4, 4, 5};
-static int gsrc_lens[] = {3, 1, 4};
-static int gtin[] = {2, 4, 5, 2, 7, 0, 2, 6, 6};
-static int gtout[] = {4, 5, 3, 7, 3, 0, 6, 6, 3};
-static int gtgt_lens[] = {3, 2, 3};
+/* 4 pairs: ids below 6 so that every configuration's vocabularies hold
+ * them; 12 target rows, enough for the per-word table of a 6-word target
+ * vocabulary (the last configuration) */
+static int gsrc[] = {4, 5, 6, 0, 5, 0, 0, 0, 6, 4, 4, 5, 4, 4, 0, 0};
+static int gsrc_lens[] = {3, 1, 4, 2};
+static int gtin[] = {2, 4, 5, 2, 5, 0, 2, 4, 4, 2, 5, 4};
+static int gtout[] = {4, 5, 3, 5, 3, 0, 4, 4, 3, 5, 4, 3};
+static int gtgt_lens[] = {3, 2, 3, 3};
 
 static double batch_loss(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b, int backward)
 {
@@ -150,7 +154,7 @@ START_TEST(gradients_match_finite_differences)
     ck_assert_int_eq(loom_seq_model_new(&m, &grad_configs[_i], 42), 0);
     loom_seq_work *w;
     ck_assert_int_eq(loom_seq_work_new(&w, m), 0);
-    loom_seq_batch b = {3, 4, 3, gsrc, gsrc_lens, gtin, gtout, gtgt_lens};
+    loom_seq_batch b = {4, 4, 3, gsrc, gsrc_lens, gtin, gtout, gtgt_lens};
     loom_params *ps = loom_seq_model_params(m);
     loom_params_zero_grad(ps);
     batch_loss(m, w, &b, 1);

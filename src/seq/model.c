@@ -362,6 +362,7 @@ enum {
     W_DX,
     W_DY,    /* (B, S, max C) encoder input/output gradients */
     W_RWORK, /* scratch of the recurrent layers and attention */
+    W_TAB,   /* (Vt, GH) per-word input projections, small vocabularies only */
     W_COUNT
 };
 
@@ -431,6 +432,7 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     sz[W_DX] = BS * max_sz(E, He);
     sz[W_DY] = c->layers > 1 ? BS * He : 0;
     sz[W_RWORK] = rwork;
+    sz[W_TAB] = (size_t)V * GH;
 }
 
 int loom_seq_work_new(loom_seq_work **out, const loom_seq_model *m)
@@ -628,6 +630,16 @@ static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_
 
 /* ---- the training pass ---- */
 
+/* The decoder's embedding share of the input projection goes through a
+ * per-word table when the target vocabulary is small next to the batch's
+ * rows (the reverse task: 34 words, ~1,000 rows) and no dropout makes two
+ * occurrences of a word differ: 3 GEMMs of (V, E, 3H) instead of (rows,
+ * E, 3H). */
+static int by_word(const loom_seq_model *m, int rows)
+{
+    return m->c.dropout == 0 && 2 * m->c.tgt_vocab <= rows;
+}
+
 int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b, int train,
                      float label_smoothing, loom_rng *rng, double *loss, long *tokens, float *logp)
 {
@@ -651,7 +663,18 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
     if (drop > 0)
         dropout_forward(emb, w->buf[W_EMASK], (size_t)T * B * E, drop, rng);
     float *xp = w->buf[W_XP];
-    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, GH, E, 1.0f, emb, E, m->dec.Wx, GH, 0.0f, xp, GH);
+    if (by_word(m, T * B)) { /* project each vocabulary word once, then look rows up */
+        float *tab = w->buf[W_TAB];
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, V, GH, E, 1.0f, m->tgt_emb->value, E, m->dec.Wx, GH,
+                  0.0f, tab, GH);
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < B; i++)
+                memcpy(xp + ((size_t)t * B + i) * GH,
+                       tab + (size_t)b->tgt_in[(size_t)i * T + t] * GH, GH * sizeof(float));
+    } else {
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, GH, E, 1.0f, emb, E, m->dec.Wx, GH, 0.0f, xp,
+                  GH);
+    }
 
     size_t scache = loom_rnn_step_cache_size(&m->dec, B);
     float *st = w->buf[W_S], *cs = w->buf[W_C];
@@ -812,11 +835,27 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
     }
     /* weights of the decoder's input projection, over all steps at once */
     const float *emb = w->buf[W_EMB];
-    loom_gemm(LOOM_TRANS, LOOM_NOTRANS, E, GH, TB, 1.0f, emb, E, dxp, GH, 1.0f, m->dec.dWx, GH);
     if (Dc)
         loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dc, GH, TB, 1.0f, w->buf[W_CTX], Dc, dxp, GH, 1.0f,
                   m->dec.dWx + (size_t)E * GH, GH);
-    loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, E, GH, 1.0f, dxp, GH, m->dec.Wx, GH, 1.0f, demb, E);
+    if (by_word(m, TB)) {
+        /* in the forward pass xp = tab[id], tab = Emb Wx[:E]: sum the rows'
+         * gradients per word, then dWx[:E] += Emb^T dtab, dEmb += dtab Wx[:E]^T */
+        float *dtab = w->buf[W_TAB];
+        memset(dtab, 0, (size_t)V * GH * sizeof(float));
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < B; i++)
+                if (t < b->tgt_lens[i])
+                    loom_axpy(GH, 1.0f, dxp + ((size_t)t * B + i) * GH,
+                              dtab + (size_t)b->tgt_in[(size_t)i * T + t] * GH);
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, E, GH, V, 1.0f, m->tgt_emb->value, E, dtab, GH, 1.0f,
+                  m->dec.dWx, GH);
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, V, E, GH, 1.0f, dtab, GH, m->dec.Wx, GH, 1.0f,
+                  m->tgt_emb->grad, E);
+    } else {
+        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, E, GH, TB, 1.0f, emb, E, dxp, GH, 1.0f, m->dec.dWx, GH);
+        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, E, GH, 1.0f, dxp, GH, m->dec.Wx, GH, 1.0f, demb, E);
+    }
     if (c->dropout > 0)
         mul_inplace(demb, w->buf[W_EMASK], (size_t)TB * E);
     for (int t = 0; t < T; t++)
