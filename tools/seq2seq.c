@@ -524,7 +524,10 @@ static int run_seq2seq(int argc, char **argv)
                     100.0 * train->unknown[1] / train->tokens[1]);
     }
 
-    char buf[9][32];
+    char buf[12][32];
+    snprintf(buf[9], 32, "%lld", a.threads);
+    snprintf(buf[10], 32, "%lld", a.valid_every);
+    snprintf(buf[11], 32, "%lld", a.patience);
     snprintf(buf[0], 32, "%g", a.lr);
     snprintf(buf[1], 32, "%g", a.clip);
     snprintf(buf[2], 32, "%g", a.smoothing);
@@ -538,7 +541,13 @@ static int run_seq2seq(int argc, char **argv)
                          : a.freeze[0]              ? "src"
                          : a.freeze[1]              ? "tgt"
                                                     : "none";
-    const char *meta[] = {"lr",
+    const char *meta[] = {"threads",
+                          buf[9],
+                          "valid_every",
+                          buf[10],
+                          "patience",
+                          buf[11],
+                          "lr",
                           buf[0],
                           "clip",
                           buf[1],

@@ -293,24 +293,13 @@ static int appendf(char **s, size_t *len, size_t *cap, const char *fmt, ...)
 }
 
 /* Training hyperparameters written by the trainer, shown by describe. */
-static const char *const train_keys[] = {"lr",
-                                         "clip",
-                                         "label_smoothing",
-                                         "batch",
-                                         "epochs",
-                                         "seed",
-                                         "max_len",
-                                         "min_count",
-                                         "max_vocab",
-                                         "freeze",
-                                         "src_vectors",
-                                         "tgt_vectors",
-                                         "steps",
-                                         "epoch",
-                                         "best_valid_loss",
-                                         "valid_bleu",
-                                         "train_tokens_per_s",
-                                         NULL};
+static const char *const train_keys[] = {
+    "threads", "valid_every",     "patience",    "lr",
+    "clip",    "label_smoothing", "batch",       "epochs",
+    "seed",    "max_len",         "min_count",   "max_vocab",
+    "freeze",  "src_vectors",     "tgt_vectors", "steps",
+    "epoch",   "best_valid_loss", "valid_bleu",  "train_tokens_per_s",
+    NULL};
 
 int loom_seq_describe(char **out, const char *path)
 {
