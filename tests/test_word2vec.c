@@ -378,7 +378,8 @@ static double cosine(const loom_w2v *w, const char *x, const char *y, int dim)
     int32_t i = loom_vocab_find(v, x, strlen(x)), j = loom_vocab_find(v, y, strlen(y));
     ck_assert_int_ge(i, 0);
     ck_assert_int_ge(j, 0);
-    const float *a = loom_w2v_vectors(w) + (size_t)i * dim, *b = loom_w2v_vectors(w) + (size_t)j * dim;
+    const float *a = loom_w2v_vectors(w) + (size_t)i * dim,
+                *b = loom_w2v_vectors(w) + (size_t)j * dim;
     double ab = 0, aa = 0, bb = 0;
     for (int d = 0; d < dim; d++)
         ab += a[d] * b[d], aa += a[d] * a[d], bb += b[d] * b[d];

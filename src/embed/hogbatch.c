@@ -17,8 +17,8 @@ void loom_sigmoid_table_init(loom_sigmoid_table *t)
         t->log_sigmoid[i] = (float)-log1p(exp(-x));
     }
 #if defined(__x86_64__) && defined(__GNUC__)
-    t->avx2 = !getenv("LOOM_NO_AVX2") && __builtin_cpu_supports("avx2") &&
-              __builtin_cpu_supports("fma");
+    t->avx2 =
+        !getenv("LOOM_NO_AVX2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     t->avx2 = 0;
 #endif

@@ -16,18 +16,18 @@
 #define CHUNK (256u * 1024u)
 
 typedef struct {
-    char *path;      /* what the readers open */
-    char *name;      /* what messages say */
-    long long base;  /* offset of the file's first byte in the corpus */
-    long long size;  /* uncompressed bytes */
+    char *path;     /* what the readers open */
+    char *name;     /* what messages say */
+    long long base; /* offset of the file's first byte in the corpus */
+    long long size; /* uncompressed bytes */
 } shard_file;
 
 struct loom_shards {
     shard_file *files;
     size_t n;
     long long size;
-    int spool_fd;      /* stdin's spool, -1 when none */
-    char *spool_path;  /* still linked when /proc/self/fd is unavailable */
+    int spool_fd;     /* stdin's spool, -1 when none */
+    char *spool_path; /* still linked when /proc/self/fd is unavailable */
 };
 
 static inline int is_space(unsigned char c)

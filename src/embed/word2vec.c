@@ -338,9 +338,9 @@ typedef struct {
     loom_rng rng;
     int epoch;
     float alpha;
-    uint64_t unsynced;   /* words read since the last sync */
-    uint64_t kept;       /* words kept by subsampling since the last sync */
-    double loss;         /* since the last sync */
+    uint64_t unsynced; /* words read since the last sync */
+    uint64_t kept;     /* words kept by subsampling since the last sync */
+    double loss;       /* since the last sync */
     uint64_t loss_n;
     double epoch_loss;
     uint64_t epoch_n;
