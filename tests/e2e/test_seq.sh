@@ -96,6 +96,19 @@ expect_status "resuming a model without optimizer state fails" 1 "$LOOM" seq2seq
     $SMALL --resume "$SEQ/reverse.loom"
 expect_grep "and says so" 'not a training checkpoint' "$TMP/err"
 
+# ---- threads: a seed and a thread count repeat a run bit for bit ----
+"$LOOM" seq2seq $R "$TMP/t1.loom" $SMALL --epochs 1 --threads 2 --dropout 0.2
+"$LOOM" seq2seq $R "$TMP/t2.loom" $SMALL --epochs 1 --threads 2 --dropout 0.2
+expect_same "two runs with 2 threads give one model" "$TMP/t1.loom" "$TMP/t2.loom"
+
+# ---- early stopping ----
+# (a learning rate of 10 without clipping makes the validation loss climb)
+expect_status "patience stops a run that does not improve" 0 "$LOOM" seq2seq $R "$TMP/p.loom" \
+    --emb 8 --hidden 12 --batch 32 --lr 10 --clip 0 --epochs 5 --valid "$SEQ/reverse-valid.tsv" \
+    --valid-every 5 --patience 2
+expect_grep "early stop is reported" 'no improvement in 2 validations: stopping' "$TMP/err"
+expect_grep "the best model is kept" '\(best, saved\)' "$TMP/err"
+
 # ---- Ctrl-C: the last complete checkpoint stays intact ----
 for i in $(seq 30); do cat "$TRAIN"; done >"$TMP/big.tsv"
 "$LOOM" seq2seq "$TMP/big.tsv" -o "$TMP/int.loom" $SMALL --epochs 50 --checkpoint-every 0.001 &
