@@ -421,9 +421,9 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
             res->tokens_per_s = (p.tokens - tokens0) / (l.train_time > 0 ? l.train_time : 1e-9);
             if (loom_progress_due(progress)) {
                 char detail[160];
-                snprintf(detail, sizeof detail, "epoch %d/%d  loss %.3f  %.0f tok/s", p.epoch + 1,
-                         o->epochs, epoch_loss / (epoch_tokens ? epoch_tokens : 1),
-                         res->tokens_per_s);
+                snprintf(detail, sizeof detail, "step %ld  epoch %d/%d  loss %.3f  %.0f tok/s",
+                         p.step, p.epoch + 1, o->epochs,
+                         epoch_loss / (epoch_tokens ? epoch_tokens : 1), res->tokens_per_s);
                 loom_progress_update(progress, (double)p.epoch * nb + p.batch, detail);
             }
             if (valid && o->valid_every > 0 && p.step % o->valid_every == 0 &&
