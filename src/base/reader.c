@@ -62,9 +62,13 @@ int loom_reader_open(loom_reader **out, const char *path)
 }
 
 /* gzread hides a truncated gzip stream as a short read at the end; only
- * gzerror tells, so ask it after every read. */
+ * gzerror tells, so ask it after every read. Bytes that did arrive are
+ * good: they are handed out first, and the error is reported by the read
+ * that finds nothing more (zlib keeps the error state until then). */
 static int check_gz(loom_reader *r, int n)
 {
+    if (n > 0)
+        return 0;
     int code = Z_OK;
     const char *msg = gzerror(r->gz, &code);
     if (n < 0 || (code != Z_OK && code != Z_STREAM_END)) {
