@@ -156,23 +156,22 @@ step(float *const *in, size_t m, float *const *out, const float *label, size_t n
             else
 #endif
                 s = dot_v4(in[a], out[k], dim);
-            /* the loss of the true side: log sigmoid(s) for label 1,
-             * log sigmoid(-s) for label 0 */
-            float sl = label[k] > 0.5f ? s : -s;
+            /* one table index for both: sigmoid(s), and the loss of the
+             * true side, log sigmoid(s) for label 1 and, for label 0,
+             * log sigmoid(-s) = log sigmoid(s) - s */
             float sig, logsig;
-            if (s >= LOOM_SIGMOID_MAX)
+            if (s >= LOOM_SIGMOID_MAX) {
                 sig = 1.0f;
-            else if (s <= -LOOM_SIGMOID_MAX)
-                sig = 0.0f;
-            else
-                sig = t->sigmoid[(int)((s + LOOM_SIGMOID_MAX) * scale + 0.5f)];
-            if (sl <= -LOOM_SIGMOID_MAX)
-                logsig = sl;
-            else if (sl >= LOOM_SIGMOID_MAX)
                 logsig = 0.0f;
-            else
-                logsig = t->log_sigmoid[(int)((sl + LOOM_SIGMOID_MAX) * scale + 0.5f)];
-            loss -= logsig;
+            } else if (s <= -LOOM_SIGMOID_MAX) {
+                sig = 0.0f;
+                logsig = s;
+            } else {
+                int i = (int)((s + LOOM_SIGMOID_MAX) * scale + 0.5f);
+                sig = t->sigmoid[i];
+                logsig = t->log_sigmoid[i];
+            }
+            loss -= label[k] > 0.5f ? logsig : logsig - s;
             work[a * n + k] = alpha * (label[k] - sig);
         }
     }
