@@ -22,6 +22,10 @@
 #include "core/smallmm.h"
 #include "core/vmath.h"
 
+/* Target vocabularies up to this size take the out layer's input gradients
+ * step by step (no (rows, H + Dc) buffer); larger ones in one GEMM. */
+#define LOOM_SEQ_STEP_OUT_MAX 256
+
 struct loom_seq_model {
     loom_seq_config c;
     loom_params *ps;
@@ -421,7 +425,9 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     sz[W_O] = drop ? TB * m->Dout : 0;
     sz[W_OMASK] = drop ? TB * m->Dout : 0;
     sz[W_LOGITS] = TB * V;
-    sz[W_DO] = drop ? TB * m->Dout : 0;
+    /* without dropout, d[s; c] of all steps at once only for large
+     * vocabularies, where per-step products would re-read W's V columns */
+    sz[W_DO] = drop ? TB * m->Dout : V > LOOM_SEQ_STEP_OUT_MAX ? TB * (H + m->Dc) : 0;
     sz[W_DXP] = 0; /* the backward pass reuses W_XP, dead after the forward pass */
     sz[W_DS] = sz[W_DC] = sz[W_DSP] = sz[W_DCP] = (size_t)B * H;
     sz[W_DCTX] = (size_t)B * m->Dc;
@@ -769,6 +775,9 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
                   gWo + (size_t)(H + Dc) * V, V);
         loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, E, V, scale, dz, V, Wo + (size_t)(H + Dc) * V, V,
                   0.0f, demb, E);
+        if (dO) /* d[s; c] = dz W[:H+Dc]^T, all steps */
+            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, H + Dc, V, scale, dz, V, Wo, V, 0.0f, dO,
+                      H + Dc);
     }
     {
         float *db = m->out_b->grad;
@@ -794,7 +803,14 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
         size_t tb = (size_t)t * B;
         const float *s_prev = st + tb * H, *s = s_prev + (size_t)B * H;
         const float *c_prev = lstm ? cs + tb * H : NULL;
-        if (!O) { /* d s_t += dz_t W[:H]^T, d c_t = dz_t W[H:H+Dc]^T */
+        if (!O && dO) { /* route d[s; c] of step t */
+            for (int i = 0; i < B; i++) {
+                const float *d = dO + (tb + i) * (H + Dc);
+                loom_axpy(H, 1.0f, d, ds + (size_t)i * H);
+                if (Dc)
+                    memcpy(dctx + (size_t)i * Dc, d + H, Dc * sizeof(float));
+            }
+        } else if (!O) { /* d s_t += dz_t W[:H]^T, d c_t = dz_t W[H:H+Dc]^T */
             const float *dzt = dz + tb * V;
             loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, H, V, scale, dzt, V, Wo, V, 1.0f, ds, H);
             if (Dc)
