@@ -12,37 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmpdir[] = "/tmp/loom-test-base.XXXXXX";
-
-static void setup(void)
-{
-    strcpy(tmpdir, "/tmp/loom-test-base.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
+#include "testutil.h"
 
 static void write_gz(const char *path, const void *data, size_t n)
 {
@@ -104,8 +74,8 @@ static char *read_lines(const char *path, size_t bufsize)
 START_TEST(reader_lines_crlf_and_missing_newline)
 {
     const char text[] = "alpha\r\nbeta\n\ngamma\rdelta\nlast";
-    write_file(tmp_path("a.txt"), text, sizeof text - 1);
-    char *s = read_lines(tmp_path("a.txt"), 1 << 16);
+    test_write_file(test_path("a.txt"), text, sizeof text - 1);
+    char *s = read_lines(test_path("a.txt"), 1 << 16);
     ck_assert_str_eq(s, "alpha|beta||gamma\rdelta|last|");
     free(s);
 }
@@ -120,9 +90,9 @@ START_TEST(reader_long_line_in_pieces)
     for (size_t i = 0; i < n; i += 2)
         text[i] = (char)0xC3, text[i + 1] = (char)0xA9; /* é */
     memcpy(text + n, "\nok\n", 4);
-    write_file(tmp_path("long.txt"), text, n + 4);
+    test_write_file(test_path("long.txt"), text, n + 4);
     loom_reader *r;
-    ck_assert_int_eq(loom_reader_open_sized(&r, tmp_path("long.txt"), 65), 0);
+    ck_assert_int_eq(loom_reader_open_sized(&r, test_path("long.txt"), 65), 0);
     const char *p;
     size_t len, total = 0;
     int complete, pieces = 0;
@@ -147,14 +117,14 @@ END_TEST
 
 START_TEST(reader_line_filling_buffer_exactly)
 {
-    write_file(tmp_path("exact.txt"), "abcdefgh", 8);
-    char *s = read_lines(tmp_path("exact.txt"), 64);
+    test_write_file(test_path("exact.txt"), "abcdefgh", 8);
+    char *s = read_lines(test_path("exact.txt"), 64);
     ck_assert_str_eq(s, "abcdefgh|");
     free(s);
     char buf[128];
     memset(buf, 'x', 64);
-    write_file(tmp_path("exact64.txt"), buf, 64);
-    s = read_lines(tmp_path("exact64.txt"), 64);
+    test_write_file(test_path("exact64.txt"), buf, 64);
+    s = read_lines(test_path("exact64.txt"), 64);
     ck_assert_uint_eq(strlen(s), 65);
     ck_assert_int_eq(s[64], '|');
     free(s);
@@ -164,12 +134,12 @@ END_TEST
 START_TEST(reader_gzip_is_transparent)
 {
     const char text[] = "one two\nthree\n";
-    write_gz(tmp_path("t.gz"), text, sizeof text - 1);
-    char *s = read_lines(tmp_path("t.gz"), 1 << 16);
+    write_gz(test_path("t.gz"), text, sizeof text - 1);
+    char *s = read_lines(test_path("t.gz"), 1 << 16);
     ck_assert_str_eq(s, "one two|three|");
     free(s);
     loom_reader *r;
-    ck_assert_int_eq(loom_reader_open(&r, tmp_path("t.gz")), 0);
+    ck_assert_int_eq(loom_reader_open(&r, test_path("t.gz")), 0);
     ck_assert_int_eq(loom_reader_is_gzip(r), 1);
     char buf[64];
     ck_assert_int_eq(loom_reader_read(r, buf, sizeof buf), (long)(sizeof text - 1));
@@ -198,17 +168,17 @@ START_TEST(reader_corrupt_and_truncated_gzip_are_errors)
     char text[20000];
     for (size_t i = 0; i < sizeof text; i++)
         text[i] = (char)('a' + (i * 7919) % 26);
-    write_gz(tmp_path("good.gz"), text, sizeof text);
-    FILE *f = fopen(tmp_path("good.gz"), "rb");
+    write_gz(test_path("good.gz"), text, sizeof text);
+    FILE *f = fopen(test_path("good.gz"), "rb");
     unsigned char gz[40000];
     size_t n = fread(gz, 1, sizeof gz, f);
     fclose(f);
 
-    write_file(tmp_path("cut.gz"), gz, n / 2);
-    ck_assert_int_eq(drain(tmp_path("cut.gz")), LOOM_EFORMAT);
+    test_write_file(test_path("cut.gz"), gz, n / 2);
+    ck_assert_int_eq(drain(test_path("cut.gz")), LOOM_EFORMAT);
     /* What arrived before the cut is delivered intact before the error. */
     loom_reader *r;
-    ck_assert_int_eq(loom_reader_open(&r, tmp_path("cut.gz")), 0);
+    ck_assert_int_eq(loom_reader_open(&r, test_path("cut.gz")), 0);
     static char got[sizeof text];
     long total = 0, k;
     while ((k = loom_reader_read(r, got + total, sizeof got - (size_t)total)) > 0)
@@ -231,8 +201,8 @@ START_TEST(reader_corrupt_and_truncated_gzip_are_errors)
 
     for (size_t i = 20; i < 60; i++)
         gz[i] ^= 0x5A;
-    write_file(tmp_path("bad.gz"), gz, n);
-    ck_assert_int_eq(drain(tmp_path("bad.gz")), LOOM_EFORMAT);
+    test_write_file(test_path("bad.gz"), gz, n);
+    ck_assert_int_eq(drain(test_path("bad.gz")), LOOM_EFORMAT);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "bad.gz"));
 }
 END_TEST
@@ -240,7 +210,7 @@ END_TEST
 START_TEST(reader_missing_file_names_it)
 {
     loom_reader *r;
-    ck_assert_int_eq(loom_reader_open(&r, tmp_path("nope.txt")), LOOM_EIO);
+    ck_assert_int_eq(loom_reader_open(&r, test_path("nope.txt")), LOOM_EIO);
     ck_assert_ptr_null(r);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "nope.txt"));
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "No such file"));
@@ -249,9 +219,9 @@ END_TEST
 
 START_TEST(reader_getline_enforces_limit)
 {
-    write_file(tmp_path("g.txt"), "short\nthis line is long\n", 23);
+    test_write_file(test_path("g.txt"), "short\nthis line is long\n", 23);
     loom_reader *r;
-    ck_assert_int_eq(loom_reader_open_sized(&r, tmp_path("g.txt"), 64), 0);
+    ck_assert_int_eq(loom_reader_open_sized(&r, test_path("g.txt"), 64), 0);
     char *buf = NULL;
     size_t cap = 0, len;
     ck_assert_int_eq(loom_reader_getline(r, &buf, &cap, &len, 10), 1);
@@ -266,23 +236,23 @@ END_TEST
 START_TEST(writer_commit_and_abort)
 {
     loom_writer *w;
-    ck_assert_int_eq(loom_writer_open(&w, tmp_path("out.txt"), LOOM_WRITE_AUTO), 0);
+    ck_assert_int_eq(loom_writer_open(&w, test_path("out.txt"), LOOM_WRITE_AUTO), 0);
     ck_assert_int_eq(loom_writer_printf(w, "%s %d\n", "hello", 7), 0);
     /* Before commit the final name does not exist; one temporary does. */
-    ck_assert_int_ne(access(tmp_path("out.txt"), F_OK), 0);
-    ck_assert_int_eq(count_entries(tmpdir), 1);
+    ck_assert_int_ne(access(test_path("out.txt"), F_OK), 0);
+    ck_assert_int_eq(count_entries(test_tmpdir()), 1);
     ck_assert_int_eq(loom_writer_commit(w), 0);
     char buf[32] = {0};
-    FILE *f = fopen(tmp_path("out.txt"), "r");
+    FILE *f = fopen(test_path("out.txt"), "r");
     ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), 8);
     fclose(f);
     ck_assert_str_eq(buf, "hello 7\n");
 
-    ck_assert_int_eq(loom_writer_open(&w, tmp_path("gone.txt"), LOOM_WRITE_AUTO), 0);
+    ck_assert_int_eq(loom_writer_open(&w, test_path("gone.txt"), LOOM_WRITE_AUTO), 0);
     loom_writer_puts(w, "partial");
     loom_writer_abort(w);
-    ck_assert_int_ne(access(tmp_path("gone.txt"), F_OK), 0);
-    ck_assert_int_eq(count_entries(tmpdir), 1);
+    ck_assert_int_ne(access(test_path("gone.txt"), F_OK), 0);
+    ck_assert_int_eq(count_entries(test_tmpdir()), 1);
     loom_writer_abort(NULL);
 }
 END_TEST
@@ -290,12 +260,12 @@ END_TEST
 START_TEST(writer_large_gzip_roundtrip)
 {
     loom_writer *w;
-    ck_assert_int_eq(loom_writer_open(&w, tmp_path("big.gz"), LOOM_WRITE_AUTO), 0);
+    ck_assert_int_eq(loom_writer_open(&w, test_path("big.gz"), LOOM_WRITE_AUTO), 0);
     for (int i = 0; i < 100000; i++)
         ck_assert_int_eq(loom_writer_printf(w, "line %d\n", i), 0);
     ck_assert_int_eq(loom_writer_commit(w), 0);
     loom_reader *r;
-    ck_assert_int_eq(loom_reader_open(&r, tmp_path("big.gz")), 0);
+    ck_assert_int_eq(loom_reader_open(&r, test_path("big.gz")), 0);
     ck_assert_int_eq(loom_reader_is_gzip(r), 1);
     char *buf = NULL;
     size_t cap = 0, len;
@@ -313,12 +283,12 @@ END_TEST
 
 START_TEST(writer_rejects_unwritable_paths)
 {
-    ck_assert_int_eq(loom_check_writable(tmp_path("fine.txt")), 0);
-    ck_assert_int_eq(loom_check_writable(tmp_path("missing/dir.txt")), LOOM_EIO);
+    ck_assert_int_eq(loom_check_writable(test_path("fine.txt")), 0);
+    ck_assert_int_eq(loom_check_writable(test_path("missing/dir.txt")), LOOM_EIO);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "missing/dir.txt"));
-    ck_assert_int_lt(loom_check_writable(tmpdir), 0);
+    ck_assert_int_lt(loom_check_writable(test_tmpdir()), 0);
     loom_writer *w;
-    ck_assert_int_lt(loom_writer_open(&w, tmp_path("missing/x"), LOOM_WRITE_AUTO), 0);
+    ck_assert_int_lt(loom_writer_open(&w, test_path("missing/x"), LOOM_WRITE_AUTO), 0);
     ck_assert_ptr_null(w);
 }
 END_TEST
@@ -389,7 +359,7 @@ static Suite *base_suite(void)
 {
     Suite *s = suite_create("base");
     TCase *tc = tcase_create("base");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, error_message_carries_detail);
     tcase_add_test(tc, reader_lines_crlf_and_missing_newline);

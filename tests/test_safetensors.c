@@ -14,37 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmpdir[] = "/tmp/loom-test-st.XXXXXX";
-
-static void setup(void)
-{
-    strcpy(tmpdir, "/tmp/loom-test-st.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
+#include "testutil.h"
 
 /* A file with the given JSON header (length prefix added) and data bytes. */
 static void write_raw(const char *path, const char *json, const void *data, size_t ndata)
@@ -56,7 +26,7 @@ static void write_raw(const char *path, const char *json, const void *data, size
     memcpy(buf + 8, json, len);
     if (ndata)
         memcpy(buf + 8 + len, data, ndata);
-    write_file(path, buf, 8 + len + ndata);
+    test_write_file(path, buf, 8 + len + ndata);
     free(buf);
 }
 
@@ -116,10 +86,10 @@ static void check_sample(const char *path)
 
 START_TEST(test_roundtrip_exact_with_metadata)
 {
-    save_sample(tmp_path("m.loom"));
-    check_sample(tmp_path("m.loom"));
+    save_sample(test_path("m.loom"));
+    check_sample(test_path("m.loom"));
     /* The header is padded to 8 bytes, so the data starts aligned. */
-    FILE *fp = fopen(tmp_path("m.loom"), "rb");
+    FILE *fp = fopen(test_path("m.loom"), "rb");
     unsigned char len[8];
     ck_assert_uint_eq(fread(len, 1, 8, fp), 8);
     fclose(fp);
@@ -129,13 +99,13 @@ END_TEST
 
 START_TEST(test_roundtrip_gzip)
 {
-    save_sample(tmp_path("m.loom.gz"));
-    FILE *fp = fopen(tmp_path("m.loom.gz"), "rb");
+    save_sample(test_path("m.loom.gz"));
+    FILE *fp = fopen(test_path("m.loom.gz"), "rb");
     unsigned char magic[2];
     ck_assert_uint_eq(fread(magic, 1, 2, fp), 2);
     fclose(fp);
     ck_assert(magic[0] == 0x1f && magic[1] == 0x8b);
-    check_sample(tmp_path("m.loom.gz"));
+    check_sample(test_path("m.loom.gz"));
 }
 END_TEST
 
@@ -151,70 +121,70 @@ static void expect_format_error(const char *path, const char *fragment)
 
 START_TEST(test_truncated_file_is_format_error)
 {
-    save_sample(tmp_path("m.loom"));
-    FILE *fp = fopen(tmp_path("m.loom"), "rb");
+    save_sample(test_path("m.loom"));
+    FILE *fp = fopen(test_path("m.loom"), "rb");
     unsigned char buf[4096];
     size_t n = fread(buf, 1, sizeof buf, fp);
     fclose(fp);
     /* Cut in the data, in the header, and in the length prefix. */
-    write_file(tmp_path("cut1"), buf, n - 1);
-    expect_format_error(tmp_path("cut1"), "truncated");
-    write_file(tmp_path("cut2"), buf, 20);
-    expect_format_error(tmp_path("cut2"), "truncated header");
-    write_file(tmp_path("cut3"), buf, 5);
-    expect_format_error(tmp_path("cut3"), "truncated header length");
-    write_file(tmp_path("empty"), buf, 0);
-    expect_format_error(tmp_path("empty"), "truncated");
+    test_write_file(test_path("cut1"), buf, n - 1);
+    expect_format_error(test_path("cut1"), "truncated");
+    test_write_file(test_path("cut2"), buf, 20);
+    expect_format_error(test_path("cut2"), "truncated header");
+    test_write_file(test_path("cut3"), buf, 5);
+    expect_format_error(test_path("cut3"), "truncated header length");
+    test_write_file(test_path("empty"), buf, 0);
+    expect_format_error(test_path("empty"), "truncated");
     /* A byte too many is not a safetensors file either. */
     buf[n] = 0;
-    write_file(tmp_path("long"), buf, n + 1);
-    expect_format_error(tmp_path("long"), "after the last tensor");
+    test_write_file(test_path("long"), buf, n + 1);
+    expect_format_error(test_path("long"), "after the last tensor");
 }
 END_TEST
 
 START_TEST(test_foreign_files_are_format_errors)
 {
     const char *text = "word2vec 3 2\nthe 0.1 0.2\n";
-    write_file(tmp_path("text"), text, strlen(text));
-    expect_format_error(tmp_path("text"), "header length");
+    test_write_file(test_path("text"), text, strlen(text));
+    expect_format_error(test_path("text"), "header length");
     float zeros[4] = {0};
-    write_raw(tmp_path("notjson"), "{not json}", NULL, 0);
-    expect_format_error(tmp_path("notjson"), "bad JSON");
-    write_raw(tmp_path("array"), "[1, 2, 3]", NULL, 0);
-    expect_format_error(tmp_path("array"), "not a JSON object");
-    write_raw(tmp_path("dtype"), "{\"a\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+    write_raw(test_path("notjson"), "{not json}", NULL, 0);
+    expect_format_error(test_path("notjson"), "bad JSON");
+    write_raw(test_path("array"), "[1, 2, 3]", NULL, 0);
+    expect_format_error(test_path("array"), "not a JSON object");
+    write_raw(test_path("dtype"), "{\"a\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}",
               zeros, 4);
-    expect_format_error(tmp_path("dtype"), "unsupported dtype Q7");
-    write_raw(tmp_path("size"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}",
+    expect_format_error(test_path("dtype"), "unsupported dtype Q7");
+    write_raw(test_path("size"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}",
               zeros, 4);
-    expect_format_error(tmp_path("size"), "do not match");
-    write_raw(tmp_path("past"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
+    expect_format_error(test_path("size"), "do not match");
+    write_raw(test_path("past"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
               zeros, 8);
-    expect_format_error(tmp_path("past"), "truncated");
-    write_raw(tmp_path("neg"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}",
+    expect_format_error(test_path("past"), "truncated");
+    write_raw(test_path("neg"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}",
               zeros, 4);
-    expect_format_error(tmp_path("neg"), "non-negative");
-    write_raw(tmp_path("huge"),
+    expect_format_error(test_path("neg"), "non-negative");
+    write_raw(test_path("huge"),
               "{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],"
               "\"data_offsets\":[0,4]}}",
               zeros, 4);
-    expect_format_error(tmp_path("huge"), "too large");
-    write_raw(tmp_path("overlap"),
+    expect_format_error(test_path("huge"), "too large");
+    write_raw(test_path("overlap"),
               "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
               "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
               zeros, 12);
-    expect_format_error(tmp_path("overlap"), "overlaps");
-    write_raw(tmp_path("dup"),
+    expect_format_error(test_path("overlap"), "overlaps");
+    write_raw(test_path("dup"),
               "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
               "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
               zeros, 8);
-    expect_format_error(tmp_path("dup"), "duplicate");
-    write_raw(tmp_path("meta"), "{\"__metadata__\":{\"k\":3}}", NULL, 0);
-    expect_format_error(tmp_path("meta"), "not a string");
+    expect_format_error(test_path("dup"), "duplicate");
+    write_raw(test_path("meta"), "{\"__metadata__\":{\"k\":3}}", NULL, 0);
+    expect_format_error(test_path("meta"), "not a string");
     /* A header length beyond 100 MB is refused before any allocation. */
     unsigned char big[8] = {0, 0, 0, 0, 0, 0, 0, 0x10};
-    write_file(tmp_path("biglen"), big, 8);
-    expect_format_error(tmp_path("biglen"), "out of range");
+    test_write_file(test_path("biglen"), big, 8);
+    expect_format_error(test_path("biglen"), "out of range");
 }
 END_TEST
 
@@ -226,26 +196,26 @@ START_TEST(test_huge_claims_cost_nothing)
     const char *json = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1099511627776],"
                        "\"data_offsets\":[0,4398046511104]}}";
     float zeros[2] = {0};
-    write_raw(tmp_path("claim"), json, zeros, 8);
-    expect_format_error(tmp_path("claim"), "truncated: tensor 'a' ends at byte 4398046511104");
+    write_raw(test_path("claim"), json, zeros, 8);
+    expect_format_error(test_path("claim"), "truncated: tensor 'a' ends at byte 4398046511104");
     size_t len = strlen(json);
     unsigned char prefix[8];
     for (int i = 0; i < 8; i++)
         prefix[i] = (unsigned char)((uint64_t)len >> (8 * i));
-    gzFile g = gzopen(tmp_path("claim.gz"), "wb");
+    gzFile g = gzopen(test_path("claim.gz"), "wb");
     ck_assert_ptr_nonnull(g);
     gzwrite(g, prefix, 8);
     gzwrite(g, json, (unsigned)len);
     gzwrite(g, zeros, 8);
     gzclose(g);
-    expect_format_error(tmp_path("claim.gz"), "which has only 8");
+    expect_format_error(test_path("claim.gz"), "which has only 8");
 }
 END_TEST
 
 START_TEST(test_missing_file_is_io_error)
 {
     loom_st_file *f;
-    ck_assert_int_eq(loom_st_open(&f, tmp_path("absent.loom")), LOOM_EIO);
+    ck_assert_int_eq(loom_st_open(&f, test_path("absent.loom")), LOOM_EIO);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "absent.loom"));
 }
 END_TEST
@@ -258,7 +228,7 @@ START_TEST(test_foreign_writer_layout_is_read)
     float x = 2.5f;
     memcpy(data + 1, &x, 4);
     memcpy(data + 5, &x, 4);
-    write_raw(tmp_path("py"),
+    write_raw(test_path("py"),
               "{\"__metadata__\":{\"format\":\"pt\"},"
               "\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[1,5]},"
               "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[1,1]},"
@@ -266,14 +236,14 @@ START_TEST(test_foreign_writer_layout_is_read)
               data, 9);
     /* Byte 0 is not covered by any tensor: refused (a gap). */
     loom_st_file *f;
-    ck_assert_int_eq(loom_st_open(&f, tmp_path("py")), LOOM_EFORMAT);
-    write_raw(tmp_path("py2"),
+    ck_assert_int_eq(loom_st_open(&f, test_path("py")), LOOM_EFORMAT);
+    write_raw(test_path("py2"),
               "{\"__metadata__\":{\"format\":\"pt\"},"
               "\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]},"
               "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]},"
               "\"v\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}   ",
               data + 1, 8);
-    ck_assert_int_eq(loom_st_open(&f, tmp_path("py2")), 0);
+    ck_assert_int_eq(loom_st_open(&f, test_path("py2")), 0);
     ck_assert_uint_eq(loom_st_count(f), 3);
     ck_assert_str_eq(loom_st_meta(f, "format"), "pt");
     ck_assert_int_eq(loom_st_find(f, "s")->ndim, 0);
@@ -288,11 +258,11 @@ START_TEST(test_foreign_writer_layout_is_read)
     unsigned char mis[12];
     memcpy(mis, &i32, 4);
     memcpy(mis + 4, &i64, 8);
-    write_raw(tmp_path("mis"),
+    write_raw(test_path("mis"),
               "{\"a\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[0,4]},"
               "\"b\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[4,12]}}",
               mis, 12);
-    ck_assert_int_eq(loom_st_open(&f, tmp_path("mis")), 0);
+    ck_assert_int_eq(loom_st_open(&f, test_path("mis")), 0);
     const int64_t *pb = loom_st_find(f, "b")->data;
     ck_assert_uint_eq((uintptr_t)pb % 8, 0);
     ck_assert(*pb == i64);
@@ -322,15 +292,15 @@ START_TEST(test_params_save_load_roundtrip)
 {
     loom_params *a = sample_params(1), *b = sample_params(2);
     const char *meta[] = {"format", "loom-test", "vocab", "[\"a\",\"b\"]", NULL};
-    ck_assert_int_eq(loom_params_save(a, tmp_path("p.loom"), meta), 0);
+    ck_assert_int_eq(loom_params_save(a, test_path("p.loom"), meta), 0);
     ck_assert_int_ne(memcmp(loom_params_at(a, 0)->value, loom_params_at(b, 0)->value, 35 * 4), 0);
-    ck_assert_int_eq(loom_params_load(b, tmp_path("p.loom")), 0);
+    ck_assert_int_eq(loom_params_load(b, test_path("p.loom")), 0);
     for (size_t i = 0; i < loom_params_len(a); i++) {
         loom_param *pa = loom_params_at(a, i), *pb = loom_params_at(b, i);
         ck_assert_int_eq(memcmp(pa->value, pb->value, pa->size * sizeof(float)), 0);
     }
     loom_st_file *f;
-    ck_assert_int_eq(loom_st_open(&f, tmp_path("p.loom")), 0);
+    ck_assert_int_eq(loom_st_open(&f, test_path("p.loom")), 0);
     ck_assert_str_eq(loom_st_meta(f, "vocab"), "[\"a\",\"b\"]");
     ck_assert_int_eq(loom_st_find(f, "dense.W")->shape[0], 5);
     loom_st_close(f);
@@ -342,18 +312,18 @@ END_TEST
 START_TEST(test_params_load_checks_names_and_shapes)
 {
     loom_params *a = sample_params(1);
-    ck_assert_int_eq(loom_params_save(a, tmp_path("p.loom"), NULL), 0);
+    ck_assert_int_eq(loom_params_save(a, test_path("p.loom"), NULL), 0);
     loom_params *ps;
     ck_assert_int_eq(loom_params_new(&ps), 0);
     ck_assert_int_eq(loom_params_add2(ps, NULL, "dense.W", 3, 5), 0);
     ck_assert_int_eq(loom_params_alloc(ps), 0);
-    ck_assert_int_eq(loom_params_load(ps, tmp_path("p.loom")), LOOM_EFORMAT);
+    ck_assert_int_eq(loom_params_load(ps, test_path("p.loom")), LOOM_EFORMAT);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "dense.W"));
     loom_params_free(ps);
     ck_assert_int_eq(loom_params_new(&ps), 0);
     ck_assert_int_eq(loom_params_add1(ps, NULL, "dec.b", 3), 0);
     ck_assert_int_eq(loom_params_alloc(ps), 0);
-    ck_assert_int_eq(loom_params_load(ps, tmp_path("p.loom")), LOOM_EFORMAT);
+    ck_assert_int_eq(loom_params_load(ps, test_path("p.loom")), LOOM_EFORMAT);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "lacks parameter 'dec.b'"));
     loom_params_free(ps);
     loom_params_free(a);
@@ -364,7 +334,7 @@ static Suite *safetensors_suite(void)
 {
     Suite *s = suite_create("safetensors");
     TCase *tc = tcase_create("safetensors");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(tc, test_roundtrip_exact_with_metadata);
     tcase_add_test(tc, test_roundtrip_gzip);
     tcase_add_test(tc, test_truncated_file_is_format_error);

@@ -17,35 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/loom-test-text.XXXXXX";
-
-static void setup(void)
-{
-    strcpy(tmpdir, "/tmp/loom-test-text.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[256];
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir, name);
-    return buf;
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
+#include "testutil.h"
 
 /* Tokens joined by single spaces, lines by "|". */
 typedef struct {
@@ -393,8 +365,8 @@ static const char *tok_file(const char *path, size_t bufsize, int invalid, int p
 
 START_TEST(invalid_utf8_names_file_line_and_byte)
 {
-    const char *path = tmp_path("bad.txt");
-    write_file(path, "first line\nsecond \xc0 line\n", 25);
+    const char *path = test_path("bad.txt");
+    test_write_file(path, "first line\nsecond \xc0 line\n", 25);
     char want[512];
     snprintf(want, sizeof want, "ERROR: %s:2: invalid UTF-8 at byte 18", path);
     ck_assert_str_eq(tok_file(path, 1 << 16, LOOM_INVALID_ERROR, 0), want);
@@ -407,15 +379,15 @@ END_TEST
 
 START_TEST(sequence_cut_at_end_of_file)
 {
-    const char *path = tmp_path("cut.txt");
-    write_file(path, "ok\nab\xe2\x82", 7);
+    const char *path = test_path("cut.txt");
+    test_write_file(path, "ok\nab\xe2\x82", 7);
     char want[512];
     snprintf(want, sizeof want, "ERROR: %s:2: invalid UTF-8 at byte 5", path);
     ck_assert_str_eq(tok_file(path, 1 << 16, LOOM_INVALID_ERROR, 0), want);
     ck_assert_str_eq(tok_file(path, 1 << 16, LOOM_INVALID_ERROR, 1), want);
     ck_assert_str_eq(tok_file(path, 1 << 16, LOOM_INVALID_REPLACE, 0), "ok|ab \xef\xbf\xbd|");
     /* A sequence cut by the end of its line is as bad. */
-    write_file(path, "ab\xe2\x82\ncd\n", 8);
+    test_write_file(path, "ab\xe2\x82\ncd\n", 8);
     snprintf(want, sizeof want, "ERROR: %s:1: invalid UTF-8 at byte 2", path);
     ck_assert_str_eq(tok_file(path, 1 << 16, LOOM_INVALID_ERROR, 0), want);
 }
@@ -425,13 +397,13 @@ END_TEST
 
 START_TEST(line_endings)
 {
-    const char *path = tmp_path("crlf.txt");
-    write_file(path, "One two\r\nthree\rfour\n\nfive\r\n", 27);
+    const char *path = test_path("crlf.txt");
+    test_write_file(path, "One two\r\nthree\rfour\n\nfive\r\n", 27);
     ck_assert_str_eq(tok_file(path, 1 << 16, 0, 0), "one two|three four||five|");
     ck_assert_str_eq(tok_file(path, 1 << 16, 0, 1), "One two|three four||five|");
-    write_file(path, "no newline at end", 17);
+    test_write_file(path, "no newline at end", 17);
     ck_assert_str_eq(tok_file(path, 1 << 16, 0, 0), "no newline at end|");
-    write_file(path, "nul\0inside\n", 11);
+    test_write_file(path, "nul\0inside\n", 11);
     ck_assert_str_eq(tok_file(path, 1 << 16, 0, 0), "nul inside|");
 }
 END_TEST
@@ -451,8 +423,8 @@ START_TEST(pieces_carry_partial_tokens)
     for (size_t i = 0; i < reps; i++)
         memcpy(line + i * ulen, unit, ulen);
     line[n] = '\n';
-    const char *path = tmp_path("long.txt");
-    write_file(path, line, n + 1);
+    const char *path = test_path("long.txt");
+    test_write_file(path, line, n + 1);
     char *want = strdup(tok_opts(line, n, 0, 0, 0, 0));
     size_t wlen = strlen(want);
     want = realloc(want, wlen + 2);
@@ -489,8 +461,8 @@ START_TEST(long_runs_without_ascii)
     want[(tlen + 1) * reps - 1] = '\0';
     ck_assert_str_eq(tok_opts(line, n, 0, 0, 0, 0), want);
     line[n] = '\n';
-    const char *path = tmp_path("cjk.txt");
-    write_file(path, line, n + 1);
+    const char *path = test_path("cjk.txt");
+    test_write_file(path, line, n + 1);
     strcat(want, "|");
     ck_assert_str_eq(tok_file(path, 1 << 20, 0, 0), want);
     for (size_t bufsize = 64; bufsize < 80; bufsize++)
@@ -539,7 +511,7 @@ START_TEST(random_lines_in_random_pieces)
     const size_t nbits = sizeof bits / sizeof bits[0];
     loom_rng rng;
     loom_rng_seed(&rng, 20260301, 0);
-    const char *path = tmp_path("random.txt");
+    const char *path = test_path("random.txt");
     char line[4096];
     for (int round = 0; round < 60; round++) {
         size_t n = 0;
@@ -553,7 +525,7 @@ START_TEST(random_lines_in_random_pieces)
             want = realloc(want, strlen(want) + 2);
             strcat(want, "|");
             line[n] = '\n';
-            write_file(path, line, n + 1);
+            test_write_file(path, line, n + 1);
             size_t bufsize = 64 + loom_rng_next(&rng) % 200;
             const char *got = tok_file(path, bufsize, LOOM_INVALID_REPLACE, pre);
             ck_assert_msg(strcmp(got, want) == 0, "round %d, pretokenized %d, piece size %zu",
@@ -707,7 +679,7 @@ START_TEST(vocab_save_and_load)
     ck_assert_int_eq(loom_vocab_add_specials(v), 0);
     add(v, "caf\xc3\xa9", 3), add(v, "the", 7), add(v, "a", 3);
     ck_assert_int_eq(loom_vocab_finalize(v, 1, 0), 0);
-    const char *path = tmp_path("v.txt");
+    const char *path = test_path("v.txt");
     ck_assert_int_eq(loom_vocab_save(v, path), 0);
     FILE *f = fopen(path, "r");
     char buf[256];
@@ -724,7 +696,7 @@ START_TEST(vocab_save_and_load)
     ck_assert_uint_eq(loom_vocab_total(u), 13);
     loom_vocab_free(u);
     /* The file's order is kept, even when it is not sorted. */
-    write_file(path, "</s> 0\nzeta 1\nalpha 5\n", 22);
+    test_write_file(path, "</s> 0\nzeta 1\nalpha 5\n", 22);
     ck_assert_int_eq(loom_vocab_load(&u, path), 0);
     ck_assert_int_eq(find(u, "zeta"), 1);
     ck_assert_int_eq(find(u, "alpha"), 2);
@@ -736,29 +708,29 @@ END_TEST
 START_TEST(vocab_load_errors_name_the_line)
 {
     loom_vocab *u;
-    const char *path = tmp_path("bad.vocab");
+    const char *path = test_path("bad.vocab");
     char want[512];
-    write_file(path, "good 1\nbad\n", 11);
+    test_write_file(path, "good 1\nbad\n", 11);
     ck_assert_int_eq(loom_vocab_load(&u, path), LOOM_EFORMAT);
     ck_assert_ptr_null(u);
     snprintf(want, sizeof want, "%s:2: expected 'word count'", path);
     ck_assert_str_eq(loom_error_message(), want);
-    write_file(path, "good 1\nbad 12x\n", 15);
+    test_write_file(path, "good 1\nbad 12x\n", 15);
     ck_assert_int_eq(loom_vocab_load(&u, path), LOOM_EFORMAT);
     snprintf(want, sizeof want, "%s:2: bad count '12x'", path);
     ck_assert_str_eq(loom_error_message(), want);
-    write_file(path, "w 1\nw 2\n", 8);
+    test_write_file(path, "w 1\nw 2\n", 8);
     ck_assert_int_eq(loom_vocab_load(&u, path), LOOM_EFORMAT);
     snprintf(want, sizeof want, "%s:2: duplicate word 'w'", path);
     ck_assert_str_eq(loom_error_message(), want);
-    ck_assert_int_eq(loom_vocab_load(&u, tmp_path("missing")), LOOM_EIO);
+    ck_assert_int_eq(loom_vocab_load(&u, test_path("missing")), LOOM_EIO);
 }
 END_TEST
 
 START_TEST(vocab_counts_a_stream)
 {
-    const char *path = tmp_path("c.txt");
-    write_file(path, "The cat, the hat.\nthe END\n", 26);
+    const char *path = test_path("c.txt");
+    test_write_file(path, "The cat, the hat.\nthe END\n", 26);
     loom_tokenizer *t;
     loom_reader *r;
     loom_vocab *v;
@@ -780,7 +752,7 @@ static Suite *text_suite(void)
 {
     Suite *s = suite_create("text");
     TCase *tc = tcase_create("tokenizer");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(tc, words_punctuation_and_case);
     tcase_add_test(tc, apostrophes_inside_words);
     tcase_add_test(tc, numbers_stay_whole);
@@ -804,7 +776,7 @@ static Suite *text_suite(void)
     tcase_add_test(tc, callback_stops_tokenizing);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("vocab");
-    tcase_add_checked_fixture(tv, setup, teardown);
+    tcase_add_checked_fixture(tv, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(tv, vocab_sorts_by_count_then_bytes);
     tcase_add_test(tv, vocab_min_count_and_max_size);
     tcase_add_test(tv, vocab_specials_come_first);

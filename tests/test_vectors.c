@@ -16,41 +16,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmpdir[64];
-
-static void setup(void)
-{
-    strcpy(tmpdir, "/tmp/loom-test-vectors.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
+#include "testutil.h"
 
 static void write_str(const char *path, const char *s)
 {
-    write_file(path, s, strlen(s));
+    test_write_file(path, s, strlen(s));
 }
 
 static char *read_all(const char *path, size_t *n)
@@ -103,7 +73,7 @@ START_TEST(round_trip_every_format)
     static const int formats[] = {LOOM_VEC_BIN, LOOM_VEC_TEXT, LOOM_VEC_TEXT,
                                   LOOM_VEC_BIN, LOOM_VEC_TEXT, LOOM_VEC_BIN};
     for (size_t f = 0; f < sizeof names / sizeof *names; f++) {
-        const char *p = tmp_path(names[f]);
+        const char *p = test_path(names[f]);
         ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, 3, 3, words3, rows3), 0);
         loom_vectors *v;
         ck_assert_int_eq(loom_vectors_load(&v, p), 0);
@@ -111,7 +81,7 @@ START_TEST(round_trip_every_format)
         ck_assert_int_eq(loom_vectors_format(v), formats[f]);
         ck_assert_int_eq(loom_vectors_gzip(v), strstr(names[f], ".gz") != NULL);
         /* Saving what was loaded writes the same bytes. */
-        const char *q = tmp_path("again");
+        const char *q = test_path("again");
         ck_assert_int_eq(loom_vectors_save(v, q, formats[f]), 0);
         loom_vectors_free(v);
         if (!strstr(names[f], ".gz")) {
@@ -128,7 +98,7 @@ END_TEST
 
 START_TEST(text_uses_shortest_decimals)
 {
-    const char *p = tmp_path("v.txt");
+    const char *p = test_path("v.txt");
     ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_TEXT, 3, 3, words3, rows3), 0);
     size_t n;
     char *s = read_all(p, &n);
@@ -155,8 +125,8 @@ START_TEST(binary_variants)
             if (variant == 1)
                 buf[n++] = '\n';
         }
-        const char *p = tmp_path("var.bin");
-        write_file(p, buf, n);
+        const char *p = test_path("var.bin");
+        test_write_file(p, buf, n);
         loom_vectors *v;
         ck_assert_msg(loom_vectors_load(&v, p) == 0, "variant %d: %s", variant,
                       loom_error_message());
@@ -177,7 +147,7 @@ START_TEST(text_variants)
         "alpha 0.5 -1.25 3e-07\nbeta 0.33333334 2 0\nGamma -0.1 1e+20 7\n", /* GloVe */
     };
     for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
-        const char *p = tmp_path("var.txt");
+        const char *p = test_path("var.txt");
         write_str(p, texts[t]);
         loom_vectors *v;
         ck_assert_msg(loom_vectors_load(&v, p) == 0, "text %zu: %s", t, loom_error_message());
@@ -190,14 +160,14 @@ END_TEST
 
 START_TEST(text_words_with_spaces)
 {
-    const char *p = tmp_path("sp.txt");
+    const char *p = test_path("sp.txt");
     write_str(p, "2 2\nnew york 1 2\nparis 3 4\n");
     loom_vectors *v;
     ck_assert_int_eq(loom_vectors_load(&v, p), 0);
     ck_assert_int_eq(loom_vectors_find(v, "new york"), 0);
     ck_assert_float_eq(loom_vectors_row(v, 0)[1], 2);
     /* ... but such a word cannot be written back. */
-    ck_assert_int_eq(loom_vectors_save(v, tmp_path("out.txt"), LOOM_VEC_AUTO), LOOM_EINVAL);
+    ck_assert_int_eq(loom_vectors_save(v, test_path("out.txt"), LOOM_VEC_AUTO), LOOM_EINVAL);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "'new york' contains a space"));
     loom_vectors_free(v);
 }
@@ -205,7 +175,7 @@ END_TEST
 
 START_TEST(refused_files_name_the_record)
 {
-    const char *p = tmp_path("bad.txt");
+    const char *p = test_path("bad.txt");
     write_str(p, "");
     expect_refused(p, "empty file", NULL);
     write_str(p, "3 0\n");
@@ -229,7 +199,7 @@ START_TEST(refused_files_name_the_record)
     write_str(p, "hello world, this is prose\n");
     expect_refused(p, "not a vector file", NULL);
     loom_vectors *none;
-    ck_assert_int_eq(loom_vectors_load(&none, tmp_path("nonexistent")), LOOM_ENOTFOUND);
+    ck_assert_int_eq(loom_vectors_load(&none, test_path("nonexistent")), LOOM_ENOTFOUND);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "No such file"));
 
     float inf = INFINITY;
@@ -237,19 +207,19 @@ START_TEST(refused_files_name_the_record)
     size_t n = (size_t)sprintf(buf, "1 2\nw ");
     memcpy(buf + n, &inf, 4);
     memcpy(buf + n + 4, &inf, 4);
-    write_file(p, buf, n + 8);
+    test_write_file(p, buf, n + 8);
     expect_refused(p, "record 1 ('w'): NaN or infinite", NULL);
     float one = 1;
     memcpy(buf, "1 1\na\0b ", 9);
     memcpy(buf + 9, &one, 4);
-    write_file(p, buf, 13);
+    test_write_file(p, buf, 13);
     expect_refused(p, "record 1: the word holds a NUL byte", NULL);
 }
 END_TEST
 
 START_TEST(duplicates_kept_first_on_request)
 {
-    const char *p = tmp_path("dup.txt");
+    const char *p = test_path("dup.txt");
     write_str(p, "3 2\nalpha 1 2\nbeta 1 2\nalpha 3 4\n");
     loom_vectors *v;
     ck_assert_int_eq(loom_vectors_load_opts(&v, p, LOOM_VEC_KEEP_FIRST, 0), 0);
@@ -262,7 +232,7 @@ END_TEST
 
 START_TEST(max_words_reads_a_prefix)
 {
-    const char *p = tmp_path("v.bin");
+    const char *p = test_path("v.bin");
     ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, 3, 3, words3, rows3), 0);
     loom_vectors *v;
     ck_assert_int_eq(loom_vectors_load_opts(&v, p, 0, 2), 0);
@@ -276,13 +246,13 @@ END_TEST
  * header named, never read past its end (ASan runs this too). */
 START_TEST(binary_cut_at_every_byte)
 {
-    const char *p = tmp_path("full.bin");
+    const char *p = test_path("full.bin");
     ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_BIN, 3, 3, words3, rows3), 0);
     size_t n;
     char *full = read_all(p, &n);
-    const char *q = tmp_path("cut.bin");
+    const char *q = test_path("cut.bin");
     for (size_t cut = 0; cut + 1 < n; cut++) {
-        write_file(q, full, cut);
+        test_write_file(q, full, cut);
         loom_vectors *v;
         int rc = loom_vectors_load(&v, q);
         ck_assert_msg(rc == LOOM_EFORMAT, "cut at %zu loaded (rc %d)", cut, rc);
@@ -305,15 +275,15 @@ START_TEST(gzip_cut_names_the_record)
         for (int j = 0; j < D; j++)
             rows[i * D + j] = (float)((i * 7919 + j * 104729) % 1000) / 997.0f;
     }
-    const char *p = tmp_path("v.txt.gz");
+    const char *p = test_path("v.txt.gz");
     ck_assert_int_eq(
         loom_vectors_save_rows(p, LOOM_VEC_AUTO, N, D, (const char *const *)words, rows), 0);
     size_t n;
     char *gz = read_all(p, &n);
-    const char *q = tmp_path("cut.txt.gz");
+    const char *q = test_path("cut.txt.gz");
     long last = 0;
     for (int part = 2; part < 8; part++) {
-        write_file(q, gz, n * (size_t)part / 8);
+        test_write_file(q, gz, n * (size_t)part / 8);
         expect_refused(q, "truncated gzip file", "(while reading record ");
         long rec = atol(strstr(loom_error_message(), "record ") + 7);
         ck_assert_int_gt(rec, last); /* later cuts are found at later records */
@@ -329,7 +299,7 @@ END_TEST
 
 START_TEST(save_refuses_bad_rows)
 {
-    const char *p = tmp_path("out.bin");
+    const char *p = test_path("out.bin");
     const char *spaced[] = {"a", "b c", "d"};
     ck_assert_int_eq(loom_vectors_save_rows(p, LOOM_VEC_AUTO, 3, 3, spaced, rows3), LOOM_EINVAL);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "row 2: the word 'b c' contains a space"));
@@ -356,7 +326,7 @@ static loom_vectors *random_vectors(unsigned seed)
         for (int j = 0; j < SD; j++)
             rows[i * SD + j] = (float)rand() / RAND_MAX - 0.5f;
     }
-    const char *p = tmp_path("rand.bin");
+    const char *p = test_path("rand.bin");
     ck_assert_int_eq(
         loom_vectors_save_rows(p, LOOM_VEC_AUTO, SN, SD, (const char *const *)words, rows), 0);
     for (int i = 0; i < SN; i++)
@@ -545,10 +515,10 @@ END_TEST
  * another case, is skipped (gensim's rule), so queen answers. */
 START_TEST(analogy_eval_counts_like_gensim)
 {
-    const char *vp = tmp_path("plane.txt");
+    const char *vp = test_path("plane.txt");
     write_str(
         vp, "6 3\nman 1 0 0\nwoman 1 1 0\nking 3 0 1\nqueen 3 1 1\nKing 3 0.01 1\napple 0 0 -1\n");
-    const char *qp = tmp_path("q.txt");
+    const char *qp = test_path("q.txt");
     write_str(qp, ": royal\nMAN WOMAN KING QUEEN\napple man king queen\nman woman pear queen\n"
                   "not four words\n: gram-plural\nwoman man queen king\n");
     loom_vectors *v;
@@ -584,7 +554,7 @@ START_TEST(analogy_eval_counts_like_gensim)
     ck_assert_uint_eq(e->sections[0].correct, 0);
     loom_analogy_eval_free(e);
 
-    const char *sp = tmp_path("sim.tsv");
+    const char *sp = test_path("sim.tsv");
     write_str(
         sp,
         "# comment\nman\twoman\t3\nking\tqueen\t2.5\nKING\tapple\t0.1\nman\tpear\t1\nbad line\n");
@@ -604,7 +574,7 @@ static Suite *vectors_suite(void)
 {
     Suite *s = suite_create("vectors");
     TCase *files = tcase_create("files");
-    tcase_add_checked_fixture(files, setup, teardown);
+    tcase_add_checked_fixture(files, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(files, round_trip_every_format);
     tcase_add_test(files, text_uses_shortest_decimals);
     tcase_add_test(files, binary_variants);
@@ -618,14 +588,14 @@ static Suite *vectors_suite(void)
     tcase_add_test(files, save_refuses_bad_rows);
     suite_add_tcase(s, files);
     TCase *query = tcase_create("query");
-    tcase_add_checked_fixture(query, setup, teardown);
+    tcase_add_checked_fixture(query, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_set_timeout(query, 60);
     tcase_add_test(query, nearest_equals_brute_force);
     tcase_add_test(query, batched_search_equals_one_by_one);
     tcase_add_test(query, analogies_equal_brute_force);
     suite_add_tcase(s, query);
     TCase *eval = tcase_create("eval");
-    tcase_add_checked_fixture(eval, setup, teardown);
+    tcase_add_checked_fixture(eval, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(eval, rank_correlations_match_scipy);
     tcase_add_test(eval, analogy_eval_counts_like_gensim);
     suite_add_tcase(s, eval);

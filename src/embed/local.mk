@@ -15,7 +15,7 @@ EXTRA_DIST += tests/e2e/test_vectors.sh tests/e2e/test_vectors_gensim.sh tests/f
 
 check_PROGRAMS += tests/test_vectors
 TESTS += tests/test_vectors
-tests_test_vectors_SOURCES = tests/test_vectors.c
+tests_test_vectors_SOURCES = tests/test_vectors.c tests/testutil.c tests/testutil.h
 tests_test_vectors_CFLAGS = $(TEST_CFLAGS)
 tests_test_vectors_LDADD = $(TEST_LIBS)
 EXTRA_DIST += tests/fuzz/fuzz_vectors.c

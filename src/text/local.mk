@@ -9,7 +9,7 @@ noinst_HEADERS += tools/tokflags.h
 
 check_PROGRAMS += tests/test_text
 TESTS += tests/test_text
-tests_test_text_SOURCES = tests/test_text.c
+tests_test_text_SOURCES = tests/test_text.c tests/testutil.c tests/testutil.h
 tests_test_text_CFLAGS = $(TEST_CFLAGS)
 tests_test_text_LDADD = $(TEST_LIBS)
 TESTS += tests/e2e/test_text.sh tests/e2e/test_text_corpus.sh
