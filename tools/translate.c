@@ -35,7 +35,7 @@ static const char help[] =
     "                         'LINE ||| translation ||| score' (N <= K; default 1)\n"
     "      --batch N          sentences decoded together (default 64); lines are\n"
     "                         read 16 batches at a time and sorted by length\n"
-    "                         (output stays in input order; --batch 1 streams)\n"
+    "                         (output stays in input order; --batch 1 streams stdin)\n"
     "      --max-len N        output tokens at most (default 2 x source length + 10)\n"
     "      --align soft|hard  append ' ||| ' and the attention: hard prints\n"
     "                         'source-target' index pairs (the source position each\n"
@@ -43,7 +43,8 @@ static const char help[] =
     "                         output token over the source, rows separated by ' | '\n"
     "      --attention-svg DIR  write DIR/NNNNNN.svg, one attention heat map per\n"
     "                         sentence (source words across, output words down)\n"
-    "      --threads N        threads, each decoding whole batches (default 1)\n"
+    "      --threads N        threads, each decoding whole batches (default 1; at\n"
+    "                         --batch 1 on a FILE, sentences split across threads)\n"
     "  -q, --quiet            no progress\n"
     "      --progress         show progress even when stderr is not a terminal\n"
     "  -h, --help             this help\n"
@@ -63,7 +64,7 @@ typedef struct {
     loom_tokenizer *tok;
     loom_seq_decode_opts o;
     int align, batch;
-    int window; /* lines read before decoding: --batch x 16, or 1 at --batch 1 */
+    int window; /* lines read before decoding: --batch x 16; --batch 1: 1 or 16 x threads */
     const char *svg_dir;
     /* the pending batch */
     int n;
@@ -240,7 +241,8 @@ static int flush(translator *t, FILE *out)
     int started[MAX_THREADS] = {0};
     for (int k = 0; k < t->threads && !rc; k++) {
         jobs[k] = (decode_job){t, k, m, src + (size_t)k * t->batch * S, lens, hyps, counts, 0};
-        if (k > 0)
+        /* a thread only for a share that has a batch (a streamed line has one) */
+        if (k > 0 && (long long)k * t->batch < m)
             started[k] = pthread_create(&tid[k], NULL, decode_share, &jobs[k]) == 0;
     }
     if (!rc)
@@ -248,7 +250,7 @@ static int flush(translator *t, FILE *out)
     for (int k = 0; k < t->threads && !rc; k++) {
         if (k > 0 && started[k])
             pthread_join(tid[k], NULL);
-        else if (k > 0)
+        else if (k > 0 && (long long)k * t->batch < m)
             decode_share(&jobs[k]);
     }
     for (int k = 0; k < t->threads && !rc; k++)
@@ -407,6 +409,11 @@ static int run_translate(int argc, char **argv)
     t.o.max_len = (int)max_len, t.o.align = t.align || t.svg_dir;
     t.batch = (int)batch;
     t.window = batch == 1 ? 1 : (int)(batch * 16 < 16384 ? batch * 16 : 16384);
+    /* --batch 1 streams stdin line by line; a file at --batch 1 with more
+     * threads is read 16 lines per thread, each sentence still decoded on
+     * its own (same results), the threads taking sentences in turn */
+    if (batch == 1 && threads > 1 && strcmp(input, "-") != 0)
+        t.window = (int)threads * 16;
     if (t.window < t.batch)
         t.window = t.batch;
     int rc = loom_seq_file_load(&t.b, model, NULL);
