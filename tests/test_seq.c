@@ -20,29 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static char tmpdir[] = "/tmp/loom-test-seq.XXXXXX";
-
-static void setup(void)
-{
-    strcpy(tmpdir, "/tmp/loom-test-seq.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
+#include "testutil.h"
 
 static const char *fixture(const char *name)
 {
@@ -333,11 +311,11 @@ static void expect_read_error(const char *text, const char *want, int two_files)
     loom_tok_opts t;
     loom_tok_opts_default(&t);
     loom_seq_pairs *p = NULL;
-    const char *path = tmp_path(two_files ? "src.txt" : "pairs.tsv");
+    const char *path = test_path(two_files ? "src.txt" : "pairs.tsv");
     write_text(path, text);
     const char *tgt = NULL;
     if (two_files) {
-        tgt = tmp_path("tgt.txt");
+        tgt = test_path("tgt.txt");
         write_text(tgt, "un\ndeux\n");
     }
     int rc = loom_seq_pairs_read(&p, path, tgt, &t, &t);
@@ -361,7 +339,7 @@ START_TEST(pairs_read_columns_and_batches)
 {
     loom_tok_opts t;
     loom_tok_opts_default(&t);
-    const char *path = tmp_path("p.tsv");
+    const char *path = test_path("p.tsv");
     write_text(path, "Hello, world!\tBonjour le monde !\textra\n\nA B C D E F\tx\nshort\tcourt\n");
     loom_seq_pairs *p;
     ck_assert_int_eq(loom_seq_pairs_read(&p, path, NULL, &t, &t), 0);
@@ -411,7 +389,7 @@ START_TEST(model_file_round_trip_and_bad_files)
     ck_assert_int_eq(loom_seq_file_load(&b, fixture("reverse.loom"), NULL), 0);
     loom_st_writer *w;
     ck_assert_int_eq(loom_seq_file_writer(&w, &b), 0);
-    const char *copy = tmp_path("copy.loom");
+    const char *copy = test_path("copy.loom");
     ck_assert_int_eq(loom_st_writer_save(w, copy), 0);
     loom_st_writer_free(w);
     loom_seq_bundle b2;
@@ -442,7 +420,7 @@ START_TEST(model_file_round_trip_and_bad_files)
     char *bytes = malloc(size);
     ck_assert_int_eq(fread(bytes, 1, size, f), size);
     fclose(f);
-    const char *cut = tmp_path("cut.loom");
+    const char *cut = test_path("cut.loom");
     long cuts[] = {0, 4, 8, 20, size / 2, size - 1};
     for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
         FILE *g = fopen(cut, "wb");
@@ -457,7 +435,7 @@ START_TEST(model_file_round_trip_and_bad_files)
     float x[2] = {1, 2};
     int shape[1] = {2};
     loom_st_writer_add_f32(w, "x", 1, shape, x);
-    const char *foreign = tmp_path("foreign.safetensors");
+    const char *foreign = test_path("foreign.safetensors");
     ck_assert_int_eq(loom_st_writer_save(w, foreign), 0);
     loom_st_writer_free(w);
     ck_assert_int_eq(loom_seq_file_load(&b2, foreign, NULL), LOOM_EFORMAT);
@@ -489,7 +467,7 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
     float rows[25];
     for (int i = 0; i < 25; i++)
         rows[i] = 0.1f * (float)(i % 7) - 0.3f + 1e-7f * (float)i;
-    const char *vec = tmp_path("v.bin");
+    const char *vec = test_path("v.bin");
     ck_assert_int_eq(loom_vectors_save_rows(vec, LOOM_VEC_BIN, 5, 5, words, rows), 0);
     loom_seq_config c = {LOOM_SEQ_GRU,
                          LOOM_SEQ_ATTN_BAHDANAU,
@@ -516,7 +494,7 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
     loom_seq_train_defaults(&o);
     o.epochs = 2, o.batch = 16, o.lr = 0.05f, o.checkpoint = NULL;
     loom_seq_train_result res;
-    const char *model = tmp_path("frozen.loom");
+    const char *model = test_path("frozen.loom");
     ck_assert_int_eq(loom_seq_train(&b, corpus, NULL, &o, model, NULL, NULL, NULL, NULL, &res), 0);
     ck_assert_int_gt(res.steps, 0);
     loom_seq_bundle back;
@@ -551,7 +529,7 @@ static Suite *seq_suite(void)
 {
     Suite *s = suite_create("seq");
     TCase *tc = tcase_create("seq");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, forward_matches_pytorch, 0,
                         (int)(sizeof equiv_models / sizeof *equiv_models));

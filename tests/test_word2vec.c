@@ -21,37 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmpdir[] = "/tmp/loom-test-w2v.XXXXXX";
-
-static void setup(void)
-{
-    strcpy(tmpdir, "/tmp/loom-test-w2v.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
-
-static void write_file(const char *path, const char *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
+#include "testutil.h"
 
 static void write_gzip(const char *path, const char *data, size_t n)
 {
@@ -314,10 +284,10 @@ START_TEST(ranges_lose_and_repeat_no_word)
     for (int i = 0; i < 300; i++)
         bl += (size_t)snprintf(b + bl, sizeof b - bl, "w%d ", i % 37);
     const char *c = "last file\nno newline at end";
-    write_file(tmp_path("a.txt"), a, strlen(a));
-    write_gzip(tmp_path("b.txt.gz"), b, bl);
-    write_file(tmp_path("c.txt"), c, strlen(c));
-    const char *paths[] = {tmp_path("a.txt"), tmp_path("b.txt.gz"), tmp_path("c.txt")};
+    test_write_file(test_path("a.txt"), a, strlen(a));
+    write_gzip(test_path("b.txt.gz"), b, bl);
+    test_write_file(test_path("c.txt"), c, strlen(c));
+    const char *paths[] = {test_path("a.txt"), test_path("b.txt.gz"), test_path("c.txt")};
     loom_shards *s;
     ck_assert_int_eq(loom_shards_open(&s, paths, 3), 0);
     ck_assert_int_eq(loom_shards_size(s), (long long)(strlen(a) + bl + strlen(c)));
@@ -336,7 +306,7 @@ END_TEST
 
 START_TEST(missing_corpus_file_is_an_error)
 {
-    const char *paths[] = {tmp_path("nope.txt")};
+    const char *paths[] = {test_path("nope.txt")};
     loom_shards *s;
     ck_assert_int_eq(loom_shards_open(&s, paths, 1), LOOM_EIO);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "nope.txt"));
@@ -388,7 +358,7 @@ static double cosine(const loom_w2v *w, const char *x, const char *y, int dim)
 
 static void check_learns_topics(int model, int loss)
 {
-    write_two_topics(tmp_path("topics.txt"));
+    write_two_topics(test_path("topics.txt"));
     loom_w2v_opts o;
     loom_w2v_opts_default(&o);
     o.model = model;
@@ -397,7 +367,7 @@ static void check_learns_topics(int model, int loss)
     o.epochs = 3;
     o.threads = 2;
     o.sample = 0;
-    loom_w2v *w = train(tmp_path("topics.txt"), &o);
+    loom_w2v *w = train(test_path("topics.txt"), &o);
     double same = cosine(w, "cat", "dog", 16) + cosine(w, "red", "blue", 16);
     double other = cosine(w, "cat", "red", 16) + cosine(w, "dog", "blue", 16);
     ck_assert_msg(same > other + 0.5, "model %d loss %d: same topic %.3f, other %.3f", model, loss,
@@ -419,18 +389,18 @@ END_TEST
 
 START_TEST(one_thread_is_repeatable)
 {
-    write_two_topics(tmp_path("topics.txt"));
+    write_two_topics(test_path("topics.txt"));
     loom_w2v_opts o;
     loom_w2v_opts_default(&o);
     o.dim = 10;
     o.epochs = 2;
     o.seed = 5;
-    loom_w2v *a = train(tmp_path("topics.txt"), &o);
-    loom_w2v *b = train(tmp_path("topics.txt"), &o);
+    loom_w2v *a = train(test_path("topics.txt"), &o);
+    loom_w2v *b = train(test_path("topics.txt"), &o);
     size_t n = loom_vocab_size(loom_w2v_vocab(a)) * 10;
     ck_assert_int_eq(memcmp(loom_w2v_vectors(a), loom_w2v_vectors(b), n * sizeof(float)), 0);
     o.seed = 6;
-    loom_w2v *c = train(tmp_path("topics.txt"), &o);
+    loom_w2v *c = train(test_path("topics.txt"), &o);
     ck_assert_int_ne(memcmp(loom_w2v_vectors(a), loom_w2v_vectors(c), n * sizeof(float)), 0);
     loom_w2v_free(a), loom_w2v_free(b), loom_w2v_free(c);
 }
@@ -441,16 +411,16 @@ START_TEST(empty_corpus_and_rare_words_are_errors)
     loom_w2v_opts o;
     loom_w2v_opts_default(&o);
     loom_w2v *w;
-    write_file(tmp_path("empty.txt"), "  \n\n", 4);
-    const char *empty[] = {tmp_path("empty.txt")};
+    test_write_file(test_path("empty.txt"), "  \n\n", 4);
+    const char *empty[] = {test_path("empty.txt")};
     ck_assert_int_eq(loom_w2v_new(&w, &o, empty, 1), 0);
     ck_assert_int_eq(loom_w2v_count(w, NULL), LOOM_EINVAL);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "empty"));
     ck_assert_int_eq(loom_w2v_train(w, NULL), LOOM_EINVAL);
     loom_w2v_free(w);
 
-    write_file(tmp_path("rare.txt"), "a b c a\n", 8);
-    const char *rare[] = {tmp_path("rare.txt")};
+    test_write_file(test_path("rare.txt"), "a b c a\n", 8);
+    const char *rare[] = {test_path("rare.txt")};
     ck_assert_int_eq(loom_w2v_new(&w, &o, rare, 1), 0);
     ck_assert_int_eq(loom_w2v_count(w, NULL), LOOM_EINVAL);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "min-count"));
@@ -481,7 +451,7 @@ static Suite *word2vec_suite(void)
 {
     Suite *s = suite_create("word2vec");
     TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, huffman_codes_are_a_complete_prefix_code);
     tcase_add_test(tc, huffman_single_word_has_empty_path);

@@ -11,7 +11,7 @@ loom_SOURCES += tools/embed.c
 
 check_PROGRAMS += tests/test_word2vec
 TESTS += tests/test_word2vec
-tests_test_word2vec_SOURCES = tests/test_word2vec.c
+tests_test_word2vec_SOURCES = tests/test_word2vec.c tests/testutil.c tests/testutil.h
 tests_test_word2vec_CFLAGS = $(TEST_CFLAGS)
 tests_test_word2vec_LDADD = $(TEST_LIBS)
 

@@ -23,6 +23,6 @@ loom_SOURCES += tools/seq2seq.c tools/translate.c tools/seq_info.c
 check_PROGRAMS += tests/test_seq
 TESTS += tests/test_seq tests/e2e/test_seq.sh
 EXTRA_DIST += tests/e2e/test_seq.sh tests/fixtures/seq
-tests_test_seq_SOURCES = tests/test_seq.c
+tests_test_seq_SOURCES = tests/test_seq.c tests/testutil.c tests/testutil.h
 tests_test_seq_CFLAGS = $(TEST_CFLAGS)
 tests_test_seq_LDADD = $(TEST_LIBS)
