@@ -94,30 +94,19 @@ static int answer(analogy_ctx *c, char **lines, size_t n)
     return rc;
 }
 
+/* One batch of stdin lines; c->line numbers them for error messages. */
+static int answer_batch(void *ctx, char **lines, size_t n)
+{
+    analogy_ctx *c = ctx;
+    int rc = answer(c, lines, n);
+    c->line += (long long)n;
+    return rc;
+}
+
 static int answer_stdin(analogy_ctx *c)
 {
-    size_t batch = isatty(STDIN_FILENO) ? 1 : BATCH;
-    char **lines = loom_calloc(batch, sizeof *lines);
-    size_t *caps = loom_calloc(batch, sizeof *caps);
-    int rc = lines && caps ? 0 : LOOM_ENOMEM;
     c->line = 1;
-    while (rc == 0) {
-        size_t n = 0;
-        while (n < batch && veccli_read_query(&lines[n], &caps[n], "A B C> "))
-            n++;
-        if (n == 0)
-            break;
-        rc = answer(c, lines, n);
-        fflush(stdout);
-        c->line += (long long)n;
-        if (n < batch)
-            break;
-    }
-    for (size_t i = 0; lines && i < batch; i++)
-        free(lines[i]);
-    free(lines);
-    free(caps);
-    return rc;
+    return veccli_answer_stdin("A B C> ", BATCH, answer_batch, c);
 }
 
 static int run_analogy(int argc, char **argv)

@@ -101,29 +101,14 @@ static int answer(nearest_ctx *c, char **queries, size_t n)
     return rc;
 }
 
+static int answer_batch(void *ctx, char **lines, size_t n)
+{
+    return answer(ctx, lines, n);
+}
+
 static int answer_stdin(nearest_ctx *c)
 {
-    int interactive = isatty(STDIN_FILENO);
-    size_t batch = interactive ? 1 : BATCH;
-    char **lines = loom_calloc(batch, sizeof *lines);
-    size_t *caps = loom_calloc(batch, sizeof *caps);
-    int rc = lines && caps ? 0 : LOOM_ENOMEM;
-    while (rc == 0) {
-        size_t n = 0;
-        while (n < batch && veccli_read_query(&lines[n], &caps[n], "word(s)> "))
-            n++;
-        if (n == 0)
-            break;
-        rc = answer(c, lines, n);
-        fflush(stdout);
-        if (n < batch)
-            break;
-    }
-    for (size_t i = 0; lines && i < batch; i++)
-        free(lines[i]);
-    free(lines);
-    free(caps);
-    return rc;
+    return veccli_answer_stdin("word(s)> ", BATCH, answer_batch, c);
 }
 
 static int run_nearest(int argc, char **argv)

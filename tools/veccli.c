@@ -2,6 +2,9 @@
 #include "config.h"
 #include "veccli.h"
 #include "cli.h"
+#include "base/alloc.h"
+#include "base/error.h"
+#include <stdlib.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -69,4 +72,29 @@ int veccli_read_query(char **buf, size_t *cap, const char *prompt)
     while (n > 0 && ((*buf)[n - 1] == '\n' || (*buf)[n - 1] == '\r'))
         (*buf)[--n] = '\0';
     return 1;
+}
+
+int veccli_answer_stdin(const char *prompt, size_t batch, veccli_answer_fn answer, void *ctx)
+{
+    if (isatty(STDIN_FILENO))
+        batch = 1;
+    char **lines = loom_calloc(batch, sizeof *lines);
+    size_t *caps = loom_calloc(batch, sizeof *caps);
+    int rc = lines && caps ? 0 : LOOM_ENOMEM;
+    while (rc == 0) {
+        size_t n = 0;
+        while (n < batch && veccli_read_query(&lines[n], &caps[n], prompt))
+            n++;
+        if (n == 0)
+            break;
+        rc = answer(ctx, lines, n);
+        fflush(stdout);
+        if (n < batch)
+            break;
+    }
+    for (size_t i = 0; lines && i < batch; i++)
+        free(lines[i]);
+    free(lines);
+    free(caps);
+    return rc;
 }

@@ -30,4 +30,11 @@ void veccli_print_hits(FILE *out, const loom_vectors *v, const loom_hit *hits, s
  * buffer); returns 1, or 0 at the end. Prints `prompt` first on a terminal. */
 int veccli_read_query(char **buf, size_t *cap, const char *prompt);
 
+/* Answers queries read from stdin, one per line: in batches of up to
+ * `batch` lines (one at a time on a terminal, with `prompt`), each batch
+ * passed to answer(ctx, lines, n) and stdout flushed after it. Returns the
+ * first non-zero answer or LOOM_ENOMEM. */
+typedef int (*veccli_answer_fn)(void *ctx, char **lines, size_t n);
+int veccli_answer_stdin(const char *prompt, size_t batch, veccli_answer_fn answer, void *ctx);
+
 #endif
