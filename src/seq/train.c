@@ -34,11 +34,15 @@ void loom_seq_train_defaults(loom_seq_train_opts *o)
 
 /* ---- evaluation ---- */
 
+/* Appends the words of ids to *s, space-separated. `unk` spells <unk>:
+ * references pass a spelling no hypothesis can produce, because a word
+ * the vocabulary lacks is never a correct answer, even when the model
+ * also says <unk>. */
 static int append_words(char **s, size_t *len, size_t *cap, const loom_vocab *v, const int *ids,
-                        int n)
+                        int n, const char *unk)
 {
     for (int k = 0; k < n; k++) {
-        const char *word = loom_vocab_word(v, ids[k]);
+        const char *word = ids[k] == LOOM_UNK ? unk : loom_vocab_word(v, ids[k]);
         size_t wl = strlen(word);
         if (*len + wl + 2 > *cap) {
             size_t c = (*len + wl + 2) * 2;
@@ -91,16 +95,17 @@ int loom_seq_evaluate(loom_seq_bundle *b, loom_seq_work *w, const loom_seq_corpu
             size_t hl = 0, rlen = 0;
             int same = counts[k] && h->finished && h->len == rl;
             for (int j = 0; same && j < rl; j++)
-                same = h->ids[j] == ref[j];
+                same = h->ids[j] == ref[j] && ref[j] != LOOM_UNK;
             matches += same;
-            rc = append_words(&hs, &hl, &hcap, b->vocab[1], h->ids, counts[k] ? h->len : 0);
+            rc =
+                append_words(&hs, &hl, &hcap, b->vocab[1], h->ids, counts[k] ? h->len : 0, "<unk>");
             int *refi = loom_malloc((size_t)rl + 1, sizeof(int));
             if (!refi)
                 rc = LOOM_ENOMEM;
             for (int j = 0; !rc && j < rl; j++)
                 refi[j] = ref[j];
             if (!rc)
-                rc = append_words(&rs, &rlen, &rcap, b->vocab[1], refi, rl);
+                rc = append_words(&rs, &rlen, &rcap, b->vocab[1], refi, rl, "<unk:reference>");
             free(refi);
             if (!rc)
                 rc = loom_bleu_add(bl, hs ? hs : "", hl, rs ? rs : "", rlen);
