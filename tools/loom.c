@@ -18,7 +18,7 @@ static const cli_command *const commands[] = {
 const cli_command *cli_find(const char *name)
 {
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (commands[i] && strcmp(commands[i]->name, name) == 0)
+        if (strcmp(commands[i]->name, name) == 0)
             return commands[i];
     return NULL;
 }
@@ -29,8 +29,7 @@ static void print_overview(FILE *out)
                  "usage: loom COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
             LOOM_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (commands[i])
-            fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out, "\n'loom help COMMAND' or 'loom COMMAND --help' shows a command's options.\n"
                  "Exit status: 0 success, 1 runtime error (bad data, I/O), 2 usage error.\n");
 }
