@@ -78,7 +78,7 @@ static const char help[] =
     "\n"
     "examples:\n"
     "  loom seq2seq tests/fixtures/seq/reverse-train.tsv -o reverse.loom --epochs 5\n"
-    "  loom seq2seq corpus/tatoeba-eng-fra.train.tsv.gz --valid corpus/tatoeba-eng-fra.valid.tsv"
+    "  loom seq2seq corpus/tatoeba-eng-fra.train.tsv.gz --valid corpus/tatoeba-eng-fra.valid.tsv.gz"
     " -o en-fr.loom --epochs 1 --max-steps 50\n";
 
 enum {
