@@ -407,6 +407,90 @@ START_TEST(backward_accumulates)
 }
 END_TEST
 
+/* The per-word table passes (loom_rnn_*_ids) against the plain passes on
+ * the same inputs written out as embedding rows: same outputs and final
+ * states; the same weight, bias and initial-state gradients; and dWx, demb
+ * from loom_rnn_table_backward equal to the plain dWx and to the plain
+ * input gradients summed per word. */
+START_TEST(table_passes_match_plain_passes)
+{
+    enum { V = 5 };
+    static const int lens[] = {4, 2, 3};
+    for (int cell = 0; cell < 3; cell++)
+        for (int ndir = 1; ndir <= 2; ndir++) {
+            rnn_case rc;
+            rnn_case_init(&rc, cell, ndir, 3, 4, 3, 5, lens);
+            int B = rc.B, T = rc.T, C = rc.C, H = rc.H, GH = loom_rnn_gates(cell) * H;
+            int ids[12];
+            float *emb = fill((size_t)V * C, 1.0f);
+            for (int k = 0; k < B * T; k++) {
+                ids[k] = (int)((unsigned)(k * 7 + 3 * cell + ndir) % V);
+                memcpy(rc.inp + (size_t)k * C, emb + (size_t)ids[k] * C, C * sizeof(float));
+            }
+            rnn_case_backward(&rc); /* the plain passes */
+            int l = is_lstm(&rc);
+            size_t DBH = (size_t)ndir * B * H, nout = (size_t)B * T * ndir * H;
+            size_t sizes[4] = {(size_t)C * GH, (size_t)H * GH, GH, GH};
+            float *out = zeros(nout), *hf = zeros(DBH), *cf = zeros(DBH), *dh0 = zeros(DBH);
+            float *dc0 = zeros(DBH), *dw[2][4], *tab[2], *dtab[2], *demb = zeros((size_t)V * C);
+            for (int d = 0; d < ndir; d++) {
+                for (int k = 0; k < 4; k++) {
+                    dw[d][k] = zeros(sizes[k]);
+                    memcpy(dw[d][k], rc.dw[d][k], sizes[k] * sizeof(float));
+                    memset(rc.dw[d][k], 0, sizes[k] * sizeof(float));
+                }
+                tab[d] = zeros((size_t)V * GH), dtab[d] = zeros((size_t)V * GH);
+                loom_rnn_table(&rc.dir[d], tab[d], emb, V);
+            }
+            float *c0 = l ? rc.c0 : NULL, *cfo = l ? cf : NULL;
+            if (ndir == 2) {
+                loom_birnn_forward_ids(&rc.dir[0], &rc.dir[1], out, hf, cfo, rc.cache, rc.work,
+                                       tab[0], tab[1], ids, rc.lens, rc.h0, c0, B, T);
+                loom_birnn_backward_ids(&rc.dir[0], &rc.dir[1], dtab[0], dtab[1], dh0,
+                                        l ? dc0 : NULL, rc.work, rc.Rout, rc.Rh,
+                                        l ? rc.Rc : NULL, rc.cache, ids, rc.lens, B, T);
+            } else {
+                loom_rnn_forward_ids(&rc.dir[0], out, hf, cfo, rc.cache, rc.work, tab[0], ids,
+                                     rc.lens, rc.h0, c0, B, T);
+                loom_rnn_backward_ids(&rc.dir[0], dtab[0], dh0, l ? dc0 : NULL, rc.work, rc.Rout,
+                                      rc.Rh, l ? rc.Rc : NULL, rc.cache, ids, rc.lens, B, T);
+            }
+            for (int d = 0; d < ndir; d++)
+                loom_rnn_table_backward(&rc.dir[d], demb, dtab[d], emb, V);
+            for (size_t i = 0; i < nout; i++)
+                ck_assert_float_eq_tol(out[i], rc.out[i], 1e-5f);
+            for (size_t i = 0; i < DBH; i++) {
+                ck_assert_float_eq_tol(hf[i], rc.hf[i], 1e-5f);
+                ck_assert_float_eq_tol(dh0[i], rc.dh0[i], 1e-5f);
+                if (l) {
+                    ck_assert_float_eq_tol(cf[i], rc.cf[i], 1e-5f);
+                    ck_assert_float_eq_tol(dc0[i], rc.dc0[i], 1e-5f);
+                }
+            }
+            for (int d = 0; d < ndir; d++)
+                for (int k = 0; k < 4; k++)
+                    for (size_t i = 0; i < sizes[k]; i++)
+                        ck_assert_msg(fabsf(rc.dw[d][k][i] - dw[d][k][i]) <= 1e-4f,
+                                      "cell %d dirs %d weight %d[%zu]: %g, plain %g", cell, ndir,
+                                      k, i, rc.dw[d][k][i], dw[d][k][i]);
+            float *want = zeros((size_t)V * C);
+            for (int k = 0; k < B * T; k++)
+                for (int j = 0; j < C; j++)
+                    want[(size_t)ids[k] * C + j] += rc.dinp[(size_t)k * C + j];
+            for (size_t i = 0; i < (size_t)V * C; i++)
+                ck_assert_msg(fabsf(demb[i] - want[i]) <= 1e-4f, "demb[%zu] %g, plain %g", i,
+                              demb[i], want[i]);
+            for (int d = 0; d < ndir; d++) {
+                for (int k = 0; k < 4; k++)
+                    free(dw[d][k]);
+                free(tab[d]), free(dtab[d]);
+            }
+            free(out), free(hf), free(cf), free(dh0), free(dc0), free(demb), free(want), free(emb);
+            rnn_case_free(&rc);
+        }
+}
+END_TEST
+
 /* ---- the single-step interface ---- */
 
 typedef struct {
@@ -864,6 +948,7 @@ Suite *rnn_suite(void)
     tcase_add_test(tc, lstm_gradients_match_finite_differences);
     tcase_add_test(tc, padding_keeps_state_and_outputs_zeros);
     tcase_add_test(tc, backward_accumulates);
+    tcase_add_test(tc, table_passes_match_plain_passes);
     tcase_add_test(tc, step_matches_sequence_and_gradients);
     tcase_add_test(tc, attention_gradients_match_finite_differences);
     tcase_add_test(tc, attention_all_queries_match_single_queries_and_gradients);

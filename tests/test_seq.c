@@ -104,6 +104,7 @@ static const loom_seq_config grad_configs[] = {
     {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 8, 8, 0, 1},  /* tied tables */
     {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 7, 6, 0, 0}, /* per-word table */
     {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_GENERAL, 1, 1, 3, 4, 3, 7, 300, 0, 0}, /* large vocabulary */
+    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 9, 8, 0, 0},  /* no source table */
 };
 
 /* 4 pairs: ids below 6 so that every configuration's vocabularies hold

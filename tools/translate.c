@@ -417,6 +417,8 @@ static int run_translate(int argc, char **argv)
     if (t.window < t.batch)
         t.window = t.batch;
     int rc = loom_seq_file_load(&t.b, model, NULL);
+    if (!rc)
+        rc = loom_seq_model_prepare_decoding(t.b.model);
     t.threads = (int)threads;
     t.w = loom_calloc(t.threads, sizeof *t.w);
     if (!t.w)

@@ -59,11 +59,21 @@ float loom_nrm2(size_t n, const float *x)
     return cblas_snrm2((blasint)n, x, 1);
 }
 
+/* OpenBLAS's pthread build starts its worker threads when it loads, and
+ * an idle worker spins on sched_yield for about 2^28 cycles before it
+ * sleeps: a whole core for the first 0.1 s of every process, which
+ * competes with loom's own threads. When BLAS is to run on one thread the
+ * pool is shut down (OpenBLAS restarts it by itself if more threads are
+ * asked for later). A weak reference: other builds lack the symbol. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 void loom_blas_set_threads(int n)
 {
     if (n <= 0)
         n = openblas_get_num_procs();
     openblas_set_num_threads(n);
+    if (n == 1 && blas_thread_shutdown_)
+        blas_thread_shutdown_();
 }
 
 int loom_blas_threads(void)

@@ -320,8 +320,9 @@ static int active_rows(const int *lens, int B, int s)
 /* loom_rnn_forward with out's row stride ldo (the bidirectional layer
  * interleaves two directions in one output). */
 static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, float *c_final,
-                        float *cache, float *work, const float *inp, const int *lens,
-                        const float *h0, const float *c0, int B, int T)
+                        float *cache, float *work, const float *inp, const float *tab,
+                        const int *ids, const int *lens, const float *h0, const float *c0, int B,
+                        int T)
 {
     int H = r->H;
     size_t GH = (size_t)loom_rnn_gates(r->cell) * H, S = gate_cache(r), BH = (size_t)B * H;
@@ -343,8 +344,13 @@ static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, 
             memset(out + ((size_t)b * T + p) * ldo, 0, H * sizeof *out);
     }
 
-    fill_rows(xp, r->bx, (size_t)B * T, GH);
-    loom_mm(B * T, (int)GH, r->C, inp, r->Wx, 1.0f, xp);
+    if (tab) { /* xp = tab[id]: the projection of each word, bias included */
+        for (size_t k = 0; k < (size_t)B * T; k++)
+            memcpy(xp + k * GH, tab + (size_t)ids[k] * GH, GH * sizeof *xp);
+    } else {
+        fill_rows(xp, r->bx, (size_t)B * T, GH);
+        loom_mm(B * T, (int)GH, r->C, inp, r->Wx, 1.0f, xp);
+    }
     for (int s = 0; s < T; s++) {
         const float *hprev = hs + s * BH;
         int Bs = active_rows(lens, B, s);
@@ -360,9 +366,10 @@ static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, 
         memcpy(c_final, cs + T * BH, BH * sizeof *c_final);
 }
 
-static void rnn_backward(const loom_rnn *r, float *dinp, float *dh0, float *dc0, float *work,
-                         const float *dout, int ldo, const float *dh_final, const float *dc_final,
-                         const float *cache, const float *inp, const int *lens, int B, int T)
+static void rnn_backward(const loom_rnn *r, float *dinp, float *dtab, const int *ids, float *dh0,
+                         float *dc0, float *work, const float *dout, int ldo,
+                         const float *dh_final, const float *dc_final, const float *cache,
+                         const float *inp, const int *lens, int B, int T)
 {
     int H = r->H;
     size_t GH = (size_t)loom_rnn_gates(r->cell) * H, S = gate_cache(r), BH = (size_t)B * H;
@@ -416,21 +423,30 @@ static void rnn_backward(const loom_rnn *r, float *dinp, float *dh0, float *dc0,
         add_colsum(r->dbh, dHP, (size_t)T * B, GH);
     if (r->dbx)
         add_colsum(r->dbx, dXP, (size_t)B * T, GH);
-    loom_rnn_project_backward(r, dinp, dXP, inp, B * T);
+    if (dtab) { /* the projection's gradient, summed per word (padding is 0) */
+        for (int b = 0; b < B; b++)
+            for (int p = 0; p < (lens ? lens[b] : T); p++) {
+                size_t k = (size_t)b * T + p;
+                loom_axpy(GH, 1.0f, dXP + k * GH, dtab + (size_t)ids[k] * GH);
+            }
+    } else {
+        loom_rnn_project_backward(r, dinp, dXP, inp, B * T);
+    }
 }
 
 void loom_rnn_forward(const loom_rnn *r, float *out, float *h_final, float *c_final, float *cache,
                       float *work, const float *inp, const int *lens, const float *h0,
                       const float *c0, int B, int T)
 {
-    rnn_forward(r, out, r->H, h_final, c_final, cache, work, inp, lens, h0, c0, B, T);
+    rnn_forward(r, out, r->H, h_final, c_final, cache, work, inp, NULL, NULL, lens, h0, c0, B, T);
 }
 
 void loom_rnn_backward(const loom_rnn *r, float *dinp, float *dh0, float *dc0, float *work,
                        const float *dout, const float *dh_final, const float *dc_final,
                        const float *cache, const float *inp, const int *lens, int B, int T)
 {
-    rnn_backward(r, dinp, dh0, dc0, work, dout, r->H, dh_final, dc_final, cache, inp, lens, B, T);
+    rnn_backward(r, dinp, NULL, NULL, dh0, dc0, work, dout, r->H, dh_final, dc_final, cache, inp,
+                 lens, B, T);
 }
 
 /* ---- bidirectional ---- */
@@ -452,16 +468,42 @@ static const float *second(const float *p, int B, int H)
     return p ? p + (size_t)B * H : NULL;
 }
 
+/* The bidirectional forward pass from raw inputs (tab NULL) or from the
+ * per-word tables of the two directions. */
+static void birnn_forward(const loom_rnn *fw, const loom_rnn *bw, float *out, float *h_final,
+                          float *c_final, float *cache, float *work, const float *inp,
+                          const float *tab_fw, const float *tab_bw, const int *ids,
+                          const int *lens, const float *h0, const float *c0, int B, int T)
+{
+    assert(fw->H == bw->H && fw->C == bw->C && !fw->reverse && bw->reverse);
+    int H = fw->H;
+    rnn_forward(fw, out, 2 * H, h_final, c_final, cache, work, inp, tab_fw, ids, lens, h0, c0, B,
+                T);
+    rnn_forward(bw, out ? out + H : NULL, 2 * H, (float *)second(h_final, B, H),
+                (float *)second(c_final, B, H), cache + loom_rnn_cache_size(fw, B, T), work, inp,
+                tab_bw, ids, lens, second(h0, B, H), second(c0, B, H), B, T);
+}
+
 void loom_birnn_forward(const loom_rnn *fw, const loom_rnn *bw, float *out, float *h_final,
                         float *c_final, float *cache, float *work, const float *inp,
                         const int *lens, const float *h0, const float *c0, int B, int T)
 {
+    birnn_forward(fw, bw, out, h_final, c_final, cache, work, inp, NULL, NULL, NULL, lens, h0, c0,
+                  B, T);
+}
+
+static void birnn_backward(const loom_rnn *fw, const loom_rnn *bw, float *dinp, float *dtab_fw,
+                           float *dtab_bw, const int *ids, float *dh0, float *dc0, float *work,
+                           const float *dout, const float *dh_final, const float *dc_final,
+                           const float *cache, const float *inp, const int *lens, int B, int T)
+{
     assert(fw->H == bw->H && fw->C == bw->C && !fw->reverse && bw->reverse);
     int H = fw->H;
-    rnn_forward(fw, out, 2 * H, h_final, c_final, cache, work, inp, lens, h0, c0, B, T);
-    rnn_forward(bw, out ? out + H : NULL, 2 * H, (float *)second(h_final, B, H),
-                (float *)second(c_final, B, H), cache + loom_rnn_cache_size(fw, B, T), work, inp,
-                lens, second(h0, B, H), second(c0, B, H), B, T);
+    rnn_backward(fw, dinp, dtab_fw, ids, dh0, dc0, work, dout, 2 * H, dh_final, dc_final, cache,
+                 inp, lens, B, T);
+    rnn_backward(bw, dinp, dtab_bw, ids, (float *)second(dh0, B, H), (float *)second(dc0, B, H),
+                 work, dout ? dout + H : NULL, 2 * H, second(dh_final, B, H),
+                 second(dc_final, B, H), cache + loom_rnn_cache_size(fw, B, T), inp, lens, B, T);
 }
 
 void loom_birnn_backward(const loom_rnn *fw, const loom_rnn *bw, float *dinp, float *dh0,
@@ -469,12 +511,56 @@ void loom_birnn_backward(const loom_rnn *fw, const loom_rnn *bw, float *dinp, fl
                          const float *dc_final, const float *cache, const float *inp,
                          const int *lens, int B, int T)
 {
-    assert(fw->H == bw->H && fw->C == bw->C && !fw->reverse && bw->reverse);
-    int H = fw->H;
-    rnn_backward(fw, dinp, dh0, dc0, work, dout, 2 * H, dh_final, dc_final, cache, inp, lens, B, T);
-    rnn_backward(bw, dinp, (float *)second(dh0, B, H), (float *)second(dc0, B, H), work,
-                 dout ? dout + H : NULL, 2 * H, second(dh_final, B, H), second(dc_final, B, H),
-                 cache + loom_rnn_cache_size(fw, B, T), inp, lens, B, T);
+    birnn_backward(fw, bw, dinp, NULL, NULL, NULL, dh0, dc0, work, dout, dh_final, dc_final, cache,
+                   inp, lens, B, T);
+}
+
+/* ---- inputs that are rows of an embedding table ---- */
+
+void loom_rnn_table(const loom_rnn *r, float *tab, const float *emb, int V)
+{
+    size_t GH = (size_t)loom_rnn_gates(r->cell) * r->H;
+    fill_rows(tab, r->bx, (size_t)V, GH);
+    loom_mm(V, (int)GH, r->C, emb, r->Wx, 1.0f, tab);
+}
+
+void loom_rnn_table_backward(const loom_rnn *r, float *demb, const float *dtab, const float *emb,
+                             int V)
+{
+    loom_rnn_project_backward(r, demb, dtab, emb, V);
+}
+
+void loom_rnn_forward_ids(const loom_rnn *r, float *out, float *h_final, float *c_final,
+                          float *cache, float *work, const float *tab, const int *ids,
+                          const int *lens, const float *h0, const float *c0, int B, int T)
+{
+    rnn_forward(r, out, r->H, h_final, c_final, cache, work, NULL, tab, ids, lens, h0, c0, B, T);
+}
+
+void loom_rnn_backward_ids(const loom_rnn *r, float *dtab, float *dh0, float *dc0, float *work,
+                           const float *dout, const float *dh_final, const float *dc_final,
+                           const float *cache, const int *ids, const int *lens, int B, int T)
+{
+    rnn_backward(r, NULL, dtab, ids, dh0, dc0, work, dout, r->H, dh_final, dc_final, cache, NULL,
+                 lens, B, T);
+}
+
+void loom_birnn_forward_ids(const loom_rnn *fw, const loom_rnn *bw, float *out, float *h_final,
+                            float *c_final, float *cache, float *work, const float *tab_fw,
+                            const float *tab_bw, const int *ids, const int *lens, const float *h0,
+                            const float *c0, int B, int T)
+{
+    birnn_forward(fw, bw, out, h_final, c_final, cache, work, NULL, tab_fw, tab_bw, ids, lens, h0,
+                  c0, B, T);
+}
+
+void loom_birnn_backward_ids(const loom_rnn *fw, const loom_rnn *bw, float *dtab_fw,
+                             float *dtab_bw, float *dh0, float *dc0, float *work,
+                             const float *dout, const float *dh_final, const float *dc_final,
+                             const float *cache, const int *ids, const int *lens, int B, int T)
+{
+    birnn_backward(fw, bw, NULL, dtab_fw, dtab_bw, ids, dh0, dc0, work, dout, dh_final, dc_final,
+                   cache, NULL, lens, B, T);
 }
 
 /* ---- one time step ---- */

@@ -97,6 +97,36 @@ void loom_birnn_backward(const loom_rnn *fw, const loom_rnn *bw, float *dinp, fl
                          const float *dc_final, const float *cache, const float *inp,
                          const int *lens, int B, int T);
 
+/* ---- inputs that are rows of an embedding table ----
+ * When the input at position k is row ids[k] of an embedding table emb
+ * (V, C), its projection is row ids[k] of tab = emb Wx + bx (V, GH): a
+ * GEMM of V rows (loom_rnn_table) instead of B*T, then one row copy per
+ * position. Worth it when V is small next to B*T (a small vocabulary,
+ * many tokens), or when the weights stay fixed (decoding) and tab is made
+ * once. The _ids passes take tab and ids (B, T) in place of inp; the
+ * backward pass accumulates into dtab (V, GH) each real position's
+ * projection gradient under its id (and dbx, dWh, dbh, dh0 as usual, but
+ * not dWx), and loom_rnn_table_backward turns dtab into dWx += emb^T dtab
+ * and demb += dtab Wx^T (demb may be NULL). Results equal the plain passes
+ * up to float rounding. */
+void loom_rnn_table(const loom_rnn *r, float *tab, const float *emb, int V);
+void loom_rnn_table_backward(const loom_rnn *r, float *demb, const float *dtab, const float *emb,
+                             int V);
+void loom_rnn_forward_ids(const loom_rnn *r, float *out, float *h_final, float *c_final,
+                          float *cache, float *work, const float *tab, const int *ids,
+                          const int *lens, const float *h0, const float *c0, int B, int T);
+void loom_rnn_backward_ids(const loom_rnn *r, float *dtab, float *dh0, float *dc0, float *work,
+                           const float *dout, const float *dh_final, const float *dc_final,
+                           const float *cache, const int *ids, const int *lens, int B, int T);
+void loom_birnn_forward_ids(const loom_rnn *fw, const loom_rnn *bw, float *out, float *h_final,
+                            float *c_final, float *cache, float *work, const float *tab_fw,
+                            const float *tab_bw, const int *ids, const int *lens, const float *h0,
+                            const float *c0, int B, int T);
+void loom_birnn_backward_ids(const loom_rnn *fw, const loom_rnn *bw, float *dtab_fw,
+                             float *dtab_bw, float *dh0, float *dc0, float *work,
+                             const float *dout, const float *dh_final, const float *dc_final,
+                             const float *cache, const int *ids, const int *lens, int B, int T);
+
 /* ---- one time step (decoders) ----
  * The input enters as its projection xp = x Wx (B, GH), without bias (the
  * step adds bx and bh). loom_rnn_project computes it from a raw input; a

@@ -39,6 +39,10 @@ struct loom_seq_model {
     loom_param *dec_p[4];
     loom_rnn dec;
     loom_param *out_w, *out_b;
+    /* decoding only (loom_seq_model_prepare_decoding): the per-word input
+     * projections of the encoder's first layer (per direction, bias
+     * included) and of the decoder's embedding share (no bias) */
+    float *dec_tab_src[2], *dec_tab_tgt;
     /* replicas only: private copies of the parameters, pointing at the
      * master's values and at an own gradient block */
     loom_param *own;
@@ -222,7 +226,7 @@ static void init_weights(loom_seq_model *m, uint64_t seed)
     }
 }
 
-int loom_seq_model_new(loom_seq_model **out, const loom_seq_config *c, uint64_t seed)
+static int model_alloc(loom_seq_model **out, const loom_seq_config *c)
 {
     *out = NULL;
     int rc = loom_seq_config_check(c);
@@ -242,8 +246,46 @@ int loom_seq_model_new(loom_seq_model **out, const loom_seq_config *c, uint64_t 
         return rc;
     }
     bind(m);
-    init_weights(m, seed);
     *out = m;
+    return 0;
+}
+
+int loom_seq_model_new(loom_seq_model **out, const loom_seq_config *c, uint64_t seed)
+{
+    int rc = model_alloc(out, c);
+    if (!rc)
+        init_weights(*out, seed);
+    return rc;
+}
+
+int loom_seq_model_new_zero(loom_seq_model **out, const loom_seq_config *c)
+{
+    return model_alloc(out, c);
+}
+
+/* The tables cost (V_src * dirs + V_tgt) * GH floats; above this many
+ * bytes decoding does without them. */
+#define DECODE_TABLES_MAX_BYTES (64u << 20)
+
+int loom_seq_model_prepare_decoding(loom_seq_model *m)
+{
+    const loom_seq_config *c = &m->c;
+    size_t GH = (size_t)m->G * c->hidden;
+    for (int d = 0; d < 2; d++)
+        free(m->dec_tab_src[d]), m->dec_tab_src[d] = NULL;
+    free(m->dec_tab_tgt), m->dec_tab_tgt = NULL;
+    if (((size_t)c->src_vocab * m->dirs + c->tgt_vocab) * GH * sizeof(float) >
+        DECODE_TABLES_MAX_BYTES)
+        return 0;
+    for (int d = 0; d < m->dirs; d++) {
+        if (!(m->dec_tab_src[d] = loom_aligned_alloc((size_t)c->src_vocab * GH, sizeof(float))))
+            return LOOM_ENOMEM;
+        loom_rnn_table(&m->enc[0][d], m->dec_tab_src[d], m->src_emb->value, c->src_vocab);
+    }
+    if (!(m->dec_tab_tgt = loom_aligned_alloc((size_t)c->tgt_vocab * GH, sizeof(float))))
+        return LOOM_ENOMEM;
+    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, c->tgt_vocab, (int)GH, c->emb, 1.0f, m->tgt_emb->value,
+              c->emb, m->dec.Wx, (int)GH, 0.0f, m->dec_tab_tgt, (int)GH);
     return 0;
 }
 
@@ -256,6 +298,9 @@ void loom_seq_model_free(loom_seq_model *m)
         free(m->own_grads);
     } else {
         loom_params_free(m->ps);
+        free(m->dec_tab_src[0]);
+        free(m->dec_tab_src[1]);
+        free(m->dec_tab_tgt);
     }
     free(m);
 }
@@ -278,6 +323,7 @@ int loom_seq_model_replica(loom_seq_model **out, loom_seq_model *m)
     if (!r)
         return LOOM_ENOMEM;
     *r = *m;
+    r->dec_tab_src[0] = r->dec_tab_src[1] = r->dec_tab_tgt = NULL;
     size_t n = loom_params_len(m->ps), nf;
     float *base = loom_params_grads(m->ps, &nf);
     r->own = loom_calloc(n, sizeof *r->own);
@@ -367,12 +413,15 @@ enum {
     W_DY,    /* (B, S, max C) encoder input/output gradients */
     W_RWORK, /* scratch of the recurrent layers and attention */
     W_TAB,   /* (Vt, GH) per-word input projections, small vocabularies only */
+    W_ETAB,  /* (dirs, Vs, GH) the encoder's per-word projections, likewise */
+    W_DETAB, /* their gradients */
     W_COUNT
 };
 
 struct loom_seq_work {
     const loom_seq_model *m;
-    int B, S, T; /* capacity */
+    int B, S, T;   /* capacity */
+    int src_tabs;  /* 1: the last encode read the source through W_ETAB */
     float *buf[W_COUNT];
     size_t bytes;
 };
@@ -439,6 +488,7 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     sz[W_DY] = c->layers > 1 ? BS * He : 0;
     sz[W_RWORK] = rwork;
     sz[W_TAB] = (size_t)V * GH;
+    sz[W_ETAB] = sz[W_DETAB] = (size_t)m->dirs * c->src_vocab * GH;
 }
 
 int loom_seq_work_new(loom_seq_work **out, const loom_seq_model *m)
@@ -555,16 +605,36 @@ static float xent_row(float *restrict z, int V, int y, float eps, int grad, floa
 
 /* ---- the encoder ---- */
 
+/* The first encoder layer reads the source through per-word tables
+ * (core/rnn.h) when the vocabulary is small next to the batch's positions
+ * and no dropout makes two occurrences of a word differ. */
+static int src_by_word(const loom_seq_model *m, int rows, float drop)
+{
+    return drop == 0 && 2 * m->c.src_vocab <= rows;
+}
+
 /* Embeds the source, runs the layers and the bridge: enc = Y[top] (B,S,He),
- * s_0 into W_S (and c_0 = 0 into W_C for LSTM). */
+ * s_0 into W_S (and c_0 = 0 into W_C for LSTM). With `decoding`, the
+ * tables of loom_seq_model_prepare_decoding are used when there are. */
 static void encode(loom_seq_model *m, loom_seq_work *w, const int *src, const int *lens, int B,
-                   int S, int train, loom_rng *rng)
+                   int S, int train, int decoding, loom_rng *rng)
 {
     const loom_seq_config *c = &m->c;
     int H = c->hidden, E = c->emb, L = c->layers;
     float drop = train ? c->dropout : 0;
+    float *tabs[2] = {NULL, NULL};
+    size_t GH = (size_t)m->G * H;
+    if (decoding && m->dec_tab_src[0]) {
+        tabs[0] = m->dec_tab_src[0], tabs[1] = m->dec_tab_src[1];
+    } else if (src_by_word(m, B * S, drop)) {
+        for (int d = 0; d < m->dirs; d++) {
+            tabs[d] = w->buf[W_ETAB] + d * c->src_vocab * GH;
+            loom_rnn_table(&m->enc[0][d], tabs[d], m->src_emb->value, c->src_vocab);
+        }
+    }
+    w->src_tabs = tabs[0] != NULL;
     float *x = w->buf[W_X0];
-    for (int i = 0; i < B * S; i++) {
+    for (int i = 0; i < B * S && !tabs[0]; i++) {
         int id = src[i];
         memcpy(x + (size_t)i * E, m->src_emb->value + (size_t)id * E, E * sizeof(float));
     }
@@ -576,7 +646,14 @@ static void encode(loom_seq_model *m, loom_seq_work *w, const int *src, const in
         if (drop > 0)
             dropout_forward(in, w->buf[W_XMASK0 + l], (size_t)B * S * C, drop, rng);
         float *hfin = l == L - 1 ? w->buf[W_HFIN] : NULL;
-        if (m->dirs == 2)
+        if (l == 0 && tabs[0] && m->dirs == 2)
+            loom_birnn_forward_ids(&m->enc[0][0], &m->enc[0][1], w->buf[W_Y], hfin, NULL,
+                                   w->buf[W_ECACHE], w->buf[W_RWORK], tabs[0], tabs[1], src, lens,
+                                   NULL, NULL, B, S);
+        else if (l == 0 && tabs[0])
+            loom_rnn_forward_ids(&m->enc[0][0], w->buf[W_Y], hfin, NULL, w->buf[W_ECACHE],
+                                 w->buf[W_RWORK], tabs[0], src, lens, NULL, NULL, B, S);
+        else if (m->dirs == 2)
             loom_birnn_forward(&m->enc[l][0], &m->enc[l][1], w->buf[W_Y + l], hfin, NULL,
                                w->buf[W_ECACHE + l], w->buf[W_RWORK], in, lens, NULL, NULL, B, S);
         else
@@ -608,8 +685,25 @@ static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_
     for (int l = L - 1; l >= 0; l--) {
         int C = l == 0 ? E : m->He;
         float *dx = w->buf[W_DX];
-        memset(dx, 0, (size_t)B * S * C * sizeof(float));
         const float *dfin = l == L - 1 ? w->buf[W_DFINAL] : NULL;
+        if (l == 0 && w->src_tabs) {
+            size_t GH = (size_t)m->G * c->hidden, V = c->src_vocab;
+            float *dtab = w->buf[W_DETAB];
+            memset(dtab, 0, m->dirs * V * GH * sizeof(float));
+            if (m->dirs == 2)
+                loom_birnn_backward_ids(&m->enc[0][0], &m->enc[0][1], dtab, dtab + V * GH, NULL,
+                                        NULL, w->buf[W_RWORK], dout, dfin, NULL,
+                                        w->buf[W_ECACHE], b->src, b->src_lens, B, S);
+            else
+                loom_rnn_backward_ids(&m->enc[0][0], dtab, NULL, NULL, w->buf[W_RWORK], dout, dfin,
+                                      NULL, w->buf[W_ECACHE], b->src, b->src_lens, B, S);
+            float *demb = m->src_emb->frozen ? NULL : m->src_emb->grad;
+            for (int d = 0; d < m->dirs; d++)
+                loom_rnn_table_backward(&m->enc[0][d], demb, dtab + d * V * GH,
+                                        m->src_emb->value, (int)V);
+            return;
+        }
+        memset(dx, 0, (size_t)B * S * C * sizeof(float));
         if (m->dirs == 2)
             loom_birnn_backward(&m->enc[l][0], &m->enc[l][1], dx, NULL, NULL, w->buf[W_RWORK], dout,
                                 dfin, NULL, w->buf[W_ECACHE + l], w->buf[W_X0 + l], b->src_lens, B,
@@ -657,7 +751,7 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
     int rc = work_reserve(w, B, S, T);
     if (rc)
         return rc;
-    encode(m, w, b->src, b->src_lens, B, S, train, rng);
+    encode(m, w, b->src, b->src_lens, B, S, train, 0, rng);
     const float *enc = w->buf[W_Y + c->layers - 1];
 
     /* target embeddings, time-major, and their input projections (all steps) */
@@ -996,7 +1090,7 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     const float *enc = w->buf[W_Y + c->layers - 1];
     for (int i0 = 0; i0 < n; i0 += ENCODE_CHUNK) {
         int nb = n - i0 < ENCODE_CHUNK ? n - i0 : ENCODE_CHUNK;
-        encode(m, w, src + (size_t)i0 * S, lens + i0, nb, S, 0, NULL);
+        encode(m, w, src + (size_t)i0 * S, lens + i0, nb, S, 0, 1, NULL);
         for (int r = i0 * K; r < (i0 + nb) * K; r++) {
             int i = r / K - i0;
             st->lens[r] = lens[i0 + i];
@@ -1048,7 +1142,11 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
         if (Dc)
             memcpy(x + E, st->ctx + (size_t)r * Dc, Dc * sizeof(float));
     }
-    if (R == 1)
+    if (m->dec_tab_tgt)
+        for (int r = 0; r < R; r++)
+            memcpy(st->xp + (size_t)r * GH, m->dec_tab_tgt + (size_t)prev[r] * GH,
+                   GH * sizeof(float));
+    else if (R == 1)
         loom_gemv(LOOM_TRANS, E, GH, 1.0f, m->dec.Wx, GH, st->x, 0.0f, st->xp);
     else
         loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, R, GH, E, 1.0f, st->x, Dx, m->dec.Wx, GH, 0.0f,

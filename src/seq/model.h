@@ -62,6 +62,16 @@ typedef struct loom_seq_model loom_seq_model;
  * (U(+-1/sqrt(fan)) for recurrent and linear layers, N(0,1) embeddings). */
 int loom_seq_model_new(loom_seq_model **out, const loom_seq_config *c, uint64_t seed);
 void loom_seq_model_free(loom_seq_model *m);
+/* A model of that shape with every weight 0, for a loader to fill. */
+int loom_seq_model_new_zero(loom_seq_model **out, const loom_seq_config *c);
+
+/* Makes decoding read the embeddings through per-word tables (each word's
+ * share of the first encoder layer's and of the decoder's input
+ * projection, computed once: a row copy per token in place of a
+ * matrix-vector product). For a model whose weights no longer change, as
+ * in `loom translate`; call it again after changing them (training never
+ * calls it). Skipped, returning 0, when the tables would exceed 64 MB. */
+int loom_seq_model_prepare_decoding(loom_seq_model *m);
 
 /* A replica for data-parallel training: shares m's weights, has its own
  * gradients (zeroed by loom_seq_replica_zero_grad, summed into m's by the

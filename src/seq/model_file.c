@@ -232,7 +232,7 @@ int loom_seq_file_load(loom_seq_bundle *b, const char *path, loom_st_file **f_ou
             goto fail;
         }
     }
-    if ((rc = loom_seq_model_new(&b->model, &c, 0)))
+    if ((rc = loom_seq_model_new_zero(&b->model, &c)))
         goto fail;
     loom_params *ps = loom_seq_model_params(b->model);
     for (size_t i = 0; i < loom_params_len(ps); i++) {
