@@ -15,6 +15,7 @@
 #include "base/safetensors.h"
 #include "core/attention.h"
 #include "core/rnn.h"
+#include "core/smallmm.h"
 #include "core/vmath.h"
 
 /* ---- helpers ---- */
@@ -166,6 +167,43 @@ START_TEST(vector_math_is_accurate)
         for (int f = 0; f < 3; f++)
             ck_assert_double_le(worst[f], 2.5e-7);
     }
+}
+END_TEST
+
+/* The few-row product (smallgemm.c) against a double-precision loop, for
+ * every row count of its kernels and past it, column counts with and
+ * without a partial last vector (1, 7, 8, 13, 16, 34, 40), beta 0, 1 and
+ * 0.5, and row strides wider than the rows. */
+START_TEST(few_row_products_match_reference)
+{
+    static const int Ns[] = {1, 7, 8, 13, 16, 34, 40};
+    static const float betas[] = {0.0f, 1.0f, 0.5f};
+    int K = 19;
+    for (int M = 1; M <= LOOM_MM_ROWS_MAX + 1; M++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+            for (int bi = 0; bi < 3; bi++) {
+                int N = Ns[ni], ldx = K + 3, ldw = N + 5, ldy = N + 2;
+                float beta = betas[bi];
+                float *X = fill((size_t)M * ldx, 1.0f), *W = fill((size_t)K * ldw, 1.0f);
+                float *Y = fill((size_t)M * ldy, 1.0f), *Y0 = zeros((size_t)M * ldy);
+                memcpy(Y0, Y, (size_t)M * ldy * sizeof(float));
+                loom_mm_rows(M, N, K, X, ldx, W, ldw, beta, Y, ldy);
+                for (int m = 0; m < M; m++)
+                    for (int j = 0; j < ldy; j++) {
+                        float got = Y[(size_t)m * ldy + j];
+                        if (j >= N) { /* past the columns: untouched */
+                            ck_assert_float_eq(got, Y0[(size_t)m * ldy + j]);
+                            continue;
+                        }
+                        double want = beta * (double)Y0[(size_t)m * ldy + j];
+                        for (int k = 0; k < K; k++)
+                            want += (double)X[(size_t)m * ldx + k] * W[(size_t)k * ldw + j];
+                        ck_assert_msg(fabs(got - want) <= 1e-5 * (1 + fabs(want)),
+                                      "M %d N %d beta %g: Y[%d][%d] = %g, want %g", M, N, beta, m,
+                                      j, got, want);
+                    }
+                free(X), free(W), free(Y), free(Y0);
+            }
 }
 END_TEST
 
@@ -943,6 +981,7 @@ Suite *rnn_suite(void)
     TCase *tc = tcase_create("gradients");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, vector_math_is_accurate);
+    tcase_add_test(tc, few_row_products_match_reference);
     tcase_add_test(tc, elman_gradients_match_finite_differences);
     tcase_add_test(tc, gru_gradients_match_finite_differences);
     tcase_add_test(tc, lstm_gradients_match_finite_differences);

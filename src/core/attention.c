@@ -93,7 +93,9 @@ LOOM_VECTORIZE static void additive_scores(float *restrict e, float *restrict t,
 /* Y (M,N) = X (M,K) W (K,N), X's rows ldx apart; sgemv for one row. */
 static void rows_times(int M, int N, int K, const float *X, int ldx, const float *W, float *Y)
 {
-    if (M == 1)
+    if (M > 1 && M <= LOOM_MM_ROWS_MAX && loom_mm_rows_fast())
+        loom_mm_rows(M, N, K, X, ldx, W, N, 0.0f, Y, N);
+    else if (M == 1)
         loom_gemv(LOOM_TRANS, K, N, 1.0f, W, N, X, 0.0f, Y);
     else
         loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, ldx, W, N, 0.0f, Y, N);

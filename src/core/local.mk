@@ -23,7 +23,7 @@ tests_helper_params_save_SOURCES = tests/helper_params_save.c
 tests_helper_params_save_LDADD = libloom.la
 
 # core B: recurrent layers and attention
-libloom_la_SOURCES += src/core/rnn.c src/core/attention.c src/core/vmath.c
+libloom_la_SOURCES += src/core/rnn.c src/core/attention.c src/core/vmath.c src/core/smallgemm.c
 loomcoreinc_HEADERS += src/core/rnn.h src/core/attention.h
 noinst_HEADERS += src/core/vmath.h src/core/smallmm.h
 check_PROGRAMS += tests/test_rnn

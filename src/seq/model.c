@@ -1103,8 +1103,8 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
          * sum_j a_tj (enc_j Wx[E:]): project the source positions once
          * here, and a step mixes S rows of GH instead of multiplying (Dc, GH). */
         if (m->Dc)
-            loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, nb * S, GH, He, 1.0f, enc, He,
-                      m->dec.Wx + (size_t)c->emb * GH, GH, 0.0f, st->P + (size_t)i0 * S * GH, GH);
+            loom_mm(nb * S, GH, He, enc, m->dec.Wx + (size_t)c->emb * GH, 0.0f,
+                    st->P + (size_t)i0 * S * GH);
     }
     if (st->c)
         memset(st->c, 0, (size_t)R * H * sizeof(float));
