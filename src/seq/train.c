@@ -16,6 +16,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "core/blas.h"
 #include "core/optim.h"
 #include "seq/bleu.h"
 #include "seq/decode.h"
@@ -290,8 +291,7 @@ static int batch_gradients(worker *wk, int nthreads, loom_params *ps, const loom
         *loss += wk[t].loss, *tokens += wk[t].tokens;
         size_t n2;
         const float *g2 = loom_seq_replica_grads(wk[t].m, &n2);
-        for (size_t i = 0; i < nf && i < n2; i++)
-            g[i] += g2[i];
+        loom_axpy(nf < n2 ? nf : n2, 1.0f, g2, g);
     }
     return rc;
 }
