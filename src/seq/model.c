@@ -1006,7 +1006,8 @@ struct loom_seq_state {
     int rows, S, K;
     int *lens;               /* (rows) source lengths */
     float *enc, *kp;         /* (rows, S, He), (rows, S, A) */
-    float *P;                /* (sentences, S, GH): enc Wx[E:], the context's input share */
+    float *P;                /* (sentences, S, GH): enc Wx[E:], the context's input share
+                                (few rows only; NULL: each step multiplies the contexts) */
     float *s, *s2, *c, *c2;  /* (rows, H) states and their next values */
     float *x, *xp, *o, *ctx; /* step scratch */
     float *wts, *cache, *work;
@@ -1045,6 +1046,10 @@ static float *state_alloc(size_t n, int *fail)
     return p;
 }
 
+/* Decoder states with fewer rows than this precompute the contexts' share
+ * of the input projection (the P of loom_seq_state). */
+#define DECODE_P_ROWS 16
+
 /* Sentences encoded at once when decoding: the encoder's workspace (its
  * backward cache included) grows with the batch, the state does not need it. */
 #define ENCODE_CHUNK 32
@@ -1068,7 +1073,8 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     fail |= !st->lens;
     st->enc = state_alloc((size_t)R * S * He, &fail);
     st->kp = state_alloc((size_t)R * S * A, &fail);
-    st->P = state_alloc(m->Dc ? (size_t)n * S * GH : 0, &fail);
+    int use_P = m->Dc && R < DECODE_P_ROWS;
+    st->P = state_alloc(use_P ? (size_t)n * S * GH : 0, &fail);
     st->s = state_alloc((size_t)R * H, &fail);
     st->s2 = state_alloc((size_t)R * H, &fail);
     st->c = state_alloc(c->cell == LOOM_SEQ_LSTM ? (size_t)R * H : 0, &fail);
@@ -1100,9 +1106,11 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
             memcpy(st->s + (size_t)r * H, w->buf[W_S] + (size_t)i * H, H * sizeof(float));
         }
         /* The context enters the decoder's input projection as c_t Wx[E:] =
-         * sum_j a_tj (enc_j Wx[E:]): project the source positions once
-         * here, and a step mixes S rows of GH instead of multiplying (Dc, GH). */
-        if (m->Dc)
+         * sum_j a_tj (enc_j Wx[E:]): with few rows, project the source
+         * positions once here, and a step mixes S rows of GH (a
+         * matrix-vector product per row) instead of multiplying (Dc, GH)
+         * per step; with many rows one GEMM per step does better. */
+        if (use_P)
             loom_mm(nb * S, GH, He, enc, m->dec.Wx + (size_t)c->emb * GH, 0.0f,
                     st->P + (size_t)i0 * S * GH);
     }
@@ -1151,7 +1159,9 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
     else
         loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, R, GH, E, 1.0f, st->x, Dx, m->dec.Wx, GH, 0.0f,
                   st->xp, GH);
-    for (int r = 0; Dc && r < R; r++) {
+    if (Dc && !st->P)
+        loom_mm(R, GH, Dc, st->ctx, m->dec.Wx + (size_t)E * GH, 1.0f, st->xp);
+    for (int r = 0; Dc && st->P && r < R; r++) {
         const float *a = st->wts + (size_t)r * S, *P = st->P + (size_t)(r / st->K) * S * GH;
         if (st->lens[r] > 0) /* xp_r += a_r P: (len) x (len, GH) */
             loom_gemv(LOOM_TRANS, st->lens[r], GH, 1.0f, P, GH, a, 1.0f, st->xp + (size_t)r * GH);
