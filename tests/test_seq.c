@@ -1,7 +1,8 @@
 /* Tests for src/seq (the encoder-decoder): PyTorch equivalence of the
  * forward pass on committed fixtures, finite-difference gradients, beam
  * search never worse than greedy, data and model-file errors, transfer
- * learning with frozen embeddings. Tiny models: the suite takes seconds. */
+ * learning with frozen embeddings and a vocabulary taken from vectors. Tiny models: the suite takes
+ * seconds. */
 #include "config.h"
 #include "base/error.h"
 #include "base/safetensors.h"
@@ -526,6 +527,131 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
 }
 END_TEST
 
+START_TEST(vocab_from_vectors_adds_the_vectors_words)
+{
+    loom_vocab *counts, *v;
+    ck_assert_int_eq(loom_vocab_new(&counts), 0);
+    loom_vocab_add_specials(counts);
+    loom_vocab_add(counts, "the", 3, 5);
+    loom_vocab_add(counts, "cat", 3, 2);
+    loom_vocab_add(counts, "rare", 4, 1);
+    loom_vocab_add(counts, "once", 4, 1);
+    ck_assert_int_eq(loom_vocab_finalize(counts, 1, 0), 0);
+    const char *path = test_path("v.txt");
+    write_text(path, "5 2\ndog 1 2\nthe 3 4\nrare 5 6\n</s> 7 8\nant 9 10\n");
+    size_t added;
+    /* all the vectors' words: training words reaching --min-count 2 first,
+     * then by count (rare was seen once, dog and ant never), then bytes */
+    ck_assert_int_eq(loom_seq_vocab_with_vectors(&v, counts, 2, 0, path, 0, &added), 0);
+    ck_assert_uint_eq(added, 3);
+    ck_assert_uint_eq(loom_vocab_size(v), 9);
+    const char *order[] = {"the", "cat", "rare", "ant", "dog"};
+    const uint64_t count[] = {5, 2, 1, 0, 0};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_str_eq(loom_vocab_word(v, 4 + i), order[i]);
+        ck_assert_uint_eq(loom_vocab_count(v, 4 + i), count[i]);
+    }
+    ck_assert_int_eq(loom_vocab_find(v, "once", 4), -1); /* under min-count, no vector */
+    ck_assert_int_eq(loom_vocab_find(v, "</s>", 4), LOOM_EOS);
+    loom_vocab_free(v);
+    /* only the first 2 words of the file; --max-vocab 1 */
+    ck_assert_int_eq(loom_seq_vocab_with_vectors(&v, counts, 2, 1, path, 2, &added), 0);
+    ck_assert_uint_eq(added, 1);
+    ck_assert_uint_eq(loom_vocab_size(v), 6);
+    ck_assert_int_ge(loom_vocab_find(v, "dog", 3), 4);
+    ck_assert_int_eq(loom_vocab_find(v, "cat", 3), -1);
+    ck_assert_int_eq(loom_vocab_find(v, "rare", 4), -1);
+    loom_vocab_free(v);
+    ck_assert_int_eq(
+        loom_seq_vocab_with_vectors(&v, counts, 2, 0, test_path("none.txt"), 0, &added),
+        LOOM_ENOTFOUND);
+    ck_assert_ptr_null(v);
+    loom_vocab_free(counts);
+}
+END_TEST
+
+/* Words the training data never saw get their vectors, and keep them
+ * through training (frozen) and the model file: a word seen once ("q")
+ * and an unseen one that sorts before it ("c") keep their ids. */
+START_TEST(vocab_from_vectors_survives_training_and_the_model_file)
+{
+    const char *pairs = test_path("p.tsv");
+    FILE *f = fopen(pairs, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 40; i++)
+        fputs(i % 2 ? "a b\tb a\n" : "b a b\tb a b\n", f);
+    fputs("a q\tq a\n", f);
+    fclose(f);
+    const char *vec = test_path("v.txt");
+    write_text(vec, "3 4\nb 0.5 -0.25 0.125 1\nq 0.1 0.2 0.3 0.4\nc -1.5 2.5 0.75 -0.5\n");
+    const float qrow[] = {0.1f, 0.2f, 0.3f, 0.4f}, crow[] = {-1.5f, 2.5f, 0.75f, -0.5f};
+    loom_tok_opts t;
+    loom_tok_opts_default(&t);
+    loom_seq_pairs *p;
+    ck_assert_int_eq(loom_seq_pairs_read(&p, pairs, NULL, &t, &t), 0);
+    loom_seq_bundle b = {0};
+    loom_vocab *counts;
+    ck_assert_int_eq(loom_vocab_new(&counts), 0);
+    loom_vocab_add_specials(counts);
+    loom_seq_pairs_count_vocab(p, 0, counts);
+    loom_vocab_finalize(counts, 1, 0);
+    size_t added;
+    ck_assert_int_eq(loom_seq_vocab_with_vectors(&b.vocab[0], counts, 1, 0, vec, 0, &added), 0);
+    loom_vocab_free(counts);
+    ck_assert_uint_eq(added, 1);
+    ck_assert_int_eq(loom_vocab_new(&b.vocab[1]), 0);
+    loom_vocab_add_specials(b.vocab[1]);
+    loom_seq_pairs_count_vocab(p, 1, b.vocab[1]);
+    loom_vocab_finalize(b.vocab[1], 1, 0);
+    b.tok[0] = b.tok[1] = t;
+    int32_t qid = loom_vocab_find(b.vocab[0], "q", 1), cid = loom_vocab_find(b.vocab[0], "c", 1);
+    ck_assert_int_eq(qid, 6);
+    ck_assert_int_eq(cid, 7);
+    loom_seq_config c = {LOOM_SEQ_GRU,
+                         LOOM_SEQ_ATTN_BAHDANAU,
+                         1,
+                         1,
+                         4,
+                         6,
+                         4,
+                         (int)loom_vocab_size(b.vocab[0]),
+                         (int)loom_vocab_size(b.vocab[1]),
+                         0,
+                         0};
+    ck_assert_int_eq(loom_seq_model_new(&b.model, &c, 1), 0);
+    loom_params *ps = loom_seq_model_params(b.model);
+    loom_seq_coverage cov;
+    ck_assert_int_eq(
+        loom_seq_init_embedding(loom_params_find(ps, "src_emb.weight"), b.vocab[0], vec, 1, &cov),
+        0);
+    ck_assert_uint_eq(cov.found, 3);
+    ck_assert_uint_eq(cov.words, 4);
+    loom_params_freeze(ps, "src_emb.", 1);
+    loom_seq_corpus *corpus;
+    ck_assert_int_eq(loom_seq_corpus_build(&corpus, p, b.vocab[0], b.vocab[1], 0), 0);
+    ck_assert_uint_eq(corpus->unknown[0], 0);
+    loom_seq_train_opts o;
+    loom_seq_train_defaults(&o);
+    o.epochs = 1, o.batch = 8, o.checkpoint = NULL;
+    loom_seq_train_result res;
+    const char *model = test_path("vv.loom");
+    ck_assert_int_eq(loom_seq_train(&b, corpus, NULL, &o, model, NULL, NULL, NULL, NULL, &res), 0);
+    loom_seq_bundle back;
+    ck_assert_int_eq(loom_seq_file_load(&back, model, NULL), 0);
+    ck_assert_int_eq(loom_vocab_find(back.vocab[0], "q", 1), qid);
+    ck_assert_int_eq(loom_vocab_find(back.vocab[0], "c", 1), cid);
+    ck_assert_uint_eq(loom_vocab_count(back.vocab[0], cid), 0);
+    const float *saved =
+        loom_params_find(loom_seq_model_params(back.model), "src_emb.weight")->value;
+    ck_assert_mem_eq(saved + (size_t)qid * 4, qrow, sizeof qrow);
+    ck_assert_mem_eq(saved + (size_t)cid * 4, crow, sizeof crow);
+    loom_seq_bundle_free(&back);
+    loom_seq_corpus_free(corpus);
+    loom_seq_bundle_free(&b);
+    loom_seq_pairs_free(p);
+}
+END_TEST
+
 static Suite *seq_suite(void)
 {
     Suite *s = suite_create("seq");
@@ -543,6 +669,8 @@ static Suite *seq_suite(void)
     tcase_add_test(tc, pairs_read_columns_and_batches);
     tcase_add_test(tc, model_file_round_trip_and_bad_files);
     tcase_add_test(tc, frozen_source_embeddings_stay_the_vectors);
+    tcase_add_test(tc, vocab_from_vectors_adds_the_vectors_words);
+    tcase_add_test(tc, vocab_from_vectors_survives_training_and_the_model_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -56,6 +56,12 @@ static const char help[] =
     "      --src-vectors FILE, --tgt-vectors FILE  initialise the embeddings of the\n"
     "                         words found in a vector file (any format loom reads)\n"
     "      --freeze src|tgt|both  keep those embeddings fixed\n"
+    "      --src-vocab-from-vectors N  add to the source vocabulary the first N words\n"
+    "                         of --src-vectors (0: all) that it lacks, so that words\n"
+    "                         training never saw (or saw under --min-count) are read\n"
+    "                         through their vectors instead of as <unk>; best with\n"
+    "                         --freeze src, which keeps the unseen words' vectors in\n"
+    "                         the space the encoder learns (default: off)\n"
     "training:\n"
     "      --lr X             Adam learning rate (default 0.002)\n"
     "      --clip X           global gradient-norm clipping (default 1; 0: off)\n"
@@ -79,7 +85,10 @@ static const char help[] =
     "examples:\n"
     "  loom seq2seq tests/fixtures/seq/reverse-train.tsv -o reverse.loom --epochs 5\n"
     "  loom seq2seq corpus/tatoeba-eng-fra.train.tsv.gz --valid corpus/tatoeba-eng-fra.valid.tsv.gz"
-    " -o en-fr.loom --epochs 1 --max-steps 50\n";
+    " -o en-fr.loom --epochs 1 --max-steps 50\n"
+    "  loom embed corpus/sotu.txt.gz -o sotu.vec --dim 32 --epochs 1 --quiet && loom seq2seq"
+    " corpus/tatoeba-eng-fra.train.tsv.gz -o en-fr.loom --src-vectors sotu.vec"
+    " --src-vocab-from-vectors 20000 --freeze src --max-steps 10\n";
 
 enum {
     OPT_SRC = 0x3000,
@@ -101,6 +110,7 @@ enum {
     OPT_SRC_VECTORS,
     OPT_TGT_VECTORS,
     OPT_FREEZE,
+    OPT_VOCAB_FROM_VECTORS,
     OPT_LR,
     OPT_CLIP,
     OPT_SMOOTHING,
@@ -123,7 +133,7 @@ static const char *const side_names[] = {"source", "target"};
 typedef struct {
     const char *pairs, *src, *tgt, *valid, *output, *vectors[2], *checkpoint, *resume;
     long long min_count, max_vocab, max_len, layers, emb, hidden, attn_dim, batch, epochs;
-    long long patience, seed, threads, valid_every, max_steps;
+    long long patience, seed, threads, valid_every, max_steps, vocab_from_vectors;
     double dropout, lr, clip, smoothing, ckpt_minutes, stop_exact;
     int cell, attention, bidirectional, freeze[2], emb_given, tie;
     loom_tok_opts tok[2];
@@ -172,6 +182,7 @@ static int parse(int argc, char **argv, args *a)
         {"src-vectors", required_argument, 0, OPT_SRC_VECTORS},
         {"tgt-vectors", required_argument, 0, OPT_TGT_VECTORS},
         {"freeze", required_argument, 0, OPT_FREEZE},
+        {"src-vocab-from-vectors", required_argument, 0, OPT_VOCAB_FROM_VECTORS},
         {"lr", required_argument, 0, OPT_LR},
         {"clip", required_argument, 0, OPT_CLIP},
         {"label-smoothing", required_argument, 0, OPT_SMOOTHING},
@@ -258,6 +269,9 @@ static int parse(int argc, char **argv, args *a)
             break;
         case OPT_MAX_VOCAB:
             iv = &a->max_vocab, name = "max-vocab", lo = 0;
+            break;
+        case OPT_VOCAB_FROM_VECTORS:
+            iv = &a->vocab_from_vectors, name = "src-vocab-from-vectors", lo = 0;
             break;
         case OPT_MAX_LEN:
             iv = &a->max_len, name = "max-len", lo = 0;
@@ -351,6 +365,11 @@ static int parse(int argc, char **argv, args *a)
         return 1 + cli_usage(cmd, "needs PAIRS or both --src and --tgt");
     if (a->tie && a->vectors[1])
         return 1 + cli_usage(cmd, "with --tie-embeddings, --src-vectors initialises the one table");
+    if (a->vocab_from_vectors >= 0 && !a->vectors[0] && !a->resume)
+        return 1 + cli_usage(cmd, "--src-vocab-from-vectors needs --src-vectors");
+    if (a->vocab_from_vectors >= 0 && a->tie)
+        return 1 + cli_usage(cmd, "--src-vocab-from-vectors cannot be used with --tie-embeddings "
+                                  "(the one vocabulary is the target's too)");
     if (a->tie && (a->freeze[0] || a->freeze[1]))
         a->freeze[0] = 1, a->freeze[1] = 0;
     if (a->freeze[0] && !a->vectors[0] && !a->resume)
@@ -415,8 +434,18 @@ static int build_vocab(loom_vocab **out, const loom_seq_pairs *p, int side, cons
         rc = loom_seq_pairs_count_vocab(p, side, *out);
     if (!rc && a->tie) /* one vocabulary: the other side's words too */
         rc = loom_seq_pairs_count_vocab(p, 1 - side, *out);
-    if (!rc)
-        rc = loom_vocab_finalize(*out, (uint64_t)a->min_count, (size_t)a->max_vocab);
+    if (rc || side != 0 || a->vocab_from_vectors < 0)
+        return rc ? rc : loom_vocab_finalize(*out, (uint64_t)a->min_count, (size_t)a->max_vocab);
+    loom_vocab *counts = *out;
+    size_t added;
+    *out = NULL;
+    if (!(rc = loom_vocab_finalize(counts, 1, 0)))
+        rc = loom_seq_vocab_with_vectors(out, counts, (uint64_t)a->min_count, (size_t)a->max_vocab,
+                                         a->vectors[0], (size_t)a->vocab_from_vectors, &added);
+    loom_vocab_free(counts);
+    if (!rc && !a->quiet)
+        fprintf(stderr, "loom seq2seq: %zu source words added from %s (--src-vocab-from-vectors)\n",
+                added, a->vectors[0]);
     return rc;
 }
 
@@ -425,7 +454,7 @@ static int run_seq2seq(int argc, char **argv)
     args a = {0};
     a.min_count = 1, a.max_len = 50, a.layers = 1, a.emb = 64, a.hidden = 128, a.batch = 64;
     a.epochs = 10, a.seed = 1, a.threads = 1, a.lr = 2e-3, a.clip = 1, a.ckpt_minutes = 10;
-    a.cell = 0, a.attention = 1, a.bidirectional = 1;
+    a.cell = 0, a.attention = 1, a.bidirectional = 1, a.vocab_from_vectors = -1;
     loom_tok_opts_default(&a.tok[0]);
     loom_tok_opts_default(&a.tok[1]);
     int st = parse(argc, argv, &a);
@@ -524,7 +553,8 @@ static int run_seq2seq(int argc, char **argv)
                     100.0 * train->unknown[1] / train->tokens[1]);
     }
 
-    char buf[12][32];
+    char buf[13][32];
+    snprintf(buf[12], 32, "%lld", a.vocab_from_vectors);
     snprintf(buf[9], 32, "%lld", a.threads);
     snprintf(buf[10], 32, "%lld", a.valid_every);
     snprintf(buf[11], 32, "%lld", a.patience);
@@ -565,6 +595,8 @@ static int run_seq2seq(int argc, char **argv)
                           buf[7],
                           "max_vocab",
                           buf[8],
+                          "src_vocab_from_vectors",
+                          a.vocab_from_vectors >= 0 ? buf[12] : "off",
                           "freeze",
                           freeze,
                           "src_vectors",

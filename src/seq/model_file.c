@@ -74,7 +74,7 @@ static int vocab_parse(loom_vocab **out, const char *s, const char *path, const 
                               key);
         }
         unsigned long long count = strtoull(tab + 1, NULL, 10);
-        if ((rc = loom_vocab_add(v, p, (size_t)(tab - p), count ? count : 1))) {
+        if ((rc = loom_vocab_add(v, p, (size_t)(tab - p), count))) {
             loom_vocab_free(v);
             return rc;
         }
@@ -293,13 +293,16 @@ static int appendf(char **s, size_t *len, size_t *cap, const char *fmt, ...)
 }
 
 /* Training hyperparameters written by the trainer, shown by describe. */
+/* clang-format off */
 static const char *const train_keys[] = {
     "threads", "valid_every",     "patience",    "lr",
     "clip",    "label_smoothing", "batch",       "epochs",
     "seed",    "max_len",         "min_count",   "max_vocab",
+    "src_vocab_from_vectors",
     "freeze",  "src_vectors",     "tgt_vectors", "steps",
     "epoch",   "best_valid_loss", "valid_bleu",  "train_tokens_per_s",
     NULL};
+/* clang-format on */
 
 int loom_seq_describe(char **out, const char *path)
 {

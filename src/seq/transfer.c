@@ -53,3 +53,48 @@ int loom_seq_init_embedding(loom_param *emb, const loom_vocab *v, const char *pa
     loom_vectors_free(vec);
     return 0;
 }
+
+int loom_seq_vocab_with_vectors(loom_vocab **out, const loom_vocab *counts, uint64_t min_count,
+                                size_t max_size, const char *path, size_t vec_words, size_t *added)
+{
+    *out = NULL, *added = 0;
+    loom_vectors *vec;
+    int rc = loom_vectors_load_opts(&vec, path, 0, vec_words);
+    if (rc)
+        return rc;
+    loom_vocab *v = NULL;
+    if ((rc = loom_vocab_new(&v)) || (rc = loom_vocab_add_specials(v)))
+        goto done;
+    /* counts is sorted by count, so the first max_size words that reach
+     * min_count are the ones loom_vocab_finalize would keep */
+    size_t n = loom_vocab_size(counts), kept = 0;
+    for (int32_t id = 4; (size_t)id < n && (!max_size || kept < max_size); id++) {
+        const char *w = loom_vocab_word(counts, id);
+        uint64_t c = loom_vocab_count(counts, id);
+        if (c < min_count)
+            break;
+        if ((rc = loom_vocab_add(v, w, strlen(w), c)))
+            goto done;
+        kept++;
+    }
+    for (size_t i = 0; i < loom_vectors_count(vec); i++) {
+        const char *w = loom_vectors_word(vec, i);
+        size_t len = strlen(w);
+        if (loom_vocab_find(v, w, len) >= 0) /* kept already, or a special such as </s> */
+            continue;
+        int32_t id = loom_vocab_find(counts, w, len);
+        if ((rc = loom_vocab_add(v, w, len, id >= 0 ? loom_vocab_count(counts, id) : 0)))
+            goto done;
+        (*added)++;
+    }
+    rc = loom_vocab_finalize(v, 0, 0);
+done:
+    loom_vectors_free(vec);
+    if (rc) {
+        loom_vocab_free(v);
+        *added = 0;
+        return rc;
+    }
+    *out = v;
+    return 0;
+}

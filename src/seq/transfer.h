@@ -22,4 +22,16 @@ typedef struct {
 int loom_seq_init_embedding(loom_param *emb, const loom_vocab *v, const char *path, uint64_t seed,
                             loom_seq_coverage *cov);
 
+/* A vocabulary that also holds the words of a vector file, so that words
+ * the training data lacks (or has too rarely) get their own row, filled
+ * from their vector, instead of <unk>: the words of `counts` (training
+ * counts with specials, finalised without pruning) seen at least
+ * min_count times (at most max_size of them; 0: no limit), then the first
+ * `vec_words` words of the vector file `path` (0: all; a word2vec file
+ * lists the most frequent first) that those lack, each with its training
+ * count (0 if never seen). Ids follow loom_vocab_finalize's order.
+ * `*added` is the number of words taken from the vectors. */
+int loom_seq_vocab_with_vectors(loom_vocab **out, const loom_vocab *counts, uint64_t min_count,
+                                size_t max_size, const char *path, size_t vec_words, size_t *added);
+
 #endif

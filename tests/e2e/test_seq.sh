@@ -77,6 +77,26 @@ expect_status "vectors decide the embedding size and are frozen" 0 "$LOOM" seq2s
     -o "$TMP/f.loom" --src-vectors "$TMP/v5.txt" --freeze src --hidden 12 --max-steps 5
 expect_grep "coverage is reported" 'source vectors .*v5.txt: 2 of 8 words found \(coverage 25.0% of the vocabulary, [0-9.]+% of the running tokens\)' "$TMP/err"
 
+# ---- a source vocabulary that also holds the vectors' words ----
+printf '3 5\nzz 1 2 3 4 5\na 5 4 3 2 1\nyy 0 1 0 1 0\n' >"$TMP/vv.txt"
+expect_status "--src-vocab-from-vectors trains" 0 "$LOOM" seq2seq "$TRAIN" -o "$TMP/vv.loom" \
+    --src-vectors "$TMP/vv.txt" --src-vocab-from-vectors 0 --freeze src --hidden 12 --max-steps 3
+expect_grep "it says how many words it added" '^loom seq2seq: 2 source words added from .*vv.txt' "$TMP/err"
+expect_grep "the added words count in the coverage" 'source vectors .*vv.txt: 3 of 10 words found' "$TMP/err"
+expect_status "loom info on that model" 0 "$LOOM" info "$TMP/vv.loom"
+expect_grep "the model file holds the added words" '^source vocabulary: 14 words' "$TMP/out"
+expect_grep "and the setting" '^src_vocab_from_vectors: 0$' "$TMP/out"
+expect_status "--src-vocab-from-vectors 1: the first word of the file only" 0 "$LOOM" seq2seq "$TRAIN" \
+    -o "$TMP/vv1.loom" --src-vectors "$TMP/vv.txt" --src-vocab-from-vectors 1 --hidden 12 --max-steps 3
+expect_grep "one word added" '^loom seq2seq: 1 source words added' "$TMP/err"
+printf 'zz a\n' >"$TMP/zz.txt"
+expect_status "a word only the vectors know translates" 0 "$LOOM" translate "$TMP/vv.loom" "$TMP/zz.txt"
+expect_status "--src-vocab-from-vectors needs --src-vectors" 2 "$LOOM" seq2seq "$TRAIN" -o "$TMP/x.loom" \
+    --src-vocab-from-vectors 0
+expect_grep "and says so" 'needs --src-vectors' "$TMP/err"
+expect_status "--src-vocab-from-vectors refuses --tie-embeddings" 2 "$LOOM" seq2seq "$TRAIN" \
+    -o "$TMP/x.loom" --src-vectors "$TMP/vv.txt" --src-vocab-from-vectors 0 --tie-embeddings
+
 # ---- bad model files ----
 head -c 300 "$SEQ/reverse.loom" >"$TMP/cut.loom"
 expect_status "a truncated model: exit 1" 1 "$LOOM" translate "$TMP/cut.loom" "$TMP/in.txt"
