@@ -486,7 +486,7 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
     loom_params *ps = loom_seq_model_params(b.model);
     loom_param *emb = loom_params_find(ps, "src_emb.weight");
     loom_seq_coverage cov;
-    ck_assert_int_eq(loom_seq_init_embedding(emb, b.vocab[0], vec, 1, &cov), 0);
+    ck_assert_int_eq(loom_seq_init_embedding(emb, b.vocab[0], vec, 0, 1, &cov), 0);
     ck_assert_uint_eq(cov.found, 4);
     ck_assert_uint_eq(cov.words, 8);
     loom_params_freeze(ps, "src_emb.", 1);
@@ -517,7 +517,7 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
                      4 * sizeof(float)) != 0);
     /* a vector file of another dimension is a clear error */
     ck_assert_int_eq(loom_vectors_save_rows(vec, LOOM_VEC_BIN, 5, 1, words, rows), 0);
-    ck_assert_int_eq(loom_seq_init_embedding(emb, b.vocab[0], vec, 1, &cov), LOOM_EINVAL);
+    ck_assert_int_eq(loom_seq_init_embedding(emb, b.vocab[0], vec, 0, 1, &cov), LOOM_EINVAL);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "dimension 1"));
     loom_seq_model_free(fresh);
     loom_seq_bundle_free(&back);
@@ -621,9 +621,9 @@ START_TEST(vocab_from_vectors_survives_training_and_the_model_file)
     ck_assert_int_eq(loom_seq_model_new(&b.model, &c, 1), 0);
     loom_params *ps = loom_seq_model_params(b.model);
     loom_seq_coverage cov;
-    ck_assert_int_eq(
-        loom_seq_init_embedding(loom_params_find(ps, "src_emb.weight"), b.vocab[0], vec, 1, &cov),
-        0);
+    ck_assert_int_eq(loom_seq_init_embedding(loom_params_find(ps, "src_emb.weight"), b.vocab[0],
+                                             vec, 0, 1, &cov),
+                     0);
     ck_assert_uint_eq(cov.found, 3);
     ck_assert_uint_eq(cov.words, 4);
     loom_params_freeze(ps, "src_emb.", 1);
@@ -652,6 +652,36 @@ START_TEST(vocab_from_vectors_survives_training_and_the_model_file)
 }
 END_TEST
 
+START_TEST(scale_vectors_gives_unit_standard_deviation)
+{
+    loom_vocab *v;
+    ck_assert_int_eq(loom_vocab_new(&v), 0);
+    loom_vocab_add_specials(v);
+    loom_vocab_add(v, "a", 1, 3);
+    loom_vocab_add(v, "b", 1, 2);
+    loom_vocab_add(v, "unseen", 6, 1);
+    loom_vocab_finalize(v, 1, 0);
+    /* values 1 -1 3 -3 1 -1 3 -3: mean 0, standard deviation sqrt(5) */
+    const char *path = test_path("v.txt");
+    write_text(path, "2 4\na 1 -1 3 -3\nb 1 -1 3 -3\n");
+    loom_param emb = {0};
+    float value[7 * 4];
+    emb.value = value, emb.ndim = 2, emb.shape[0] = 7, emb.shape[1] = 4, emb.size = 28;
+    loom_seq_coverage cov;
+    ck_assert_int_eq(loom_seq_init_embedding(&emb, v, path, 0, 1, &cov), 0);
+    ck_assert_double_eq_tol(cov.sd, sqrt(5.0), 1e-6);
+    ck_assert_double_eq(cov.scale, 1);
+    const float raw[] = {1, -1, 3, -3};
+    ck_assert_mem_eq(value + 4 * 4, raw, sizeof raw); /* unscaled: the vectors as they are */
+    ck_assert_int_eq(loom_seq_init_embedding(&emb, v, path, 1, 1, &cov), 0);
+    ck_assert_double_eq_tol(cov.scale, 1 / sqrt(5.0), 1e-6);
+    for (int id = 4; id < 6; id++)
+        for (int j = 0; j < 4; j++)
+            ck_assert_float_eq_tol(value[id * 4 + j], raw[j] / sqrtf(5.0f), 1e-6f);
+    loom_vocab_free(v);
+}
+END_TEST
+
 static Suite *seq_suite(void)
 {
     Suite *s = suite_create("seq");
@@ -670,6 +700,7 @@ static Suite *seq_suite(void)
     tcase_add_test(tc, model_file_round_trip_and_bad_files);
     tcase_add_test(tc, frozen_source_embeddings_stay_the_vectors);
     tcase_add_test(tc, vocab_from_vectors_adds_the_vectors_words);
+    tcase_add_test(tc, scale_vectors_gives_unit_standard_deviation);
     tcase_add_test(tc, vocab_from_vectors_survives_training_and_the_model_file);
     suite_add_tcase(s, tc);
     return s;

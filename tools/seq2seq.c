@@ -56,6 +56,11 @@ static const char help[] =
     "      --src-vectors FILE, --tgt-vectors FILE  initialise the embeddings of the\n"
     "                         words found in a vector file (any format loom reads)\n"
     "      --freeze src|tgt|both  keep those embeddings fixed\n"
+    "      --scale-vectors    multiply each vector file by one factor so that its values\n"
+    "                         have standard deviation 1, the scale of the random\n"
+    "                         initialisation (word2vec vectors have ~0.1-0.3, too small\n"
+    "                         for the encoder to learn from quickly); frozen rows are\n"
+    "                         then the scaled vectors\n"
     "      --src-vocab-from-vectors N  add to the source vocabulary the first N words\n"
     "                         of --src-vectors (0: all) that it lacks, so that words\n"
     "                         training never saw (or saw under --min-count) are read\n"
@@ -111,6 +116,7 @@ enum {
     OPT_TGT_VECTORS,
     OPT_FREEZE,
     OPT_VOCAB_FROM_VECTORS,
+    OPT_SCALE_VECTORS,
     OPT_LR,
     OPT_CLIP,
     OPT_SMOOTHING,
@@ -135,7 +141,7 @@ typedef struct {
     long long min_count, max_vocab, max_len, layers, emb, hidden, attn_dim, batch, epochs;
     long long patience, seed, threads, valid_every, max_steps, vocab_from_vectors;
     double dropout, lr, clip, smoothing, ckpt_minutes, stop_exact;
-    int cell, attention, bidirectional, freeze[2], emb_given, tie;
+    int cell, attention, bidirectional, freeze[2], emb_given, tie, scale_vectors;
     loom_tok_opts tok[2];
     int quiet, progress;
 } args;
@@ -183,6 +189,7 @@ static int parse(int argc, char **argv, args *a)
         {"tgt-vectors", required_argument, 0, OPT_TGT_VECTORS},
         {"freeze", required_argument, 0, OPT_FREEZE},
         {"src-vocab-from-vectors", required_argument, 0, OPT_VOCAB_FROM_VECTORS},
+        {"scale-vectors", no_argument, 0, OPT_SCALE_VECTORS},
         {"lr", required_argument, 0, OPT_LR},
         {"clip", required_argument, 0, OPT_CLIP},
         {"label-smoothing", required_argument, 0, OPT_SMOOTHING},
@@ -260,6 +267,9 @@ static int parse(int argc, char **argv, args *a)
             break;
         case OPT_TIE:
             a->tie = 1;
+            break;
+        case OPT_SCALE_VECTORS:
+            a->scale_vectors = 1;
             break;
         case OPT_VALID_EVERY:
             iv = &a->valid_every, name = "valid-every", lo = 0;
@@ -372,6 +382,8 @@ static int parse(int argc, char **argv, args *a)
                                   "(the one vocabulary is the target's too)");
     if (a->tie && (a->freeze[0] || a->freeze[1]))
         a->freeze[0] = 1, a->freeze[1] = 0;
+    if (a->scale_vectors && !a->vectors[0] && !a->vectors[1] && !a->resume)
+        return 1 + cli_usage(cmd, "--scale-vectors needs --src-vectors or --tgt-vectors");
     if (a->freeze[0] && !a->vectors[0] && !a->resume)
         return 1 + cli_usage(cmd, "--freeze src needs --src-vectors");
     if (a->freeze[1] && !a->vectors[1] && !a->resume)
@@ -384,18 +396,25 @@ static int parse(int argc, char **argv, args *a)
 
 /* Initialises one side's embeddings from vectors and reports coverage. */
 static int init_from_vectors(loom_param *e, const loom_vocab *v, const char *path, int side,
-                             uint64_t seed, int quiet)
+                             const args *a)
 {
     loom_seq_coverage cov;
-    int rc = loom_seq_init_embedding(e, v, path, seed + (uint64_t)side, &cov);
-    if (!rc && !quiet)
+    int rc = loom_seq_init_embedding(e, v, path, a->scale_vectors,
+                                     (uint64_t)a->seed + (uint64_t)side, &cov);
+    if (rc || a->quiet)
+        return rc;
+    fprintf(stderr,
+            "loom seq2seq: %s vectors %s: %zu of %zu words found (coverage %.1f%% of the "
+            "vocabulary, %.1f%% of the running tokens)\n",
+            side_names[side], path, cov.found, cov.words,
+            cov.words ? 100.0 * cov.found / cov.words : 0,
+            cov.tokens ? 100.0 * cov.tokens_found / cov.tokens : 0);
+    if (a->scale_vectors)
         fprintf(stderr,
-                "loom seq2seq: %s vectors %s: %zu of %zu words found (coverage %.1f%% of the "
-                "vocabulary, %.1f%% of the running tokens)\n",
-                side_names[side], path, cov.found, cov.words,
-                cov.words ? 100.0 * cov.found / cov.words : 0,
-                cov.tokens ? 100.0 * cov.tokens_found / cov.tokens : 0);
-    return rc;
+                "loom seq2seq: %s vectors scaled by %.4g to standard deviation 1 (from %.4g; "
+                "--scale-vectors)\n",
+                side_names[side], cov.scale, cov.sd);
+    return 0;
 }
 
 /* A resumed run takes its training settings from the checkpoint, so that
@@ -531,7 +550,7 @@ static int run_seq2seq(int argc, char **argv)
         for (int s = 0; s < 2; s++)
             if (a.vectors[s] && (rc = init_from_vectors(
                                      loom_params_find(ps, s ? "tgt_emb.weight" : "src_emb.weight"),
-                                     b.vocab[s], a.vectors[s], s, (uint64_t)a.seed, a.quiet)))
+                                     b.vocab[s], a.vectors[s], s, &a)))
                 goto done;
     }
     loom_params *ps = loom_seq_model_params(b.model);
@@ -599,6 +618,8 @@ static int run_seq2seq(int argc, char **argv)
                           a.vocab_from_vectors >= 0 ? buf[12] : "off",
                           "freeze",
                           freeze,
+                          "scale_vectors",
+                          a.scale_vectors ? "1" : "0",
                           "src_vectors",
                           a.vectors[0] ? a.vectors[0] : "none",
                           "tgt_vectors",

@@ -298,7 +298,7 @@ static const char *const train_keys[] = {
     "threads", "valid_every",     "patience",    "lr",
     "clip",    "label_smoothing", "batch",       "epochs",
     "seed",    "max_len",         "min_count",   "max_vocab",
-    "src_vocab_from_vectors",
+    "src_vocab_from_vectors", "scale_vectors",
     "freeze",  "src_vectors",     "tgt_vectors", "steps",
     "epoch",   "best_valid_loss", "valid_bleu",  "train_tokens_per_s",
     NULL};

@@ -9,8 +9,8 @@
 #include "base/rng.h"
 #include "embed/vectors.h"
 
-int loom_seq_init_embedding(loom_param *emb, const loom_vocab *v, const char *path, uint64_t seed,
-                            loom_seq_coverage *cov)
+int loom_seq_init_embedding(loom_param *emb, const loom_vocab *v, const char *path, int unit_sd,
+                            uint64_t seed, loom_seq_coverage *cov)
 {
     memset(cov, 0, sizeof *cov);
     loom_vectors *vec;
@@ -32,6 +32,8 @@ int loom_seq_init_embedding(loom_param *emb, const loom_vocab *v, const char *pa
         sum += all[i], sq += (double)all[i] * all[i];
     double mean = nval ? sum / nval : 0;
     double sd = nval ? sqrt(fmax(sq / nval - mean * mean, 1e-12)) : 1;
+    double scale = unit_sd ? 1 / sd : 1;
+    cov->sd = sd, cov->scale = scale;
     loom_rng rng;
     loom_rng_seed(&rng, seed, 11);
     for (size_t id = 0; id < n; id++) {
@@ -45,10 +47,13 @@ int loom_seq_init_embedding(loom_param *emb, const loom_vocab *v, const char *pa
             if (k >= 0)
                 cov->found++, cov->tokens_found += c;
         }
-        if (k >= 0)
+        if (k >= 0 && !unit_sd)
             memcpy(row, loom_vectors_row(vec, (size_t)k), dim * sizeof(float));
+        else if (k >= 0)
+            for (size_t j = 0; j < dim; j++)
+                row[j] = (float)(loom_vectors_row(vec, (size_t)k)[j] * scale);
         else
-            loom_init_normal(row, dim, (float)sd, &rng);
+            loom_init_normal(row, dim, (float)(sd * scale), &rng);
     }
     loom_vectors_free(vec);
     return 0;

@@ -13,14 +13,19 @@
 typedef struct {
     size_t words, found;           /* vocabulary words (specials excluded) and found ones */
     uint64_t tokens, tokens_found; /* running tokens (vocabulary counts) and found ones */
+    double sd, scale; /* the file's standard deviation and the factor applied (1: none) */
 } loom_seq_coverage;
 
 /* Copies the vector of every vocabulary word found in `path` into its row
  * of `emb` (vocab size x dim); the other rows are drawn N(0, sd) with sd
  * the standard deviation of the file's values, so both kinds of row have
- * one scale. A dimension other than emb's is LOOM_EINVAL naming the file. */
-int loom_seq_init_embedding(loom_param *emb, const loom_vocab *v, const char *path, uint64_t seed,
-                            loom_seq_coverage *cov);
+ * one scale. With `unit_sd`, every copied value is first multiplied by
+ * 1/sd (one factor for the whole file) and the other rows are N(0, 1):
+ * the scale of the random initialisation, which word2vec vectors (sd
+ * ~0.1-0.3) are far below. A dimension other than emb's is LOOM_EINVAL
+ * naming the file. */
+int loom_seq_init_embedding(loom_param *emb, const loom_vocab *v, const char *path, int unit_sd,
+                            uint64_t seed, loom_seq_coverage *cov);
 
 /* A vocabulary that also holds the words of a vector file, so that words
  * the training data lacks (or has too rarely) get their own row, filled

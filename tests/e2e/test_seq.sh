@@ -77,6 +77,11 @@ expect_status "vectors decide the embedding size and are frozen" 0 "$LOOM" seq2s
     -o "$TMP/f.loom" --src-vectors "$TMP/v5.txt" --freeze src --hidden 12 --max-steps 5
 expect_grep "coverage is reported" 'source vectors .*v5.txt: 2 of 8 words found \(coverage 25.0% of the vocabulary, [0-9.]+% of the running tokens\)' "$TMP/err"
 
+expect_status "--scale-vectors" 0 "$LOOM" seq2seq "$TRAIN" -o "$TMP/s.loom" --src-vectors "$TMP/v5.txt" \
+    --scale-vectors --hidden 12 --max-steps 2
+expect_grep "reports the factor" 'source vectors scaled by 0.7071 to standard deviation 1 \(from 1.414;' "$TMP/err"
+expect_status "--scale-vectors needs vectors" 2 "$LOOM" seq2seq "$TRAIN" -o "$TMP/x.loom" --scale-vectors
+
 # ---- a source vocabulary that also holds the vectors' words ----
 printf '3 5\nzz 1 2 3 4 5\na 5 4 3 2 1\nyy 0 1 0 1 0\n' >"$TMP/vv.txt"
 expect_status "--src-vocab-from-vectors trains" 0 "$LOOM" seq2seq "$TRAIN" -o "$TMP/vv.loom" \
