@@ -306,6 +306,51 @@ START_TEST(batched_decoding_equals_one_at_a_time)
 }
 END_TEST
 
+/* A sentence's output never depends on the sentences decoded with it: the
+ * default length limit (2 x source length + 10) is each sentence's own.
+ * A model that can never end (</s> made impossible) runs every hypothesis
+ * to its limit, batched or alone, greedy and beam. */
+START_TEST(length_limits_are_per_sentence)
+{
+    loom_seq_config c = {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 8, 12, 8, 15, 9, 0, 0};
+    loom_seq_model *m;
+    ck_assert_int_eq(loom_seq_model_new(&m, &c, 7), 0);
+    loom_param *bias = loom_params_find(loom_seq_model_params(m), "out.bias");
+    ck_assert_ptr_nonnull(bias);
+    bias->value[LOOM_SEQ_EOS] = -1e4f;
+    loom_seq_work *w;
+    ck_assert_int_eq(loom_seq_work_new(&w, m), 0);
+    enum { N = 6, S = 9 };
+    int src[N * S], lens[N] = {9, 1, 4, 9, 2, 6}, counts[N], c1;
+    for (int i = 0; i < N * S; i++)
+        src[i] = i % S < lens[i / S] ? 4 + i % 11 : 0;
+    loom_seq_decode_opts o;
+    loom_seq_decode_defaults(&o);
+    o.beam = _i ? 3 : 1;
+    loom_seq_hyp all[N], one;
+    ck_assert_int_eq(loom_seq_decode(m, w, src, lens, N, S, &o, all, counts), 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(counts[i], 1);
+        ck_assert_int_eq(all[i].finished, 0);
+        ck_assert_int_eq(all[i].len, 2 * lens[i] + 10);
+        ck_assert_int_eq(
+            loom_seq_decode(m, w, src + i * S, &lens[i], 1, lens[i], &o, &one, &c1), 0);
+        ck_assert_int_eq(one.len, all[i].len);
+        ck_assert_mem_eq(one.ids, all[i].ids, one.len * sizeof(int));
+        loom_seq_hyps_free(&one, 1);
+    }
+    loom_seq_hyps_free(all, N);
+    /* a fixed --max-len applies to every sentence alike */
+    o.max_len = 5;
+    ck_assert_int_eq(loom_seq_decode(m, w, src, lens, N, S, &o, all, counts), 0);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(all[i].len, 5);
+    loom_seq_hyps_free(all, N);
+    loom_seq_work_free(w);
+    loom_seq_model_free(m);
+}
+END_TEST
+
 /* ---- data ---- */
 
 static void expect_read_error(const char *text, const char *want, int two_files)
@@ -695,6 +740,7 @@ static Suite *seq_suite(void)
     tcase_add_test(tc, replica_gradients_add_up);
     tcase_add_loop_test(tc, beam_never_scores_below_greedy, 0, 4);
     tcase_add_loop_test(tc, batched_decoding_equals_one_at_a_time, 0, 2);
+    tcase_add_loop_test(tc, length_limits_are_per_sentence, 0, 2);
     tcase_add_test(tc, bad_pairs_are_errors_with_file_and_line);
     tcase_add_test(tc, pairs_read_columns_and_batches);
     tcase_add_test(tc, model_file_round_trip_and_bad_files);

@@ -143,9 +143,16 @@ static int argmax_token(const float *lp, int V)
  * that follows its own argmax path in the same batched steps; appends each
  * sentence's endings. */
 static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int *lens, int n,
-                  int S, int K, int lane, int max_len, float alpha, int align, ending_list *ends,
+                  int S, int K, int lane, int fixed_len, float alpha, int align, ending_list *ends,
                   history *h)
 {
+    /* each sentence's own limit, so that its output does not depend on the
+     * sentences it is batched with */
+    int max_len = 1;
+    for (int i = 0; i < n; i++) {
+        int lim = fixed_len > 0 ? fixed_len : 2 * lens[i] + 10;
+        max_len = lim > max_len ? lim : max_len;
+    }
     int V = loom_seq_model_config(m)->tgt_vocab, G = K + lane, R = n * G;
     loom_seq_state *st = NULL;
     int rc = loom_seq_start(&st, m, w, src, lens, n, S, G);
@@ -177,9 +184,8 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
     for (int t = 0; t < max_len && nactive > 0; t++) {
         loom_seq_step(m, st, prev, logp, h->wts ? h->wts + (size_t)t * R * S : NULL);
         int *tok = h->tok + (size_t)t * R, *par = h->par + (size_t)t * R;
-        int last = t == max_len - 1;
         for (int i = 0; i < n; i++) {
-            int r0 = i * G;
+            int r0 = i * G, last = t == (fixed_len > 0 ? fixed_len : 2 * lens[i] + 10) - 1;
             for (int k = 0; k < G; k++) {
                 from[r0 + k] = par[r0 + k] = r0 + k;
                 tok[r0 + k] = LOOM_SEQ_PAD;
@@ -230,6 +236,8 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
                                          loom_seq_score(ncum[r0 + k], t + 1, alpha));
                 }
             }
+            if (last) /* the sentence's limit: what is unfinished ended above */
+                active[i] = lane_on[i] = 0;
             if (!active[i] && !lane_on[i] && !finished[i]) {
                 finished[i] = 1;
                 nactive--;
@@ -281,7 +289,7 @@ int loom_seq_decode(loom_seq_model *m, loom_seq_work *w, const int *src, const i
     int K = o->beam, nbest = o->nbest;
     if (K < 1 || nbest < 1 || nbest > K)
         return loom_error(LOOM_EINVAL, "beam must be >= 1 and n-best between 1 and the beam");
-    int max_len = o->max_len > 0 ? o->max_len : 2 * S + 10;
+
     memset(hyps, 0, (size_t)n * nbest * sizeof *hyps);
     memset(counts, 0, n * sizeof(int));
     int rc = 0;
@@ -295,7 +303,7 @@ int loom_seq_decode(loom_seq_model *m, loom_seq_work *w, const int *src, const i
     /* one batched search: K beam rows and, when K > 1, a greedy lane; each
      * sentence keeps its best K + 1 distinct hypotheses of both */
     history h = {0};
-    rc = search(m, w, src, lens, n, S, K, K > 1, max_len, o->alpha, o->align, ends, &h);
+    rc = search(m, w, src, lens, n, S, K, K > 1, o->max_len, o->alpha, o->align, ends, &h);
     for (int i = 0; i < n && !rc; i++) {
         qsort(ends[i].e, ends[i].n, sizeof(ending), by_score);
         for (int e = 0; e < ends[i].n && nfound[i] <= K && !rc; e++) {
