@@ -93,7 +93,7 @@ static const char help[] =
     " -o en-fr.loom --epochs 1 --max-steps 50\n"
     "  loom embed corpus/sotu.txt.gz -o sotu.vec --dim 32 --epochs 1 --quiet && loom seq2seq"
     " corpus/tatoeba-eng-fra.train.tsv.gz -o en-fr.loom --src-vectors sotu.vec"
-    " --src-vocab-from-vectors 20000 --freeze src --max-steps 10\n";
+    " --src-vocab-from-vectors 20000 --scale-vectors --freeze src --max-steps 10\n";
 
 enum {
     OPT_SRC = 0x3000,
