@@ -170,6 +170,27 @@ START_TEST(vector_math_is_accurate)
 }
 END_TEST
 
+/* The softmax reductions: loom_vmax equals the scalar maximum exactly and
+ * loom_vsum the double-precision sum (to double rounding), for every
+ * length around the 8-lane blocks, the maximum anywhere in the array. */
+START_TEST(vector_max_and_sum_match_scalar)
+{
+    float x[41];
+    for (int n = 1; n <= 41; n++)
+        for (int at = 0; at < n; at++) {
+            for (int i = 0; i < n; i++)
+                x[i] = urand() * 5.0f;
+            x[at] = 7.5f + 0.001f * (float)n;
+            double sum = 0;
+            for (int i = 0; i < n; i++)
+                sum += x[i];
+            ck_assert_float_eq(loom_vmax(x, (size_t)n), x[at]);
+            ck_assert_msg(fabs(loom_vsum(x, (size_t)n) - sum) <= 1e-12 * (1 + fabs(sum)),
+                          "n %d: sum %.17g, want %.17g", n, loom_vsum(x, (size_t)n), sum);
+        }
+}
+END_TEST
+
 /* The few-row product (smallgemm.c) against a double-precision loop, for
  * every row count of its kernels and past it, column counts with and
  * without a partial last vector (1, 7, 8, 13, 16, 34, 40), beta 0, 1 and
@@ -982,6 +1003,7 @@ Suite *rnn_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, vector_math_is_accurate);
     tcase_add_test(tc, few_row_products_match_reference);
+    tcase_add_test(tc, vector_max_and_sum_match_scalar);
     tcase_add_test(tc, elman_gradients_match_finite_differences);
     tcase_add_test(tc, gru_gradients_match_finite_differences);
     tcase_add_test(tc, lstm_gradients_match_finite_differences);

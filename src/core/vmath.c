@@ -97,6 +97,38 @@ MAP8(vexp_avx2, exp8)
 MAP8(vsigmoid_avx2, sigmoid8)
 MAP8(vtanh_avx2, tanh8)
 
+AVX2 static float vmax_avx2(const float *x, size_t n)
+{
+    __m256 m = _mm256_set1_ps(x[0]);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        m = _mm256_max_ps(_mm256_loadu_ps(x + i), m); /* a NaN lane keeps m */
+    float t[8], best = x[0];
+    _mm256_storeu_ps(t, m);
+    for (int k = 0; k < 8; k++)
+        best = t[k] > best ? t[k] : best;
+    for (; i < n; i++)
+        best = x[i] > best ? x[i] : best;
+    return best;
+}
+
+AVX2 static double vsum_avx2(const float *x, size_t n)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    double t[4], s = 0;
+    _mm256_storeu_pd(t, _mm256_add_pd(a0, a1));
+    s = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; i < n; i++)
+        s += x[i];
+    return s;
+}
+
 int loom_vmath_avx2(void)
 {
     /* asked once per process; the answer never changes, so a relaxed
@@ -134,6 +166,44 @@ int loom_vmath_avx2(void)
     }
 
 #endif
+
+static float vmax_generic(const float *x, size_t n)
+{
+    float best = x[0];
+    for (size_t i = 1; i < n; i++)
+        best = x[i] > best ? x[i] : best;
+    return best;
+}
+
+static double vsum_generic(const float *x, size_t n)
+{
+    double s[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++)
+            s[k] += x[i + k];
+    for (; i < n; i++)
+        s[0] += x[i];
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+float loom_vmax(const float *x, size_t n)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (loom_vmath_avx2())
+        return vmax_avx2(x, n);
+#endif
+    return vmax_generic(x, n);
+}
+
+double loom_vsum(const float *x, size_t n)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (loom_vmath_avx2())
+        return vsum_avx2(x, n);
+#endif
+    return vsum_generic(x, n);
+}
 
 DISPATCH(loom_vexp, vexp_avx2)
 DISPATCH(loom_vsigmoid, vsigmoid_avx2)

@@ -114,6 +114,13 @@ void loom_vexp_generic(float *y, const float *x, size_t n);
 void loom_vsigmoid_generic(float *y, const float *x, size_t n);
 void loom_vtanh_generic(float *y, const float *x, size_t n);
 
+/* The largest of n >= 1 floats (NaNs are skipped unless all are), and the
+ * sum of n floats accumulated in double: the reductions of a softmax over a
+ * vocabulary, eight lanes wide where AVX2 is (same dispatch as above). The
+ * sum's order depends only on n, so results repeat run to run. */
+float loom_vmax(const float *x, size_t n);
+double loom_vsum(const float *x, size_t n);
+
 /* 1 when the eight-lane AVX2 versions are in use. */
 int loom_vmath_avx2(void);
 

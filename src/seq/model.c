@@ -575,21 +575,16 @@ static void colsum_add(float *restrict acc, const float *restrict x, size_t rows
  * torch.nn.CrossEntropyLoss(label_smoothing=eps)). Returns the loss and
  * log p(y) in *lp; overwrites z, with d loss / d z when `grad`. In place,
  * rather than core/loss.h's loom_xent_*, to spare a second (N, V) buffer. */
-static float xent_row(float *restrict z, int V, int y, float eps, int grad, float *lp)
+LOOM_VECTORIZE static float xent_row(float *restrict z, int V, int y, float eps, int grad,
+                                     float *lp)
 {
-    float mx = z[0];
-    double zsum = 0;
-    for (int j = 0; j < V; j++) {
-        mx = z[j] > mx ? z[j] : mx;
-        zsum += z[j];
-    }
+    float mx = loom_vmax(z, (size_t)V);
+    double zsum = eps > 0 ? loom_vsum(z, (size_t)V) : 0;
     float zy = z[y];
     for (int j = 0; j < V; j++)
         z[j] -= mx;
     loom_vexp(z, z, (size_t)V); /* z now holds exp(z - max) */
-    double sum = 0;
-    for (int j = 0; j < V; j++)
-        sum += z[j];
+    double sum = loom_vsum(z, (size_t)V);
     float lse = mx + (float)log(sum);
     float logp_y = zy - lse;
     *lp = logp_y;
@@ -1073,7 +1068,9 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     fail |= !st->lens;
     st->enc = state_alloc((size_t)R * S * He, &fail);
     st->kp = state_alloc((size_t)R * S * A, &fail);
-    int use_P = m->Dc && R < DECODE_P_ROWS;
+    /* P is per sentence, shared by its K rows; multiplying contexts costs
+     * per row: beams use P, batched greedy decoding the GEMM */
+    int use_P = m->Dc && (K > 1 || R < DECODE_P_ROWS);
     st->P = state_alloc(use_P ? (size_t)n * S * GH : 0, &fail);
     st->s = state_alloc((size_t)R * H, &fail);
     st->s2 = state_alloc((size_t)R * H, &fail);
@@ -1134,6 +1131,21 @@ void loom_seq_state_reorder(loom_seq_state *st, const int *from)
     }
 }
 
+/* z = log softmax(z + bias), e scratch of V floats. */
+LOOM_VECTORIZE static void log_softmax_row(float *restrict z, const float *restrict bias,
+                                           float *restrict e, int V)
+{
+    for (int j = 0; j < V; j++)
+        z[j] += bias[j];
+    float mx = loom_vmax(z, (size_t)V);
+    for (int j = 0; j < V; j++)
+        e[j] = z[j] - mx;
+    loom_vexp(e, e, (size_t)V);
+    float lse = mx + (float)log(loom_vsum(e, (size_t)V));
+    for (int j = 0; j < V; j++)
+        z[j] -= lse;
+}
+
 void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float *logp,
                    float *align)
 {
@@ -1178,24 +1190,8 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
         memcpy(o + H + Dc, st->x + (size_t)r * Dx, E * sizeof(float));
     }
     loom_mm(R, V, Dout, st->o, m->out_w->value, 0.0f, logp);
-    for (int r = 0; r < R; r++) {
-        float *z = logp + (size_t)r * V, *e = st->scratch;
-        const float *bias = m->out_b->value;
-        float mx = -INFINITY;
-        for (int j = 0; j < V; j++) {
-            z[j] += bias[j];
-            mx = z[j] > mx ? z[j] : mx;
-        }
-        for (int j = 0; j < V; j++)
-            e[j] = z[j] - mx;
-        loom_vexp(e, e, (size_t)V);
-        double sum = 0;
-        for (int j = 0; j < V; j++)
-            sum += e[j];
-        float lse = mx + (float)log(sum);
-        for (int j = 0; j < V; j++)
-            z[j] -= lse;
-    }
+    for (int r = 0; r < R; r++)
+        log_softmax_row(logp + (size_t)r * V, m->out_b->value, st->scratch, V);
     if (align && Dc)
         memcpy(align, st->wts, (size_t)R * S * sizeof(float));
 }
