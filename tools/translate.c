@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/progress.h"
 #include "base/reader.h"
 #include "base/writer.h"
 #include "core/blas.h"
@@ -13,6 +14,7 @@
 #include "seq/model_file.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +47,8 @@ static const char help[] =
     "                         sentence (source words across, output words down)\n"
     "      --threads N        threads, each decoding whole batches (default 1; at\n"
     "                         --batch 1 on a FILE, sentences split across threads)\n"
-    "  -q, --quiet            no progress\n"
+    "  -q, --quiet            no progress and no closing summary (sentences,\n"
+    "                         words and sentences/s, on stderr)\n"
     "      --progress         show progress even when stderr is not a terminal\n"
     "  -h, --help             this help\n"
     "\n"
@@ -73,6 +76,8 @@ typedef struct {
     long long first; /* 1-based number of the batch's first line */
     int *src;        /* scratch for the padded batch */
     int *order;
+    loom_progress *progress;
+    long long sentences, words; /* translated so far, and their output words */
 } translator;
 
 /* XML-escapes a word into f. */
@@ -183,9 +188,13 @@ static int by_length_desc(const void *x, const void *y, void *ctx)
 
 #define MAX_THREADS 64
 
-/* One thread's part of a window: batches k, k + threads, ... */
+/* One thread's part of a window: it takes the next batch not yet taken
+ * (an atomic counter shared by the threads), so a thread that drew short
+ * sentences takes more batches. Results go to fixed slots: the output does
+ * not depend on which thread decoded what. */
 typedef struct {
     translator *t;
+    atomic_int *next; /* the next batch to take */
     int k, m;
     int *src;        /* this thread's padded batch */
     const int *lens; /* sorted lengths of the window */
@@ -199,8 +208,11 @@ static void *decode_share(void *arg)
     decode_job *j = arg;
     translator *t = j->t;
     int K = t->o.nbest;
-    for (int r0 = j->k * t->batch; r0 < j->m && !j->rc; r0 += t->threads * t->batch) {
-        int nb = j->m - r0 < t->batch ? j->m - r0 : t->batch, Sb = j->lens[r0];
+    for (;;) {
+        long long r0 = (long long)atomic_fetch_add(j->next, 1) * t->batch;
+        if (r0 >= j->m || j->rc)
+            break;
+        int nb = j->m - r0 < t->batch ? (int)(j->m - r0) : t->batch, Sb = j->lens[r0];
         for (int r = 0; r < nb; r++) {
             const int32_t *ids = t->ids[t->order[r0 + r]];
             for (int q = 0; q < Sb; q++)
@@ -235,12 +247,13 @@ static int flush(translator *t, FILE *out)
         rc = LOOM_ENOMEM;
     for (int r = 0; r < m && !rc; r++)
         lens[r] = (int)t->lens[t->order[r]];
-    /* batches go to the threads in turn; each thread has its own workspace */
+    /* each thread has its own workspace and takes batches as it finishes */
+    atomic_int next = 0;
     decode_job jobs[MAX_THREADS];
     pthread_t tid[MAX_THREADS];
     int started[MAX_THREADS] = {0};
     for (int k = 0; k < t->threads && !rc; k++) {
-        jobs[k] = (decode_job){t, k, m, src + (size_t)k * t->batch * S, lens, hyps, counts, 0};
+        jobs[k] = (decode_job){t, &next, k, m, src + (size_t)k * t->batch * S, lens, hyps, counts, 0};
         /* a thread only for a share that has a batch (a streamed line has one) */
         if (k > 0 && (long long)k * t->batch < m)
             started[k] = pthread_create(&tid[k], NULL, decode_share, &jobs[k]) == 0;
@@ -289,8 +302,13 @@ static int flush(translator *t, FILE *out)
         }
         fputc('\n', out);
     }
-    for (int r = 0; r < m && hyps && counts; r++)
+    for (int r = 0; r < m && hyps && counts; r++) {
+        if (counts[r] > 0)
+            t->words += hyps[(size_t)r * K].len;
         loom_seq_hyps_free(&hyps[(size_t)r * K], counts[r]);
+    }
+    t->sentences += n;
+    loom_progress_update(t->progress, (double)t->sentences, NULL);
     free(hyps);
     free(counts);
     free(lens);
@@ -349,7 +367,7 @@ static int run_translate(int argc, char **argv)
     loom_seq_decode_defaults(&t.o);
     long long beam = 1, nbest = 1, batch = 64, max_len = 0, threads = 1;
     double alpha = 0.6;
-    int c, k;
+    int c, k, quiet = 0, progress = CLI_PROGRESS_AUTO;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "k:hq", longopts, NULL)) != -1) {
         switch (c) {
@@ -388,7 +406,10 @@ static int run_translate(int argc, char **argv)
         case CLI_OPT_HELP:
             return cli_help(cmd);
         case CLI_OPT_QUIET:
+            quiet = 1, progress = CLI_PROGRESS_OFF;
+            break;
         case CLI_OPT_PROGRESS:
+            progress = CLI_PROGRESS_ON;
             break;
         default:
             return cli_bad_option(cmd, argc, argv);
@@ -435,10 +456,24 @@ static int run_translate(int argc, char **argv)
         if (!t.ids || !t.lens || !t.caps || !t.order)
             rc = LOOM_ENOMEM;
     }
+    double t0 = loom_now();
+    t.progress = loom_progress_new("translate", 0, "sentences", cli_progress_enabled(progress));
     if (!rc)
         rc = translate_file(&t, input, stdout);
     if (!rc && fflush(stdout) != 0)
         rc = loom_error(LOOM_EIO, "writing the translations failed");
+    loom_progress_set_total(t.progress, (double)t.sentences);
+    loom_progress_finish(t.progress, NULL);
+    loom_progress_free(t.progress);
+    double secs = loom_now() - t0;
+    /* the figures a user compares with other tools (Marian's "Total time"):
+     * reading, decoding and writing, the model's loading excluded */
+    if (!rc && !quiet && t.sentences > 0)
+        fprintf(stderr,
+                "loom translate: %lld sentences, %lld words out, in %.3f s (%.0f sentences/s, "
+                "%.0f words/s; beam %lld, batch %lld, %lld thread%s)\n",
+                t.sentences, t.words, secs, t.sentences / (secs > 0 ? secs : 1e-9),
+                t.words / (secs > 0 ? secs : 1e-9), beam, batch, threads, threads > 1 ? "s" : "");
     for (int i = 0; t.ids && i < t.window; i++)
         free(t.ids[i]);
     free(t.ids);

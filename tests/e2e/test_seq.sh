@@ -18,6 +18,11 @@ expect_grep "validation line" 'step [0-9]+: valid loss [0-9.]+, BLEU [0-9.]+, ex
 printf 'a b c\n\nh g f e d\n' >"$TMP/in.txt"
 expect_status "translate runs" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt"
 expect_lines "one output line per input line" 3 "$TMP/out"
+expect_grep "a closing summary on stderr" '^loom translate: 3 sentences, 8 words out, in [0-9.]+ s \([0-9]+ sentences/s' "$TMP/err"
+expect_status "translate --quiet" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt" --quiet
+[ ! -s "$TMP/err" ] && ok "--quiet prints nothing on stderr" || not_ok "--quiet prints nothing on stderr"
+expect_status "translate --progress" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt" --progress
+expect_grep "a progress line counts sentences" '^translate: 100.0%  [0-9.k]+ sentences/s' "$TMP/err"
 expect_grep "the fixture model reverses" '^c b a$' "$TMP/out"
 expect_grep "an empty line stays empty" '^$' "$TMP/out"
 printf 'c b a\n\nd e f g h\n' >"$TMP/want.txt"
