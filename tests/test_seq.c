@@ -282,7 +282,14 @@ START_TEST(batched_decoding_equals_one_at_a_time)
         ck_assert_mem_eq(one.ids, all[i].ids, one.len * sizeof(int));
         ck_assert_msg(fabsf(one.score - all[i].score) < 1e-4f, "scores %g %g", one.score,
                       all[i].score);
-        /* attention rows sum to 1 over the real source positions */
+        /* the same attention rows, batched (sentences leave the batched
+         * state as they end) or alone; each sums to 1 over the source */
+        ck_assert_int_eq(one.src_len, lens[i]);
+        ck_assert_int_eq(all[i].src_len, S);
+        for (int t = 0; t < one.len; t++)
+            for (int j = 0; j < lens[i]; j++)
+                ck_assert_float_eq_tol(one.align[t * one.src_len + j],
+                                       all[i].align[t * all[i].src_len + j], 1e-5f);
         for (int t = 0; t < one.len; t++) {
             float s = 0;
             for (int j = 0; j < lens[i]; j++)

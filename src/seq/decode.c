@@ -158,18 +158,24 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
     int rc = loom_seq_start(&st, m, w, src, lens, n, S, G);
     if (rc)
         return rc;
+    /* The search's arrays use the sentences' own rows (sentence i: rows
+     * i*G ..); the decoder state drops sentences whose search has ended, so
+     * state sentence j is sentence slot[j] and state row j*G + k is row
+     * slot[j]*G + k here. */
     h->R = R, h->S = S, h->T = max_len;
     h->tok = loom_malloc((size_t)max_len * R, sizeof(int));
     h->par = loom_malloc((size_t)max_len * R, sizeof(int));
     h->wts = align ? loom_malloc((size_t)max_len * R * S, sizeof(float)) : NULL;
     float *logp = loom_malloc((size_t)R * V, sizeof(float));
+    float *wts = align ? loom_malloc((size_t)R * S, sizeof(float)) : NULL;
     float *cum = loom_malloc(R, sizeof(float)), *ncum = loom_malloc(R, sizeof(float));
     int *prev = loom_malloc(R, sizeof(int)), *from = loom_malloc(R, sizeof(int));
+    int *sprev = loom_malloc(R, sizeof(int)), *slot = loom_malloc(n, sizeof(int));
     char *active = loom_calloc(3 * (size_t)n, 1), *lane_on = active + n, *finished = active + 2 * n;
     int *beam_ends = loom_calloc(n, sizeof(int));
     cand *cands = loom_malloc(2 * (size_t)K, sizeof(cand));
-    if (!h->tok || !h->par || (align && !h->wts) || !logp || !cum || !ncum || !prev || !from ||
-        !active || !beam_ends || !cands) {
+    if (!h->tok || !h->par || (align && (!h->wts || !wts)) || !logp || !cum || !ncum || !prev ||
+        !from || !sprev || !slot || !active || !beam_ends || !cands) {
         rc = LOOM_ENOMEM;
         goto done;
     }
@@ -178,22 +184,35 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
         cum[r] = r % G == 0 || r % G == K ? 0.0f : -INFINITY;
         prev[r] = LOOM_SEQ_BOS;
     }
-    memset(active, 1, n);
-    memset(lane_on, lane, n);
-    int nactive = n;
+    for (int i = 0; i < n; i++)
+        slot[i] = i;
+    for (int i = 0; i < n; i++)
+        active[i] = 1, lane_on[i] = (char)lane;
+    int nactive = n, nl = n; /* sentences searching, and in the state */
     for (int t = 0; t < max_len && nactive > 0; t++) {
-        loom_seq_step(m, st, prev, logp, h->wts ? h->wts + (size_t)t * R * S : NULL);
+        for (int j = 0; j < nl; j++)
+            for (int k = 0; k < G; k++)
+                sprev[j * G + k] = prev[slot[j] * G + k];
+        loom_seq_step(m, st, sprev, logp, wts);
         int *tok = h->tok + (size_t)t * R, *par = h->par + (size_t)t * R;
-        for (int i = 0; i < n; i++) {
-            int r0 = i * G, last = t == (fixed_len > 0 ? fixed_len : 2 * lens[i] + 10) - 1;
-            for (int k = 0; k < G; k++) {
-                from[r0 + k] = par[r0 + k] = r0 + k;
-                tok[r0 + k] = LOOM_SEQ_PAD;
-                ncum[r0 + k] = -INFINITY;
-            }
+        for (int r = 0; r < R; r++) {
+            par[r] = r;
+            tok[r] = LOOM_SEQ_PAD;
+            ncum[r] = -INFINITY;
+        }
+        for (int j = 0; j < nl; j++) {
+            int i = slot[j], r0 = i * G, q0 = j * G; /* own rows, state rows */
+            int last = t == (fixed_len > 0 ? fixed_len : 2 * lens[i] + 10) - 1;
+            for (int k = 0; k < G; k++)
+                from[q0 + k] = q0 + k;
+            if (wts)
+                memcpy(h->wts + ((size_t)t * R + r0) * S, wts + (size_t)q0 * S,
+                       (size_t)G * S * sizeof(float));
+            if (finished[i])
+                continue;
             if (lane_on[i]) {
-                int r = r0 + K, v = argmax_token(logp + (size_t)r * V, V);
-                float c = cum[r] + logp[(size_t)r * V + v];
+                int r = r0 + K, v = argmax_token(logp + (size_t)(q0 + K) * V, V);
+                float c = cum[r] + logp[(size_t)(q0 + K) * V + v];
                 tok[r] = v;
                 if (v == LOOM_SEQ_EOS) {
                     rc |= ending_add(&ends[i], t, r, 1, c, loom_seq_score(c, t + 1, alpha));
@@ -209,7 +228,7 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
                 for (int k = 0; k < K; k++) {
                     if (cum[r0 + k] == -INFINITY)
                         continue;
-                    const float *lp = logp + (size_t)(r0 + k) * V;
+                    const float *lp = logp + (size_t)(q0 + k) * V;
                     for (int v = LOOM_SEQ_UNK; v < V; v++)
                         if (v != LOOM_SEQ_BOS)
                             cand_push(cands, &nc, 2 * K, cum[r0 + k] + lp[v], r0 + k, v);
@@ -223,7 +242,8 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
                         }
                         continue;
                     }
-                    from[r0 + live] = par[r0 + live] = cands[c].row;
+                    par[r0 + live] = cands[c].row;
+                    from[q0 + live] = q0 + (cands[c].row - r0);
                     tok[r0 + live] = cands[c].tok;
                     ncum[r0 + live] = cands[c].cum;
                     live++;
@@ -238,7 +258,7 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
             }
             if (last) /* the sentence's limit: what is unfinished ended above */
                 active[i] = lane_on[i] = 0;
-            if (!active[i] && !lane_on[i] && !finished[i]) {
+            if (!active[i] && !lane_on[i]) {
                 finished[i] = 1;
                 nactive--;
             }
@@ -249,9 +269,25 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
             loom_seq_state_reorder(st, from);
         memcpy(cum, ncum, R * sizeof(float));
         memcpy(prev, tok, R * sizeof(int));
+        /* drop ended sentences from the state once they are an eighth of it
+         * (the move costs about what a step on those rows would) */
+        int gone = 0;
+        for (int j = 0; j < nl; j++)
+            gone += finished[slot[j]];
+        if (nactive > 0 && gone * 8 >= nl) {
+            int nk = 0;
+            for (int j = 0; j < nl; j++)
+                if (!finished[slot[j]])
+                    from[nk] = j, slot[nk++] = slot[j];
+            loom_seq_state_keep(st, from, nk);
+            nl = nk;
+        }
     }
 done:
     free(logp);
+    free(wts);
+    free(sprev);
+    free(slot);
     free(cum);
     free(ncum);
     free(prev);

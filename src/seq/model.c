@@ -1117,6 +1117,29 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     return 0;
 }
 
+void loom_seq_state_keep(loom_seq_state *st, const int *keep, int nkeep)
+{
+    const loom_seq_model *m = st->m;
+    size_t K = (size_t)st->K, S = (size_t)st->S, H = (size_t)m->c.hidden, He = (size_t)m->He;
+    size_t A = m->c.attention == LOOM_SEQ_ATTN_BAHDANAU ? (size_t)m->c.attn_dim : 0;
+    size_t GH = (size_t)m->G * H;
+    for (int j = 0; j < nkeep; j++) {
+        size_t from = (size_t)keep[j], to = (size_t)j;
+        if (from == to)
+            continue; /* keep is increasing: to < from below, moves never overlap wrongly */
+        memmove(st->enc + to * K * S * He, st->enc + from * K * S * He, K * S * He * sizeof(float));
+        if (A)
+            memmove(st->kp + to * K * S * A, st->kp + from * K * S * A, K * S * A * sizeof(float));
+        if (st->P)
+            memmove(st->P + to * S * GH, st->P + from * S * GH, S * GH * sizeof(float));
+        memmove(st->s + to * K * H, st->s + from * K * H, K * H * sizeof(float));
+        if (st->c)
+            memmove(st->c + to * K * H, st->c + from * K * H, K * H * sizeof(float));
+        memmove(st->lens + to * K, st->lens + from * K, K * sizeof(int));
+    }
+    st->rows = nkeep * st->K;
+}
+
 void loom_seq_state_reorder(loom_seq_state *st, const int *from)
 {
     int H = st->m->c.hidden;

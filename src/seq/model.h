@@ -127,6 +127,10 @@ int loom_seq_state_src_len(const loom_seq_state *st);
 /* Beam reordering: row r takes the decoder state of row from[r], which
  * must belong to the same sentence. */
 void loom_seq_state_reorder(loom_seq_state *st, const int *from);
+/* Keeps only the sentences keep[0..nkeep) (indices into the state's
+ * current sentences, increasing), moved to the front in that order: later
+ * steps skip the sentences whose search has ended. */
+void loom_seq_state_keep(loom_seq_state *st, const int *keep, int nkeep);
 /* One decoder step for every row: feeds prev[r], writes log-probabilities
  * (rows x tgt_vocab) to logp and, when align is not NULL and there is
  * attention, the attention weights (rows x src_len). */
