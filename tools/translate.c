@@ -43,6 +43,9 @@ static const char help[] =
     "                         'source-target' index pairs (the source position each\n"
     "                         output token attends to most), soft the weights of each\n"
     "                         output token over the source, rows separated by ' | '\n"
+    "      --replace-unk      write each <unk> of the output as the source token it\n"
+    "                         attends to most (names, numbers, rare words pass\n"
+    "                         through; as OpenNMT's -replace_unk)\n"
     "      --attention-svg DIR  write DIR/NNNNNN.svg, one attention heat map per\n"
     "                         sentence (source words across, output words down)\n"
     "      --threads N        threads, each decoding whole batches (default 1; at\n"
@@ -55,9 +58,19 @@ static const char help[] =
     "examples:\n"
     "  echo 'a b c d' | loom translate tests/fixtures/seq/reverse.loom\n"
     "  echo 'a b c d' | loom translate tests/fixtures/seq/reverse.loom --beam 5 --nbest 3\n"
-    "  echo 'a b c' | loom translate tests/fixtures/seq/reverse.loom --align hard\n";
+    "  echo 'a b c' | loom translate tests/fixtures/seq/reverse.loom --align hard\n"
+    "  echo 'a zebra c' | loom translate tests/fixtures/seq/reverse.loom --replace-unk\n";
 
-enum { OPT_ALPHA = 0x3000, OPT_NBEST, OPT_BATCH, OPT_MAX_LEN, OPT_ALIGN, OPT_SVG, OPT_THREADS };
+enum {
+    OPT_ALPHA = 0x3000,
+    OPT_NBEST,
+    OPT_BATCH,
+    OPT_MAX_LEN,
+    OPT_ALIGN,
+    OPT_SVG,
+    OPT_THREADS,
+    OPT_REPLACE_UNK
+};
 enum { ALIGN_NONE = 0, ALIGN_SOFT = 1, ALIGN_HARD = 2 };
 
 typedef struct {
@@ -78,6 +91,13 @@ typedef struct {
     int *order;
     loom_progress *progress;
     long long sentences, words; /* translated so far, and their output words */
+    int replace_unk;
+    char **text; /* --replace-unk: the window's lines as read */
+    size_t *text_cap, *text_len;
+    char *tokbuf; /* the tokens of one line, NUL-separated */
+    size_t tokbuf_len, tokbuf_cap;
+    size_t *tokoff; /* their offsets in tokbuf */
+    size_t ntok, tokoff_cap;
 } translator;
 
 /* XML-escapes a word into f. */
@@ -149,13 +169,59 @@ static int write_svg(translator *t, long long line, const int32_t *src, int ns,
     return loom_writer_commit(w);
 }
 
-static void print_words(FILE *out, const loom_vocab *v, const int *ids, int n)
+static int collect_token(void *ctx, const char *tok, size_t len)
 {
-    for (int k = 0; k < n; k++) {
+    translator *t = ctx;
+    if (t->ntok == t->tokoff_cap) {
+        size_t cap = t->tokoff_cap ? 2 * t->tokoff_cap : 64;
+        size_t *p = loom_realloc(t->tokoff, cap, sizeof *p);
+        if (!p)
+            return LOOM_ENOMEM;
+        t->tokoff = p, t->tokoff_cap = cap;
+    }
+    if (t->tokbuf_len + len + 1 > t->tokbuf_cap) {
+        size_t cap = 2 * (t->tokbuf_len + len + 1);
+        char *p = loom_realloc(t->tokbuf, cap, 1);
+        if (!p)
+            return LOOM_ENOMEM;
+        t->tokbuf = p, t->tokbuf_cap = cap;
+    }
+    t->tokoff[t->ntok++] = t->tokbuf_len;
+    memcpy(t->tokbuf + t->tokbuf_len, tok, len);
+    t->tokbuf[t->tokbuf_len + len] = '\0';
+    t->tokbuf_len += len + 1;
+    return 0;
+}
+
+/* Prints a hypothesis's words. With --replace-unk, an <unk> becomes the
+ * source token (of window line i) with the largest attention weight. */
+static int print_words(translator *t, FILE *out, const loom_seq_hyp *h, int i, int ns)
+{
+    const loom_vocab *v = t->b.vocab[1];
+    int tokenized = 0;
+    for (int k = 0; k < h->len; k++) {
         if (k)
             fputc(' ', out);
-        fputs(loom_vocab_word(v, ids[k]), out);
+        if (h->ids[k] == LOOM_SEQ_UNK && t->replace_unk && h->align && ns > 0) {
+            if (!tokenized) {
+                t->ntok = t->tokbuf_len = 0;
+                int rc = loom_tokenize_string(t->tok, t->text[i], t->text_len[i], collect_token, t);
+                if (rc < 0)
+                    return rc;
+                tokenized = 1;
+            }
+            const float *a = h->align + (size_t)k * h->src_len;
+            int best = 0;
+            for (int j = 1; j < ns; j++)
+                best = a[j] > a[best] ? j : best;
+            if ((size_t)best < t->ntok) {
+                fputs(t->tokbuf + t->tokoff[best], out);
+                continue;
+            }
+        }
+        fputs(loom_vocab_word(v, h->ids[k]), out);
     }
+    return 0;
 }
 
 static void print_align(FILE *out, const loom_seq_hyp *h, int ns, int mode)
@@ -282,7 +348,8 @@ static int flush(translator *t, FILE *out)
             for (int j = 0; j < c; j++) {
                 const loom_seq_hyp *h = &hyps[(size_t)r * K + j];
                 fprintf(out, "%lld ||| ", line);
-                print_words(out, t->b.vocab[1], h->ids, h->len);
+                if ((rc = print_words(t, out, h, i, lens[r])))
+                    break;
                 fprintf(out, " ||| %.4f", h->score);
                 if (t->align)
                     print_align(out, h, lens[r], t->align);
@@ -294,7 +361,8 @@ static int flush(translator *t, FILE *out)
         }
         if (c > 0) {
             const loom_seq_hyp *h = &hyps[(size_t)r * K];
-            print_words(out, t->b.vocab[1], h->ids, h->len);
+            if ((rc = print_words(t, out, h, i, lens[r])))
+                break;
             if (t->align)
                 print_align(out, h, lens[r], t->align);
             if (t->svg_dir && (rc = write_svg(t, line, t->ids[i], lens[r], h)))
@@ -338,6 +406,19 @@ static int translate_file(translator *t, const char *path, FILE *out)
             rc = loom_error_prefix(rc, loom_reader_path(r), loom_reader_line_number(r));
             break;
         }
+        if (t->text) { /* --replace-unk reads the line's tokens again */
+            if (len + 1 > t->text_cap[i]) {
+                char *p = loom_realloc(t->text[i], len + 1, 1);
+                if (!p) {
+                    rc = LOOM_ENOMEM;
+                    break;
+                }
+                t->text[i] = p, t->text_cap[i] = len + 1;
+            }
+            memcpy(t->text[i], buf, len);
+            t->text[i][len] = '\0';
+            t->text_len[i] = len;
+        }
         t->n++;
         if (t->n == t->window && (rc = flush(t, out)))
             break;
@@ -359,6 +440,7 @@ static int run_translate(int argc, char **argv)
                                              {"align", required_argument, 0, OPT_ALIGN},
                                              {"attention-svg", required_argument, 0, OPT_SVG},
                                              {"threads", required_argument, 0, OPT_THREADS},
+                                             {"replace-unk", no_argument, 0, OPT_REPLACE_UNK},
                                              CLI_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     static const char *const aligns[] = {"soft", "hard", NULL};
@@ -403,6 +485,9 @@ static int run_translate(int argc, char **argv)
         case OPT_SVG:
             t.svg_dir = optarg;
             break;
+        case OPT_REPLACE_UNK:
+            t.replace_unk = 1;
+            break;
         case CLI_OPT_HELP:
             return cli_help(cmd);
         case CLI_OPT_QUIET:
@@ -427,7 +512,7 @@ static int run_translate(int argc, char **argv)
     const char *model = argv[optind], *input = optind + 1 < argc ? argv[optind + 1] : "-";
     loom_blas_set_threads(1); /* our threads take whole batches */
     t.o.beam = (int)beam, t.o.nbest = (int)nbest, t.o.alpha = (float)alpha;
-    t.o.max_len = (int)max_len, t.o.align = t.align || t.svg_dir;
+    t.o.max_len = (int)max_len, t.o.align = t.align || t.svg_dir || t.replace_unk;
     t.batch = (int)batch;
     t.window = batch == 1 ? 1 : (int)(batch * 16 < 16384 ? batch * 16 : 16384);
     /* --batch 1 streams stdin line by line; a file at --batch 1 with more
@@ -455,6 +540,13 @@ static int run_translate(int argc, char **argv)
         t.order = loom_calloc(t.window, sizeof *t.order);
         if (!t.ids || !t.lens || !t.caps || !t.order)
             rc = LOOM_ENOMEM;
+        if (!rc && t.replace_unk) {
+            t.text = loom_calloc(t.window, sizeof *t.text);
+            t.text_cap = loom_calloc(t.window, sizeof *t.text_cap);
+            t.text_len = loom_calloc(t.window, sizeof *t.text_len);
+            if (!t.text || !t.text_cap || !t.text_len)
+                rc = LOOM_ENOMEM;
+        }
     }
     double t0 = loom_now();
     t.progress = loom_progress_new("translate", 0, "sentences", cli_progress_enabled(progress));
@@ -477,6 +569,13 @@ static int run_translate(int argc, char **argv)
     for (int i = 0; t.ids && i < t.window; i++)
         free(t.ids[i]);
     free(t.ids);
+    for (int i = 0; t.text && i < t.window; i++)
+        free(t.text[i]);
+    free(t.text);
+    free(t.text_cap);
+    free(t.text_len);
+    free(t.tokbuf);
+    free(t.tokoff);
     free(t.lens);
     free(t.caps);
     free(t.order);

@@ -36,6 +36,24 @@ for i in $(seq 40); do printf 'a b c\nd e f g h\nh\n\nb a d\n'; done >"$TMP/many
 expect_status "batches of 7 on 3 threads" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/many.txt" --batch 7 --threads 3
 expect_same "batched, threaded decoding keeps input order and results" "$TMP/out" "$TMP/one.out"
 
+# --replace-unk: a copy task whose second word is seen once (so <unk> on
+# both sides, --min-count 2); the model learns to write <unk> there while
+# attending to it, and --replace-unk puts the source token back
+awk 'BEGIN { srand(5); split("a b c d e f", L, " ");
+    for (i = 0; i < 600; i++) { s = L[int(rand() * 6) + 1] " w" i " " L[int(rand() * 6) + 1] " " L[int(rand() * 6) + 1]; print s "\t" s } }' >"$TMP/copy.tsv"
+expect_status "copy model trains" 0 "$LOOM" seq2seq "$TMP/copy.tsv" -o "$TMP/copy.loom" --min-count 2 \
+    --emb 16 --hidden 32 --batch 32 --lr 0.01 --epochs 15 --seed 1 --quiet
+printf 'a w9999 b c\nd zebra e f\n' >"$TMP/copy.in"
+expect_status "translate without --replace-unk" 0 "$LOOM" translate "$TMP/copy.loom" "$TMP/copy.in" -q
+printf 'a <unk> b c\nd <unk> e f\n' >"$TMP/want.txt"
+expect_same "unknown words come out as <unk>" "$TMP/out" "$TMP/want.txt"
+expect_status "translate --replace-unk" 0 "$LOOM" translate "$TMP/copy.loom" "$TMP/copy.in" -q --replace-unk
+printf 'a w9999 b c\nd zebra e f\n' >"$TMP/want.txt"
+expect_same "--replace-unk copies the attended source token" "$TMP/out" "$TMP/want.txt"
+expect_status "--replace-unk with a beam and n-best" 0 "$LOOM" translate "$TMP/copy.loom" "$TMP/copy.in" -q \
+    --replace-unk --beam 3 --nbest 2
+expect_grep "n-best lines carry the copied token" '^1 \|\|\| a w9999 b c \|\|\| ' "$TMP/out"
+
 expect_status "beam with n-best" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/in.txt" --beam 4 --nbest 2
 expect_grep "n-best format" '^1 \|\|\| c b a \|\|\| -?[0-9.]+$' "$TMP/out"
 expect_lines "two per non-empty sentence, one for the empty" 5 "$TMP/out"
