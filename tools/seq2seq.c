@@ -74,6 +74,8 @@ static const char help[] =
     "      --batch N          sentences per batch (default 64)\n"
     "      --epochs N         (default 10)\n"
     "      --patience N       stop after N validations without improvement (default 0: never)\n"
+    "      --best-by loss|bleu  what the kept model and --patience go by: validation\n"
+    "                         loss (default) or greedy BLEU (Marian's --valid-metrics)\n"
     "      --seed N           (default 1); a seed and a thread count repeat a run bit for bit\n"
     "      --threads N        threads, each taking a share of every batch (default 1)\n"
     "      --checkpoint FILE  checkpoint file (default MODEL.ckpt)\n"
@@ -130,6 +132,7 @@ enum {
     OPT_RESUME,
     OPT_MAX_STEPS,
     OPT_STOP_EXACT,
+    OPT_BEST_BY,
     OPT_TIE,
     OPT_SIDE = 0x3100 /* + 2 * tokflag index + side */
 };
@@ -141,7 +144,7 @@ typedef struct {
     long long min_count, max_vocab, max_len, layers, emb, hidden, attn_dim, batch, epochs;
     long long patience, seed, threads, valid_every, max_steps, vocab_from_vectors;
     double dropout, lr, clip, smoothing, ckpt_minutes, stop_exact;
-    int cell, attention, bidirectional, freeze[2], emb_given, tie, scale_vectors;
+    int cell, attention, bidirectional, freeze[2], emb_given, tie, scale_vectors, best_by;
     loom_tok_opts tok[2];
     int quiet, progress;
 } args;
@@ -203,6 +206,7 @@ static int parse(int argc, char **argv, args *a)
         {"resume", required_argument, 0, OPT_RESUME},
         {"max-steps", required_argument, 0, OPT_MAX_STEPS},
         {"stop-at-exact", required_argument, 0, OPT_STOP_EXACT},
+        {"best-by", required_argument, 0, OPT_BEST_BY},
         {"tie-embeddings", no_argument, 0, OPT_TIE},
         {"src-keep-case", no_argument, 0, OPT_SIDE + 0},
         {"tgt-keep-case", no_argument, 0, OPT_SIDE + 1},
@@ -216,6 +220,7 @@ static int parse(int argc, char **argv, args *a)
     static const char *const cells[] = {"gru", "lstm", NULL};
     static const char *const attns[] = {"none", "bahdanau", "dot", "general", NULL};
     static const char *const freezes[] = {"src", "tgt", "both", NULL};
+    static const char *const best_bys[] = {"loss", "bleu", NULL};
     const char *cmd = "seq2seq";
     int c, k;
     opterr = 0;
@@ -344,6 +349,11 @@ static int parse(int argc, char **argv, args *a)
                 return 1 + CLI_EXIT_USAGE;
             a->attention = k;
             break;
+        case OPT_BEST_BY:
+            if ((k = cli_choice(cmd, "best-by", optarg, best_bys)) < 0)
+                return 1 + CLI_EXIT_USAGE;
+            a->best_by = k;
+            break;
         case OPT_FREEZE:
             if ((k = cli_choice(cmd, "freeze", optarg, freezes)) < 0)
                 return 1 + CLI_EXIT_USAGE;
@@ -442,6 +452,8 @@ static void resume_args(args *a, const loom_st_file *f)
         a->vectors[0] = v;
     if ((v = loom_st_meta(f, "tgt_vectors")) && strcmp(v, "none") != 0)
         a->vectors[1] = v;
+    if ((v = loom_st_meta(f, "best_by")))
+        a->best_by = strcmp(v, "bleu") == 0;
 }
 
 static int build_vocab(loom_vocab **out, const loom_seq_pairs *p, int side, const args *a)
@@ -624,6 +636,8 @@ static int run_seq2seq(int argc, char **argv)
                           a.vectors[0] ? a.vectors[0] : "none",
                           "tgt_vectors",
                           a.vectors[1] ? a.vectors[1] : "none",
+                          "best_by",
+                          a.best_by ? "bleu" : "loss",
                           NULL,
                           NULL};
     loom_seq_train_opts o;
@@ -634,6 +648,7 @@ static int run_seq2seq(int argc, char **argv)
     o.valid_every = (int)a.valid_every, o.patience = (int)a.patience;
     o.checkpoint_minutes = a.ckpt_minutes, o.checkpoint = a.checkpoint;
     o.max_steps = a.max_steps, o.stop_at_exact = a.stop_exact, o.meta = meta;
+    o.best_by = a.best_by;
     int show = cli_progress_enabled(a.progress);
     loom_progress *p = loom_progress_new("seq2seq", 0, "steps", show);
     loom_seq_train_result res;

@@ -299,8 +299,9 @@ static const char *const train_keys[] = {
     "clip",    "label_smoothing", "batch",       "epochs",
     "seed",    "max_len",         "min_count",   "max_vocab",
     "src_vocab_from_vectors", "scale_vectors",
-    "freeze",  "src_vectors",     "tgt_vectors", "steps",
-    "epoch",   "best_valid_loss", "valid_bleu",  "train_tokens_per_s",
+    "freeze",  "src_vectors",     "tgt_vectors", "best_by",
+    "steps",   "epoch",           "best_valid_loss", "best_valid_bleu",
+    "valid_bleu", "train_tokens_per_s",
     NULL};
 /* clang-format on */
 

@@ -172,7 +172,8 @@ static int save_model(loom_seq_bundle *b, const loom_seq_train_opts *o, const ch
     rc |= meta_put(w, "steps", "%ld", p->step);
     rc |= meta_put(w, "epoch", "%d", p->epoch);
     if (isfinite(p->best))
-        rc |= meta_put(w, "best_valid_loss", "%.6f", p->best);
+        rc |= o->best_by == LOOM_SEQ_BEST_BLEU ? meta_put(w, "best_valid_bleu", "%.2f", -p->best)
+                                               : meta_put(w, "best_valid_loss", "%.6f", p->best);
     if (opt) {
         rc |= loom_optim_save_state(opt, w);
         rc |= meta_put(w, "train_epoch", "%d", p->epoch);
@@ -335,9 +336,11 @@ static int validate(loop *l, position *p, int *stop)
     int rc = loom_seq_evaluate(l->b, l->w, l->valid, share, &loss, &bleu, &exact);
     if (rc)
         return rc;
-    int better = loss < p->best;
+    /* p->best is kept as "lower is better": the loss, or minus the BLEU */
+    double score = l->o->best_by == LOOM_SEQ_BEST_BLEU ? -bleu : loss;
+    int better = score < p->best;
     if (better) {
-        p->best = loss;
+        p->best = score;
         p->bad = 0;
         l->res->valid_loss = loss, l->res->valid_bleu = bleu, l->res->valid_exact = exact;
         if ((rc = save_model(l->b, l->o, l->path, p, NULL)))

@@ -24,8 +24,11 @@ typedef struct {
     const char *checkpoint;    /* checkpoint path (NULL: none) */
     long max_steps;            /* stop (and checkpoint) after this many steps; 0: no limit */
     double stop_at_exact;      /* stop once validation exact match reaches this (0: off) */
+    int best_by;               /* LOOM_SEQ_BEST_LOSS or LOOM_SEQ_BEST_BLEU: what "best" means */
     const char *const *meta;   /* extra key, value, ... strings for the model file */
 } loom_seq_train_opts;
+
+enum { LOOM_SEQ_BEST_LOSS = 0, LOOM_SEQ_BEST_BLEU = 1 };
 
 void loom_seq_train_defaults(loom_seq_train_opts *o);
 
@@ -41,8 +44,9 @@ typedef struct {
 typedef void (*loom_seq_report_fn)(void *ctx, const char *line);
 
 /* Trains b->model on `train`, validating on `valid` (may be NULL), and
- * writes the model file to `path` (the best by validation loss when there
- * is validation, else the last). `resume` (may be NULL) is an open
+ * writes the model file to `path` (the best by validation loss, or BLEU
+ * with o->best_by, when there is validation, else the last); patience
+ * counts validations without a new best by that measure. `resume` (may be NULL) is an open
  * checkpoint to continue from: weights are already in b, the optimizer
  * state, the position in the data and the random streams come from it. */
 int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_seq_corpus *valid,

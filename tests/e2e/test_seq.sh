@@ -125,6 +125,23 @@ expect_grep "and says so" 'needs --src-vectors' "$TMP/err"
 expect_status "--src-vocab-from-vectors refuses --tie-embeddings" 2 "$LOOM" seq2seq "$TRAIN" \
     -o "$TMP/x.loom" --src-vectors "$TMP/vv.txt" --src-vocab-from-vectors 0 --tie-embeddings
 
+# ---- --best-by bleu: the kept model is the best by validation BLEU ----
+expect_status "training with --best-by bleu" 0 "$LOOM" seq2seq "$TRAIN" -o "$TMP/bb.loom" \
+    --valid "$SEQ/reverse-valid.tsv" --valid-every 10 --emb 8 --hidden 12 --batch 32 --lr 0.01 \
+    --epochs 2 --best-by bleu
+# every "(best, saved)" validation has a BLEU above all earlier ones, every
+# other one does not; the model file records the best BLEU
+awk '/valid loss/ { b = $0; sub(/.*BLEU /, "", b); b += 0; saved = /best, saved/;
+       if (saved != (n == 0 || b > best)) bad++; if (saved) best = b; n++ }
+     END { if (n < 3 || bad) exit 1; printf "%.2f\n", best }' "$TMP/err" >"$TMP/bestbleu" &&
+    ok "models are kept by BLEU ($(wc -l <"$TMP/err") report lines)" ||
+    not_ok "models are kept by BLEU"
+expect_status "loom info on the --best-by bleu model" 0 "$LOOM" info "$TMP/bb.loom"
+expect_grep "the model file carries best_by" 'best_by: bleu' "$TMP/out"
+expect_grep "and the best BLEU" "best_valid_bleu: $(cat "$TMP/bestbleu")" "$TMP/out"
+expect_status "--best-by rejects other measures" 2 "$LOOM" seq2seq "$TRAIN" -o "$TMP/x.loom" \
+    --best-by accuracy
+
 # ---- bad model files ----
 head -c 300 "$SEQ/reverse.loom" >"$TMP/cut.loom"
 expect_status "a truncated model: exit 1" 1 "$LOOM" translate "$TMP/cut.loom" "$TMP/in.txt"
