@@ -319,7 +319,8 @@ static int flush(translator *t, FILE *out)
     pthread_t tid[MAX_THREADS];
     int started[MAX_THREADS] = {0};
     for (int k = 0; k < t->threads && !rc; k++) {
-        jobs[k] = (decode_job){t, &next, k, m, src + (size_t)k * t->batch * S, lens, hyps, counts, 0};
+        jobs[k] =
+            (decode_job){t, &next, k, m, src + (size_t)k * t->batch * S, lens, hyps, counts, 0};
         /* a thread only for a share that has a batch (a streamed line has one) */
         if (k > 0 && (long long)k * t->batch < m)
             started[k] = pthread_create(&tid[k], NULL, decode_share, &jobs[k]) == 0;

@@ -149,11 +149,13 @@ adam_plain_avx2(float *restrict w, float *restrict m, float *restrict v, const f
     size_t j = 0;
     for (; j + 8 <= n; j += 8) {
         __m256 gj = _mm256_loadu_ps(g + j);
-        __m256 mj = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(m + j), vb1), _mm256_mul_ps(gj, c1));
+        __m256 mj =
+            _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(m + j), vb1), _mm256_mul_ps(gj, c1));
         __m256 vj = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v + j), vb2),
                                   _mm256_mul_ps(_mm256_mul_ps(gj, gj), c2));
         __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vj), vbc), veps);
-        __m256 wj = _mm256_add_ps(_mm256_loadu_ps(w + j), _mm256_mul_ps(vstep, _mm256_div_ps(mj, denom)));
+        __m256 wj =
+            _mm256_add_ps(_mm256_loadu_ps(w + j), _mm256_mul_ps(vstep, _mm256_div_ps(mj, denom)));
         _mm256_storeu_ps(m + j, mj);
         _mm256_storeu_ps(v + j, vj);
         _mm256_storeu_ps(w + j, wj);

@@ -367,9 +367,9 @@ static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, 
 }
 
 static void rnn_backward(const loom_rnn *r, float *dinp, float *dtab, const int *ids, float *dh0,
-                         float *dc0, float *work, const float *dout, int ldo,
-                         const float *dh_final, const float *dc_final, const float *cache,
-                         const float *inp, const int *lens, int B, int T)
+                         float *dc0, float *work, const float *dout, int ldo, const float *dh_final,
+                         const float *dc_final, const float *cache, const float *inp,
+                         const int *lens, int B, int T)
 {
     int H = r->H;
     size_t GH = (size_t)loom_rnn_gates(r->cell) * H, S = gate_cache(r), BH = (size_t)B * H;
@@ -472,8 +472,8 @@ static const float *second(const float *p, int B, int H)
  * per-word tables of the two directions. */
 static void birnn_forward(const loom_rnn *fw, const loom_rnn *bw, float *out, float *h_final,
                           float *c_final, float *cache, float *work, const float *inp,
-                          const float *tab_fw, const float *tab_bw, const int *ids,
-                          const int *lens, const float *h0, const float *c0, int B, int T)
+                          const float *tab_fw, const float *tab_bw, const int *ids, const int *lens,
+                          const float *h0, const float *c0, int B, int T)
 {
     assert(fw->H == bw->H && fw->C == bw->C && !fw->reverse && bw->reverse);
     int H = fw->H;
@@ -554,10 +554,10 @@ void loom_birnn_forward_ids(const loom_rnn *fw, const loom_rnn *bw, float *out, 
                   c0, B, T);
 }
 
-void loom_birnn_backward_ids(const loom_rnn *fw, const loom_rnn *bw, float *dtab_fw,
-                             float *dtab_bw, float *dh0, float *dc0, float *work,
-                             const float *dout, const float *dh_final, const float *dc_final,
-                             const float *cache, const int *ids, const int *lens, int B, int T)
+void loom_birnn_backward_ids(const loom_rnn *fw, const loom_rnn *bw, float *dtab_fw, float *dtab_bw,
+                             float *dh0, float *dc0, float *work, const float *dout,
+                             const float *dh_final, const float *dc_final, const float *cache,
+                             const int *ids, const int *lens, int B, int T)
 {
     birnn_backward(fw, bw, NULL, dtab_fw, dtab_bw, ids, dh0, dc0, work, dout, dh_final, dc_final,
                    cache, NULL, lens, B, T);

@@ -23,31 +23,34 @@
     {                                                                                              \
         __m256 acc[M][NV];                                                                         \
         _Pragma("GCC unroll 8") for (int m = 0; m < M; m++)                                        \
-            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {                                 \
-                int last = tail && v == NV - 1;                                                    \
-                __m256 y = beta == 0.0f ? _mm256_setzero_ps()                                      \
-                           : last       ? _mm256_maskload_ps(Y + m * ldy + 8 * v, mask)            \
-                                        : _mm256_loadu_ps(Y + m * ldy + 8 * v);                    \
-                acc[m][v] = beta == 1.0f || beta == 0.0f ? y : _mm256_mul_ps(y, _mm256_set1_ps(beta)); \
-            }                                                                                      \
+            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                                   \
+        {                                                                                          \
+            int last = tail && v == NV - 1;                                                        \
+            __m256 y = beta == 0.0f ? _mm256_setzero_ps()                                          \
+                       : last       ? _mm256_maskload_ps(Y + m * ldy + 8 * v, mask)                \
+                                    : _mm256_loadu_ps(Y + m * ldy + 8 * v);                              \
+            acc[m][v] = beta == 1.0f || beta == 0.0f ? y : _mm256_mul_ps(y, _mm256_set1_ps(beta)); \
+        }                                                                                          \
         for (int k = 0; k < K; k++) {                                                              \
             __m256 w[NV];                                                                          \
-            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                                   \
-                w[v] = tail && v == NV - 1 ? _mm256_maskload_ps(W + (size_t)k * ldw + 8 * v, mask) \
-                                           : _mm256_loadu_ps(W + (size_t)k * ldw + 8 * v);         \
-            _Pragma("GCC unroll 8") for (int m = 0; m < M; m++) {                                  \
+            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) w[v] =                            \
+                tail && v == NV - 1 ? _mm256_maskload_ps(W + (size_t)k * ldw + 8 * v, mask)        \
+                                    : _mm256_loadu_ps(W + (size_t)k * ldw + 8 * v);                \
+            _Pragma("GCC unroll 8") for (int m = 0; m < M; m++)                                    \
+            {                                                                                      \
                 __m256 x = _mm256_broadcast_ss(X + (size_t)m * ldx + k);                           \
-                _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                               \
-                    acc[m][v] = _mm256_fmadd_ps(x, w[v], acc[m][v]);                               \
+                _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[m][v] =                   \
+                    _mm256_fmadd_ps(x, w[v], acc[m][v]);                                           \
             }                                                                                      \
         }                                                                                          \
         _Pragma("GCC unroll 8") for (int m = 0; m < M; m++)                                        \
-            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {                                 \
-                if (tail && v == NV - 1)                                                           \
-                    _mm256_maskstore_ps(Y + m * ldy + 8 * v, mask, acc[m][v]);                     \
-                else                                                                               \
-                    _mm256_storeu_ps(Y + m * ldy + 8 * v, acc[m][v]);                              \
-            }                                                                                      \
+            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                                   \
+        {                                                                                          \
+            if (tail && v == NV - 1)                                                               \
+                _mm256_maskstore_ps(Y + m * ldy + 8 * v, mask, acc[m][v]);                         \
+            else                                                                                   \
+                _mm256_storeu_ps(Y + m * ldy + 8 * v, acc[m][v]);                                  \
+        }                                                                                          \
     }
 
 /* 16 columns per tile up to 6 rows (12 accumulators + 2 weights + 1
@@ -69,8 +72,8 @@ TILE(6, 1)
 
 typedef void tile_fn(int, const float *, int, const float *, int, float, float *, int, __m256i,
                      int);
-static tile_fn *const wide[9] = {NULL,       tile_1_2, tile_2_2, tile_3_2, tile_4_2,
-                                 tile_5_2,   tile_6_2, tile_7_1, tile_8_1};
+static tile_fn *const wide[9] = {NULL,     tile_1_2, tile_2_2, tile_3_2, tile_4_2,
+                                 tile_5_2, tile_6_2, tile_7_1, tile_8_1};
 static tile_fn *const narrow[9] = {NULL,     tile_1_1, tile_2_1, tile_3_1, tile_4_1,
                                    tile_5_1, tile_6_1, tile_7_1, tile_8_1};
 
@@ -85,7 +88,8 @@ LOOM_AVX2 static void mm_rows_avx2(int M, int N, int K, const float *X, int ldx,
         narrow[M](K, X, ldx, W + j, ldw, beta, Y + j, ldy, all, 0);
     if (j < N) {
         int r = N - j;
-        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i mask =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         narrow[M](K, X, ldx, W + j, ldw, beta, Y + j, ldy, mask, 1);
     }
 }
@@ -95,8 +99,8 @@ int loom_mm_rows_fast(void)
     return loom_vmath_avx2();
 }
 
-void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw,
-                  float beta, float *Y, int ldy)
+void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta,
+                  float *Y, int ldy)
 {
     if (M >= 1 && N > 0 && K > 0 && loom_vmath_avx2()) {
         for (int m = 0; m < M; m += 8) /* 8 rows per pass over W */
@@ -114,8 +118,8 @@ int loom_mm_rows_fast(void)
     return 0;
 }
 
-void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw,
-                  float beta, float *Y, int ldy)
+void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta,
+                  float *Y, int ldy)
 {
     loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, ldx, W, ldw, beta, Y, ldy);
 }

@@ -420,8 +420,8 @@ enum {
 
 struct loom_seq_work {
     const loom_seq_model *m;
-    int B, S, T;   /* capacity */
-    int src_tabs;  /* 1: the last encode read the source through W_ETAB */
+    int B, S, T;  /* capacity */
+    int src_tabs; /* 1: the last encode read the source through W_ETAB */
     float *buf[W_COUNT];
     size_t bytes;
 };
@@ -687,15 +687,15 @@ static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_
             memset(dtab, 0, m->dirs * V * GH * sizeof(float));
             if (m->dirs == 2)
                 loom_birnn_backward_ids(&m->enc[0][0], &m->enc[0][1], dtab, dtab + V * GH, NULL,
-                                        NULL, w->buf[W_RWORK], dout, dfin, NULL,
-                                        w->buf[W_ECACHE], b->src, b->src_lens, B, S);
+                                        NULL, w->buf[W_RWORK], dout, dfin, NULL, w->buf[W_ECACHE],
+                                        b->src, b->src_lens, B, S);
             else
                 loom_rnn_backward_ids(&m->enc[0][0], dtab, NULL, NULL, w->buf[W_RWORK], dout, dfin,
                                       NULL, w->buf[W_ECACHE], b->src, b->src_lens, B, S);
             float *demb = m->src_emb->frozen ? NULL : m->src_emb->grad;
             for (int d = 0; d < m->dirs; d++)
-                loom_rnn_table_backward(&m->enc[0][d], demb, dtab + d * V * GH,
-                                        m->src_emb->value, (int)V);
+                loom_rnn_table_backward(&m->enc[0][d], demb, dtab + d * V * GH, m->src_emb->value,
+                                        (int)V);
             return;
         }
         memset(dx, 0, (size_t)B * S * C * sizeof(float));
