@@ -90,17 +90,6 @@ LOOM_VECTORIZE static void additive_scores(float *restrict e, float *restrict t,
     loom_gemv(LOOM_NOTRANS, len, A, 1.0f, t, A, v, 0.0f, e);
 }
 
-/* Y (M,N) = X (M,K) W (K,N), X's rows ldx apart; sgemv for one row. */
-static void rows_times(int M, int N, int K, const float *X, int ldx, const float *W, float *Y)
-{
-    if (M > 1 && M <= LOOM_MM_ROWS_MAX && loom_mm_rows_fast())
-        loom_mm_rows(M, N, K, X, ldx, W, N, 0.0f, Y, N);
-    else if (M == 1)
-        loom_gemv(LOOM_TRANS, K, N, 1.0f, W, N, X, 0.0f, Y);
-    else
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, ldx, W, N, 0.0f, Y, N);
-}
-
 /* loom_attn_forward with row strides for q, ctx and weights (in floats),
  * so that one query of each sentence can be picked out of (B, Tq, .). */
 static void attn_forward(const loom_attn *a, float *ctx, int ldc, float *weights, int ldw,
@@ -109,9 +98,9 @@ static void attn_forward(const loom_attn *a, float *ctx, int ldc, float *weights
 {
     int Dk = a->Dk, A = a->A;
     if (a->kind == LOOM_ATTN_BAHDANAU)
-        rows_times(B, A, a->Dq, q, ldq, a->W, cache);
+        loom_mm_ldx(B, A, a->Dq, q, ldq, a->W, 0.0f, cache);
     else if (a->kind == LOOM_ATTN_GENERAL)
-        rows_times(B, Dk, a->Dq, q, ldq, a->W, cache);
+        loom_mm_ldx(B, Dk, a->Dq, q, ldq, a->W, 0.0f, cache);
     for (int b = 0; b < B; b++) {
         int len = lens ? lens[b] : S;
         float *w = weights + (size_t)b * ldw, *c = ctx + (size_t)b * ldc;

@@ -14,21 +14,28 @@
  * faster at beam 5). Other shapes, or a machine without AVX2 and FMA, go
  * to loom_gemm. One row stays with sgemv, which is faster still there. */
 #define LOOM_MM_ROWS_MAX 16
-void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw,
-                  float beta, float *Y, int ldy);
+void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta,
+                  float *Y, int ldy);
 /* 1 when loom_mm_rows has its fast kernel on this machine. */
 int loom_mm_rows_fast(void);
+
+/* Y (M,N) = X (M,K) W (K,N) + beta Y, X's rows ldx floats apart */
+static inline void loom_mm_ldx(int M, int N, int K, const float *X, int ldx, const float *W,
+                               float beta, float *Y)
+{
+    if (M == 1)
+        loom_gemv(LOOM_TRANS, K, N, 1.0f, W, N, X, beta, Y);
+    else if (M <= LOOM_MM_ROWS_MAX && loom_mm_rows_fast())
+        loom_mm_rows(M, N, K, X, ldx, W, N, beta, Y, N);
+    else
+        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, ldx, W, N, beta, Y, N);
+}
 
 /* Y (M,N) = X (M,K) W (K,N) + beta Y */
 static inline void loom_mm(int M, int N, int K, const float *X, const float *W, float beta,
                            float *Y)
 {
-    if (M == 1)
-        loom_gemv(LOOM_TRANS, K, N, 1.0f, W, N, X, beta, Y);
-    else if (M <= LOOM_MM_ROWS_MAX && loom_mm_rows_fast())
-        loom_mm_rows(M, N, K, X, K, W, N, beta, Y, N);
-    else
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, K, W, N, beta, Y, N);
+    loom_mm_ldx(M, N, K, X, K, W, beta, Y);
 }
 
 /* Y (M,N) = X (M,K) W^T + beta Y, W stored (N,K) */

@@ -278,7 +278,7 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
             int nk = 0;
             for (int j = 0; j < nl; j++)
                 if (!finished[slot[j]])
-                    from[nk] = j, slot[nk++] = slot[j];
+                    from[nk] = j, slot[nk++] = slot[j]; /* from: free until next step */
             loom_seq_state_keep(st, from, nk);
             nl = nk;
         }
