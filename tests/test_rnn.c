@@ -506,8 +506,8 @@ START_TEST(table_passes_match_plain_passes)
                 loom_birnn_forward_ids(&rc.dir[0], &rc.dir[1], out, hf, cfo, rc.cache, rc.work,
                                        tab[0], tab[1], ids, rc.lens, rc.h0, c0, B, T);
                 loom_birnn_backward_ids(&rc.dir[0], &rc.dir[1], dtab[0], dtab[1], dh0,
-                                        l ? dc0 : NULL, rc.work, rc.Rout, rc.Rh,
-                                        l ? rc.Rc : NULL, rc.cache, ids, rc.lens, B, T);
+                                        l ? dc0 : NULL, rc.work, rc.Rout, rc.Rh, l ? rc.Rc : NULL,
+                                        rc.cache, ids, rc.lens, B, T);
             } else {
                 loom_rnn_forward_ids(&rc.dir[0], out, hf, cfo, rc.cache, rc.work, tab[0], ids,
                                      rc.lens, rc.h0, c0, B, T);
@@ -530,8 +530,8 @@ START_TEST(table_passes_match_plain_passes)
                 for (int k = 0; k < 4; k++)
                     for (size_t i = 0; i < sizes[k]; i++)
                         ck_assert_msg(fabsf(rc.dw[d][k][i] - dw[d][k][i]) <= 1e-4f,
-                                      "cell %d dirs %d weight %d[%zu]: %g, plain %g", cell, ndir,
-                                      k, i, rc.dw[d][k][i], dw[d][k][i]);
+                                      "cell %d dirs %d weight %d[%zu]: %g, plain %g", cell, ndir, k,
+                                      i, rc.dw[d][k][i], dw[d][k][i]);
             float *want = zeros((size_t)V * C);
             for (int k = 0; k < B * T; k++)
                 for (int j = 0; j < C; j++)
@@ -772,7 +772,7 @@ static double attn_all_loss(void *ctx)
 
 START_TEST(attention_all_queries_match_single_queries_and_gradients)
 {
-    for (int kind = 0; kind < 3; kind++) {
+    for (int kind = LOOM_ATTN_BAHDANAU; kind <= LOOM_ATTN_GENERAL; kind++) {
         static const int lens[] = {4, 2};
         int B = 2, Tq = 3, S = 4, Dv = 3, Dk = 4, A = 5, Dq = kind == LOOM_ATTN_DOT ? 4 : 3;
         attn_case ac;

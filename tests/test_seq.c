@@ -97,15 +97,17 @@ END_TEST
 /* ---- gradients ---- */
 
 static const loom_seq_config grad_configs[] = {
-    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 2, 1, 3, 4, 3, 7, 8, 0, 0},
-    {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_GENERAL, 1, 1, 3, 4, 3, 7, 8, 0, 0},
-    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_DOT, 1, 0, 3, 4, 3, 7, 8, 0, 0},
-    {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_NONE, 2, 0, 3, 4, 3, 7, 8, 0, 0},
-    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 7, 8, 0.3f, 0},
-    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 8, 8, 0, 1},  /* tied tables */
-    {LOOM_SEQ_LSTM, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 7, 6, 0, 0}, /* per-word table */
-    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_GENERAL, 1, 1, 3, 4, 3, 7, 300, 0, 0}, /* large vocabulary */
-    {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 9, 8, 0, 0},  /* no source table */
+    {LOOM_RNN_GRU, LOOM_ATTN_BAHDANAU, 2, 1, 3, 4, 3, 7, 8, 0, 0},
+    {LOOM_RNN_LSTM, LOOM_ATTN_GENERAL, 1, 1, 3, 4, 3, 7, 8, 0, 0},
+    {LOOM_RNN_GRU, LOOM_ATTN_DOT, 1, 0, 3, 4, 3, 7, 8, 0, 0},
+    {LOOM_RNN_LSTM, LOOM_ATTN_NONE, 2, 0, 3, 4, 3, 7, 8, 0, 0},
+    {LOOM_RNN_GRU, LOOM_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 7, 8, 0.3f, 0},
+    {LOOM_RNN_GRU, LOOM_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 8, 8, 0, 1},  /* tied tables */
+    {LOOM_RNN_LSTM, LOOM_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 7, 6, 0, 0}, /* per-word table */
+    {LOOM_RNN_GRU, LOOM_ATTN_GENERAL, 1, 1, 3, 4, 3, 7, 300, 0, 0}, /* large vocabulary */
+    {LOOM_RNN_GRU, LOOM_ATTN_BAHDANAU, 1, 1, 3, 4, 3, 9, 8, 0, 0},  /* no source table */
+    {LOOM_RNN_ELMAN, LOOM_ATTN_BAHDANAU, 2, 1, 3, 4, 3, 7, 8, 0, 0},
+    {LOOM_RNN_ELMAN, LOOM_ATTN_DOT, 1, 0, 3, 4, 3, 7, 6, 0.3f, 0},
 };
 
 /* 4 pairs: ids below 6 so that every configuration's vocabularies hold
@@ -217,7 +219,7 @@ static void random_sources(loom_rng *rng, int *src, int *lens, int n, int S, int
 START_TEST(beam_never_scores_below_greedy)
 {
     loom_seq_config c = {
-        _i % 2 ? LOOM_SEQ_LSTM : LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 8, 12, 8, 15, 9, 0, 0};
+        _i % 2 ? LOOM_RNN_LSTM : LOOM_RNN_GRU, LOOM_ATTN_BAHDANAU, 1, 1, 8, 12, 8, 15, 9, 0, 0};
     loom_seq_model *m;
     ck_assert_int_eq(loom_seq_model_new(&m, &c, 100 + _i), 0);
     loom_seq_work *w;
@@ -319,12 +321,12 @@ END_TEST
  * to its limit, batched or alone, greedy and beam. */
 START_TEST(length_limits_are_per_sentence)
 {
-    loom_seq_config c = {LOOM_SEQ_GRU, LOOM_SEQ_ATTN_BAHDANAU, 1, 1, 8, 12, 8, 15, 9, 0, 0};
+    loom_seq_config c = {LOOM_RNN_GRU, LOOM_ATTN_BAHDANAU, 1, 1, 8, 12, 8, 15, 9, 0, 0};
     loom_seq_model *m;
     ck_assert_int_eq(loom_seq_model_new(&m, &c, 7), 0);
     loom_param *bias = loom_params_find(loom_seq_model_params(m), "out.bias");
     ck_assert_ptr_nonnull(bias);
-    bias->value[LOOM_SEQ_EOS] = -1e4f;
+    bias->value[LOOM_EOS] = -1e4f;
     loom_seq_work *w;
     ck_assert_int_eq(loom_seq_work_new(&w, m), 0);
     enum { N = 6, S = 9 };
@@ -340,8 +342,8 @@ START_TEST(length_limits_are_per_sentence)
         ck_assert_int_eq(counts[i], 1);
         ck_assert_int_eq(all[i].finished, 0);
         ck_assert_int_eq(all[i].len, 2 * lens[i] + 10);
-        ck_assert_int_eq(
-            loom_seq_decode(m, w, src + i * S, &lens[i], 1, lens[i], &o, &one, &c1), 0);
+        ck_assert_int_eq(loom_seq_decode(m, w, src + i * S, &lens[i], 1, lens[i], &o, &one, &c1),
+                         0);
         ck_assert_int_eq(one.len, all[i].len);
         ck_assert_mem_eq(one.ids, all[i].ids, one.len * sizeof(int));
         loom_seq_hyps_free(&one, 1);
@@ -422,10 +424,10 @@ START_TEST(pairs_read_columns_and_batches)
     ck_assert_int_eq(b.tgt_len, 5);
     for (int i = 0; i < 2; i++) {
         int L = b.tgt_lens[i];
-        ck_assert_int_eq(b.tgt_in[i * b.tgt_len], LOOM_SEQ_BOS);
-        ck_assert_int_eq(b.tgt_out[i * b.tgt_len + L - 1], LOOM_SEQ_EOS);
+        ck_assert_int_eq(b.tgt_in[i * b.tgt_len], LOOM_BOS);
+        ck_assert_int_eq(b.tgt_out[i * b.tgt_len + L - 1], LOOM_EOS);
         for (int j = b.src_lens[i]; j < b.src_len; j++)
-            ck_assert_int_eq(b.src[i * b.src_len + j], LOOM_SEQ_PAD);
+            ck_assert_int_eq(b.src[i * b.src_len + j], LOOM_PAD);
     }
     loom_seq_batcher_free(bt);
     loom_seq_corpus_free(c);
@@ -523,8 +525,8 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
         rows[i] = 0.1f * (float)(i % 7) - 0.3f + 1e-7f * (float)i;
     const char *vec = test_path("v.bin");
     ck_assert_int_eq(loom_vectors_save_rows(vec, LOOM_VEC_BIN, 5, 5, words, rows), 0);
-    loom_seq_config c = {LOOM_SEQ_GRU,
-                         LOOM_SEQ_ATTN_BAHDANAU,
+    loom_seq_config c = {LOOM_RNN_GRU,
+                         LOOM_ATTN_BAHDANAU,
                          1,
                          1,
                          5,
@@ -659,8 +661,8 @@ START_TEST(vocab_from_vectors_survives_training_and_the_model_file)
     int32_t qid = loom_vocab_find(b.vocab[0], "q", 1), cid = loom_vocab_find(b.vocab[0], "c", 1);
     ck_assert_int_eq(qid, 6);
     ck_assert_int_eq(cid, 7);
-    loom_seq_config c = {LOOM_SEQ_GRU,
-                         LOOM_SEQ_ATTN_BAHDANAU,
+    loom_seq_config c = {LOOM_RNN_GRU,
+                         LOOM_ATTN_BAHDANAU,
                          1,
                          1,
                          4,

@@ -217,8 +217,6 @@ static int parse(int argc, char **argv, args *a)
         TOKFLAGS_LONGOPTS,
         CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0}};
-    static const char *const cells[] = {"gru", "lstm", NULL};
-    static const char *const attns[] = {"none", "bahdanau", "dot", "general", NULL};
     static const char *const freezes[] = {"src", "tgt", "both", NULL};
     static const char *const best_bys[] = {"loss", "bleu", NULL};
     const char *cmd = "seq2seq";
@@ -340,12 +338,12 @@ static int parse(int argc, char **argv, args *a)
             dv = &a->stop_exact, name = "stop-at-exact", dhi = 1;
             break;
         case OPT_CELL:
-            if ((k = cli_choice(cmd, "cell", optarg, cells)) < 0)
+            if ((k = cli_choice(cmd, "cell", optarg, loom_rnn_cell_names)) < 0)
                 return 1 + CLI_EXIT_USAGE;
             a->cell = k;
             break;
         case OPT_ATTENTION:
-            if ((k = cli_choice(cmd, "attention", optarg, attns)) < 0)
+            if ((k = cli_choice(cmd, "attention", optarg, loom_attn_kind_names)) < 0)
                 return 1 + CLI_EXIT_USAGE;
             a->attention = k;
             break;
@@ -398,7 +396,7 @@ static int parse(int argc, char **argv, args *a)
         return 1 + cli_usage(cmd, "--freeze src needs --src-vectors");
     if (a->freeze[1] && !a->vectors[1] && !a->resume)
         return 1 + cli_usage(cmd, "--freeze tgt needs --tgt-vectors");
-    if (a->attention == 2 && a->bidirectional)
+    if (a->attention == LOOM_ATTN_DOT && a->bidirectional)
         return 1 + cli_usage(cmd, "--attention dot needs --unidirectional (the decoder's state "
                                   "and the encoder's outputs must have one size)");
     return 0;
@@ -485,7 +483,8 @@ static int run_seq2seq(int argc, char **argv)
     args a = {0};
     a.min_count = 1, a.max_len = 50, a.layers = 1, a.emb = 64, a.hidden = 128, a.batch = 64;
     a.epochs = 10, a.seed = 1, a.threads = 1, a.lr = 2e-3, a.clip = 1, a.ckpt_minutes = 10;
-    a.cell = 0, a.attention = 1, a.bidirectional = 1, a.vocab_from_vectors = -1;
+    a.cell = LOOM_RNN_GRU, a.attention = LOOM_ATTN_BAHDANAU, a.bidirectional = 1,
+    a.vocab_from_vectors = -1;
     loom_tok_opts_default(&a.tok[0]);
     loom_tok_opts_default(&a.tok[1]);
     int st = parse(argc, argv, &a);

@@ -202,7 +202,7 @@ static int print_words(translator *t, FILE *out, const loom_seq_hyp *h, int i, i
     for (int k = 0; k < h->len; k++) {
         if (k)
             fputc(' ', out);
-        if (h->ids[k] == LOOM_SEQ_UNK && t->replace_unk && h->align && ns > 0) {
+        if (h->ids[k] == LOOM_UNK && t->replace_unk && h->align && ns > 0) {
             if (!tokenized) {
                 t->ntok = t->tokbuf_len = 0;
                 int rc = loom_tokenize_string(t->tok, t->text[i], t->text_len[i], collect_token, t);
@@ -282,7 +282,7 @@ static void *decode_share(void *arg)
         for (int r = 0; r < nb; r++) {
             const int32_t *ids = t->ids[t->order[r0 + r]];
             for (int q = 0; q < Sb; q++)
-                j->src[(size_t)r * Sb + q] = q < j->lens[r0 + r] ? ids[q] : LOOM_SEQ_PAD;
+                j->src[(size_t)r * Sb + q] = q < j->lens[r0 + r] ? ids[q] : LOOM_PAD;
         }
         j->rc = loom_seq_decode(t->b.model, t->w[j->k], j->src, j->lens + r0, nb, Sb, &t->o,
                                 j->hyps + (size_t)r0 * K, j->counts + r0);

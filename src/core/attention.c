@@ -13,6 +13,21 @@
 #include "core/smallmm.h"
 #include "core/vmath.h"
 
+const char *const loom_attn_kind_names[] = {"none", "bahdanau", "dot", "general", NULL};
+
+const char *loom_attn_kind_name(int kind)
+{
+    return kind >= LOOM_ATTN_NONE && kind <= LOOM_ATTN_GENERAL ? loom_attn_kind_names[kind] : "?";
+}
+
+int loom_attn_kind_parse(const char *s)
+{
+    for (int i = 0; loom_attn_kind_names[i]; i++)
+        if (strcmp(s, loom_attn_kind_names[i]) == 0)
+            return i;
+    return -1;
+}
+
 size_t loom_attn_cache_size(const loom_attn *a, int B, int S)
 {
     switch (a->kind) {
@@ -117,6 +132,8 @@ static void attn_forward(const loom_attn *a, float *ctx, int ldc, float *weights
             case LOOM_ATTN_GENERAL:
                 loom_gemv(LOOM_NOTRANS, len, Dk, 1.0f, kb, Dk, cache + (size_t)b * Dk, 0.0f, w);
                 break;
+            case LOOM_ATTN_NONE: /* no layer: a model without attention never calls it */
+                break;
             }
         }
         masked_softmax(w, len, S);
@@ -203,6 +220,8 @@ static void attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dk
         case LOOM_ATTN_BAHDANAU:
             additive_backward(g + (size_t)b * A, dkp ? dkp + (size_t)b * S * A : NULL, a->dv, de,
                               cache + (size_t)B * A + (size_t)b * S * A, a->v, len, A);
+            break;
+        case LOOM_ATTN_NONE:
             break;
         }
     }

@@ -34,7 +34,23 @@
 
 #include <stddef.h>
 
-typedef enum { LOOM_ATTN_BAHDANAU = 0, LOOM_ATTN_DOT = 1, LOOM_ATTN_GENERAL = 2 } loom_attn_kind;
+/* The one numbering of attention kinds, used by the seq model, its options
+ * and its files too (files store the names). LOOM_ATTN_NONE is a model
+ * without attention: the layer's functions are never called with it. */
+typedef enum {
+    LOOM_ATTN_NONE = 0,
+    LOOM_ATTN_BAHDANAU = 1,
+    LOOM_ATTN_DOT = 2,
+    LOOM_ATTN_GENERAL = 3
+} loom_attn_kind;
+
+/* "none", "bahdanau", "dot", "general", indexed by loom_attn_kind,
+ * NULL-terminated (an option parser's list of choices). */
+extern const char *const loom_attn_kind_names[];
+/* The name of a kind, "?" if out of range. */
+const char *loom_attn_kind_name(int kind);
+/* The kind named s, or -1. */
+int loom_attn_kind_parse(const char *s);
 
 typedef struct {
     loom_attn_kind kind;

@@ -20,6 +20,21 @@
 #include "core/smallmm.h"
 #include "core/vmath.h"
 
+const char *const loom_rnn_cell_names[] = {"elman", "gru", "lstm", NULL};
+
+const char *loom_rnn_cell_name(int cell)
+{
+    return cell >= LOOM_RNN_ELMAN && cell <= LOOM_RNN_LSTM ? loom_rnn_cell_names[cell] : "?";
+}
+
+int loom_rnn_cell_parse(const char *s)
+{
+    for (int i = 0; loom_rnn_cell_names[i]; i++)
+        if (strcmp(s, loom_rnn_cell_names[i]) == 0)
+            return i;
+    return -1;
+}
+
 int loom_rnn_gates(loom_rnn_cell cell)
 {
     return cell == LOOM_RNN_GRU ? 3 : cell == LOOM_RNN_LSTM ? 4 : 1;

@@ -47,7 +47,17 @@
 
 #include <stddef.h>
 
+/* The one numbering of cell kinds: the seq model, its options and its files
+ * use it too (files store the names, not the numbers). */
 typedef enum { LOOM_RNN_ELMAN = 0, LOOM_RNN_GRU = 1, LOOM_RNN_LSTM = 2 } loom_rnn_cell;
+
+/* "elman", "gru", "lstm", indexed by loom_rnn_cell, NULL-terminated (an
+ * option parser's list of choices). */
+extern const char *const loom_rnn_cell_names[];
+/* The name of a cell, "?" if out of range. */
+const char *loom_rnn_cell_name(int cell);
+/* The cell named s, or -1. */
+int loom_rnn_cell_parse(const char *s);
 
 /* One recurrent layer (one direction): sizes and views of its weights and
  * their gradients (typically loom_param values/grads). */
@@ -122,10 +132,10 @@ void loom_birnn_forward_ids(const loom_rnn *fw, const loom_rnn *bw, float *out, 
                             float *c_final, float *cache, float *work, const float *tab_fw,
                             const float *tab_bw, const int *ids, const int *lens, const float *h0,
                             const float *c0, int B, int T);
-void loom_birnn_backward_ids(const loom_rnn *fw, const loom_rnn *bw, float *dtab_fw,
-                             float *dtab_bw, float *dh0, float *dc0, float *work,
-                             const float *dout, const float *dh_final, const float *dc_final,
-                             const float *cache, const int *ids, const int *lens, int B, int T);
+void loom_birnn_backward_ids(const loom_rnn *fw, const loom_rnn *bw, float *dtab_fw, float *dtab_bw,
+                             float *dh0, float *dc0, float *work, const float *dout,
+                             const float *dh_final, const float *dc_final, const float *cache,
+                             const int *ids, const int *lens, int B, int T);
 
 /* ---- one time step (decoders) ----
  * The input enters as its projection xp = x Wx (B, GH), without bias (the

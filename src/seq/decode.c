@@ -132,9 +132,9 @@ static void cand_push(cand *c, int *n, int k, float cum, int row, int tok)
 /* Greedy search for the lane row r: takes the best token. */
 static int argmax_token(const float *lp, int V)
 {
-    int best = LOOM_SEQ_UNK;
-    for (int v = LOOM_SEQ_UNK; v < V; v++)
-        if (v != LOOM_SEQ_BOS && lp[v] > lp[best])
+    int best = LOOM_UNK;
+    for (int v = LOOM_UNK; v < V; v++)
+        if (v != LOOM_BOS && lp[v] > lp[best])
             best = v;
     return best;
 }
@@ -182,7 +182,7 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
     for (int r = 0; r < R; r++) {
         /* one live start per sentence (and the lane's) */
         cum[r] = r % G == 0 || r % G == K ? 0.0f : -INFINITY;
-        prev[r] = LOOM_SEQ_BOS;
+        prev[r] = LOOM_BOS;
     }
     for (int i = 0; i < n; i++)
         slot[i] = i;
@@ -197,7 +197,7 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
         int *tok = h->tok + (size_t)t * R, *par = h->par + (size_t)t * R;
         for (int r = 0; r < R; r++) {
             par[r] = r;
-            tok[r] = LOOM_SEQ_PAD;
+            tok[r] = LOOM_PAD;
             ncum[r] = -INFINITY;
         }
         for (int j = 0; j < nl; j++) {
@@ -214,7 +214,7 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
                 int r = r0 + K, v = argmax_token(logp + (size_t)(q0 + K) * V, V);
                 float c = cum[r] + logp[(size_t)(q0 + K) * V + v];
                 tok[r] = v;
-                if (v == LOOM_SEQ_EOS) {
+                if (v == LOOM_EOS) {
                     rc |= ending_add(&ends[i], t, r, 1, c, loom_seq_score(c, t + 1, alpha));
                     lane_on[i] = 0;
                 } else {
@@ -229,12 +229,12 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
                     if (cum[r0 + k] == -INFINITY)
                         continue;
                     const float *lp = logp + (size_t)(q0 + k) * V;
-                    for (int v = LOOM_SEQ_UNK; v < V; v++)
-                        if (v != LOOM_SEQ_BOS)
+                    for (int v = LOOM_UNK; v < V; v++)
+                        if (v != LOOM_BOS)
                             cand_push(cands, &nc, 2 * K, cum[r0 + k] + lp[v], r0 + k, v);
                 }
                 for (int c = 0; c < nc && live < K; c++) {
-                    if (cands[c].tok == LOOM_SEQ_EOS) {
+                    if (cands[c].tok == LOOM_EOS) {
                         if (c < K) { /* only an </s> inside the top K ends a hypothesis */
                             rc |= ending_add(&ends[i], t, cands[c].row, 1, cands[c].cum,
                                              loom_seq_score(cands[c].cum, t + 1, alpha));

@@ -50,49 +50,18 @@ struct loom_seq_model {
     size_t own_nfloats;
 };
 
-static const char *const cell_names[] = {"gru", "lstm", NULL};
-static const char *const attention_names[] = {"none", "bahdanau", "dot", "general", NULL};
-
-const char *loom_seq_cell_name(int cell)
-{
-    return cell >= 0 && cell <= 1 ? cell_names[cell] : "?";
-}
-
-const char *loom_seq_attention_name(int a)
-{
-    return a >= 0 && a <= 3 ? attention_names[a] : "?";
-}
-
-static int parse_name(const char *s, const char *const *names)
-{
-    for (int i = 0; names[i]; i++)
-        if (strcmp(s, names[i]) == 0)
-            return i;
-    return -1;
-}
-
-int loom_seq_cell_parse(const char *s)
-{
-    return parse_name(s, cell_names);
-}
-
-int loom_seq_attention_parse(const char *s)
-{
-    return parse_name(s, attention_names);
-}
-
 int loom_seq_config_check(const loom_seq_config *c)
 {
-    if (c->cell < 0 || c->cell > 1)
+    if ((int)c->cell < 0 || c->cell > LOOM_RNN_LSTM)
         return loom_error(LOOM_EINVAL, "unknown cell %d", c->cell);
-    if (c->attention < 0 || c->attention > 3)
+    if ((int)c->attention < 0 || c->attention > LOOM_ATTN_GENERAL)
         return loom_error(LOOM_EINVAL, "unknown attention %d", c->attention);
     if (c->layers < 1 || c->layers > LOOM_SEQ_MAX_LAYERS)
         return loom_error(LOOM_EINVAL, "layers must be 1..%d, not %d", LOOM_SEQ_MAX_LAYERS,
                           c->layers);
     if (c->emb < 1 || c->hidden < 1 || c->emb > 65536 || c->hidden > 65536)
         return loom_error(LOOM_EINVAL, "embedding and hidden sizes must be 1..65536");
-    if (c->attention == LOOM_SEQ_ATTN_BAHDANAU && (c->attn_dim < 1 || c->attn_dim > 65536))
+    if (c->attention == LOOM_ATTN_BAHDANAU && (c->attn_dim < 1 || c->attn_dim > 65536))
         return loom_error(LOOM_EINVAL, "attention size must be 1..65536, not %d", c->attn_dim);
     if (c->src_vocab < 5 || c->tgt_vocab < 5)
         return loom_error(LOOM_EINVAL, "vocabularies need the 4 specials and a word");
@@ -100,7 +69,7 @@ int loom_seq_config_check(const loom_seq_config *c)
         return loom_error(LOOM_EINVAL, "tied embeddings need one vocabulary for both sides");
     if (c->dropout < 0 || c->dropout >= 1)
         return loom_error(LOOM_EINVAL, "dropout must be in [0, 1), not %g", c->dropout);
-    if (c->attention == LOOM_SEQ_ATTN_DOT && c->bidirectional)
+    if (c->attention == LOOM_ATTN_DOT && c->bidirectional)
         return loom_error(LOOM_EINVAL,
                           "dot attention needs the decoder's size (%d) to equal the "
                           "encoder's output size (%d): use --attention general or a "
@@ -147,12 +116,12 @@ static int declare(loom_seq_model *m)
     }
     rc |= add2(m, &m->bridge_w, "bridge.weight", m->He, H);
     rc |= add1(m, &m->bridge_b, "bridge.bias", H);
-    if (c->attention == LOOM_SEQ_ATTN_BAHDANAU) {
+    if (c->attention == LOOM_ATTN_BAHDANAU) {
         rc |= add2(m, &m->attn_W, "attention.query.weight", H, c->attn_dim);
         rc |= add2(m, &m->attn_U, "attention.key.weight", m->He, c->attn_dim);
         rc |= add1(m, &m->attn_b, "attention.key.bias", c->attn_dim);
         rc |= add1(m, &m->attn_v, "attention.v.weight", c->attn_dim);
-    } else if (c->attention == LOOM_SEQ_ATTN_GENERAL) {
+    } else if (c->attention == LOOM_ATTN_GENERAL) {
         rc |= add2(m, &m->attn_W, "attention.weight", H, m->He);
     }
     rc |= add2(m, &m->dec_p[0], "decoder.weight_ih", c->emb + m->Dc, GH);
@@ -178,7 +147,7 @@ static void bind_rnn(loom_rnn *r, loom_param **p, loom_rnn_cell cell, int C, int
 static void bind(loom_seq_model *m)
 {
     const loom_seq_config *c = &m->c;
-    loom_rnn_cell cell = c->cell == LOOM_SEQ_LSTM ? LOOM_RNN_LSTM : LOOM_RNN_GRU;
+    loom_rnn_cell cell = c->cell;
     for (int l = 0; l < c->layers; l++)
         for (int d = 0; d < m->dirs; d++)
             bind_rnn(&m->enc[l][d], m->enc_p[l][d], cell, l == 0 ? c->emb : m->He, c->hidden, d);
@@ -186,18 +155,18 @@ static void bind(loom_seq_model *m)
     memset(&m->attn, 0, sizeof m->attn);
     m->attn.Dq = c->hidden;
     m->attn.Dk = m->He;
-    if (c->attention == LOOM_SEQ_ATTN_BAHDANAU) {
+    if (c->attention == LOOM_ATTN_BAHDANAU) {
         m->attn.kind = LOOM_ATTN_BAHDANAU;
         m->attn.A = c->attn_dim;
         m->attn.W = m->attn_W->value, m->attn.dW = m->attn_W->grad;
         m->attn.U = m->attn_U->value, m->attn.dU = m->attn_U->grad;
         m->attn.b = m->attn_b->value, m->attn.db = m->attn_b->grad;
         m->attn.v = m->attn_v->value, m->attn.dv = m->attn_v->grad;
-    } else if (c->attention == LOOM_SEQ_ATTN_GENERAL) {
+    } else if (c->attention == LOOM_ATTN_GENERAL) {
         m->attn.kind = LOOM_ATTN_GENERAL;
         m->attn.W = m->attn_W->value, m->attn.dW = m->attn_W->grad;
     } else {
-        m->attn.kind = LOOM_ATTN_DOT;
+        m->attn.kind = c->attention; /* dot, or none (never called) */
     }
 }
 
@@ -238,9 +207,9 @@ static int model_alloc(loom_seq_model **out, const loom_seq_config *c)
     m->c = *c;
     m->dirs = c->bidirectional ? 2 : 1;
     m->He = m->dirs * c->hidden;
-    m->Dc = c->attention == LOOM_SEQ_ATTN_NONE ? 0 : m->He;
+    m->Dc = c->attention == LOOM_ATTN_NONE ? 0 : m->He;
     m->Dout = c->hidden + m->Dc + c->emb;
-    m->G = c->cell == LOOM_SEQ_LSTM ? 4 : 3;
+    m->G = loom_rnn_gates(c->cell);
     if ((rc = loom_params_new(&m->ps)) || (rc = declare(m)) || (rc = loom_params_alloc(m->ps))) {
         loom_seq_model_free(m);
         return rc;
@@ -435,7 +404,7 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
 {
     const loom_seq_config *c = &m->c;
     size_t H = c->hidden, E = c->emb, He = m->He, GH = m->G * H, V = c->tgt_vocab;
-    size_t A = c->attention == LOOM_SEQ_ATTN_BAHDANAU ? c->attn_dim : 0;
+    size_t A = c->attention == LOOM_ATTN_BAHDANAU ? c->attn_dim : 0;
     size_t BS = (size_t)B * S, TB = (size_t)T * B, drop = c->dropout > 0;
     size_t rwork = 0;
     memset(sz, 0, W_COUNT * sizeof *sz);
@@ -460,7 +429,7 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     sz[W_EMASK] = drop ? TB * E : 0;
     sz[W_XP] = TB * GH;
     sz[W_S] = (TB + B) * H;
-    sz[W_C] = c->cell == LOOM_SEQ_LSTM ? (TB + B) * H : 0;
+    sz[W_C] = c->cell == LOOM_RNN_LSTM ? (TB + B) * H : 0;
     sz[W_SCACHE] = T * loom_rnn_step_cache_size(&m->dec, B);
     sz[W_CTX] = TB * m->Dc;
     sz[W_WTS] = m->Dc ? TB * S : 0;
@@ -664,9 +633,9 @@ static void encode(loom_seq_model *m, loom_seq_work *w, const int *src, const in
     loom_mm(B, H, m->He, fin, m->bridge_w->value, 0.0f, s0);
     for (int i = 0; i < B * H; i++)
         s0[i] = tanhf(s0[i] + m->bridge_b->value[i % H]);
-    if (c->cell == LOOM_SEQ_LSTM)
+    if (c->cell == LOOM_RNN_LSTM)
         memset(w->buf[W_C], 0, (size_t)B * H * sizeof(float));
-    if (c->attention == LOOM_SEQ_ATTN_BAHDANAU)
+    if (c->attention == LOOM_ATTN_BAHDANAU)
         loom_attn_project_keys(&m->attn, w->buf[W_KP], w->buf[W_Y + L - 1], B * S);
 }
 
@@ -741,7 +710,7 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
     const loom_seq_config *c = &m->c;
     int B = b->n, S = b->src_len, T = b->tgt_len;
     int H = c->hidden, E = c->emb, V = c->tgt_vocab, Dc = m->Dc, Dout = m->Dout;
-    int GH = m->G * H, lstm = c->cell == LOOM_SEQ_LSTM;
+    int GH = m->G * H, lstm = c->cell == LOOM_RNN_LSTM;
     float drop = train ? c->dropout : 0;
     int rc = work_reserve(w, B, S, T);
     if (rc)
@@ -841,7 +810,7 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
     const loom_seq_config *c = &m->c;
     int B = b->n, S = b->src_len, T = b->tgt_len;
     int H = c->hidden, E = c->emb, V = c->tgt_vocab, Dc = m->Dc, Dout = m->Dout;
-    int GH = m->G * H, lstm = c->cell == LOOM_SEQ_LSTM, TB = T * B;
+    int GH = m->G * H, lstm = c->cell == LOOM_RNN_LSTM, TB = T * B;
     const float *enc = w->buf[W_Y + c->layers - 1];
     const float *dz = w->buf[W_LOGITS], *O = w->buf[W_O];
 
@@ -884,7 +853,7 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
         memset(dc, 0, (size_t)B * H * sizeof(float));
     if (Dc) {
         memset(w->buf[W_DENC], 0, (size_t)B * S * m->He * sizeof(float));
-        if (c->attention == LOOM_SEQ_ATTN_BAHDANAU)
+        if (c->attention == LOOM_ATTN_BAHDANAU)
             memset(w->buf[W_DKP], 0, (size_t)B * S * c->attn_dim * sizeof(float));
     }
     memset(dxp, 0, (size_t)TB * GH * sizeof(float));
@@ -925,8 +894,8 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
             /* xp_t = e_t Wx[:E] + c_t Wx[E:]: the context's gradient */
             loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, Dc, GH, 1.0f, dxpt, GH,
                       m->dec.Wx + (size_t)E * GH, GH, 1.0f, dctx, Dc);
-            float *dkeys = c->attention == LOOM_SEQ_ATTN_BAHDANAU ? NULL : w->buf[W_DENC];
-            float *dkp = c->attention == LOOM_SEQ_ATTN_BAHDANAU ? w->buf[W_DKP] : NULL;
+            float *dkeys = c->attention == LOOM_ATTN_BAHDANAU ? NULL : w->buf[W_DENC];
+            float *dkp = c->attention == LOOM_ATTN_BAHDANAU ? w->buf[W_DKP] : NULL;
             loom_attn_forward(&m->attn, w->buf[W_CTX2], w->buf[W_WTS] + tb * S, w->buf[W_ACACHE],
                               s_prev, enc, w->buf[W_KP], enc, b->src_lens, B, S, Dc);
             loom_attn_backward(&m->attn, dsp, dkeys, dkp, w->buf[W_DENC], w->buf[W_RWORK], dctx,
@@ -988,7 +957,7 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
                    H * sizeof(float));
     if (!Dc)
         memset(w->buf[W_DENC], 0, (size_t)B * S * m->He * sizeof(float));
-    if (c->attention == LOOM_SEQ_ATTN_BAHDANAU)
+    if (c->attention == LOOM_ATTN_BAHDANAU)
         loom_attn_project_keys_backward(&m->attn, w->buf[W_DENC], w->buf[W_DKP], enc, B * S);
     encode_backward(m, w, b);
     return 0;
@@ -1055,7 +1024,7 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     *out = NULL;
     const loom_seq_config *c = &m->c;
     int H = c->hidden, R = n * K, He = m->He, GH = m->G * H;
-    size_t A = c->attention == LOOM_SEQ_ATTN_BAHDANAU ? c->attn_dim : 0;
+    size_t A = c->attention == LOOM_ATTN_BAHDANAU ? c->attn_dim : 0;
     int rc = work_reserve(w, n < ENCODE_CHUNK ? n : ENCODE_CHUNK, S, 1);
     if (rc)
         return rc;
@@ -1074,8 +1043,8 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     st->P = state_alloc(use_P ? (size_t)n * S * GH : 0, &fail);
     st->s = state_alloc((size_t)R * H, &fail);
     st->s2 = state_alloc((size_t)R * H, &fail);
-    st->c = state_alloc(c->cell == LOOM_SEQ_LSTM ? (size_t)R * H : 0, &fail);
-    st->c2 = state_alloc(c->cell == LOOM_SEQ_LSTM ? (size_t)R * H : 0, &fail);
+    st->c = state_alloc(c->cell == LOOM_RNN_LSTM ? (size_t)R * H : 0, &fail);
+    st->c2 = state_alloc(c->cell == LOOM_RNN_LSTM ? (size_t)R * H : 0, &fail);
     st->x = state_alloc((size_t)R * (c->emb + m->Dc), &fail);
     st->xp = state_alloc((size_t)R * GH, &fail);
     st->o = state_alloc((size_t)R * m->Dout, &fail);
@@ -1121,7 +1090,7 @@ void loom_seq_state_keep(loom_seq_state *st, const int *keep, int nkeep)
 {
     const loom_seq_model *m = st->m;
     size_t K = (size_t)st->K, S = (size_t)st->S, H = (size_t)m->c.hidden, He = (size_t)m->He;
-    size_t A = m->c.attention == LOOM_SEQ_ATTN_BAHDANAU ? (size_t)m->c.attn_dim : 0;
+    size_t A = m->c.attention == LOOM_ATTN_BAHDANAU ? (size_t)m->c.attn_dim : 0;
     size_t GH = (size_t)m->G * H;
     for (int j = 0; j < nkeep; j++) {
         size_t from = (size_t)keep[j], to = (size_t)j;

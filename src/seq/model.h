@@ -19,38 +19,28 @@
 #include <stdint.h>
 
 #include "base/rng.h"
+#include "core/attention.h"
 #include "core/param.h"
+#include "core/rnn.h"
+#include "text/vocab.h" /* the special ids LOOM_PAD, LOOM_UNK, LOOM_BOS, LOOM_EOS */
 
-enum { LOOM_SEQ_GRU = 0, LOOM_SEQ_LSTM = 1 };
-enum {
-    LOOM_SEQ_ATTN_NONE = 0,
-    LOOM_SEQ_ATTN_BAHDANAU = 1,
-    LOOM_SEQ_ATTN_DOT = 2,
-    LOOM_SEQ_ATTN_GENERAL = 3
-};
 #define LOOM_SEQ_MAX_LAYERS 8
 
-/* The special ids, as the text layer's vocabularies number them. */
-enum { LOOM_SEQ_PAD = 0, LOOM_SEQ_UNK = 1, LOOM_SEQ_BOS = 2, LOOM_SEQ_EOS = 3 };
-
+/* The cell and attention kinds are the core's enums (loom_rnn_cell,
+ * loom_attn_kind); their names, as files store them, come from
+ * loom_rnn_cell_name/parse and loom_attn_kind_name/parse. */
 typedef struct {
-    int cell;          /* LOOM_SEQ_GRU or LOOM_SEQ_LSTM */
-    int attention;     /* LOOM_SEQ_ATTN_* */
-    int layers;        /* encoder layers */
-    int bidirectional; /* 1: the encoder reads both ways */
-    int emb;           /* embedding size, both sides */
-    int hidden;        /* hidden size per encoder direction, and the decoder's */
-    int attn_dim;      /* Bahdanau's inner size */
+    loom_rnn_cell cell;       /* LOOM_RNN_GRU or LOOM_RNN_LSTM */
+    loom_attn_kind attention; /* LOOM_ATTN_* (NONE: no attention) */
+    int layers;               /* encoder layers */
+    int bidirectional;        /* 1: the encoder reads both ways */
+    int emb;                  /* embedding size, both sides */
+    int hidden;               /* hidden size per encoder direction, and the decoder's */
+    int attn_dim;             /* Bahdanau's inner size */
     int src_vocab, tgt_vocab;
     float dropout;
     int tie_embeddings; /* 1: one embedding table for both sides (one vocabulary) */
 } loom_seq_config;
-
-/* Names of the enums, for files and messages ("gru", "bahdanau"). */
-const char *loom_seq_cell_name(int cell);
-const char *loom_seq_attention_name(int attention);
-int loom_seq_cell_parse(const char *s);      /* -1 if unknown */
-int loom_seq_attention_parse(const char *s); /* -1 if unknown */
 
 /* Checks sizes and combinations (dot attention needs equal query and key
  * sizes). LOOM_EINVAL with a message. */
@@ -83,7 +73,7 @@ float *loom_seq_replica_grads(loom_seq_model *r, size_t *nfloats);
 const loom_seq_config *loom_seq_model_config(const loom_seq_model *m);
 loom_params *loom_seq_model_params(loom_seq_model *m);
 
-/* A batch of n pairs, ids batch-major and padded with LOOM_SEQ_PAD.
+/* A batch of n pairs, ids batch-major and padded with LOOM_PAD.
  * tgt_in is <s> y1 .. y_{L-1}; tgt_out is y1 .. y_{L-1} </s>; tgt_lens
  * count the </s>. */
 typedef struct {

@@ -112,8 +112,8 @@ int loom_seq_file_writer(loom_st_writer **out, const loom_seq_bundle *b)
     rc |= loom_st_writer_meta(w, "format", LOOM_SEQ_FORMAT);
     rc |= loom_st_writer_meta(w, "version", LOOM_SEQ_FORMAT_VERSION);
     rc |= loom_st_writer_meta(w, "layout", "matrices are (in, out): PyTorch's weight transposed");
-    rc |= loom_st_writer_meta(w, "cell", loom_seq_cell_name(c->cell));
-    rc |= loom_st_writer_meta(w, "attention", loom_seq_attention_name(c->attention));
+    rc |= loom_st_writer_meta(w, "cell", loom_rnn_cell_name(c->cell));
+    rc |= loom_st_writer_meta(w, "attention", loom_attn_kind_name(c->attention));
     rc |= meta_int(w, "layers", c->layers);
     rc |= meta_int(w, "bidirectional", c->bidirectional);
     rc |= meta_int(w, "emb", c->emb);
@@ -177,11 +177,11 @@ static int read_config(const loom_st_file *f, loom_seq_config *c)
     const char *path = loom_st_path(f);
     memset(c, 0, sizeof *c);
     const char *cell = loom_st_meta(f, "cell"), *attn = loom_st_meta(f, "attention");
-    c->cell = cell ? loom_seq_cell_parse(cell) : -1;
-    c->attention = attn ? loom_seq_attention_parse(attn) : -1;
-    if (c->cell < 0 || c->attention < 0)
+    int ci = cell ? loom_rnn_cell_parse(cell) : -1, ai = attn ? loom_attn_kind_parse(attn) : -1;
+    if (ci < 0 || ai < 0)
         return loom_error(LOOM_EFORMAT, "%s: metadata 'cell' or 'attention' missing or unknown",
                           path);
+    c->cell = (loom_rnn_cell)ci, c->attention = (loom_attn_kind)ai;
     int rc = 0;
     if ((rc = need_int(f, "layers", 1, LOOM_SEQ_MAX_LAYERS, &c->layers)) ||
         (rc = need_int(f, "bidirectional", 0, 1, &c->bidirectional)) ||
@@ -322,9 +322,9 @@ int loom_seq_describe(char **out, const char *path)
     rc |= appendf(&s, &len, &cap,
                   "model: %s encoder, %d layer%s, %s; %s attention; %s decoder with input "
                   "feeding\n",
-                  loom_seq_cell_name(c->cell), c->layers, c->layers > 1 ? "s" : "",
+                  loom_rnn_cell_name(c->cell), c->layers, c->layers > 1 ? "s" : "",
                   c->bidirectional ? "bidirectional" : "unidirectional",
-                  loom_seq_attention_name(c->attention), loom_seq_cell_name(c->cell));
+                  loom_attn_kind_name(c->attention), loom_rnn_cell_name(c->cell));
     rc |= appendf(&s, &len, &cap, "sizes: embedding %d%s, hidden %d, attention %d, dropout %g\n",
                   c->emb, c->tie_embeddings ? " (one table for both sides)" : "", c->hidden,
                   c->attn_dim, c->dropout);

@@ -11,6 +11,8 @@
 #include "base/reader.h"
 #include "text/tokenizer.h"
 
+/* The special tokens' ids, first in every vocabulary: the one numbering,
+ * used by the sequence models' batches, decoders and files too. */
 enum { LOOM_PAD = 0, LOOM_UNK = 1, LOOM_BOS = 2, LOOM_EOS = 3 };
 
 typedef struct loom_vocab loom_vocab;
