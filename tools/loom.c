@@ -6,7 +6,9 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* In the order of the data flow: bytes -> tokens -> vectors -> models. */
 static const cli_command *const commands[] = {
@@ -25,8 +27,9 @@ const cli_command *cli_find(const char *name)
 
 static void print_overview(FILE *out)
 {
-    fprintf(out, "loom %s: text embeddings and sequence models on the CPU\n\n"
-                 "usage: loom COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
+    fprintf(out,
+            "loom %s: text embeddings and sequence models on the CPU\n\n"
+            "usage: loom COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
             LOOM_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
@@ -60,8 +63,22 @@ static void on_signal(int sig)
     raise(sig);
 }
 
+/* OpenBLAS took this CPU for an old one and loaded generic kernels (see
+ * loom_blas_better_core): start again with the kernels the CPU can run.
+ * Not under valgrind, whose CPU lacks AVX-512 and which would not follow
+ * the new process. If exec fails, the run goes on with what it has. */
+static void blas_restart(char **argv)
+{
+    const char *core = loom_blas_better_core(), *pre = getenv("LD_PRELOAD");
+    if (!core || (pre && strstr(pre, "vgpreload")))
+        return;
+    if (setenv("OPENBLAS_CORETYPE", core, 0) == 0)
+        execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    blas_restart(argv);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
@@ -72,7 +89,7 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
-        printf("loom %s\n", LOOM_VERSION);
+        printf("loom %s (OpenBLAS kernels: %s)\n", LOOM_VERSION, loom_blas_core());
         return CLI_EXIT_OK;
     }
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)

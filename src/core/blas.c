@@ -3,6 +3,13 @@
 #include "core/blas.h"
 
 #include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 void loom_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc)
@@ -79,4 +86,44 @@ void loom_blas_set_threads(int n)
 int loom_blas_threads(void)
 {
     return openblas_get_num_threads();
+}
+
+const char *loom_blas_core(void)
+{
+    const char *name = openblas_get_corename();
+    return name ? name : "?";
+}
+
+/* Kernel sets of OpenBLAS's x86 DYNAMIC_ARCH builds that use no AVX2. */
+static int generic_core(const char *name)
+{
+    static const char *const generic[] = {
+        "Prescott",   "Core2",     "Penryn", "Dunnington", "Nehalem", "Atom",      "Nano", "Katmai",
+        "Coppermine", "Northwood", "Banias", "Athlon",     "Opteron", "Barcelona", NULL};
+    for (int i = 0; generic[i]; i++)
+        if (strcasecmp(name, generic[i]) == 0 ||
+            strncasecmp(name, generic[i], strlen(generic[i])) == 0)
+            return 1;
+    return 0;
+}
+
+const char *loom_blas_better_core(void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    if (getenv("OPENBLAS_CORETYPE") || !generic_core(loom_blas_core()))
+        return NULL;
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return NULL;
+    /* __builtin_cpu_supports checks that the OS saves the AVX-512 state too */
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq"))
+        return "Haswell";
+    unsigned a, b, c, d;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) /* AVX512_BF16 */
+        return "Cooperlake";
+    return "SkylakeX";
+#else
+    return NULL;
+#endif
 }

@@ -40,4 +40,21 @@ float loom_nrm2(size_t n, const float *x);
 void loom_blas_set_threads(int n);
 int loom_blas_threads(void);
 
+/* The kernel set OpenBLAS chose when it loaded ("Haswell", "SkylakeX",
+ * "Cooperlake", ...). */
+const char *loom_blas_core(void);
+
+/* OpenBLAS picks its kernels by CPU model when it loads, and a model newer
+ * than the library falls back to generic SSE3 kernels: OpenBLAS 0.3.21
+ * (Debian 12) takes an Intel family 6 model 207 Xeon for a "Prescott", and
+ * its sgemm then runs about 5x slower than with the AVX-512 kernels the CPU
+ * has (6 against 30 GFLOP/s, 640 x 4900 x 384, measured on such a Xeon).
+ * When the chosen set is such a fallback (no AVX2 kernels) although the CPU
+ * has AVX2 and FMA, and OPENBLAS_CORETYPE is not set, this names the set
+ * the CPU can run, in OPENBLAS_CORETYPE's spelling ("Cooperlake" with
+ * AVX-512 BF16, "SkylakeX" with AVX-512, else "Haswell"); otherwise NULL.
+ * OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so a program sets it
+ * before it starts, or starts itself again with it (as `loom` does). */
+const char *loom_blas_better_core(void);
+
 #endif

@@ -57,3 +57,6 @@ tests_test_core_LDADD = $(TEST_LIBS)
 check_PROGRAMS += tests/bench_core
 tests_bench_core_SOURCES = tests/bench_core.c
 tests_bench_core_LDADD = libloom.la $(OPENBLAS_LIBS)
+# which OpenBLAS kernels the loom command runs with (core/blas.h)
+TESTS += tests/e2e/test_blas.sh
+EXTRA_DIST += tests/e2e/test_blas.sh
