@@ -293,6 +293,45 @@ START_TEST(writer_rejects_unwritable_paths)
 }
 END_TEST
 
+START_TEST(writer_refuses_declared_inputs_and_follows_links)
+{
+    char in[4096], hard[4096], lnk[4096];
+    snprintf(in, sizeof in, "%s", test_path("in.txt"));
+    snprintf(hard, sizeof hard, "%s", test_path("hard.txt"));
+    snprintf(lnk, sizeof lnk, "%s", test_path("link.txt"));
+    FILE *f = fopen(in, "w");
+    fputs("input\n", f);
+    fclose(f);
+    ck_assert_int_eq(link(in, hard), 0);
+    ck_assert_int_eq(symlink("in.txt", lnk), 0);
+    ck_assert_int_eq(loom_check_writable(lnk), 0); /* not declared yet */
+    ck_assert_int_eq(loom_writer_protect(in), 0);
+    ck_assert_int_eq(loom_writer_protect("-"), 0);
+    ck_assert_int_eq(loom_writer_protect(test_path("missing.txt")), 0);
+    loom_writer *w;
+    ck_assert_int_eq(loom_writer_open(&w, hard, LOOM_WRITE_AUTO), LOOM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "hard.txt: will not write over an input"));
+    ck_assert_int_eq(loom_check_writable(lnk), LOOM_EINVAL);
+    ck_assert_int_eq(loom_check_writable(""), LOOM_EINVAL);
+    ck_assert_str_eq(loom_error_message(), "output file name is empty");
+
+    /* A link to an undeclared file: the target is replaced, the link kept. */
+    char other[4096], olink[4096];
+    snprintf(other, sizeof other, "%s", test_path("other.txt"));
+    snprintf(olink, sizeof olink, "%s", test_path("olink.txt"));
+    ck_assert_int_eq(symlink("other.txt", olink), 0);
+    ck_assert_int_eq(loom_writer_open(&w, olink, LOOM_WRITE_AUTO), 0);
+    loom_writer_puts(w, "out\n");
+    ck_assert_int_eq(loom_writer_commit(w), 0);
+    struct stat st;
+    ck_assert_int_eq(lstat(olink, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_int_eq(lstat(other, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    ck_assert_int_eq(st.st_size, 4);
+}
+END_TEST
+
 START_TEST(arena_aligns_and_bounds)
 {
     loom_arena *a;
@@ -372,6 +411,7 @@ static Suite *base_suite(void)
     tcase_add_test(tc, writer_commit_and_abort);
     tcase_add_test(tc, writer_large_gzip_roundtrip);
     tcase_add_test(tc, writer_rejects_unwritable_paths);
+    tcase_add_test(tc, writer_refuses_declared_inputs_and_follows_links);
     tcase_add_test(tc, arena_aligns_and_bounds);
     tcase_add_test(tc, rng_is_repeatable_and_streams_differ);
     tcase_add_test(tc, rng_ranges_and_moments);

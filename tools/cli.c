@@ -2,6 +2,7 @@
 #include "config.h"
 #include "cli.h"
 #include "base/error.h"
+#include "base/writer.h"
 
 #include <errno.h>
 #include <math.h>
@@ -40,7 +41,8 @@ int cli_failf(const char *fmt, ...)
     return CLI_EXIT_ERROR;
 }
 
-int cli_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out)
+int cli_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi,
+            long long *out)
 {
     char *end;
     errno = 0;
@@ -118,4 +120,12 @@ int cli_default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+int cli_inputs(char *const *paths, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (paths[i] && loom_writer_protect(paths[i]) < 0)
+            return cli_fail();
+    return 0;
 }

@@ -12,7 +12,7 @@
 #define CLI_EXIT_USAGE 2
 
 typedef struct {
-    const char *name;    /* "tokenize" */
+    const char *name; /* "tokenize" */
     int (*run)(int argc, char **argv);
     const char *summary; /* one line for `loom help` */
     const char *help;    /* full text for `loom help CMD`, ending in examples */
@@ -29,7 +29,8 @@ int cli_fail(void);
 int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parse option values; on a bad value print a usage error and return -1. */
-int cli_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
+int cli_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi,
+            long long *out);
 int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 /* Parses one of `choices` (NULL-terminated); returns its index or -1. */
 int cli_choice(const char *cmd, const char *opt, const char *s, const char *const *choices);
@@ -46,6 +47,11 @@ int cli_help(const char *cmd);
 enum { CLI_PROGRESS_AUTO = 0, CLI_PROGRESS_ON = 1, CLI_PROGRESS_OFF = 2 };
 int cli_progress_enabled(int mode);
 
+/* Declares the command's input files (NULL entries skipped): no output may
+ * then replace one of them. Call before checking outputs; on failure prints
+ * the error and returns 1. */
+int cli_inputs(char *const *paths, int n);
+
 /* Default thread count: the number of online cores. */
 int cli_default_threads(void);
 
@@ -54,7 +60,9 @@ int cli_default_threads(void);
  * cli_common_option(). */
 enum { CLI_OPT_HELP = 'h', CLI_OPT_QUIET = 'q', CLI_OPT_PROGRESS = 0x1000 };
 #define CLI_COMMON_LONGOPTS                                                                        \
-    {"help", no_argument, 0, CLI_OPT_HELP}, {"quiet", no_argument, 0, CLI_OPT_QUIET},             \
-        {"progress", no_argument, 0, CLI_OPT_PROGRESS}
+    {"help", no_argument, 0, CLI_OPT_HELP}, {"quiet", no_argument, 0, CLI_OPT_QUIET},              \
+    {                                                                                              \
+        "progress", no_argument, 0, CLI_OPT_PROGRESS                                               \
+    }
 
 #endif

@@ -81,6 +81,8 @@ static int run_convert(int argc, char **argv)
     if (argc - optind != 2)
         return cli_usage("convert", "expects IN and OUT, not %d file names", argc - optind);
     const char *in = argv[optind], *out = argv[optind + 1];
+    if (cli_inputs(argv + optind, 1))
+        return CLI_EXIT_ERROR;
     if (loom_check_writable(out) < 0)
         return cli_fail();
     loom_vectors *v;

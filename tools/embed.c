@@ -262,6 +262,9 @@ static int run_embed(int argc, char **argv)
         return cli_usage("embed", "writes a file, not stdout: give -o a file name");
     if (loom_w2v_opts_check(&a.w) < 0)
         return cli_usage("embed", "%s", loom_error_message());
+    char *vocab_in[] = {(char *)a.read_vocab};
+    if (cli_inputs(argv + optind, argc - optind) || cli_inputs(vocab_in, 1))
+        return CLI_EXIT_ERROR;
     if (check_outputs(&a) < 0)
         return cli_fail();
     return train(&a, argv + optind, argc - optind);

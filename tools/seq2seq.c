@@ -490,6 +490,10 @@ static int run_seq2seq(int argc, char **argv)
     int st = parse(argc, argv, &a);
     if (st)
         return st - 1;
+    char *inputs[] = {(char *)a.pairs, (char *)a.src,        (char *)a.tgt,
+                      (char *)a.valid, (char *)a.vectors[0], (char *)a.vectors[1]};
+    if (cli_inputs(inputs, 6))
+        return CLI_EXIT_ERROR;
     if (loom_check_writable(a.output) < 0)
         return cli_fail();
     char ckpt_default[4096];

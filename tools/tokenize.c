@@ -171,6 +171,8 @@ static int run_tokenize(int argc, char **argv)
     char *const *files = optind < argc ? argv + optind : stdin_only;
     int nfiles = optind < argc ? argc - optind : 1;
 
+    if (cli_inputs(files, nfiles))
+        return CLI_EXIT_ERROR;
     loom_tokenizer *t;
     if (loom_tokenizer_new(&t, &opts) < 0)
         return cli_fail();

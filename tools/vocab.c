@@ -132,6 +132,8 @@ static int run_vocab(int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage("vocab", "expects at least one corpus file ('-' for stdin)");
+    if (cli_inputs(argv + optind, argc - optind))
+        return CLI_EXIT_ERROR;
     if (strcmp(output, "-") != 0 && loom_check_writable(output) < 0)
         return cli_fail();
 

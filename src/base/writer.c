@@ -1,7 +1,9 @@
 /* loom: write-to-temporary-then-rename. The temporary is named
  * ".NAME.tmp-PID-RANDOM" beside the destination so that rename(2) is atomic
  * (same file system) and so that the next run can recognise and remove the
- * leftovers of a killed one by their dead PID. */
+ * leftovers of a killed one by their dead PID. A symbolic link is followed
+ * and its target replaced; a device, FIFO or socket is written in place,
+ * never replaced; a file declared as an input is never written. */
 #include "config.h"
 #include "base/writer.h"
 #include "base/alloc.h"
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,10 +27,13 @@
 
 #define WBUF (256 * 1024)
 #define MAX_OPEN 64
+#define MAX_INPUTS 256
+#define MAX_LINKS 40
 
 struct loom_writer {
-    char *path; /* final name */
-    char *tmp;  /* temporary name; NULL for stdout */
+    char *path;   /* the name given, for messages */
+    char *target; /* the file replaced: path, or where its links end */
+    char *tmp;    /* temporary name; NULL when written in place */
     int fd;
     gzFile gz;
     char *buf;
@@ -38,6 +44,95 @@ struct loom_writer {
 /* The temporaries of open writers, for signal-time cleanup. Kept as fixed
  * slots of pointers so a signal handler can walk them without locks. */
 static char *volatile open_tmps[MAX_OPEN];
+
+/* The files a command has declared as its inputs (loom_writer_protect). A
+ * process-wide list because an output must not replace an input wherever
+ * in the program each was named; a command names both long before the
+ * library opens either. */
+static struct {
+    dev_t dev;
+    ino_t ino;
+    char *path;
+} inputs[MAX_INPUTS];
+static size_t n_inputs;
+static pthread_mutex_t inputs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int loom_writer_protect(const char *path)
+{
+    struct stat st;
+    if (strcmp(path, "-") == 0 || stat(path, &st) != 0)
+        return 0; /* stdin, or missing: the reader reports it */
+    int rc = 0;
+    pthread_mutex_lock(&inputs_lock);
+    size_t i = 0;
+    while (i < n_inputs && !(inputs[i].dev == st.st_dev && inputs[i].ino == st.st_ino))
+        i++;
+    if (i == n_inputs) {
+        if (n_inputs == MAX_INPUTS) {
+            rc = loom_error(LOOM_EINVAL, "%s: more than %d input files", path, MAX_INPUTS);
+        } else if (!(inputs[i].path = loom_strdup(path))) {
+            rc = LOOM_ENOMEM;
+        } else {
+            inputs[i].dev = st.st_dev;
+            inputs[i].ino = st.st_ino;
+            n_inputs++;
+        }
+    }
+    pthread_mutex_unlock(&inputs_lock);
+    return rc;
+}
+
+/* Refuses `path` when it exists and is one of the declared inputs (by
+ * device and inode, so links and other spellings are caught). */
+static int refuse_input(const char *path, const struct stat *st)
+{
+    int rc = 0;
+    pthread_mutex_lock(&inputs_lock);
+    for (size_t i = 0; i < n_inputs && rc == 0; i++)
+        if (inputs[i].dev == st->st_dev && inputs[i].ino == st->st_ino)
+            rc = strcmp(inputs[i].path, path)
+                     ? loom_error(LOOM_EINVAL,
+                                  "%s: will not write over an input (the same file as %s)", path,
+                                  inputs[i].path)
+                     : loom_error(LOOM_EINVAL, "%s: will not write over an input", path);
+    pthread_mutex_unlock(&inputs_lock);
+    return rc;
+}
+
+/* The file a write to `path` lands on: `path` itself, or the end of its
+ * chain of symbolic links (relative links resolved against their own
+ * directory). Returns 1 when the chain passes through /proc (/dev/stdout ->
+ * /proc/self/fd/1 -> an open file of the caller's shell: written in place,
+ * appended, as the shell's `>>` or `>` meant), 0 otherwise. Fails on a loop
+ * or a name longer than PATH_MAX. */
+static int resolve_links(const char *path, char *out, size_t outsz)
+{
+    if (snprintf(out, outsz, "%s", path) >= (int)outsz)
+        return loom_error(LOOM_EINVAL, "%s: name too long", path);
+    int via_proc = 0;
+    for (int hops = 0;; hops++) {
+        struct stat st;
+        if (strncmp(out, "/proc/", 6) == 0)
+            via_proc = 1;
+        if (lstat(out, &st) != 0 || !S_ISLNK(st.st_mode))
+            return via_proc;
+        if (hops == MAX_LINKS)
+            return loom_error(LOOM_EIO, "%s: too many levels of symbolic links", path);
+        char link[PATH_MAX];
+        ssize_t n = readlink(out, link, sizeof link - 1);
+        if (n < 0)
+            return loom_error(LOOM_EIO, "%s: cannot read link %s: %s", path, out, strerror(errno));
+        link[n] = '\0';
+        char next[PATH_MAX];
+        const char *slash = strrchr(out, '/');
+        int len = link[0] == '/' || !slash
+                      ? snprintf(next, sizeof next, "%s", link)
+                      : snprintf(next, sizeof next, "%.*s/%s", (int)(slash - out), out, link);
+        if (len < 0 || (size_t)len >= sizeof next || (size_t)len >= outsz)
+            return loom_error(LOOM_EINVAL, "%s: name too long", path);
+        memcpy(out, next, (size_t)len + 1);
+    }
+}
 
 int loom_has_suffix(const char *path, const char *suffix)
 {
@@ -60,22 +155,42 @@ static void split_path(const char *path, char *dir, size_t dirsz, const char **b
     }
 }
 
+/* 1 when `path` exists and is neither a regular file nor a directory: a
+ * device, FIFO or socket, written in place (`-o /dev/null`, `-o /dev/stdout`). */
+static int is_special(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
 int loom_check_writable(const char *path)
 {
     if (strcmp(path, "-") == 0)
         return 0;
+    if (*path == '\0')
+        return loom_error(LOOM_EINVAL, "output file name is empty");
+    struct stat st;
+    if (stat(path, &st) == 0 && refuse_input(path, &st) < 0)
+        return LOOM_EINVAL;
+    if (is_special(path))
+        return 0;
+    char target[PATH_MAX];
+    int rc = resolve_links(path, target, sizeof target);
+    if (rc < 0)
+        return rc;
     char dir[PATH_MAX];
     const char *base;
-    split_path(path, dir, sizeof dir, &base);
-    struct stat st;
+    split_path(target, dir, sizeof dir, &base);
     if (*base == '\0')
         return loom_error(LOOM_EINVAL, "%s: output path names a directory", path);
     if (stat(dir, &st) != 0)
-        return loom_error(LOOM_EIO, "%s: cannot write: directory %s: %s", path, dir, strerror(errno));
+        return loom_error(LOOM_EIO, "%s: cannot write: directory %s: %s", path, dir,
+                          strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return loom_error(LOOM_EIO, "%s: cannot write: %s is not a directory", path, dir);
     if (access(dir, W_OK | X_OK) != 0)
-        return loom_error(LOOM_EIO, "%s: cannot write: directory %s: %s", path, dir, strerror(errno));
+        return loom_error(LOOM_EIO, "%s: cannot write: directory %s: %s", path, dir,
+                          strerror(errno));
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return loom_error(LOOM_EIO, "%s: cannot write: is a directory", path);
     return 0;
@@ -91,7 +206,8 @@ static void remove_stale(const char *dir, const char *base)
     int plen = snprintf(prefix, sizeof prefix, ".%s.tmp-", base);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (plen <= 0 || (size_t)plen >= sizeof prefix || strncmp(e->d_name, prefix, (size_t)plen) != 0)
+        if (plen <= 0 || (size_t)plen >= sizeof prefix ||
+            strncmp(e->d_name, prefix, (size_t)plen) != 0)
             continue;
         char *end;
         long pid = strtol(e->d_name + plen, &end, 10);
@@ -139,19 +255,28 @@ int loom_writer_open(loom_writer **out, const char *path, int mode)
     w->buf = loom_malloc(WBUF, 1);
     if (!w->path || !w->buf)
         goto nomem;
+    char target[PATH_MAX];
+    int rc = strcmp(path, "-") ? loom_check_writable(path) : 0;
+    int in_place = rc == 0 && strcmp(path, "-") ? resolve_links(path, target, sizeof target) : 0;
+    if (rc < 0 || in_place < 0) {
+        loom_writer_abort(w);
+        return rc < 0 ? rc : in_place;
+    }
     if (strcmp(path, "-") == 0) {
         w->fd = dup(STDOUT_FILENO);
+    } else if (in_place || is_special(path)) {
+        /* A device, FIFO or an open descriptor of the caller: never replaced. */
+        struct stat st;
+        int append = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? O_APPEND : 0;
+        w->fd = open(path, O_WRONLY | O_CLOEXEC | append);
     } else {
-        int rc = loom_check_writable(path);
-        if (rc < 0) {
-            loom_writer_abort(w);
-            return rc;
-        }
+        if (!(w->target = loom_strdup(target)))
+            goto nomem;
         char dir[PATH_MAX];
         const char *base;
-        split_path(path, dir, sizeof dir, &base);
+        split_path(target, dir, sizeof dir, &base);
         remove_stale(dir, base);
-        size_t n = strlen(path) + 64;
+        size_t n = strlen(target) + 64;
         w->tmp = loom_malloc(n, 1);
         if (!w->tmp)
             goto nomem;
@@ -171,7 +296,8 @@ int loom_writer_open(loom_writer **out, const char *path, int mode)
             free(w->tmp);
             w->tmp = NULL;
             loom_writer_abort(w);
-            return loom_error(LOOM_EIO, "%s: cannot create: %s", path, strerror(err));
+            return loom_error(LOOM_EIO, "%s: cannot create a file in %s: %s", path, dir,
+                              strerror(err));
         }
         w->slot = claim_slot(w->tmp);
     }
@@ -281,6 +407,7 @@ static void release(loom_writer *w)
     if (w->fd >= 0)
         close(w->fd);
     free(w->tmp);
+    free(w->target);
     free(w->path);
     free(w->buf);
     free(w);
@@ -310,14 +437,14 @@ int loom_writer_commit(loom_writer *w)
     }
     if (rc == 0 && w->tmp && fsync(w->fd) != 0)
         rc = loom_error(LOOM_EIO, "%s: fsync failed: %s", w->path, strerror(errno));
-    if (rc == 0 && w->tmp && rename(w->tmp, w->path) != 0)
+    if (rc == 0 && w->tmp && rename(w->tmp, w->target) != 0)
         rc = loom_error(LOOM_EIO, "%s: cannot rename into place: %s", w->path, strerror(errno));
     if (rc < 0) {
         loom_writer_abort(w);
         return rc;
     }
     if (w->tmp)
-        sync_dir(w->path);
+        sync_dir(w->target);
     release(w);
     return 0;
 }

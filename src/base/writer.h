@@ -1,7 +1,10 @@
 /* loom: atomic output files. Everything loom writes goes to a temporary
  * name in the destination's directory and is renamed into place only when
  * complete, so a killed run never leaves a partial file under the final
- * name. Names ending in ".gz" are gzip-compressed; "-" is stdout. */
+ * name. A symbolic link is followed and its target replaced; a device or
+ * FIFO (`/dev/null`, `/dev/stdout`) is written in place, never replaced; a
+ * file declared an input (loom_writer_protect) is refused. Names ending in
+ * ".gz" are gzip-compressed; "-" is stdout. */
 #ifndef LOOM_BASE_WRITER_H
 #define LOOM_BASE_WRITER_H
 
@@ -28,9 +31,16 @@ int loom_writer_commit(loom_writer *w);
 void loom_writer_abort(loom_writer *w);
 const char *loom_writer_path(const loom_writer *w);
 
-/* Checks, before long work starts, that `path` can be created: its
- * directory exists and is writable and `path` is not a directory. */
+/* Checks, before long work starts, that `path` can be created: it is not
+ * empty, not a declared input, its directory exists and is writable and
+ * `path` is not a directory. */
 int loom_check_writable(const char *path);
+
+/* Declares `path` an input of this process: any later loom_check_writable
+ * or loom_writer_open of the same file (same device and inode, whatever
+ * the name) fails with a message naming both. A missing file or "-" is
+ * ignored. Commands declare their input files before they check outputs. */
+int loom_writer_protect(const char *path);
 
 /* 1 when `path` ends with `suffix`. */
 int loom_has_suffix(const char *path, const char *suffix);
