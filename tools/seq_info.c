@@ -3,6 +3,7 @@
 #include "config.h"
 #include "cli.h"
 #include "base/error.h"
+#include "classify/model.h"
 #include "seq/model_file.h"
 
 #include <stdio.h>
@@ -10,11 +11,13 @@
 
 int info_model_file(const char *path);
 
-/* Describes a loom sequence model on stdout; returns an exit status. */
+/* Describes a loom sequence model or classifier on stdout; returns an
+ * exit status. */
 int info_model_file(const char *path)
 {
     char *text;
-    if (loom_seq_describe(&text, path) < 0)
+    if (loom_cls_is_model_file(path) ? loom_cls_describe(&text, path) < 0
+                                     : loom_seq_describe(&text, path) < 0)
         return cli_fail();
     fputs(text, stdout);
     free(text);

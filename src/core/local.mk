@@ -60,3 +60,13 @@ tests_bench_core_LDADD = libloom.la $(OPENBLAS_LIBS)
 # which OpenBLAS kernels the loom command runs with (core/blas.h)
 TESTS += tests/e2e/test_blas.sh
 EXTRA_DIST += tests/e2e/test_blas.sh
+
+# the mean of a bag of embedding rows (fastText's input layer; src/classify)
+libloom_la_SOURCES += src/core/bag.c
+loomcoreinc_HEADERS += src/core/bag.h
+check_PROGRAMS += tests/test_bag
+TESTS += tests/test_bag
+EXTRA_DIST += tests/fixtures/core/make_bag_fixtures.py tests/fixtures/core/bag.safetensors
+tests_test_bag_SOURCES = tests/test_bag.c
+tests_test_bag_CFLAGS = $(TEST_CFLAGS)
+tests_test_bag_LDADD = $(TEST_LIBS)
