@@ -43,9 +43,10 @@ static void write_text(const char *path, const char *text)
 
 /* ---- PyTorch equivalence ---- */
 
-static const char *const equiv_models[] = {"gru-bahdanau", "gru-dot",       "gru-general",
-                                           "gru-none",     "lstm-bahdanau", "lstm-dot",
-                                           "lstm-general", "lstm-none",     "gru-tied"};
+static const char *const equiv_models[] = {
+    "gru-bahdanau", "gru-dot",       "gru-general", "gru-none", "lstm-bahdanau",
+    "lstm-dot",     "lstm-general",  "lstm-none",   "gru-tied", "elman-bahdanau",
+    "elman-dot",    "elman-general", "elman-none"};
 
 START_TEST(forward_matches_pytorch)
 {
@@ -85,6 +86,24 @@ START_TEST(forward_matches_pytorch)
     fclose(f);
     ck_assert_int_eq(compared, tokens);
     ck_assert_msg(worst < 1e-4, "%s: worst |loom - torch| = %g", equiv_models[_i], worst);
+
+    /* the summed label-smoothed cross-entropy: PyTorch's F.cross_entropy
+     * (label_smoothing, padding ignored) on the same batch */
+    snprintf(name, sizeof name, "equiv-%s.loss", equiv_models[_i]);
+    f = fopen(fixture(name), "r");
+    ck_assert_ptr_nonnull(f);
+    double eps, want;
+    int lines = 0;
+    while (fscanf(f, "%lf %lf", &eps, &want) == 2) {
+        ck_assert_int_eq(
+            loom_seq_forward(b.model, w, &bt, 0, (float)eps, NULL, &loss, &tokens, NULL), 0);
+        ck_assert_msg(fabs(loss - want) <= 1e-5 * fabs(want),
+                      "%s, label smoothing %g: loom %.9g, torch %.9g", equiv_models[_i], eps, loss,
+                      want);
+        lines++;
+    }
+    fclose(f);
+    ck_assert_int_eq(lines, 3);
     free(logp);
     loom_seq_work_free(w);
     loom_seq_batch_release(&bt);

@@ -142,6 +142,18 @@ expect_grep "and the best BLEU" "best_valid_bleu: $(cat "$TMP/bestbleu")" "$TMP/
 expect_status "--best-by rejects other measures" 2 "$LOOM" seq2seq "$TRAIN" -o "$TMP/x.loom" \
     --best-by accuracy
 
+# ---- the Elman cell: trains, is named in the file, translates ----
+expect_status "seq2seq --cell elman trains" 0 "$LOOM" seq2seq "$TRAIN" -o "$TMP/elman.loom" \
+    --cell elman --emb 16 --hidden 32 --batch 32 --lr 0.01 --epochs 4 --seed 1 --quiet
+expect_status "info reads the Elman model" 0 "$LOOM" info "$TMP/elman.loom"
+expect_grep "info names the Elman cell" '^model: elman encoder, .*; elman decoder' "$TMP/out"
+printf 'a b c\nh g f e d\n' >"$TMP/el.in"
+expect_status "the Elman model translates" 0 "$LOOM" translate "$TMP/elman.loom" "$TMP/el.in" -q
+printf 'c b a\nd e f g h\n' >"$TMP/want.txt"
+expect_same "and has learnt to reverse" "$TMP/out" "$TMP/want.txt"
+expect_status "--cell rejects other cells" 2 "$LOOM" seq2seq "$TRAIN" -o "$TMP/x.loom" --cell rnn
+expect_grep "and lists the three" 'elman' "$TMP/err"
+
 # ---- bad model files ----
 head -c 300 "$SEQ/reverse.loom" >"$TMP/cut.loom"
 expect_status "a truncated model: exit 1" 1 "$LOOM" translate "$TMP/cut.loom" "$TMP/in.txt"
