@@ -1,10 +1,17 @@
 /* Tests for src/base: errors, the reader (plain, gzip, long lines, corrupt
- * input), the atomic writer, the arena and the RNG. */
+ * input), the atomic writer, the arena, the growable array, the string
+ * hash, the thread fan-out and the RNG. */
 #include "config.h"
 #include "loom.h"
 
+#include "base/hash.h"
+#include "base/parallel.h"
+
 #include <check.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +359,201 @@ START_TEST(arena_aligns_and_bounds)
 }
 END_TEST
 
+START_TEST(grow_keeps_items_and_doubles)
+{
+    int *a = NULL;
+    size_t cap = 0;
+    ck_assert_int_eq(loom_grow((void **)&a, &cap, 1, sizeof *a), 0);
+    ck_assert_uint_eq(cap, 16); /* the smallest capacity */
+    for (int i = 0; i < 16; i++)
+        a[i] = i;
+    ck_assert_int_eq(loom_grow((void **)&a, &cap, 17, sizeof *a), 0);
+    ck_assert_uint_eq(cap, 32); /* doubled */
+    ck_assert_int_eq(loom_grow((void **)&a, &cap, 1000, sizeof *a), 0);
+    ck_assert_uint_eq(cap, 1000); /* the need, when more than double */
+    for (int i = 0; i < 16; i++)
+        ck_assert_int_eq(a[i], i);
+    int *before = a;
+    ck_assert_int_eq(loom_grow((void **)&a, &cap, 999, sizeof *a), 0);
+    ck_assert_ptr_eq(a, before); /* room enough: nothing moves */
+    ck_assert_uint_eq(cap, 1000);
+    free(a);
+}
+END_TEST
+
+START_TEST(grow_overflow_leaves_the_array)
+{
+    double *a = NULL;
+    size_t cap = 0;
+    ck_assert_int_eq(loom_grow((void **)&a, &cap, 4, sizeof *a), 0);
+    a[3] = 2.5;
+    double *before = a;
+    ck_assert_int_eq(loom_grow((void **)&a, &cap, SIZE_MAX / 4, sizeof *a), LOOM_ENOMEM);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "overflows"));
+    ck_assert_ptr_eq(a, before);
+    ck_assert_uint_eq(cap, 16);
+    ck_assert_double_eq(a[3], 2.5);
+    /* doubling near the limit stops at the limit rather than wrapping */
+    ck_assert_uint_eq(loom_grow_size(SIZE_MAX / 8 - 1, SIZE_MAX / 8, 8), SIZE_MAX / 8);
+    ck_assert_uint_eq(loom_grow_size(0, SIZE_MAX / 8 + 1, 8), 0);
+    free(a);
+}
+END_TEST
+
+START_TEST(hash_depends_on_every_byte_and_not_on_address)
+{
+    char buf[64 + 8];
+    const char *text = "the quick brown fox jumps over the lazy dog, twice over";
+    size_t len = strlen(text);
+    for (size_t n = 0; n <= len; n++) {
+        uint64_t h = loom_hash_bytes(text, n);
+        for (size_t shift = 1; shift < 8; shift++) { /* any alignment */
+            memcpy(buf + shift, text, n);
+            ck_assert_uint_eq(loom_hash_bytes(buf + shift, n), h);
+            ck_assert(loom_same_bytes(buf + shift, text, n));
+        }
+        if (n > 0)
+            ck_assert_uint_ne(h, loom_hash_bytes(text, n - 1)); /* length counts */
+        for (size_t i = 0; i < n; i++) { /* a flipped bit anywhere changes it */
+            memcpy(buf, text, n);
+            buf[i] ^= 4;
+            ck_assert_uint_ne(loom_hash_bytes(buf, n), h);
+            ck_assert(!loom_same_bytes(buf, text, n));
+        }
+    }
+    ck_assert_uint_eq(loom_hash_str("vocab"), loom_hash_bytes("vocabulary", 5));
+}
+END_TEST
+
+START_TEST(hash_low_bits_spread)
+{
+    /* Words w0..w4095 into 4096 buckets by the low bits, as the tables use
+     * them: a good hash leaves about 1/e of the buckets empty. */
+    enum { N = 4096 };
+    static unsigned char used[N];
+    memset(used, 0, sizeof used);
+    char w[16];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(w, sizeof w, "w%d", i);
+        used[loom_hash_bytes(w, (size_t)n) & (N - 1)] = 1;
+    }
+    int empty = 0;
+    for (int i = 0; i < N; i++)
+        empty += !used[i];
+    ck_assert_int_gt(empty, N * 33 / 100);
+    ck_assert_int_lt(empty, N * 41 / 100);
+}
+END_TEST
+
+typedef struct {
+    pthread_t caller;
+    atomic_int runs[8];
+    atomic_int on_caller[8];
+    int fail_from; /* shares >= this fail (their number in the message) */
+} fan_ctx;
+
+static int fan_share(void *ctx, int thread, int nthreads)
+{
+    fan_ctx *c = ctx;
+    ck_assert_int_eq(nthreads, 8);
+    atomic_fetch_add(&c->runs[thread], 1);
+    if (pthread_equal(pthread_self(), c->caller))
+        atomic_fetch_add(&c->on_caller[thread], 1);
+    if (thread >= c->fail_from)
+        return loom_error(thread % 2 ? LOOM_EFORMAT : LOOM_EIO, "share %d failed", thread);
+    return 0;
+}
+
+START_TEST(parallel_runs_each_share_once)
+{
+    fan_ctx c = {.caller = pthread_self(), .fail_from = 8};
+    ck_assert_int_eq(loom_parallel_run(8, fan_share, &c), 0);
+    for (int t = 0; t < 8; t++)
+        ck_assert_int_eq(atomic_load(&c.runs[t]), 1);
+    ck_assert_int_eq(atomic_load(&c.on_caller[0]), 1); /* share 0 is the caller's */
+    int elsewhere = 0;
+    for (int t = 1; t < 8; t++)
+        elsewhere += !atomic_load(&c.on_caller[t]);
+    ck_assert_int_eq(elsewhere, 7);
+    ck_assert_int_eq(loom_parallel_run(0, fan_share, &c), LOOM_EINVAL);
+}
+END_TEST
+
+START_TEST(parallel_returns_the_first_failure_with_its_message)
+{
+    fan_ctx c = {.caller = pthread_self(), .fail_from = 5};
+    loom_error_clear();
+    /* shares 5, 6, 7 fail on their own threads; 5's code and message win */
+    ck_assert_int_eq(loom_parallel_run(8, fan_share, &c), LOOM_EFORMAT);
+    ck_assert_str_eq(loom_error_message(), "share 5 failed");
+    for (int t = 0; t < 8; t++)
+        ck_assert_int_eq(atomic_load(&c.runs[t]), 1); /* the others still ran */
+}
+END_TEST
+
+START_TEST(parallel_runs_unstartable_shares_on_the_caller)
+{
+    /* Threads whose stacks cannot be mapped (4 EiB each, more than any
+     * address space): every pthread_create fails, as under a process or
+     * memory limit, and every share still runs once, on the calling
+     * thread. Check runs each test in its own process, so the default
+     * ends with this test. */
+    pthread_attr_t huge;
+    ck_assert_int_eq(pthread_attr_init(&huge), 0);
+    ck_assert_int_eq(pthread_attr_setstacksize(&huge, (size_t)1 << 62), 0);
+    ck_assert_int_eq(pthread_setattr_default_np(&huge), 0);
+    pthread_attr_destroy(&huge);
+    fan_ctx c = {.caller = pthread_self(), .fail_from = 8};
+    ck_assert_int_eq(loom_parallel_run(8, fan_share, &c), 0);
+    for (int t = 0; t < 8; t++) {
+        ck_assert_int_eq(atomic_load(&c.runs[t]), 1);
+        ck_assert_int_eq(atomic_load(&c.on_caller[t]), 1);
+    }
+}
+END_TEST
+
+typedef struct {
+    loom_chunks chunks;
+    atomic_int taken[1000];
+} take_ctx;
+
+static int take_share(void *ctx, int thread, int nthreads)
+{
+    (void)thread, (void)nthreads;
+    take_ctx *c = ctx;
+    size_t begin, end, last = 0;
+    int first = 1;
+    while (loom_chunks_take(&c->chunks, &begin, &end)) {
+        ck_assert_uint_lt(begin, end);
+        ck_assert_uint_le(end - begin, 7);
+        ck_assert(first || begin > last); /* each taker sees increasing chunks */
+        first = 0, last = begin;
+        for (size_t i = begin; i < end; i++)
+            atomic_fetch_add(&c->taken[i], 1);
+    }
+    ck_assert_int_eq(loom_chunks_take(&c->chunks, &begin, &end), 0);
+    return 0;
+}
+
+START_TEST(chunks_hand_out_every_item_once)
+{
+    static take_ctx c;
+    for (int i = 0; i < 1000; i++)
+        atomic_init(&c.taken[i], 0);
+    loom_chunks_init(&c.chunks, 1000, 7);
+    ck_assert_int_eq(loom_parallel_run(4, take_share, &c), 0);
+    for (int i = 0; i < 1000; i++)
+        ck_assert_int_eq(atomic_load(&c.taken[i]), 1);
+    size_t begin, end;
+    loom_chunks_init(&c.chunks, 0, 7);
+    ck_assert_int_eq(loom_chunks_take(&c.chunks, &begin, &end), 0);
+    loom_chunks_init(&c.chunks, 3, 0); /* chunk 0 means 1 */
+    ck_assert_int_eq(loom_chunks_take(&c.chunks, &begin, &end), 1);
+    ck_assert_uint_eq(begin, 0);
+    ck_assert_uint_eq(end, 1);
+}
+END_TEST
+
 START_TEST(rng_is_repeatable_and_streams_differ)
 {
     loom_rng a, b, c;
@@ -413,6 +615,14 @@ static Suite *base_suite(void)
     tcase_add_test(tc, writer_rejects_unwritable_paths);
     tcase_add_test(tc, writer_refuses_declared_inputs_and_follows_links);
     tcase_add_test(tc, arena_aligns_and_bounds);
+    tcase_add_test(tc, grow_keeps_items_and_doubles);
+    tcase_add_test(tc, grow_overflow_leaves_the_array);
+    tcase_add_test(tc, hash_depends_on_every_byte_and_not_on_address);
+    tcase_add_test(tc, hash_low_bits_spread);
+    tcase_add_test(tc, parallel_runs_each_share_once);
+    tcase_add_test(tc, parallel_returns_the_first_failure_with_its_message);
+    tcase_add_test(tc, parallel_runs_unstartable_shares_on_the_caller);
+    tcase_add_test(tc, chunks_hand_out_every_item_once);
     tcase_add_test(tc, rng_is_repeatable_and_streams_differ);
     tcase_add_test(tc, rng_ranges_and_moments);
     suite_add_tcase(s, tc);

@@ -70,6 +70,35 @@ char *loom_strdup(const char *s)
     return p;
 }
 
+size_t loom_grow_size(size_t cap, size_t need, size_t size)
+{
+    size_t limit = SIZE_MAX / (size ? size : 1);
+    if (need > limit)
+        return 0;
+    size_t c = cap > limit / 2 ? limit : 2 * cap;
+    if (c < 16)
+        c = 16 < limit ? 16 : limit;
+    return c > need ? c : need;
+}
+
+int loom_grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = loom_grow_size(*cap, need, size);
+    if (c == 0)
+        return loom_error(LOOM_ENOMEM, "array of %zu x %zu bytes overflows", need, size);
+    /* through memcpy, so that any object pointer type may be passed */
+    void *old;
+    memcpy(&old, p, sizeof old);
+    void *q = loom_realloc(old, c, size);
+    if (!q)
+        return LOOM_ENOMEM;
+    memcpy(p, &q, sizeof q);
+    *cap = c;
+    return 0;
+}
+
 struct loom_arena {
     unsigned char *base;
     size_t capacity;
@@ -100,8 +129,8 @@ void *loom_arena_alloc(loom_arena *a, size_t n, size_t size)
     }
     size_t bytes = (n * size + 63) & ~(size_t)63;
     if (bytes > a->capacity - a->used) {
-        loom_error(LOOM_ENOMEM, "arena exhausted: %zu bytes asked, %zu of %zu left",
-                   bytes, a->capacity - a->used, a->capacity);
+        loom_error(LOOM_ENOMEM, "arena exhausted: %zu bytes asked, %zu of %zu left", bytes,
+                   a->capacity - a->used, a->capacity);
         return NULL;
     }
     void *p = a->base + a->used;

@@ -14,6 +14,24 @@ void *loom_realloc(void *p, size_t n, size_t size);
 void *loom_aligned_alloc(size_t n, size_t size);
 char *loom_strdup(const char *s);
 
+/* The one growable array. Makes the array *p, of *cap items of `size`
+ * bytes, hold at least `need` items: when *cap is smaller it reallocates to
+ * the largest of need, twice *cap and 16 items, and updates *p and *cap.
+ * Items already there are kept; the new ones are uninitialised. Returns 0,
+ * or LOOM_ENOMEM (overflow or out of memory) leaving *p and *cap as they
+ * were. p is the address of the caller's pointer, cast:
+ *
+ *     if ((rc = loom_grow((void **)&v->items, &v->cap, v->n + 1, sizeof *v->items)) < 0)
+ *         return rc;
+ *
+ * Arrays that share one capacity grow with loom_grow_size and
+ * loom_realloc. */
+int loom_grow(void **p, size_t *cap, size_t need, size_t size);
+
+/* The capacity loom_grow moves to from `cap` to hold `need` items, or 0
+ * when that would exceed SIZE_MAX / size. */
+size_t loom_grow_size(size_t cap, size_t need, size_t size);
+
 /* An arena: memory owned by one context, handed out in order and released
  * all at once. Allocations are 64-byte aligned. */
 typedef struct loom_arena loom_arena;

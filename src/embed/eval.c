@@ -7,6 +7,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/reader.h"
 #include "core/blas.h"
 
@@ -72,19 +73,9 @@ typedef struct {
     int case_sensitive;
 } known_words;
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
-}
-
 static size_t known_slot(const known_words *kw, const char *form)
 {
-    size_t h = hash_str(form) & kw->mask;
+    size_t h = loom_hash_str(form) & kw->mask;
     while (kw->slots[h] && strcmp(kw->forms[kw->slots[h] - 1], form) != 0)
         h = (h + 1) & kw->mask;
     return h;

@@ -9,6 +9,7 @@
 #include "text/tokenizer.h"
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/hash.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -556,10 +557,7 @@ static long normalise_cached(loom_tokenizer *t, const char *s, size_t n)
         return normalise(t, s, n);
     if (!t->cache && !(t->cache = loom_calloc(NORM_CACHE, sizeof *t->cache)))
         return LOOM_ENOMEM;
-    uint32_t h = 2166136261u; /* FNV-1a: runs are short */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    norm_entry *e = &t->cache[(h ^ h >> 15) & (NORM_CACHE - 1)];
+    norm_entry *e = &t->cache[loom_hash_bytes(s, n) & (NORM_CACHE - 1)];
     if (e->len == n && memcmp(e->bytes, s, n) == 0) {
         memcpy(t->cps, e->cps, e->ncps * sizeof *e->cps);
         return e->ncps;

@@ -8,6 +8,7 @@
 #include "text/vocab.h"
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/writer.h"
 
 #include <stdio.h>
@@ -44,69 +45,6 @@ struct loom_vocab {
     uint64_t pruned, min_reduce;
 };
 
-/* The murmur3 finaliser. */
-static inline uint64_t mix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-/* Loads of 8, 4 and 2 bytes from any address. */
-static inline uint64_t load64(const char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
-}
-
-static inline uint32_t load32(const char *p)
-{
-    uint32_t w;
-    memcpy(&w, p, 4);
-    return w;
-}
-
-static inline uint16_t load16(const char *p)
-{
-    uint16_t w;
-    memcpy(&w, p, 2);
-    return w;
-}
-
-/* The last 1..8 bytes of a key as one word, from two overlapping loads of
- * fixed size rather than a byte loop (given n, the mapping is one-to-one). */
-static inline uint64_t tail_word(const char *s, size_t n)
-{
-    if (n >= 4)
-        return load32(s) | (uint64_t)load32(s + n - 4) << 32;
-    if (n >= 2)
-        return load16(s) | (uint64_t)load16(s + n - 2) << 16;
-    return (unsigned char)s[0];
-}
-
-/* A fast 64-bit hash for short strings: 8 bytes at a time, a multiply-xor
- * mix per word and a murmur3 finaliser. Words are short, so the per-call
- * cost matters more than the throughput on long keys. */
-static inline uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0x2545f4914f6cdd1dULL);
-    while (n > 8) {
-        h = (h ^ load64(s)) * 0x87c37b91114253d5ULL;
-        h ^= h >> 29;
-        s += 8;
-        n -= 8;
-    }
-    if (n == 8)
-        h = (h ^ load64(s)) * 0x87c37b91114253d5ULL;
-    else if (n)
-        h = (h ^ tail_word(s, n)) * 0x87c37b91114253d5ULL;
-    return mix64(h);
-}
-
 int loom_vocab_new(loom_vocab **out)
 {
     *out = NULL;
@@ -136,21 +74,6 @@ void loom_vocab_free(loom_vocab *v)
     free(v);
 }
 
-/* Most words are short: two overlapping loads per side beat a call to
- * memcmp. */
-static inline int same_bytes(const char *a, const char *b, size_t n)
-{
-    if (n > 16)
-        return memcmp(a, b, n) == 0;
-    if (n >= 8)
-        return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
-    if (n >= 4)
-        return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
-    if (n >= 2)
-        return load16(a) == load16(b) && load16(a + n - 2) == load16(b + n - 2);
-    return n == 0 || a[0] == b[0];
-}
-
 static inline int32_t lookup(const loom_vocab *v, const char *word, size_t len, uint32_t h)
 {
     size_t i = h & v->mask;
@@ -160,7 +83,7 @@ static inline int32_t lookup(const loom_vocab *v, const char *word, size_t len, 
             return -1;
         if (s.hash == h) {
             const entry *e = &v->e[s.id];
-            if (e->len == len && same_bytes(v->pool + e->off, word, len))
+            if (e->len == len && loom_same_bytes(v->pool + e->off, word, len))
                 return s.id;
         }
         i = (i + 1) & v->mask;
@@ -169,7 +92,7 @@ static inline int32_t lookup(const loom_vocab *v, const char *word, size_t len, 
 
 int32_t loom_vocab_find(const loom_vocab *v, const char *word, size_t len)
 {
-    return lookup(v, word, len, (uint32_t)hash_bytes(word, len));
+    return lookup(v, word, len, (uint32_t)loom_hash_bytes(word, len));
 }
 
 /* Rebuilds the slots for the first n entries in a table of `size` slots. */
@@ -297,7 +220,7 @@ static int prune(loom_vocab *v)
 
 int loom_vocab_add(loom_vocab *v, const char *word, size_t len, uint64_t count)
 {
-    uint32_t h = (uint32_t)hash_bytes(word, len);
+    uint32_t h = (uint32_t)loom_hash_bytes(word, len);
     int32_t id = lookup(v, word, len, h);
     if (id >= 0) {
         v->e[id].count += count;
@@ -489,7 +412,7 @@ static int parse_line(loom_vocab *v, const char *path, long long lineno, const c
         count = count * 10 + (uint64_t)(*p - '0');
     }
     size_t len = (size_t)(sp - s);
-    uint32_t h = (uint32_t)hash_bytes(s, len);
+    uint32_t h = (uint32_t)loom_hash_bytes(s, len);
     if (lookup(v, s, len, h) >= 0)
         return loom_error(LOOM_EFORMAT, "%s:%lld: duplicate word '%.*s'", path, lineno, (int)len,
                           s);

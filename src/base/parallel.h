@@ -1,0 +1,53 @@
+/* loom: the one thread fan-out. Every multi-threaded loop of the library
+ * (word2vec, queries, training, translation) runs its shares through
+ * loom_parallel_run, and hands out work with a loom_chunks counter when
+ * shares should take the next untaken piece rather than a fixed range.
+ * Knows nothing of what the shares compute. */
+#ifndef LOOM_BASE_PARALLEL_H
+#define LOOM_BASE_PARALLEL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+/* One share of a fan-out: `thread` is 0..nthreads-1 (share 0 runs on the
+ * caller's thread). Returns 0 or a negative LOOM_E* code with its message
+ * set (loom_error) on the thread that ran it. */
+typedef int (*loom_share_fn)(void *ctx, int thread, int nthreads);
+
+/* Runs fn(ctx, t, nthreads) for t = 0..nthreads-1, share 0 on the calling
+ * thread and the others on threads of their own, and returns when all have
+ * finished. Returns 0 when every share did, otherwise the error of the
+ * lowest-numbered share that failed, with that share's message copied to
+ * the caller's thread (loom_error_message()). LOOM_EINVAL when nthreads < 1,
+ * LOOM_ENOMEM when the bookkeeping (a few bytes and 1 KB per share) cannot
+ * be allocated; then no share has run.
+ *
+ * A thread that cannot be started (pthread_create fails: a process or
+ * memory limit) is not an error: its share runs on the calling thread after
+ * share 0, so the result is the one the threads would have given, only
+ * later. Shares must therefore never wait for one another (no barriers);
+ * they may share state through atomics and locks. */
+int loom_parallel_run(int nthreads, loom_share_fn fn, void *ctx);
+
+/* Hands out the items [0, n) in chunks of `chunk` items, each chunk to
+ * exactly one taker, in increasing order; safe to share between threads.
+ *
+ *     loom_chunks c;
+ *     loom_chunks_init(&c, n, 64);
+ *     size_t begin, end;
+ *     while (loom_chunks_take(&c, &begin, &end))
+ *         for (size_t i = begin; i < end; i++) ...
+ */
+typedef struct {
+    atomic_size_t next;
+    size_t n, chunk;
+} loom_chunks;
+
+/* chunk 0 is taken as 1. */
+void loom_chunks_init(loom_chunks *c, size_t n, size_t chunk);
+
+/* Takes the next untaken chunk: returns 1 with [*begin, *end) set (the
+ * last chunk may be shorter), or 0 when every item has been taken. */
+int loom_chunks_take(loom_chunks *c, size_t *begin, size_t *end);
+
+#endif
