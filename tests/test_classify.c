@@ -7,10 +7,12 @@
 #include "config.h"
 #include "base/error.h"
 #include "base/safetensors.h"
+#include "classify/cnn.h"
 #include "classify/data.h"
 #include "classify/eval.h"
 #include "classify/model.h"
 #include "classify/train.h"
+#include "core/activation.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -371,6 +373,130 @@ START_TEST(test_ova_predicts_several_labels)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ cnn */
+
+/* A classifier whose dictionary has V words and L labels, for fixtures. */
+static loom_classifier *bare_classifier(const loom_cls_config *c, int V, int L)
+{
+    loom_cls_dict *d = calloc(1, sizeof *d);
+    loom_cls_format_default(&d->fmt);
+    ck_assert_int_eq(loom_vocab_new(&d->words), 0);
+    ck_assert_int_eq(loom_vocab_new(&d->labels), 0);
+    char w[32];
+    for (int i = 0; i < V; i++) { /* counts fall, so ids follow i */
+        snprintf(w, sizeof w, "w%02d", i);
+        ck_assert_int_eq(loom_vocab_add(d->words, w, strlen(w), (uint64_t)(100 - i)), 0);
+    }
+    for (int i = 0; i < L; i++) {
+        snprintf(w, sizeof w, "__label__%d", i);
+        ck_assert_int_eq(loom_vocab_add(d->labels, w, strlen(w), (uint64_t)(100 - i)), 0);
+    }
+    ck_assert_int_eq(loom_vocab_finalize(d->words, 1, 0), 0);
+    ck_assert_int_eq(loom_vocab_finalize(d->labels, 1, 0), 0);
+    loom_classifier *m;
+    ck_assert_int_eq(loom_classifier_new(&m, c, d), 0);
+    return m;
+}
+
+static const loom_st_tensor *need(const loom_st_file *f, const char *name, size_t numel)
+{
+    const loom_st_tensor *t = loom_st_find(f, name);
+    ck_assert_msg(t != NULL, "fixture lacks %s", name);
+    ck_assert_msg(t->numel == numel, "%s: %zu values, want %zu", name, t->numel, numel);
+    return t;
+}
+
+static void expect_close(const char *what, const float *got, const float *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(fabsf(got[i] - want[i]) <= 1e-4f * fmaxf(1.0f, fabsf(want[i])),
+                      "%s[%zu]: loom %.7g, PyTorch %.7g", what, i, got[i], want[i]);
+}
+
+/* The CNN's forward and backward on a batch match PyTorch's within 1e-4
+ * (tests/fixtures/classify/make_cnn_fixture.py): two channels, widths 2
+ * and 3, a sentence shorter than the widest filter, padding. */
+START_TEST(test_cnn_matches_torch)
+{
+    loom_st_file *f;
+    ck_assert_msg(loom_st_open(&f, fixture("cnn.safetensors")) == 0, "%s", loom_error_message());
+    ck_assert_ptr_nonnull(loom_st_meta(f, "torch_version"));
+    enum { V = 12, D = 5, F = 4, L = 3, B = 4, T = 6 };
+    loom_cls_config c;
+    loom_cls_config_default(&c, LOOM_CLS_CNN);
+    c.dim = D, c.filters = F, c.nwidths = 2, c.widths[0] = 2, c.widths[1] = 3;
+    c.channels = 2, c.dropout = 0.5f;
+    loom_classifier *m = bare_classifier(&c, V, L);
+    for (size_t i = 0; i < loom_params_len(m->params); i++) {
+        loom_param *p = loom_params_at(m->params, i);
+        memcpy(p->value, need(f, p->name, p->size)->data, p->size * sizeof(float));
+    }
+    const int32_t *ids = need(f, "ids", B * T)->data;
+    const int *lens = need(f, "lens", B)->data, *targets = need(f, "targets", B)->data;
+    loom_cls_cnn_work *w;
+    ck_assert_int_eq(loom_cls_cnn_work_new(&w, m), 0);
+    float logits[B * L], work[B * L], dlogits[B * L];
+    /* no rng: evaluation, no dropout (the fixture has none) */
+    ck_assert_int_eq(loom_cls_cnn_forward(m, w, ids, lens, B, T, logits, NULL), 0);
+    expect_close("logits", logits, need(f, "logits", B * L)->data, B * L);
+    double loss = loom_cls_loss_step(m, logits, targets, NULL, NULL, B, work, dlogits, 1.0f / B);
+    ck_assert_double_eq_tol(loss / B, ((const float *)need(f, "loss", 1)->data)[0], 1e-5);
+    loom_params_zero_grad(m->params);
+    loom_cls_cnn_backward(m, w, dlogits);
+    char name[64];
+    for (size_t i = 0; i < loom_params_len(m->params); i++) {
+        loom_param *p = loom_params_at(m->params, i);
+        if (p->frozen) { /* the static channel gets no gradient */
+            for (size_t j = 0; j < p->size; j++)
+                ck_assert_float_eq(p->grad[j], 0.0f);
+            continue;
+        }
+        snprintf(name, sizeof name, "grad.%s", p->name);
+        expect_close(name, p->grad, need(f, name, p->size)->data, p->size);
+    }
+    /* Predicting one sentence gives the batch's row: padding is invisible. */
+    float probs[L], row[L];
+    loom_cls_work *pw;
+    ck_assert_int_eq(loom_cls_work_new(&pw, m), 0);
+    ck_assert_int_eq(loom_cls_predict(m, pw, ids + 2 * T, (size_t)lens[2], probs), 0);
+    loom_softmax_forward(row, logits + 2 * L, 1, L);
+    expect_close("single sentence", probs, row, L);
+    loom_cls_work_free(pw);
+    loom_cls_cnn_work_free(w);
+    loom_classifier_free(m);
+    loom_st_close(f);
+}
+END_TEST
+
+START_TEST(test_cnn_learns_and_stops_early)
+{
+    loom_cls_dict *d = dict_of(fixture("train.txt"), 1, 0);
+    loom_cls_data *train, *valid;
+    ck_assert_int_eq(loom_cls_data_read(&train, d, fixture("train.txt"), LOOM_CLS_NEED_LABELS), 0);
+    ck_assert_int_eq(loom_cls_data_read(&valid, d, fixture("test.txt"), LOOM_CLS_NEED_LABELS), 0);
+    loom_cls_config c;
+    loom_cls_config_default(&c, LOOM_CLS_CNN);
+    c.dim = 32, c.filters = 16;
+    loom_classifier *m;
+    ck_assert_int_eq(loom_classifier_new(&m, &c, d), 0);
+    loom_classifier_init(m, 5);
+    loom_cls_train_opts o;
+    loom_cls_train_opts_default(&o, LOOM_CLS_CNN);
+    o.epochs = 4;
+    o.patience = 1;
+    loom_cls_train_stats st;
+    ck_assert_int_eq(loom_cls_train(m, train, valid, &o, NULL, &st), 0);
+    ck_assert_int_ge(st.best_epoch, 1);
+    ck_assert_int_le(st.epochs_run, 4);
+    /* the kept weights are the best epoch's: their score is the best score */
+    ck_assert_double_eq_tol(test_p1(m, "test.txt"), st.best_valid, 1e-12);
+    ck_assert_msg(st.best_valid > 0.8, "CNN P@1 %.3f", st.best_valid);
+    loom_cls_data_free(train);
+    loom_cls_data_free(valid);
+    loom_classifier_free(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("classify");
@@ -390,6 +516,8 @@ int main(void)
     tcase_add_test(tc, test_model_file_round_trip);
     tcase_add_test(tc, test_model_file_refusals);
     tcase_add_test(tc, test_ova_predicts_several_labels);
+    tcase_add_test(tc, test_cnn_matches_torch);
+    tcase_add_test(tc, test_cnn_learns_and_stops_early);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

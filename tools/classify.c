@@ -40,6 +40,13 @@ static const char help[] =
     "       threads, the learning rate falling linearly to 0. fastText's defaults:\n"
     "       dim 100, lr 0.1, epoch 5, minCount 1, wordNgrams 1, bucket 2000000\n"
     "       (used only when wordNgrams > 1), loss softmax.\n"
+    "  cnn  Kim (2014): embeddings -> conv1d of each width (--widths, default\n"
+    "       3,4,5, --filters 100 each) -> max-pool over time -> ReLU -> dropout\n"
+    "       (--dropout 0.5) -> dense -> softmax; mini-batches (--batch 50),\n"
+    "       Adam (lr 0.001), 10 epochs; with --valid the epoch with the best\n"
+    "       validation P@1 is kept and training stops after --patience 3 epochs\n"
+    "       without a better one. Recommended: --arch cnn --vectors F --valid F.\n"
+    "       Words missing from the vectors start N(0, sd^2), sd the file's.\n"
     "\n"
     "test prints fastText's lines: N (examples), P@K and R@K (precision and\n"
     "recall of the K best labels with probability >= T); --per-label adds\n"
@@ -50,13 +57,14 @@ static const char help[] =
     "\n"
     "train options (fastText's name first, then loom's where it differs):\n"
     "  -o, --output MODEL       the model file to write (safetensors)\n"
-    "      --arch bag           the architecture (default bag)\n"
+    "      --arch bag|cnn       the architecture (default bag)\n"
     "      --tsv                label<TAB>text lines instead of fastText's format\n"
     "      --label PREFIX       the label prefix (default __label__)\n"
     "      --dim N              embedding size (default 100, or the vectors')\n"
-    "      --lr X               learning rate (default 0.1)\n"
-    "      --epoch, --epochs N  passes over the data (default 5)\n"
-    "      --thread, --threads N  threads (default: the number of cores)\n"
+    "      --lr X               learning rate (default 0.1; cnn 0.001)\n"
+    "      --epoch, --epochs N  passes over the data (default 5; cnn 10)\n"
+    "      --thread, --threads N  threads (default: the number of cores; cnn:\n"
+    "                           OpenBLAS threads)\n"
     "      --minCount, --min-count N  keep words seen at least N times (default 1)\n"
     "      --minCountLabel, --min-count-label N  the same for labels (default 1)\n"
     "      --wordNgrams, --word-ngrams N  also runs of up to N words (default 1)\n"
@@ -65,7 +73,16 @@ static const char help[] =
     "                           sigmoid per label (ova, for multi-label data)\n"
     "      --pretrainedVectors, --vectors FILE  initialise the word embeddings\n"
     "                           from a vector file (any format loom reads)\n"
-    "      --freeze             keep those embeddings fixed\n"
+    "      --freeze             keep those embeddings fixed (Kim's \"static\")\n"
+    "      --channels 1|2       cnn: 2 keeps a frozen and a tuned copy of the\n"
+    "                           vectors (Kim's \"multichannel\"; needs --vectors)\n"
+    "      --widths W,W,..      cnn: convolution widths (default 3,4,5)\n"
+    "      --filters N          cnn: filters per width (default 100)\n"
+    "      --dropout X          cnn: dropout before the output layer (default 0.5)\n"
+    "      --batch N            cnn: sentences per step (default 50)\n"
+    "      --valid FILE         cnn: validation data; keeps the best epoch\n"
+    "      --patience N         cnn: epochs without improvement before stopping\n"
+    "                           (default 3; 0 never stops early)\n"
     "      --seed N             random seed (default 1)\n"
     "test and predict options:\n"
     "  -k, --k K                how many labels (default 1)\n"
@@ -102,7 +119,14 @@ enum {
     OPT_FREEZE,
     OPT_SEED,
     OPT_PER_LABEL,
-    OPT_PROB
+    OPT_PROB,
+    OPT_FILTERS,
+    OPT_WIDTHS,
+    OPT_DROPOUT,
+    OPT_CHANNELS,
+    OPT_BATCH,
+    OPT_VALID,
+    OPT_PATIENCE
 };
 
 static const struct option longopts[] = {
@@ -132,25 +156,32 @@ static const struct option longopts[] = {
     {"threshold", required_argument, 0, 't'},
     {"per-label", no_argument, 0, OPT_PER_LABEL},
     {"prob", no_argument, 0, OPT_PROB},
+    {"filters", required_argument, 0, OPT_FILTERS},
+    {"widths", required_argument, 0, OPT_WIDTHS},
+    {"dropout", required_argument, 0, OPT_DROPOUT},
+    {"channels", required_argument, 0, OPT_CHANNELS},
+    {"batch", required_argument, 0, OPT_BATCH},
+    {"valid", required_argument, 0, OPT_VALID},
+    {"patience", required_argument, 0, OPT_PATIENCE},
     TOKFLAGS_LONGOPTS,
     CLI_COMMON_LONGOPTS,
     {0, 0, 0, 0}};
 
 typedef struct {
     const char *sub; /* train, test, predict */
-    const char *output, *vectors;
+    const char *output, *vectors, *valid;
     loom_cls_config cfg;
     loom_cls_format fmt;
     loom_cls_train_opts train;
     long long min_count, min_count_label;
-    int dim_set, freeze, per_label, prob, progress;
+    int dim_set, lr_set, epochs_set, freeze, per_label, prob, progress;
     long long k;
     double threshold;
     const char *pos[4];
     int npos;
 } args;
 
-static const char *const arch_names[] = {"bag", NULL};
+static const char *const arch_names[] = {"bag", "cnn", NULL};
 static const char *const loss_names[] = {"softmax", "ova", NULL};
 
 static int parse(args *a, int argc, char **argv)
@@ -198,12 +229,12 @@ static int parse(args *a, int argc, char **argv)
         case OPT_LR:
             if (cli_double(cmd, "lr", optarg, 1e-9, 100, &x) < 0)
                 return -1;
-            a->train.lr = x;
+            a->train.lr = x, a->lr_set = 1;
             break;
         case OPT_EPOCH:
             if (cli_int(cmd, "epoch", optarg, 1, 100000, &v) < 0)
                 return -1;
-            a->train.epochs = (int)v;
+            a->train.epochs = (int)v, a->epochs_set = 1;
             break;
         case OPT_THREAD:
             if (cli_int(cmd, "thread", optarg, 1, 1024, &v) < 0)
@@ -252,6 +283,52 @@ static int parse(args *a, int argc, char **argv)
             if (cli_double(cmd, "threshold", optarg, 0, 1, &a->threshold) < 0)
                 return -1;
             break;
+        case OPT_FILTERS:
+            if (cli_int(cmd, "filters", optarg, 1, 4096, &v) < 0)
+                return -1;
+            a->cfg.filters = (int)v;
+            break;
+        case OPT_WIDTHS: {
+            const char *p = optarg;
+            a->cfg.nwidths = 0;
+            while (*p) {
+                char *end;
+                long wv = strtol(p, &end, 10);
+                if (end == p || wv < 1 || wv > 64 || a->cfg.nwidths == LOOM_CLS_MAX_WIDTHS ||
+                    (*end && *end != ','))
+                    return cli_usage(cmd, "--widths: 1 to %d widths in [1, 64], e.g. 3,4,5",
+                                     LOOM_CLS_MAX_WIDTHS),
+                           -1;
+                a->cfg.widths[a->cfg.nwidths++] = (int)wv;
+                p = *end ? end + 1 : end;
+            }
+            if (a->cfg.nwidths == 0)
+                return cli_usage(cmd, "--widths: at least one width"), -1;
+            break;
+        }
+        case OPT_DROPOUT:
+            if (cli_double(cmd, "dropout", optarg, 0, 0.99, &x) < 0)
+                return -1;
+            a->cfg.dropout = (float)x;
+            break;
+        case OPT_CHANNELS:
+            if (cli_int(cmd, "channels", optarg, 1, 2, &v) < 0)
+                return -1;
+            a->cfg.channels = (int)v;
+            break;
+        case OPT_BATCH:
+            if (cli_int(cmd, "batch", optarg, 1, 100000, &v) < 0)
+                return -1;
+            a->train.batch = (int)v;
+            break;
+        case OPT_VALID:
+            a->valid = optarg;
+            break;
+        case OPT_PATIENCE:
+            if (cli_int(cmd, "patience", optarg, 0, 100000, &v) < 0)
+                return -1;
+            a->train.patience = (int)v;
+            break;
         case OPT_PER_LABEL:
             a->per_label = 1;
             break;
@@ -297,7 +374,22 @@ static int do_train(args *a)
         return cli_usage("classify train", "-o MODEL is required");
     if (a->freeze && !a->vectors)
         return cli_usage("classify train", "--freeze needs --vectors");
+    if (a->cfg.arch == LOOM_CLS_CNN && a->fmt.word_ngrams > 1)
+        return cli_usage("classify train",
+                         "--wordNgrams is for --arch bag (the CNN sees word order)");
+    if (a->cfg.channels == 2 && !a->vectors)
+        return cli_usage("classify train",
+                         "--channels 2 needs --vectors (a frozen and a tuned copy)");
+    if (a->cfg.arch == LOOM_CLS_CNN) { /* the CNN's own defaults (Adam) */
+        loom_cls_train_opts d;
+        loom_cls_train_opts_default(&d, LOOM_CLS_CNN);
+        a->train.lr = a->lr_set ? a->train.lr : d.lr;
+        a->train.epochs = a->epochs_set ? a->train.epochs : d.epochs;
+    }
     const char *data_path = a->pos[0];
+    char *inputs[] = {(char *)data_path, (char *)a->valid, (char *)a->vectors};
+    if (cli_inputs(inputs, 3))
+        return CLI_EXIT_ERROR;
     if (loom_check_writable(a->output))
         return cli_fail();
     if (a->fmt.word_ngrams > 1 && a->fmt.bucket == 0)
@@ -328,9 +420,17 @@ static int do_train(args *a)
                 "%.1f s)\n",
                 data_path, data->n, (unsigned long long)data->ntokens, loom_cls_dict_nwords(dict),
                 loom_cls_dict_nlabels(dict), loom_now() - t0);
+    loom_cls_data *valid = NULL;
+    if (a->valid &&
+        loom_cls_data_read(&valid, dict, a->valid, LOOM_CLS_NEED_LABELS | LOOM_CLS_KNOWN_LABELS)) {
+        loom_cls_data_free(data);
+        loom_cls_dict_free(dict);
+        return cli_fail();
+    }
     loom_classifier *m;
     if (loom_classifier_new(&m, &a->cfg, dict)) { /* takes dict */
         loom_cls_data_free(data);
+        loom_cls_data_free(valid);
         return cli_fail();
     }
     loom_classifier_init(m, a->train.seed);
@@ -350,7 +450,7 @@ static int do_train(args *a)
     loom_cls_train_stats st;
     if (!rc) {
         loom_progress *p = loom_progress_new("classify", 0, "tokens", show);
-        rc = loom_cls_train(m, data, NULL, &a->train, p, &st);
+        rc = loom_cls_train(m, data, valid, &a->train, p, &st);
         loom_progress_finish(p, NULL);
         loom_progress_free(p);
     }
@@ -375,8 +475,12 @@ static int do_train(args *a)
                 a->cfg.arch == LOOM_CLS_BAG ? "bag" : "cnn", (unsigned long long)st.examples,
                 st.seconds, st.seconds > 0 ? (double)st.examples / st.seconds : 0, a->train.threads,
                 st.loss, a->output);
+    if (!rc && !quiet && valid && st.best_epoch > 0)
+        fprintf(stderr, "loom classify: kept epoch %d of %d (validation P@1 %.4f)\n", st.best_epoch,
+                st.epochs_run, st.best_valid);
     loom_classifier_free(m);
     loom_cls_data_free(data);
+    loom_cls_data_free(valid);
     return rc ? cli_fail() : CLI_EXIT_OK;
 }
 

@@ -36,6 +36,31 @@ expect_status "info describes a classifier" 0 "$LOOM" info "$TMP/t.loom"
 expect_grep "info: arch" "^arch: +bag" "$TMP/out"
 expect_grep "info: n-grams" "^word n-grams: 2 \(100000 buckets\)" "$TMP/out"
 
+# The CNN: trains with validation data, keeps its best epoch, predicts.
+expect_status "cnn with --valid" 0 "$LOOM" classify train "$F/train.txt" -o "$TMP/c.loom" --arch cnn \
+    --dim 24 --filters 16 --epochs 3 --valid "$F/test.txt" --seed 2 --threads 1
+expect_grep "cnn keeps its best epoch" "kept epoch [1-3] of [1-3] \(validation P@1 0\.[0-9]+\)" "$TMP/err"
+expect_status "cnn test" 0 "$LOOM" classify test "$TMP/c.loom" "$F/test.txt"
+awk -F'\t' '$1 == "P@1" && $2 > 0.7 { ok = 1 } END { exit !ok }' "$TMP/out" &&
+    ok "cnn P@1 above 0.7" || not_ok "cnn P@1 above 0.7 ($(grep P@1 "$TMP/out"))"
+expect_status "cnn predict" 0 "$LOOM" classify predict "$TMP/c.loom" "$TMP/text"
+expect_lines "cnn: one prediction per line" 20 "$TMP/out"
+expect_status "info describes a cnn" 0 "$LOOM" info "$TMP/c.loom"
+expect_grep "info: widths" "^widths: +3 4 5" "$TMP/out"
+# Transfer: vectors from loom embed, frozen and in two channels.
+cut -d' ' -f2- "$F/train.txt" >"$TMP/text.txt"
+"$LOOM" embed "$TMP/text.txt" -o "$TMP/v.txt" --dim 24 --min-count 2 --epochs 1 --threads 1 -q
+expect_status "cnn from vectors, two channels" 0 "$LOOM" classify train "$F/train.txt" -o "$TMP/v.loom" \
+    --arch cnn --vectors "$TMP/v.txt" --channels 2 --filters 8 --epochs 1 --threads 1
+expect_grep "coverage reported" "vectors .*v.txt: [0-9]+ of [0-9]+ words found \(coverage" "$TMP/err"
+expect_status "frozen vectors (static)" 0 "$LOOM" classify train "$F/train.txt" -o "$TMP/s.loom" \
+    --arch cnn --pretrainedVectors "$TMP/v.txt" --freeze --filters 8 --epochs 1 --threads 1 -q
+expect_status "vectors of another dimension" 1 "$LOOM" classify train "$F/train.txt" -o "$TMP/x.loom" \
+    --vectors "$TMP/v.txt" --dim 30
+expect_status "--channels 2 without vectors" 2 "$LOOM" classify train "$F/train.txt" -o "$TMP/x.loom" --arch cnn --channels 2
+expect_status "--wordNgrams with the cnn" 2 "$LOOM" classify train "$F/train.txt" -o "$TMP/x.loom" --arch cnn --wordNgrams 2
+expect_status "the data file cannot be the output" 1 "$LOOM" classify train "$TMP/text.txt" -o "$TMP/text.txt"
+
 # Bad input: one clear message naming the file (and line), status 1 or 2.
 printf '__label__a fine\nno label here\n' >"$TMP/nolabel.txt"
 expect_status "a line without a label" 1 "$LOOM" classify train "$TMP/nolabel.txt" -o "$TMP/bad.loom"
