@@ -42,16 +42,9 @@ typedef struct {
 /* Appends n items of v->size bytes. */
 static int vec_append(vec *v, const void *x, size_t n)
 {
-    if (v->n + n > v->cap) {
-        size_t cap = v->cap ? v->cap : 64;
-        while (cap < v->n + n)
-            cap *= 2;
-        void *p = loom_realloc(v->p, cap, v->size);
-        if (!p)
-            return LOOM_ENOMEM;
-        v->p = p;
-        v->cap = cap;
-    }
+    int rc = loom_grow(&v->p, &v->cap, v->n + n, v->size);
+    if (rc < 0)
+        return rc;
     if (n)
         memcpy((char *)v->p + v->n * v->size, x, n * v->size);
     v->n += n;

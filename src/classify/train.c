@@ -7,7 +7,6 @@
 #include "classify/train.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/parallel.h"
 #include "classify/cnn.h"
 #include "classify/eval.h"
 #include "core/bag.h"
@@ -36,8 +36,8 @@ void loom_cls_train_opts_default(loom_cls_train_opts *o, loom_cls_arch arch)
 }
 
 double loom_cls_loss_step(const loom_classifier *m, const float *logits, const int *targets,
-                     const int32_t *const *labs, const size_t *nlabs, int B, float *work,
-                     float *dlogits, float scale)
+                          const int32_t *const *labs, const size_t *nlabs, int B, float *work,
+                          float *dlogits, float scale)
 {
     int L = loom_cls_labels(m);
     size_t n = (size_t)B * L;
@@ -147,48 +147,6 @@ static int bag_share(void *p, int t, int T)
     return 0;
 }
 
-/* Runs fn(ctx, t, T) on T threads (share 0 on the caller's) and returns
- * the first error. */
-typedef struct {
-    int (*fn)(void *, int, int);
-    void *ctx;
-    int t, T, rc;
-} share;
-
-static void *run_share(void *p)
-{
-    share *s = p;
-    s->rc = s->fn(s->ctx, s->t, s->T);
-    return NULL;
-}
-
-static int fan_out(int T, int (*fn)(void *, int, int), void *ctx)
-{
-    share *s = loom_calloc((size_t)T, sizeof *s);
-    pthread_t *tid = loom_calloc((size_t)T, sizeof *tid);
-    int *started = loom_calloc((size_t)T, sizeof *started);
-    if (!s || !tid || !started) {
-        free(s), free(tid), free(started);
-        return LOOM_ENOMEM;
-    }
-    for (int t = 0; t < T; t++) {
-        s[t] = (share){fn, ctx, t, T, 0};
-        if (t > 0)
-            started[t] = pthread_create(&tid[t], NULL, run_share, &s[t]) == 0;
-    }
-    run_share(&s[0]);
-    for (int t = 1; t < T; t++)
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            run_share(&s[t]);
-    int rc = 0;
-    for (int t = 0; t < T && !rc; t++)
-        rc = s[t].rc;
-    free(s), free(tid), free(started);
-    return rc;
-}
-
 static int train_bag(loom_classifier *m, const loom_cls_data *d, const loom_cls_train_opts *o,
                      loom_progress *progress, loom_cls_train_stats *st)
 {
@@ -207,7 +165,7 @@ static int train_bag(loom_classifier *m, const loom_cls_data *d, const loom_cls_
     loom_progress_set_total(progress, c.total);
     int blas = loom_blas_threads();
     loom_blas_set_threads(1); /* the Hogwild threads are the parallelism */
-    int rc = fan_out(T, bag_share, &c);
+    int rc = loom_parallel_run(T, bag_share, &c);
     loom_blas_set_threads(blas);
     double sum = 0;
     uint64_t n = 0;
@@ -329,7 +287,7 @@ static int train_cnn(loom_classifier *m, const loom_cls_data *d, const loom_cls_
                 break;
             /* the mean loss over the batch, as PyTorch's cross_entropy */
             loss += loom_cls_loss_step(m, bt.logits, bt.targets, bt.labs, bt.nlabs, b, bt.work,
-                                  bt.dlogits, 1.0f / (float)b);
+                                       bt.dlogits, 1.0f / (float)b);
             loom_cls_cnn_backward(m, w, bt.dlogits);
             rc = loom_optim_step(opt, -1.0f);
             double done = (double)epoch * (double)n + (double)(lo + (size_t)b);
