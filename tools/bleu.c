@@ -43,13 +43,16 @@ static const char help_text[] =
     "                   text that is already tokenised)\n"
     "  --smooth S       exp (default, as sacreBLEU), none or floor (0.1)\n"
     "  -b, --score-only print only the two numbers: BLEU chrF\n"
+    "  --max-line BYTES refuse a line longer than this (default 1048576; scoring\n"
+    "                   a line costs about 60 times its length in memory)\n"
     "  -q, --quiet      no progress\n"
     "      --progress   progress even when stderr is not a terminal\n"
     "  -h, --help       this text\n"
     "\n"
     "examples (from the repository root):\n"
     "  loom bleu tests/fixtures/bleu/ref.txt tests/fixtures/bleu/hyp.txt\n"
-    "  loom bleu -b --ref-column 2 tests/fixtures/bleu/pairs.tsv tests/fixtures/bleu/hyp.txt\n";
+    "  loom bleu -b --ref-column 2 tests/fixtures/bleu/pairs.tsv tests/fixtures/bleu/hyp.txt\n"
+    "  loom bleu --max-line 4194304 tests/fixtures/bleu/ref.txt tests/fixtures/bleu/hyp.txt\n";
 
 /* The `column`-th (1-based) TAB-separated field of line, or the whole line
  * when column is 0. Returns 0, or -1 when the line has too few fields. */
@@ -75,13 +78,12 @@ static int pick_column(const char *line, size_t len, long long column, const cha
 }
 
 static int score_files(const char *ref_path, const char *hyp_path, long long column,
-                       const loom_bleu_options *opt, loom_bleu_score *score)
+                       size_t max_line, const loom_bleu_options *opt, loom_bleu_score *score)
 {
     loom_reader *ref = NULL, *hyp = NULL;
     loom_bleu *bleu = NULL;
     char *rbuf = NULL, *hbuf = NULL;
     size_t rcap = 0, hcap = 0, rlen, hlen;
-    const size_t max_line = (size_t)1 << 26;
     int rc = loom_reader_open(&ref, ref_path);
     if (!rc)
         rc = loom_reader_open(&hyp, hyp_path);
@@ -92,6 +94,11 @@ static int score_files(const char *ref_path, const char *hyp_path, long long col
         int gh = gr < 0 ? 0 : loom_reader_getline(hyp, &hbuf, &hcap, &hlen, max_line);
         if (gr < 0 || gh < 0) {
             rc = gr < 0 ? gr : gh;
+            if (strstr(loom_error_message(), "line longer than")) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", loom_error_message());
+                rc = loom_error(rc, "%s (--max-line raises the limit)", msg);
+            }
             break;
         }
         if (!gr && !gh)
@@ -135,34 +142,39 @@ static int run_bleu(int argc, char **argv)
         {"tokenize", required_argument, 0, 't'},
         {"smooth", required_argument, 0, 's'},
         {"score-only", no_argument, 0, 'b'},
+        {"max-line", required_argument, 0, 'm'},
         CLI_COMMON_LONGOPTS,
         {0, 0, 0, 0},
     };
     static const char *const tokenizers[] = {"13a", "none", NULL};
     static const char *const smooths[] = {"exp", "none", "floor", NULL};
     loom_bleu_options opt = {LOOM_BLEU_TOK_13A, LOOM_BLEU_SMOOTH_EXP};
-    long long column = 0;
+    long long column = 0, max_line = 1 << 20;
     int score_only = 0, c, k;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "bhq", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            if (cli_int("bleu", "--ref-column", optarg, 1, 1000000, &column) < 0)
+            if (cli_int("bleu", "ref-column", optarg, 1, 1000000, &column) < 0)
                 return CLI_EXIT_USAGE;
             break;
         case 't':
-            if ((k = cli_choice("bleu", "--tokenize", optarg, tokenizers)) < 0)
+            if ((k = cli_choice("bleu", "tokenize", optarg, tokenizers)) < 0)
                 return CLI_EXIT_USAGE;
             opt.tokenize = (loom_bleu_tokenize)k;
             break;
         case 's':
-            if ((k = cli_choice("bleu", "--smooth", optarg, smooths)) < 0)
+            if ((k = cli_choice("bleu", "smooth", optarg, smooths)) < 0)
                 return CLI_EXIT_USAGE;
             opt.smooth = (loom_bleu_smooth)k;
             break;
         case 'b':
             score_only = 1;
+            break;
+        case 'm':
+            if (cli_int("bleu", "max-line", optarg, 16, (long long)1 << 40, &max_line) < 0)
+                return CLI_EXIT_USAGE;
             break;
         case CLI_OPT_HELP:
             return cli_help("bleu");
@@ -177,7 +189,7 @@ static int run_bleu(int argc, char **argv)
         return cli_usage("bleu", "expected REF and HYP, got %d file%s", argc - optind,
                          argc - optind == 1 ? "" : "s");
     loom_bleu_score s;
-    if (score_files(argv[optind], argv[optind + 1], column, &opt, &s))
+    if (score_files(argv[optind], argv[optind + 1], column, (size_t)max_line, &opt, &s))
         return cli_fail();
     if (score_only) {
         printf("%.2f %.2f\n", s.bleu, s.chrf);

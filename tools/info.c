@@ -5,13 +5,17 @@
 #include "config.h"
 #include "cli.h"
 #include "base/error.h"
+#include "base/reader.h"
 #include "embed/vectors.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Describes a model file on stdout; returns an exit status. Weak so that
  * `loom info` builds before the model layer provides it (tools/<x>.c
@@ -38,22 +42,48 @@ static const char help[] =
     "  loom info tests/fixtures/vectors/sotu.bin\n";
 
 /* The safetensors layout: an 8-byte little-endian header length, then a
- * JSON header starting with '{'. */
+ * JSON header starting with '{' (looked for through gzip too). */
 static int is_safetensors(const char *path)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : NULL;
-    if (!f)
+    loom_reader *r;
+    if (loom_reader_open(&r, path) < 0) {
+        loom_error_clear();
         return 0;
-    unsigned char b[9];
-    int yes = 0;
-    if (fread(b, 1, 9, f) == 9) {
-        uint64_t n = 0;
-        for (int i = 7; i >= 0; i--)
-            n = n << 8 | b[i];
-        yes = b[8] == '{' && n >= 2 && n < (1ULL << 32);
     }
-    fclose(f);
-    return yes;
+    unsigned char b[9];
+    size_t got = 0;
+    long k = 1;
+    while (got < 9 && (k = loom_reader_read(r, b + got, 9 - got)) > 0)
+        got += (size_t)k;
+    loom_reader_close(r);
+    loom_error_clear();
+    uint64_t n = 0;
+    for (int i = 7; i >= 0 && got == 9; i--)
+        n = n << 8 | b[i];
+    return got == 9 && b[8] == '{' && n >= 2 && n < (1ULL << 32);
+}
+
+/* stdin can be read only once, and info reads twice (the kind, then the
+ * file): a copy in a temporary file, unlinked at once, stands in for it.
+ * Returns the file's /proc/self/fd name in `name`, or -1 with a message. */
+static int spool_stdin(char *name, size_t size)
+{
+    const char *dir = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/loom-info.XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        return cli_failf("%s: cannot copy stdin: %s", tmpl, strerror(errno));
+    unlink(tmpl);
+    char buf[1 << 16];
+    ssize_t k;
+    while ((k = read(STDIN_FILENO, buf, sizeof buf)) > 0 || (k < 0 && errno == EINTR))
+        if (k > 0 && write(fd, buf, (size_t)k) != k)
+            return cli_failf("%s: cannot copy stdin: %s", tmpl, strerror(errno));
+    if (k < 0)
+        return cli_failf("<stdin>: read error: %s", strerror(errno));
+    snprintf(name, size, "/proc/self/fd/%d", fd); /* left open: the name lives while it is */
+    return 0;
 }
 
 static const char *format_name(const loom_vectors *v)
@@ -111,6 +141,12 @@ static int run_info(int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage("info", "expects one file");
     const char *path = argv[optind];
+    char spooled[64];
+    if (strcmp(path, "-") == 0) {
+        if (spool_stdin(spooled, sizeof spooled))
+            return CLI_EXIT_ERROR;
+        path = spooled;
+    }
     if (is_safetensors(path)) {
         if (info_model_file)
             return info_model_file(path);
@@ -118,10 +154,16 @@ static int run_info(int argc, char **argv)
                          path);
     }
     loom_vectors *v;
-    if (loom_vectors_load(&v, path) < 0)
+    if (loom_vectors_load(&v, path) < 0) {
+        /* Messages name the spool; the user gave "-". */
+        const char *m = loom_error_message();
+        size_t n = strlen(path);
+        if (path == spooled && strncmp(m, path, n) == 0)
+            return cli_failf("<stdin>%s", m + n);
         return cli_fail();
+    }
     struct stat st;
-    printf("file:        %s\n", path);
+    printf("file:        %s\n", strcmp(argv[optind], "-") ? path : "<stdin>");
     printf("format:      %s%s\n", format_name(v), loom_vectors_gzip(v) ? ", gzip" : "");
     printf("words:       %zu\n", loom_vectors_count(v));
     printf("dimensions:  %zu\n", loom_vectors_dim(v));

@@ -12,8 +12,8 @@ loombaseinc_HEADERS = \
 noinst_HEADERS += src/base/parallel.h src/base/hash.h
 
 check_PROGRAMS += tests/test_base tests/helper_slow_writer
-TESTS += tests/test_base tests/e2e/test_cli.sh tests/e2e/test_atomic_write.sh tests/e2e/test_outputs.sh tests/e2e/test_help_examples.sh
-EXTRA_DIST += tests/e2e/test_cli.sh tests/e2e/test_atomic_write.sh tests/e2e/test_outputs.sh tests/e2e/test_help_examples.sh
+TESTS += tests/test_base tests/e2e/test_cli.sh tests/e2e/test_atomic_write.sh tests/e2e/test_outputs.sh tests/e2e/test_hostile_inputs.sh tests/e2e/test_help_examples.sh
+EXTRA_DIST += tests/e2e/test_cli.sh tests/e2e/test_atomic_write.sh tests/e2e/test_outputs.sh tests/e2e/test_hostile_inputs.sh tests/e2e/test_help_examples.sh
 tests_test_base_SOURCES = tests/test_base.c tests/testutil.c tests/testutil.h
 tests_test_base_CFLAGS = $(TEST_CFLAGS)
 tests_test_base_LDADD = $(TEST_LIBS)

@@ -75,8 +75,11 @@ static int check_gz(loom_reader *r, int n)
         if (code == Z_ERRNO)
             return loom_error(LOOM_EIO, "%s: read error: %s", r->path, strerror(errno));
         if (code == Z_BUF_ERROR)
-            return loom_error(LOOM_EFORMAT, "%s: truncated gzip file (unexpected end of file)", r->path);
-        return loom_error(LOOM_EFORMAT, "%s: corrupt gzip data: %s", r->path, msg);
+            return loom_error(LOOM_EFORMAT, "%s: truncated gzip file (unexpected end of file)",
+                              r->path);
+        /* zlib names a stream opened with gzdopen "<fd:N>"; we name the file. */
+        const char *sep = strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ">: ") : NULL;
+        return loom_error(LOOM_EFORMAT, "%s: corrupt gzip data: %s", r->path, sep ? sep + 3 : msg);
     }
     return 0;
 }
@@ -207,8 +210,8 @@ int loom_reader_getline(loom_reader *r, char **buf, size_t *cap, size_t *len, si
         if (rc <= 0)
             return rc;
         if (*len + n + 1 > max)
-            return loom_error(LOOM_EFORMAT, "%s:%lld: line longer than %zu bytes", r->path,
-                              r->line, max);
+            return loom_error(LOOM_EFORMAT, "%s:%lld: line longer than %zu bytes", r->path, r->line,
+                              max);
         if (*len + n + 1 > *cap) {
             size_t want = (*len + n + 1) * 2;
             if (want > max + 1)

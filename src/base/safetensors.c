@@ -550,6 +550,11 @@ static int read_data(loom_st_file *f, loom_reader *r, uint64_t total, uint64_t a
 
 int loom_st_open(loom_st_file **out, const char *path)
 {
+    return loom_st_open_checked(out, path, NULL, NULL);
+}
+
+int loom_st_open_checked(loom_st_file **out, const char *path, loom_st_check_fn check, void *ctx)
+{
     loom_reader *r = NULL;
     char *header = NULL;
     uint64_t(*off)[2] = NULL;
@@ -587,6 +592,8 @@ int loom_st_open(loom_st_file **out, const char *path)
     }
     /* The padding is spaces, which JSON ignores. */
     if ((rc = parse_header(f, header, hlen, &off)) < 0)
+        goto fail;
+    if (check && (rc = check(f, ctx)) < 0)
         goto fail;
     uint64_t total = 0, avail = UINT64_MAX;
     for (size_t i = 0; i < f->n; i++)

@@ -59,6 +59,15 @@ typedef struct loom_st_file loom_st_file;
  * (within the data, sized as the shape says, not overlapping). A
  * truncated, corrupt or foreign file is LOOM_EFORMAT naming the file. */
 int loom_st_open(loom_st_file **out, const char *path);
+
+/* As loom_st_open, but `check` runs once the header is read and validated
+ * and before any tensor data is read or memory taken for it: it sees the
+ * metadata and every tensor's name, dtype and shape (data still NULL) and
+ * may refuse the file by returning a negative LOOM_E* code, which the open
+ * returns. A model loader uses it to refuse tensors it has no use for, so
+ * a small .gz claiming gigabytes of them is never inflated. */
+typedef int (*loom_st_check_fn)(const loom_st_file *header, void *ctx);
+int loom_st_open_checked(loom_st_file **out, const char *path, loom_st_check_fn check, void *ctx);
 void loom_st_close(loom_st_file *f); /* accepts NULL */
 
 const char *loom_st_path(const loom_st_file *f);

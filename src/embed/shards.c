@@ -16,18 +16,18 @@
 #define CHUNK (256u * 1024u)
 
 typedef struct {
-    char *path;     /* what the readers open */
-    char *name;     /* what messages say */
-    long long base; /* offset of the file's first byte in the corpus */
-    long long size; /* uncompressed bytes */
+    char *path;       /* what the readers open */
+    char *name;       /* what messages say */
+    long long base;   /* offset of the file's first byte in the corpus */
+    long long size;   /* uncompressed bytes */
+    int spool_fd;     /* the spool of stdin, a pipe or a FIFO; -1 when none */
+    char *spool_path; /* still linked when /proc/self/fd is unavailable */
 } shard_file;
 
 struct loom_shards {
     shard_file *files;
     size_t n;
     long long size;
-    int spool_fd;     /* stdin's spool, -1 when none */
-    char *spool_path; /* still linked when /proc/self/fd is unavailable */
 };
 
 static inline int is_space(unsigned char c)
@@ -35,9 +35,11 @@ static inline int is_space(unsigned char c)
     return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f' || c == 0;
 }
 
-/* Copies stdin (decompressed when it is gzip) to a temporary file. */
-static int spool_stdin(loom_shards *s, shard_file *f)
+/* Copies stdin, a pipe or a FIFO (decompressed when it is gzip) to a
+ * temporary file: threads need a file they can each seek in. */
+static int spool(shard_file *f, const char *path)
 {
+    const char *shown = strcmp(path, "-") ? path : "stdin";
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir)
         dir = "/tmp";
@@ -48,12 +50,12 @@ static int spool_stdin(loom_shards *s, shard_file *f)
     snprintf(tmpl, len, "%s/loom-stdin.XXXXXX", dir);
     int fd = mkstemp(tmpl);
     if (fd < 0) {
-        int rc = loom_error(LOOM_EIO, "%s: cannot create a spool file for stdin: %s", dir,
+        int rc = loom_error(LOOM_EIO, "%s: cannot create a spool file for %s: %s", dir, shown,
                             strerror(errno));
         free(tmpl);
         return rc;
     }
-    s->spool_fd = fd;
+    f->spool_fd = fd;
     /* Unlinked at once where the name can be reopened through /proc, so a
      * killed run leaves nothing behind. */
     char proc[64];
@@ -62,15 +64,15 @@ static int spool_stdin(loom_shards *s, shard_file *f)
         free(tmpl);
         f->path = loom_strdup(proc);
     } else {
-        s->spool_path = tmpl;
+        f->spool_path = tmpl;
         f->path = loom_strdup(tmpl);
     }
-    f->name = loom_strdup("<stdin>");
+    f->name = loom_strdup(strcmp(path, "-") ? path : "<stdin>");
     if (!f->path || !f->name)
         return LOOM_ENOMEM;
 
     loom_reader *r;
-    int rc = loom_reader_open(&r, "-");
+    int rc = loom_reader_open(&r, path);
     if (rc < 0)
         return rc;
     char *buf = loom_malloc(CHUNK, 1);
@@ -81,7 +83,7 @@ static int spool_stdin(loom_shards *s, shard_file *f)
             if (w < 0 && errno == EINTR)
                 continue;
             if (w < 0) {
-                rc = loom_error(LOOM_EIO, "%s: cannot spool stdin: %s", dir, strerror(errno));
+                rc = loom_error(LOOM_EIO, "%s: cannot spool %s: %s", dir, shown, strerror(errno));
                 goto out;
             }
             done += w;
@@ -128,27 +130,39 @@ static int measure(shard_file *f, const char *path)
     return got < 0 ? (int)got : 0;
 }
 
+/* A regular file (or a link to one); anything else (a pipe, a FIFO, a
+ * process substitution's /dev/fd/N) can be read only once, in order. A
+ * missing file counts as seekable: measure() reports it. */
+static int is_seekable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode);
+}
+
 int loom_shards_open(loom_shards **out, const char *const *paths, size_t n)
 {
     *out = NULL;
     loom_shards *s = loom_calloc(1, sizeof *s);
     if (!s)
         return LOOM_ENOMEM;
-    s->spool_fd = -1;
     s->files = loom_calloc(n ? n : 1, sizeof *s->files);
     if (!s->files) {
         free(s);
         return LOOM_ENOMEM;
     }
     s->n = n;
+    for (size_t i = 0; i < n; i++)
+        s->files[i].spool_fd = -1;
     int rc = 0, have_stdin = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (strcmp(paths[i], "-") == 0) {
             if (have_stdin)
                 rc = loom_error(LOOM_EINVAL, "stdin (\"-\") given twice");
             else
-                rc = spool_stdin(s, &s->files[i]);
+                rc = spool(&s->files[i], "-");
             have_stdin = 1;
+        } else if (!is_seekable(paths[i])) {
+            rc = spool(&s->files[i], paths[i]);
         } else {
             rc = measure(&s->files[i], paths[i]);
         }
@@ -167,14 +181,16 @@ void loom_shards_free(loom_shards *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n; i++)
-        free(s->files[i].path), free(s->files[i].name);
+    for (size_t i = 0; i < s->n; i++) {
+        shard_file *f = &s->files[i];
+        free(f->path), free(f->name);
+        if (f->spool_path)
+            unlink(f->spool_path);
+        free(f->spool_path);
+        if (f->spool_fd >= 0)
+            close(f->spool_fd);
+    }
     free(s->files);
-    if (s->spool_path)
-        unlink(s->spool_path);
-    free(s->spool_path);
-    if (s->spool_fd >= 0)
-        close(s->spool_fd);
     free(s);
 }
 
@@ -183,17 +199,43 @@ long long loom_shards_size(const loom_shards *s)
     return s->size;
 }
 
-/* Tokenizes buf[0, n): whole lines with an end of sentence each; the tail
- * after the last newline too, with an end of sentence only if `final`. */
-static int feed(loom_tokenizer *t, const loom_scan_fns *fns, const char *buf, size_t n, int final)
+/* Invalid UTF-8 at byte `offset` of f: the tokenizer saw one string, so
+ * the file, the line (counted now: this is the error path) and the
+ * offset in the file are added here, as `vocab` gives them. */
+static int invalid_utf8(const shard_file *f, long long offset)
+{
+    loom_reader *r;
+    long long line = 1, pos = 0;
+    if (loom_reader_open(&r, f->path) == 0) {
+        char buf[1 << 16];
+        long got;
+        while (pos < offset && (got = loom_reader_read(r, buf, sizeof buf)) > 0) {
+            for (long i = 0; i < got && pos < offset; i++, pos++)
+                line += buf[i] == '\n';
+        }
+        loom_reader_close(r);
+    }
+    return loom_error(LOOM_EFORMAT, "%s:%lld: invalid UTF-8 at byte %lld", f->name, line, offset);
+}
+
+/* Tokenizes buf[0, n), which starts at byte `pos` of f: whole lines with an
+ * end of sentence each; the tail after the last newline too, with an end
+ * of sentence only if `final`. */
+static int feed(const shard_file *f, long long pos, loom_tokenizer *t, const loom_scan_fns *fns,
+                const char *buf, size_t n, int final)
 {
     size_t at = 0;
     int rc;
     while (at < n) {
         const char *nl = memchr(buf + at, '\n', n - at);
         size_t len = nl ? (size_t)(nl - (buf + at)) : n - at;
-        if ((rc = loom_tokenize_string(t, buf + at, len, fns->on_token, fns->ctx)) != 0)
+        if ((rc = loom_tokenize_string(t, buf + at, len, fns->on_token, fns->ctx)) != 0) {
+            long long k;
+            if (rc == LOOM_EFORMAT &&
+                sscanf(loom_error_message(), "invalid UTF-8 at byte %lld", &k) == 1)
+                return invalid_utf8(f, pos + (long long)at + k);
             return rc;
+        }
         if ((nl || final) && fns->on_eol && (rc = fns->on_eol(fns->ctx)) != 0)
             return rc;
         at += len + (nl ? 1 : 0);
@@ -260,7 +302,7 @@ static int scan_file(const shard_file *f, long long begin, long long end, loom_t
             if (cut == start && n - start == CHUNK)
                 cut = n; /* a word longer than the buffer: cut it anyway */
         }
-        if ((rc = feed(t, fns, buf + start, cut - start, done)) != 0)
+        if ((rc = feed(f, pos + (long long)start, t, fns, buf + start, cut - start, done)) != 0)
             break;
         keep = n - cut;
         memmove(buf, buf + cut, keep);

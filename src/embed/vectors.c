@@ -27,11 +27,14 @@
 #endif
 
 enum {
-    MAX_WORD = 1 << 16,     /* longest word accepted in a binary file */
-    STREAM_BUF = 1 << 20,   /* buffer size when streaming */
-    STREAM_PIECE = 1 << 16, /* bytes asked of zlib at a time */
-    SHOW_WORD = 40,         /* bytes of a word quoted in messages */
-    MAX_FIRST_ROW = 1 << 24 /* longest first row of a file without a header */
+    MAX_WORD = 1 << 16,         /* longest word accepted in a binary file */
+    STREAM_BUF = 1 << 20,       /* buffer size when streaming */
+    STREAM_PIECE = 1 << 16,     /* bytes asked of zlib at a time */
+    SHOW_WORD = 40,             /* bytes of a word quoted in messages */
+    MAX_FIRST_ROW = 1 << 24,    /* longest first row of a file without a header */
+    SNIFF = 1 << 20,            /* bytes of the first row looked at to tell text from binary */
+    MAX_VALUE_CHARS = 64,       /* a text value's characters and blanks, at most */
+    STREAM_ROWS_BYTES = 1 << 26 /* rows reserved up front for a stream, at most */
 };
 
 struct loom_vectors {
@@ -198,28 +201,35 @@ static long long vs_offset(const vstream *s)
     return s->base + (s->p - s->buf);
 }
 
+/* zlib's message without the "<fd:4>: " it puts before it for a stream
+ * opened with gzdopen: the caller names the file. */
+static const char *zlib_message(const char *msg)
+{
+    const char *sep = strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ">: ") : NULL;
+    return sep ? sep + 3 : msg;
+}
+
 /* Makes at least `want` bytes readable at s->p unless the input ends first. */
 static int vs_fill(vstream *s, size_t want)
 {
     if (vs_avail(s) >= want || s->eof)
         return 0;
     size_t have = vs_avail(s);
-    if (want > s->cap) {
-        size_t cap = s->cap * 2 > want ? s->cap * 2 : want;
-        unsigned char *buf = loom_malloc(cap, 1);
-        if (!buf)
-            return LOOM_ENOMEM;
-        memcpy(buf, s->p, have);
-        s->base += s->p - s->buf;
-        free(s->buf);
-        s->buf = buf;
-        s->cap = cap;
-    } else {
-        memmove(s->buf, s->p, have);
-        s->base += s->p - s->buf;
-    }
+    memmove(s->buf, s->p, have);
+    s->base += s->p - s->buf;
     s->p = s->buf;
     while (have < want) {
+        /* The buffer grows with the bytes that arrive, never to `want` at
+         * once: a header's claim costs memory only if the data is there. */
+        if (have == s->cap) {
+            size_t cap = s->cap * 2 < want ? s->cap * 2 : want;
+            unsigned char *buf = loom_realloc(s->buf, cap, 1);
+            if (!buf)
+                return loom_error(LOOM_ENOMEM, "%s: out of memory for a row of %zu bytes", s->path,
+                                  want);
+            s->p = s->buf = buf;
+            s->cap = cap;
+        }
         size_t ask = s->cap - have < STREAM_PIECE ? s->cap - have : STREAM_PIECE;
         int k = gzread(s->gz, s->buf + have, (unsigned)ask);
         if (k <= 0) {
@@ -233,7 +243,7 @@ static int vs_fill(vstream *s, size_t want)
                                   s->path);
             if (code == Z_ERRNO || k < 0)
                 return loom_error(code == Z_ERRNO ? LOOM_EIO : LOOM_EFORMAT, "%s: %s", s->path,
-                                  code == Z_ERRNO ? strerror(errno) : msg);
+                                  code == Z_ERRNO ? strerror(errno) : zlib_message(msg));
             s->eof = 1;
             break;
         }
@@ -322,7 +332,8 @@ typedef struct {
     size_t limit;    /* stop after this many records (0: all) */
     size_t record;   /* 1-based record being read */
     int flags;
-    char *line; /* text: a NUL-terminated copy of the current row */
+    int dim_from_pair; /* no header, and line 1 was "word number": dimension 1 */
+    char *line;        /* text: a NUL-terminated copy of the current row */
     size_t line_cap;
     char **tok; /* text: token starts */
     size_t tok_cap;
@@ -383,6 +394,8 @@ static int parse_header(parser *ps, size_t *n, size_t *dim)
     int rc = vs_fill(s, 256);
     if (rc < 0)
         return rc;
+    if (vs_avail(s) >= 3 && memcmp(s->p, "\xEF\xBB\xBF", 3) == 0)
+        s->p += 3; /* a UTF-8 byte-order mark, as some editors write */
     if (vs_avail(s) == 0)
         return loom_error(LOOM_EFORMAT, "%s: empty file (no header, no vectors)", ps->path);
     const unsigned char *p = s->p, *e = s->end;
@@ -397,6 +410,20 @@ static int parse_header(parser *ps, size_t *n, size_t *dim)
     if (!nl && s->eof && p + digits == e)
         return loom_error(LOOM_EFORMAT,
                           "%s: header: truncated (the file ends inside the 'N D' line)", ps->path);
+    size_t whole = 0; /* of the first three tokens, whole numbers (signed or not) */
+    for (size_t i = 0; i < k && i < 3; i++) {
+        size_t sign = ts[i][0] == '-' || ts[i][0] == '+', j = sign;
+        while (j < lens[i] && ts[i][j] >= '0' && ts[i][j] <= '9')
+            j++;
+        whole += j == lens[i] && lens[i] > sign;
+    }
+    /* "-3 4" or "3 4 5": meant as a header, not a row (rows start with a word). */
+    if (nl && k >= 2 && whole == (k < 3 ? k : 3) && (k != 2 || ts[0][0] == '-' || ts[1][0] == '-'))
+        return loom_error(LOOM_EFORMAT,
+                          "%s: line 1: '%.*s' is not an 'N D' header (two whole numbers: words, "
+                          "dimension)",
+                          ps->path, (int)(le - p < SHOW_WORD ? le - p : SHOW_WORD),
+                          (const char *)p);
     if (k != 2 || !nl)
         return 0;
     unsigned long long vals[2];
@@ -431,7 +458,9 @@ static int parse_header(parser *ps, size_t *n, size_t *dim)
 static int looks_like_text(parser *ps, size_t dim, size_t *fields)
 {
     vstream *s = &ps->s;
-    size_t want = 64 + 48 * dim;
+    /* Enough of the first row to see its kind, never the whole of a row
+     * that a header's dimension says is huge. */
+    size_t want = 64 + 48 * dim < SNIFF ? 64 + 48 * dim : SNIFF;
     int rc = vs_fill(s, want);
     /* Without a header the first row's length gives the dimension, so it
      * must be whole: read on to its end. */
@@ -597,9 +626,17 @@ static int read_text_row(parser *ps)
 {
     vstream *s = &ps->s;
     loom_vectors *v = ps->v;
+    /* A row of D values needs at most this many bytes; a longer one (a row
+     * that never ends in a decompression bomb) is refused before it grows. */
+    size_t max_row = MAX_WORD + MAX_VALUE_CHARS * v->dim;
     const unsigned char *nl = memchr(s->p, '\n', vs_avail(s));
     while (!nl && !s->eof) {
         size_t had = vs_avail(s);
+        if (had > max_row)
+            return loom_error(LOOM_EFORMAT,
+                              "%s: record %zu (byte %lld): row longer than %zu bytes, more than "
+                              "%zu values can take",
+                              ps->path, ps->record, vs_offset(s), max_row, v->dim);
         int rc = vs_fill(s, had * 2 > 4096 ? had * 2 : 4096);
         if (rc < 0)
             return stream_error(ps, rc);
@@ -648,17 +685,23 @@ static int read_text_row(parser *ps)
     const char *word = ps->tok[0];
     size_t wlen = strlen(word);
     int shown = (int)(wlen < SHOW_WORD ? wlen : SHOW_WORD);
+    /* "abc 4" on line 1 reads as a row of dimension 1; say so when the
+     * rows that follow disagree, as it was most likely a broken header. */
+    const char *hint = ps->dim_from_pair && ps->record > 1 && k != 2
+                           ? " (line 1 has two fields, so it was read as a row of dimension 1, "
+                             "not an 'N D' header)"
+                           : "";
     if (k - 1 < v->dim)
         return loom_error(LOOM_EFORMAT,
-                          "%s: record %zu ('%.*s'): short row: %zu values, expected %zu", ps->path,
-                          ps->record, shown, word, k - 1, v->dim);
+                          "%s: record %zu ('%.*s'): short row: %zu values, expected %zu%s",
+                          ps->path, ps->record, shown, word, k - 1, v->dim, hint);
     size_t first = k - v->dim; /* the first number */
     if (first > 1) {
         for (size_t i = 1; i < first; i++)
             if (numeric_token((const unsigned char *)ps->tok[i], strlen(ps->tok[i])))
                 return loom_error(LOOM_EFORMAT,
-                                  "%s: record %zu ('%.*s'): long row: %zu values, expected %zu",
-                                  ps->path, ps->record, shown, word, k - 1, v->dim);
+                                  "%s: record %zu ('%.*s'): long row: %zu values, expected %zu%s",
+                                  ps->path, ps->record, shown, word, k - 1, v->dim, hint);
         for (size_t i = 1; i < first; i++)
             ps->tok[i][-1] = ' '; /* rejoin "new york" */
         wlen = strlen(word);
@@ -698,6 +741,7 @@ static int parse(parser *ps)
                               "(not a vector file?)",
                               ps->path);
         dim = fields - 1;
+        ps->dim_from_pair = dim == 1;
     }
     v->format = text ? LOOM_VEC_TEXT : LOOM_VEC_BIN;
     v->dim = dim;
@@ -712,8 +756,8 @@ static int parse(parser *ps)
         size_t fit = (size_t)ps->s.file_size / min_row + 1;
         if (guess > fit)
             guess = fit;
-    } else if (guess > (1u << 16)) {
-        guess = 1u << 16;
+    } else if (guess > STREAM_ROWS_BYTES / (4 * dim)) {
+        guess = STREAM_ROWS_BYTES / (4 * dim) + 1; /* reserve_row grows it as rows arrive */
     }
     if (guess) {
         float *rows = loom_malloc(guess * dim, sizeof *rows);
@@ -902,7 +946,7 @@ int loom_vectors_save_rows(const char *path, int format, size_t n, size_t dim,
 {
     int rc = check_rows(n, dim, words, rows);
     if (rc < 0)
-        return rc;
+        return loom_error_prefix(rc, path, 0);
     if (format == LOOM_VEC_AUTO)
         format = loom_vectors_format_for(path);
     if (format != LOOM_VEC_BIN && format != LOOM_VEC_TEXT)

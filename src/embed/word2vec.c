@@ -198,29 +198,55 @@ static void *count_main(void *arg)
     return NULL;
 }
 
+/* One thread's run: the job and, when it fails, its error message (the
+ * message is thread-local, so the caller's thread would not see it). */
+typedef struct {
+    void *(*fn)(void *);
+    void *job;
+    size_t rc_offset;
+    char msg[512];
+} thread_run;
+
+static void *run_one(void *arg)
+{
+    thread_run *r = arg;
+    r->fn(r->job);
+    if (*(int *)((char *)r->job + r->rc_offset) < 0)
+        snprintf(r->msg, sizeof r->msg, "%s", loom_error_message());
+    return NULL;
+}
+
 /* Runs fn over jobs[0..n) on n threads (the first on the caller's).
- * Returns the first job's error, in job order. */
+ * Returns the first job's error, in job order, with its message. */
 static int run_threads(void *(*fn)(void *), void *jobs, size_t size, int n, size_t rc_offset)
 {
     pthread_t *tid = loom_calloc((size_t)n, sizeof *tid);
-    if (!tid)
+    thread_run *runs = loom_calloc((size_t)n, sizeof *runs);
+    if (!tid || !runs) {
+        free(tid);
+        free(runs);
         return LOOM_ENOMEM;
+    }
     char *base = jobs;
+    for (int i = 0; i < n; i++)
+        runs[i] = (thread_run){fn, base + (size_t)i * size, rc_offset, ""};
     int started = 1, rc = 0;
     for (int i = 1; i < n; i++) {
-        if (pthread_create(&tid[i], NULL, fn, base + (size_t)i * size) != 0) {
+        if (pthread_create(&tid[i], NULL, run_one, &runs[i]) != 0) {
             rc = loom_error(LOOM_ENOMEM, "cannot start thread %d of %d", i + 1, n);
             break;
         }
         started++;
     }
     if (rc == 0)
-        fn(base);
+        run_one(&runs[0]);
     for (int i = 1; i < started; i++)
         pthread_join(tid[i], NULL);
     free(tid);
     for (int i = 0; i < n && rc == 0; i++)
-        rc = *(int *)(base + (size_t)i * size + rc_offset);
+        if ((rc = *(int *)(base + (size_t)i * size + rc_offset)) < 0 && runs[i].msg[0])
+            loom_error(rc, "%s", runs[i].msg);
+    free(runs);
     return rc;
 }
 

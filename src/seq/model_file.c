@@ -199,18 +199,77 @@ static int read_config(const loom_st_file *f, loom_seq_config *c)
     return rc ? loom_error_prefix(rc, path, 0) : 0;
 }
 
+typedef struct {
+    loom_seq_config c;
+    loom_seq_model *model;
+} load_ctx;
+
+/* The size in values a tensor named `name` must have in a model file or
+ * checkpoint of the model whose parameters are `ps`: a parameter's, the
+ * same for its optimizer state ("optim.NAME.m", ".v", ".momentum"), 1 for
+ * "optim.NAME.step"; 0 when no such tensor belongs in the file. */
+static size_t expected_numel(const loom_params *ps, const char *name)
+{
+    size_t len = strlen(name), want = 0;
+    const char *suffix = NULL;
+    if (strncmp(name, "optim.", 6) == 0 && (suffix = strrchr(name, '.')) > name + 6) {
+        name += 6;
+        len = (size_t)(suffix - name);
+        suffix++;
+    }
+    for (size_t j = 0; j < loom_params_len(ps) && !want; j++) {
+        const loom_param *p = loom_params_at(ps, j);
+        if (strncmp(p->name, name, len) == 0 && p->name[len] == '\0')
+            want = p->size;
+    }
+    if (suffix && strcmp(suffix, "step") == 0)
+        return want ? 1 : 0;
+    if (suffix && strcmp(suffix, "m") && strcmp(suffix, "v") && strcmp(suffix, "momentum"))
+        return 0;
+    return want;
+}
+
+/* Runs on the header alone, before any tensor data is read: the model's
+ * shape comes from the metadata, and each tensor of the file must be one
+ * of its parameters (or their optimizer state) with its size, so data the
+ * model has no use for (a small .gz claiming gigabytes) is never inflated. */
+static int check_tensors(const loom_st_file *f, void *arg)
+{
+    load_ctx *x = arg;
+    int rc;
+    if ((rc = check_format(f)) || (rc = read_config(f, &x->c)))
+        return rc;
+    if ((rc = loom_seq_model_new_zero(&x->model, &x->c)))
+        return loom_error_prefix(rc, loom_st_path(f), 0);
+    const loom_params *ps = loom_seq_model_params(x->model);
+    for (size_t i = 0; i < loom_st_count(f); i++) {
+        const loom_st_tensor *t = loom_st_at(f, i);
+        size_t want = expected_numel(ps, t->name);
+        if (!want)
+            return loom_error(LOOM_EFORMAT, "%s: tensor '%s' is not a parameter of this model",
+                              loom_st_path(f), t->name);
+        if (t->numel != want)
+            return loom_error(LOOM_EFORMAT,
+                              "%s: tensor '%s' holds %zu values, the model's metadata make it %zu",
+                              loom_st_path(f), t->name, t->numel, want);
+    }
+    return 0;
+}
+
 int loom_seq_file_load(loom_seq_bundle *b, const char *path, loom_st_file **f_out)
 {
     memset(b, 0, sizeof *b);
     if (f_out)
         *f_out = NULL;
     loom_st_file *f;
-    int rc = loom_st_open(&f, path);
-    if (rc)
+    load_ctx x = {0};
+    int rc = loom_st_open_checked(&f, path, check_tensors, &x);
+    if (rc) {
+        loom_seq_model_free(x.model);
         return rc;
-    loom_seq_config c;
-    if ((rc = check_format(f)) || (rc = read_config(f, &c)))
-        goto fail;
+    }
+    loom_seq_config c = x.c;
+    b->model = x.model;
     for (int s = 0; s < 2; s++) {
         const char *key = s ? "tgt_tokenizer" : "src_tokenizer";
         const char *t = loom_st_meta(f, key);
@@ -232,8 +291,6 @@ int loom_seq_file_load(loom_seq_bundle *b, const char *path, loom_st_file **f_ou
             goto fail;
         }
     }
-    if ((rc = loom_seq_model_new_zero(&b->model, &c)))
-        goto fail;
     loom_params *ps = loom_seq_model_params(b->model);
     for (size_t i = 0; i < loom_params_len(ps); i++) {
         loom_param *p = loom_params_at(ps, i);
@@ -257,14 +314,20 @@ fail:
     return rc;
 }
 
+/* Decides on the header and stops the open there: no tensor is read. */
+static int format_only(const loom_st_file *f, void *arg)
+{
+    const char *fmt = loom_st_meta(f, "format");
+    *(int *)arg = fmt && strcmp(fmt, LOOM_SEQ_FORMAT) == 0;
+    return LOOM_ENOTFOUND;
+}
+
 int loom_seq_is_model_file(const char *path)
 {
     loom_st_file *f;
-    if (loom_st_open(&f, path))
-        return 0;
-    const char *fmt = loom_st_meta(f, "format");
-    int yes = fmt && strcmp(fmt, LOOM_SEQ_FORMAT) == 0;
-    loom_st_close(f);
+    int yes = 0;
+    if (loom_st_open_checked(&f, path, format_only, &yes) == 0)
+        loom_st_close(f);
     loom_error_clear();
     return yes;
 }
