@@ -264,6 +264,9 @@ START_TEST(test_model_file_round_trip)
     ck_assert_msg(loom_classifier_load(&back, path) == 0, "%s", loom_error_message());
     ck_assert_int_eq(back->dict->fmt.word_ngrams, 2);
     ck_assert_int_eq(back->dict->fmt.bucket, 100000);
+    /* The bag keeps no gradient buffers (SGD in place): half the memory. */
+    ck_assert_ptr_null(m->emb->grad);
+    ck_assert_ptr_null(back->emb->grad);
     ck_assert_uint_eq(loom_cls_dict_nwords(back->dict), loom_cls_dict_nwords(m->dict));
     for (int32_t i = 0; i < (int32_t)loom_cls_dict_nwords(m->dict); i++)
         ck_assert_str_eq(loom_vocab_word(back->dict->words, i), loom_vocab_word(m->dict->words, i));

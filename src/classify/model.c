@@ -107,9 +107,12 @@ static int classifier_declare(loom_classifier **out, const loom_cls_config *cfg,
     return 0;
 }
 
+/* The bag trains by SGD in place and needs no gradient buffers (they
+ * would double the memory of a large n-gram table); the CNN uses them. */
 static int classifier_alloc(loom_classifier *m)
 {
-    int rc = loom_params_alloc(m->params);
+    int rc = m->cfg.arch == LOOM_CLS_BAG ? loom_params_alloc_values(m->params)
+                                         : loom_params_alloc(m->params);
     if (!rc && m->emb_static)
         m->emb_static->frozen = 1;
     return rc;

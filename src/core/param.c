@@ -96,7 +96,7 @@ int loom_params_add2(loom_params *ps, loom_param **out, const char *name, int ro
     return loom_params_add(ps, out, name, 2, shape);
 }
 
-int loom_params_alloc(loom_params *ps)
+static int params_alloc(loom_params *ps, int with_grads)
 {
     if (ps->values)
         return loom_error(LOOM_EINVAL, "parameter set allocated twice");
@@ -105,23 +105,34 @@ int loom_params_alloc(loom_params *ps)
         total += (ps->p[i]->size + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
     size_t n = total ? total : ALIGN_FLOATS;
     ps->values = loom_aligned_alloc(n, sizeof(float));
-    ps->grads = loom_aligned_alloc(n, sizeof(float));
-    if (!ps->values || !ps->grads) {
+    ps->grads = with_grads ? loom_aligned_alloc(n, sizeof(float)) : NULL;
+    if (!ps->values || (with_grads && !ps->grads)) {
         free(ps->values);
         free(ps->grads);
         ps->values = ps->grads = NULL;
         return LOOM_ENOMEM;
     }
     memset(ps->values, 0, n * sizeof(float));
-    memset(ps->grads, 0, n * sizeof(float));
+    if (with_grads)
+        memset(ps->grads, 0, n * sizeof(float));
     size_t off = 0;
     for (size_t i = 0; i < ps->n; i++) {
         ps->p[i]->value = ps->values + off;
-        ps->p[i]->grad = ps->grads + off;
+        ps->p[i]->grad = with_grads ? ps->grads + off : NULL;
         off += (ps->p[i]->size + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
     }
     ps->nfloats = total;
     return 0;
+}
+
+int loom_params_alloc(loom_params *ps)
+{
+    return params_alloc(ps, 1);
+}
+
+int loom_params_alloc_values(loom_params *ps)
+{
+    return params_alloc(ps, 0);
 }
 
 size_t loom_params_len(const loom_params *ps)

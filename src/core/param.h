@@ -42,6 +42,11 @@ int loom_params_add2(loom_params *ps, loom_param **out, const char *name, int ro
 
 /* Allocates the value and gradient blocks, all zero. */
 int loom_params_alloc(loom_params *ps);
+/* Allocates the values only (every grad stays NULL): for models that are
+ * only evaluated, or trained by sparse SGD in place (fastText's bag, whose
+ * n-gram table alone can be 800 MB). The gradient functions below
+ * (zero_grad excepted) and optimizers must not be used on such a set. */
+int loom_params_alloc_values(loom_params *ps);
 
 size_t loom_params_len(const loom_params *ps);                         /* number of parameters */
 loom_param *loom_params_at(const loom_params *ps, size_t i);           /* in declaration order */
