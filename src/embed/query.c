@@ -8,11 +8,10 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/parallel.h"
 #include "core/blas.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -137,8 +136,7 @@ typedef struct {
     size_t nexclude;
     size_t k, limit;
     loom_hit *hits;
-    atomic_size_t next; /* next block of queries to take */
-    atomic_int rc;
+    loom_chunks blocks; /* blocks of queries, taken by the threads in turn */
 } search_job;
 
 /* Feeds scores s[0..n) of candidate rows row0.. into query q's heap. */
@@ -201,26 +199,21 @@ static void search_block(search_job *job, size_t q0, size_t qn, float *Qb, float
         qsort(job->hits + (q0 + q) * job->k, job->k, sizeof(loom_hit), cmp_best_first);
 }
 
-static void *search_worker(void *arg)
+/* One thread's share: blocks of queries until none is left. */
+static int search_share(void *ctx, int thread, int nthreads)
 {
-    search_job *job = arg;
+    (void)thread, (void)nthreads;
+    search_job *job = ctx;
     size_t per = job->per, dim = job->ix->dim;
     float *Qb = loom_aligned_alloc(QUERY_BLOCK * per * dim, sizeof(float));
     float *S = loom_aligned_alloc(QUERY_BLOCK * per * ROW_CHUNK, sizeof(float));
-    if (!Qb || !S) {
-        atomic_store(&job->rc, LOOM_ENOMEM);
-    } else {
-        for (;;) {
-            size_t q0 = atomic_fetch_add(&job->next, QUERY_BLOCK);
-            if (q0 >= job->m)
-                break;
-            size_t qn = job->m - q0 < QUERY_BLOCK ? job->m - q0 : QUERY_BLOCK;
-            search_block(job, q0, qn, Qb, S);
-        }
-    }
+    int rc = Qb && S ? 0 : LOOM_ENOMEM;
+    size_t q0, q1;
+    while (rc == 0 && loom_chunks_take(&job->blocks, &q0, &q1))
+        search_block(job, q0, q1 - q0, Qb, S);
     free(Qb);
     free(S);
-    return NULL;
+    return rc;
 }
 
 static int run_search(search_job *job)
@@ -231,25 +224,14 @@ static int run_search(search_job *job)
         return loom_error(LOOM_EINVAL, "the matrix is too large for one BLAS call");
     size_t blocks = (job->m + QUERY_BLOCK - 1) / QUERY_BLOCK;
     size_t workers = (size_t)job->ix->threads < blocks ? (size_t)job->ix->threads : blocks;
-    atomic_init(&job->next, 0);
-    atomic_init(&job->rc, 0);
+    loom_chunks_init(&job->blocks, job->m, QUERY_BLOCK);
     /* Single-threaded BLAS inside each worker: no oversubscription, and
      * the same scores (to the last bit) whatever the number of workers. */
     int blas_threads = loom_blas_threads();
     loom_blas_set_threads(1);
-    pthread_t *tid = workers > 1 ? loom_malloc(workers, sizeof *tid) : NULL;
-    size_t started = 0;
-    if (tid)
-        for (; started < workers; started++)
-            if (pthread_create(&tid[started], NULL, search_worker, job) != 0)
-                break;
-    if (started == 0)
-        search_worker(job);
-    for (size_t t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
-    free(tid);
+    int rc = loom_parallel_run(workers > 1 ? (int)workers : 1, search_share, job);
     loom_blas_set_threads(blas_threads);
-    return atomic_load(&job->rc);
+    return rc;
 }
 
 int loom_index_search(const loom_index *ix, size_t m, const float *Q, const long *exclude,

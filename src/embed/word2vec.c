@@ -7,6 +7,7 @@
 #include "embed/word2vec.h"
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/parallel.h"
 #include "base/rng.h"
 #include "embed/hogbatch.h"
 #include "embed/huffman.h"
@@ -168,7 +169,6 @@ typedef struct {
     long long begin, end;
     atomic_llong *bytes;
     loom_progress *progress;
-    int rc;
 } count_job;
 
 static int count_token(void *ctx, const char *tok, size_t len)
@@ -185,68 +185,18 @@ static int count_bytes(void *ctx, size_t n)
     return 0;
 }
 
-static void *count_main(void *arg)
+/* One thread's share of the vocabulary pass: ctx is the array of jobs. */
+static int count_share(void *ctx, int thread, int nthreads)
 {
-    count_job *j = arg;
+    (void)nthreads;
+    count_job *j = (count_job *)ctx + thread;
     loom_tokenizer *t;
-    j->rc = loom_tokenizer_new(&t, &j->w->o.tok);
-    if (j->rc < 0)
-        return NULL;
+    int rc = loom_tokenizer_new(&t, &j->w->o.tok);
+    if (rc < 0)
+        return rc;
     loom_scan_fns fns = {count_token, NULL, count_bytes, j};
-    j->rc = loom_shards_scan(j->w->corpus, j->begin, j->end, t, &fns);
+    rc = loom_shards_scan(j->w->corpus, j->begin, j->end, t, &fns);
     loom_tokenizer_free(t);
-    return NULL;
-}
-
-/* One thread's run: the job and, when it fails, its error message (the
- * message is thread-local, so the caller's thread would not see it). */
-typedef struct {
-    void *(*fn)(void *);
-    void *job;
-    size_t rc_offset;
-    char msg[512];
-} thread_run;
-
-static void *run_one(void *arg)
-{
-    thread_run *r = arg;
-    r->fn(r->job);
-    if (*(int *)((char *)r->job + r->rc_offset) < 0)
-        snprintf(r->msg, sizeof r->msg, "%s", loom_error_message());
-    return NULL;
-}
-
-/* Runs fn over jobs[0..n) on n threads (the first on the caller's).
- * Returns the first job's error, in job order, with its message. */
-static int run_threads(void *(*fn)(void *), void *jobs, size_t size, int n, size_t rc_offset)
-{
-    pthread_t *tid = loom_calloc((size_t)n, sizeof *tid);
-    thread_run *runs = loom_calloc((size_t)n, sizeof *runs);
-    if (!tid || !runs) {
-        free(tid);
-        free(runs);
-        return LOOM_ENOMEM;
-    }
-    char *base = jobs;
-    for (int i = 0; i < n; i++)
-        runs[i] = (thread_run){fn, base + (size_t)i * size, rc_offset, ""};
-    int started = 1, rc = 0;
-    for (int i = 1; i < n; i++) {
-        if (pthread_create(&tid[i], NULL, run_one, &runs[i]) != 0) {
-            rc = loom_error(LOOM_ENOMEM, "cannot start thread %d of %d", i + 1, n);
-            break;
-        }
-        started++;
-    }
-    if (rc == 0)
-        run_one(&runs[0]);
-    for (int i = 1; i < started; i++)
-        pthread_join(tid[i], NULL);
-    free(tid);
-    for (int i = 0; i < n && rc == 0; i++)
-        if ((rc = *(int *)(base + (size_t)i * size + rc_offset)) < 0 && runs[i].msg[0])
-            loom_error(rc, "%s", runs[i].msg);
-    free(runs);
     return rc;
 }
 
@@ -267,11 +217,11 @@ int loom_w2v_count(loom_w2v *w, loom_progress *p)
     loom_progress_set_total(p, (double)size / 1e6);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        jobs[i] = (count_job){w, NULL, split(size, i, n), split(size, i + 1, n), &bytes, p, 0};
+        jobs[i] = (count_job){w, NULL, split(size, i, n), split(size, i + 1, n), &bytes, p};
         rc = loom_vocab_new(&jobs[i].vocab);
     }
     if (rc == 0)
-        rc = run_threads(count_main, jobs, sizeof *jobs, n, offsetof(count_job, rc));
+        rc = loom_parallel_run(n, count_share, jobs);
     /* merge the threads' counts into the first vocabulary */
     loom_vocab *v = jobs[0].vocab;
     for (int i = 1; i < n && rc == 0; i++) {
@@ -580,9 +530,11 @@ static void end_epoch(worker *k)
     k->epoch_n = 0;
 }
 
-static void *train_main(void *arg)
+/* One thread's share of training: ctx is the array of workers. */
+static int train_share(void *ctx, int thread, int nthreads)
 {
-    worker *k = arg;
+    (void)nthreads;
+    worker *k = (worker *)ctx + thread;
     loom_tokenizer *t = NULL;
     k->rc = worker_alloc(k);
     if (k->rc == 0)
@@ -595,7 +547,7 @@ static void *train_main(void *arg)
     }
     loom_tokenizer_free(t);
     worker_release(k);
-    return NULL;
+    return k->rc;
 }
 
 int loom_w2v_train(loom_w2v *w, loom_progress *p)
@@ -636,7 +588,7 @@ int loom_w2v_train(loom_w2v *w, loom_progress *p)
     w->progress = p;
     loom_progress_set_total(p, (double)w->train_words * epochs);
     w->start_time = loom_now();
-    rc = run_threads(train_main, jobs, sizeof *jobs, n, offsetof(worker, rc));
+    rc = loom_parallel_run(n, train_share, jobs);
     free(jobs);
     w->stats.seconds = loom_now() - w->start_time;
     w->stats.words = atomic_load(&w->words_done);
