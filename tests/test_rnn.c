@@ -160,7 +160,7 @@ START_TEST(vector_math_is_accurate)
         if (getenv("LOOM_TEST_VERBOSE"))
             fprintf(stderr, "vmath %s rel err: exp %.2e sigmoid %.2e tanh %.2e\n",
                     v                   ? "generic"
-                    : loom_vmath_avx2() ? "avx2"
+                    : loom_simd_level() ? "avx2"
                                         : "dispatch",
                     worst[0], worst[1], worst[2]);
         /* 2 ulp of float32 is 2.4e-7 relative */
@@ -994,6 +994,42 @@ START_TEST(attention_matches_pytorch)
 }
 END_TEST
 
+/* ---- the one dispatch point: LOOM_NO_AVX2 gives the portable kernels ---- */
+
+/* Checked fixture of the "portable" case: Check runs each test in a
+ * process of its own, so the level is decided after this, in the test. */
+static void no_avx2(void)
+{
+    setenv("LOOM_NO_AVX2", "1", 1);
+}
+
+/* Under LOOM_NO_AVX2 every dispatched kernel gives exactly what its
+ * portable version gives (the case's other tests check that those results
+ * are within tolerance of double precision and of PyTorch). */
+START_TEST(no_avx2_takes_the_portable_paths)
+{
+    ck_assert_int_eq(loom_simd_level(), LOOM_SIMD_PORTABLE);
+    ck_assert_str_eq(loom_simd_name(loom_simd_level()), "portable");
+    enum { N = 1001, M = 5, C = 37, K = 23 };
+    static float x[N], y[N], z[N];
+    for (int i = 0; i < N; i++)
+        x[i] = urand() * 8.0f;
+    loom_vexp(y, x, N), loom_vexp_generic(z, x, N);
+    ck_assert_mem_eq(y, z, sizeof y);
+    loom_vsigmoid(y, x, N), loom_vsigmoid_generic(z, x, N);
+    ck_assert_mem_eq(y, z, sizeof y);
+    loom_vtanh(y, x, N), loom_vtanh_generic(z, x, N);
+    ck_assert_mem_eq(y, z, sizeof y);
+    /* the few-row product falls back to BLAS */
+    float *X = fill((size_t)M * K, 1.0f), *W = fill((size_t)K * C, 1.0f);
+    float *Y = zeros((size_t)M * C), *Y2 = zeros((size_t)M * C);
+    loom_mm_rows(M, C, K, X, K, W, C, 0.0f, Y, C);
+    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, C, K, 1.0f, X, K, W, C, 0.0f, Y2, C);
+    ck_assert_mem_eq(Y, Y2, (size_t)M * C * sizeof *Y);
+    free(X), free(W), free(Y), free(Y2);
+}
+END_TEST
+
 Suite *rnn_suite(void);
 
 Suite *rnn_suite(void)
@@ -1014,6 +1050,17 @@ Suite *rnn_suite(void)
     tcase_add_test(tc, attention_gradients_match_finite_differences);
     tcase_add_test(tc, attention_all_queries_match_single_queries_and_gradients);
     suite_add_tcase(s, tc);
+    TCase *tn = tcase_create("portable");
+    tcase_add_checked_fixture(tn, no_avx2, NULL);
+    tcase_add_test(tn, no_avx2_takes_the_portable_paths);
+    tcase_add_test(tn, vector_math_is_accurate);
+    tcase_add_test(tn, few_row_products_match_reference);
+    tcase_add_test(tn, vector_max_and_sum_match_scalar);
+    tcase_add_test(tn, gru_matches_pytorch);
+    tcase_add_test(tn, lstm_matches_pytorch);
+    tcase_add_test(tn, attention_matches_pytorch);
+    suite_add_tcase(s, tn);
+
     TCase *tp = tcase_create("pytorch");
     tcase_add_test(tp, elman_matches_pytorch);
     tcase_add_test(tp, gru_matches_pytorch);

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "commands.h"
 #include "loom.h"
+#include "core/vmath.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -12,8 +13,8 @@
 
 /* In the order of the data flow: bytes -> tokens -> vectors -> models. */
 static const cli_command *const commands[] = {
-    &cmd_tokenize, &cmd_vocab,   &cmd_embed,     &cmd_nearest, &cmd_analogy, &cmd_eval,
-    &cmd_convert,  &cmd_seq2seq, &cmd_translate, &cmd_bleu,    &cmd_classify, &cmd_info, &cmd_help,
+    &cmd_tokenize, &cmd_vocab,     &cmd_embed, &cmd_nearest,  &cmd_analogy, &cmd_eval, &cmd_convert,
+    &cmd_seq2seq,  &cmd_translate, &cmd_bleu,  &cmd_classify, &cmd_info,    &cmd_help,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -89,7 +90,8 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
-        printf("loom %s (OpenBLAS kernels: %s)\n", LOOM_VERSION, loom_blas_core());
+        printf("loom %s (OpenBLAS kernels: %s; loom kernels: %s)\n", LOOM_VERSION, loom_blas_core(),
+               loom_simd_name(loom_simd_level()));
         return CLI_EXIT_OK;
     }
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)

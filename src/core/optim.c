@@ -189,7 +189,7 @@ static void adam_update(const loom_optim_config *c, loom_param *p, state *s, flo
     float *restrict w = p->value, *restrict m = s->m, *restrict v = s->v;
     const float *restrict g = p->grad;
     size_t j = 0;
-    if (decay == 1.0f && l2 == 0.0f && loom_vmath_avx2())
+    if (decay == 1.0f && l2 == 0.0f && loom_simd_level() >= LOOM_SIMD_AVX2)
         j = adam_plain_avx2(w, m, v, g, p->size, b1, b2, eps, step_size, bc2_sqrt);
     for (; j < p->size; j++) {
         if (decay != 1.0f)

@@ -96,13 +96,13 @@ LOOM_AVX2 static void mm_rows_avx2(int M, int N, int K, const float *X, int ldx,
 
 int loom_mm_rows_fast(void)
 {
-    return loom_vmath_avx2();
+    return loom_simd_level() >= LOOM_SIMD_AVX2;
 }
 
 void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta,
                   float *Y, int ldy)
 {
-    if (M >= 1 && N > 0 && K > 0 && loom_vmath_avx2()) {
+    if (M >= 1 && N > 0 && K > 0 && loom_simd_level() >= LOOM_SIMD_AVX2) {
         for (int m = 0; m < M; m += 8) /* 8 rows per pass over W */
             mm_rows_avx2(M - m < 8 ? M - m : 8, N, K, X + (size_t)m * ldx, ldx, W, ldw, beta,
                          Y + (size_t)m * ldy, ldy);

@@ -6,7 +6,47 @@
 #include "core/vmath.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+
+static int env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static loom_simd detect(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
+        env_set("LOOM_NO_AVX2"))
+        return LOOM_SIMD_PORTABLE;
+    if (__builtin_cpu_supports("avx512f") && !env_set("LOOM_NO_AVX512"))
+        return LOOM_SIMD_AVX512;
+    return LOOM_SIMD_AVX2;
+#else
+    return LOOM_SIMD_PORTABLE;
+#endif
+}
+
+loom_simd loom_simd_level(void)
+{
+    /* decided once; the answer never changes, so a relaxed atomic is
+     * enough for threads that ask at the same time */
+    static _Atomic int level = -1;
+    int l = atomic_load_explicit(&level, memory_order_relaxed);
+    if (l < 0) {
+        l = (int)detect();
+        atomic_store_explicit(&level, l, memory_order_relaxed);
+    }
+    return (loom_simd)l;
+}
+
+const char *loom_simd_name(loom_simd level)
+{
+    return level >= LOOM_SIMD_AVX512 ? "avx512" : level == LOOM_SIMD_AVX2 ? "avx2" : "portable";
+}
 
 /* Applies the four-lane f to whole vectors, then to the tail through one
  * zero-padded vector so every element takes the same path. */
@@ -129,35 +169,16 @@ AVX2 static double vsum_avx2(const float *x, size_t n)
     return s;
 }
 
-int loom_vmath_avx2(void)
-{
-    /* asked once per process; the answer never changes, so a relaxed
-     * atomic is enough for threads that ask at the same time */
-    static _Atomic int have = -1;
-    int h = atomic_load_explicit(&have, memory_order_relaxed);
-    if (h < 0) {
-        __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        atomic_store_explicit(&have, h, memory_order_relaxed);
-    }
-    return h;
-}
-
 #define DISPATCH(name, fast)                                                                       \
     void name(float *y, const float *x, size_t n)                                                  \
     {                                                                                              \
-        if (loom_vmath_avx2())                                                                     \
+        if (loom_simd_level() >= LOOM_SIMD_AVX2)                                                   \
             fast(y, x, n);                                                                         \
         else                                                                                       \
             name##_generic(y, x, n);                                                               \
     }
 
 #else
-
-int loom_vmath_avx2(void)
-{
-    return 0;
-}
 
 #define DISPATCH(name, fast)                                                                       \
     void name(float *y, const float *x, size_t n)                                                  \
@@ -190,7 +211,7 @@ static double vsum_generic(const float *x, size_t n)
 float loom_vmax(const float *x, size_t n)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (loom_vmath_avx2())
+    if (loom_simd_level() >= LOOM_SIMD_AVX2)
         return vmax_avx2(x, n);
 #endif
     return vmax_generic(x, n);
@@ -199,7 +220,7 @@ float loom_vmax(const float *x, size_t n)
 double loom_vsum(const float *x, size_t n)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-    if (loom_vmath_avx2())
+    if (loom_simd_level() >= LOOM_SIMD_AVX2)
         return vsum_avx2(x, n);
 #endif
     return vsum_generic(x, n);

@@ -121,7 +121,23 @@ void loom_vtanh_generic(float *y, const float *x, size_t n);
 float loom_vmax(const float *x, size_t n);
 double loom_vsum(const float *x, size_t n);
 
-/* 1 when the eight-lane AVX2 versions are in use. */
-int loom_vmath_avx2(void);
+/* The one CPU-dispatch point. Every SIMD kernel of the library (vmath,
+ * the few-row product, Adam, word2vec's HogBatch step) asks it which
+ * version to run; none asks the CPU itself. Levels are ordered, so a
+ * kernel tests `loom_simd_level() >= LOOM_SIMD_AVX2`. */
+typedef enum {
+    LOOM_SIMD_PORTABLE = 0, /* four lanes through vector extensions (SSE2, NEON) */
+    LOOM_SIMD_AVX2 = 1,     /* eight lanes with AVX2 and FMA */
+    LOOM_SIMD_AVX512 = 2    /* AVX-512F too; its kernels are AVX2's until 16-lane ones exist */
+} loom_simd;
+
+/* The highest level this CPU runs, lowered by the environment: LOOM_NO_AVX2
+ * set (to anything but "" or "0") gives LOOM_SIMD_PORTABLE, LOOM_NO_AVX512
+ * at most LOOM_SIMD_AVX2. Decided once per process, at the first call;
+ * results differ between levels only by rounding. */
+loom_simd loom_simd_level(void);
+
+/* "portable", "avx2" or "avx512". */
+const char *loom_simd_name(loom_simd level);
 
 #endif

@@ -4,6 +4,7 @@
  * of eight floats that the compiler turns into vector instructions. */
 #include "config.h"
 #include "embed/hogbatch.h"
+#include "core/vmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,12 +17,7 @@ void loom_sigmoid_table_init(loom_sigmoid_table *t)
         t->sigmoid[i] = (float)(1.0 / (1.0 + exp(-x)));
         t->log_sigmoid[i] = (float)-log1p(exp(-x));
     }
-#if defined(__x86_64__) && defined(__GNUC__)
-    t->avx2 =
-        !getenv("LOOM_NO_AVX2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    t->avx2 = 0;
-#endif
+    t->avx2 = loom_simd_level() >= LOOM_SIMD_AVX2;
 }
 
 /* Four floats as one value (SSE on x86-64, NEON on ARM), the portable

@@ -17,11 +17,12 @@
 typedef struct {
     float sigmoid[LOOM_SIGMOID_SIZE + 1];
     float log_sigmoid[LOOM_SIGMOID_SIZE + 1]; /* log sigmoid(x), for the loss */
-    int avx2; /* the CPU has AVX2 and FMA: use the kernels written for them */
+    int avx2; /* loom_simd_level() allows AVX2: use the kernels written for it */
 } loom_sigmoid_table;
 
-/* Fills the tables and picks the kernels for this CPU (LOOM_NO_AVX2 in the
- * environment forces the portable ones). */
+/* Fills the tables and picks the kernels through core's one dispatch point
+ * (loom_simd_level: LOOM_NO_AVX2 in the environment forces the portable
+ * ones). */
 void loom_sigmoid_table_init(loom_sigmoid_table *t);
 
 /* One step. For each pair (a, k): score s = in[a] . out[k], gradient
