@@ -443,6 +443,215 @@ START_TEST(length_limits_are_per_sentence)
 }
 END_TEST
 
+/* ---- decoding scores are the model's probabilities ---- */
+
+static const loom_seq_config score_configs[] = {
+    {LOOM_RNN_GRU, LOOM_ATTN_BAHDANAU, 2, 1, 8, 12, 8, 15, 9, 0, 0},
+    {LOOM_RNN_LSTM, LOOM_ATTN_GENERAL, 1, 1, 8, 12, 8, 15, 9, 0, 0},
+    {LOOM_RNN_ELMAN, LOOM_ATTN_DOT, 1, 0, 8, 12, 8, 15, 9, 0, 0},
+    {LOOM_RNN_GRU, LOOM_ATTN_NONE, 1, 1, 8, 12, 8, 15, 40, 0, 0},
+    {LOOM_RNN_LSTM, LOOM_ATTN_BAHDANAU, 1, 1, 8, 12, 8, 15, 15, 0, 1},
+};
+#define N_SCORE_CONFIGS ((int)(sizeof score_configs / sizeof *score_configs))
+
+/* A teacher-forced batch of n target sequences, each for one of the
+ * sources (src_of[k] indexes src/lens): tgt_in = <s> y, tgt_out = y </s>. */
+typedef struct {
+    loom_seq_batch b;
+    int *buf;
+} test_batch;
+
+static void test_batch_make(test_batch *t, const int *src, const int *lens, int S,
+                            const int *src_of, int *const *ys, const int *ylens, int n)
+{
+    int T = 1;
+    for (int k = 0; k < n; k++)
+        T = ylens[k] + 1 > T ? ylens[k] + 1 : T;
+    t->buf = calloc((size_t)n * (S + 3 * T + 2), sizeof(int));
+    ck_assert_ptr_nonnull(t->buf);
+    int *p = t->buf;
+    t->b = (loom_seq_batch){n,
+                            S,
+                            T,
+                            p,
+                            p + (size_t)n * S,
+                            p + (size_t)n * (S + 1),
+                            p + (size_t)n * (S + 1 + T),
+                            p + (size_t)n * (S + 1 + 2 * T)};
+    for (int k = 0; k < n; k++) {
+        memcpy(t->b.src + (size_t)k * S, src + (size_t)src_of[k] * S, S * sizeof(int));
+        t->b.src_lens[k] = lens[src_of[k]];
+        int *ti = t->b.tgt_in + (size_t)k * T, *to = t->b.tgt_out + (size_t)k * T;
+        ti[0] = LOOM_BOS;
+        for (int j = 0; j < ylens[k]; j++)
+            ti[j + 1] = to[j] = ys[k][j];
+        to[ylens[k]] = LOOM_EOS;
+        t->b.tgt_lens[k] = ylens[k] + 1;
+    }
+}
+
+static int rel_close(double a, double b, double rel)
+{
+    return fabs(a - b) <= rel * fmax(fabs(a), fabs(b)) + 1e-7;
+}
+
+/* Greedy and beam hypotheses carry log p(y | x) = the sum of
+ * loom_seq_forward's per-token log-probabilities along them (</s>
+ * included when the hypothesis ended), with and without the decoding
+ * tables of loom_seq_model_prepare_decoding. */
+static const char *const score_fixtures[] = {"reverse.loom", "old-gru.loom", "old-lstm.loom"};
+#define N_SCORE_MODELS (N_SCORE_CONFIGS + 3)
+
+START_TEST(decode_scores_equal_forward_log_probabilities)
+{
+    /* random models of each kind (which rarely end: hypotheses stop at the
+     * length limit), then trained ones (which end) */
+    int which = _i % N_SCORE_MODELS;
+    loom_seq_model *m;
+    loom_seq_bundle fb = {0};
+    if (which < N_SCORE_CONFIGS) {
+        ck_assert_int_eq(loom_seq_model_new(&m, &score_configs[which], 200 + _i), 0);
+    } else {
+        ck_assert_int_eq(
+            loom_seq_file_load(&fb, fixture(score_fixtures[which - N_SCORE_CONFIGS]), NULL), 0);
+        m = fb.model;
+    }
+    const loom_seq_config *c = loom_seq_model_config(m);
+    if (_i >= N_SCORE_MODELS)
+        ck_assert_int_eq(loom_seq_model_prepare_decoding(m), 0);
+    loom_seq_work *w;
+    ck_assert_int_eq(loom_seq_work_new(&w, m), 0);
+    enum { N = 10, S = 6, K = 4 };
+    int src[N * S], lens[N], counts[N];
+    loom_rng rng;
+    loom_rng_seed(&rng, 11, _i);
+    random_sources(&rng, src, lens, N, S, c->src_vocab);
+    loom_seq_decode_opts o;
+    loom_seq_decode_defaults(&o);
+    o.alpha = 0.6f;
+    long compared = 0, finished = 0, tokens_out = 0;
+    for (int beam = 1; beam <= K; beam += K - 1) {
+        o.beam = beam, o.nbest = beam;
+        loom_seq_hyp hyps[N * K];
+        ck_assert_int_eq(loom_seq_decode(m, w, src, lens, N, S, &o, hyps, counts), 0);
+        int src_of[N * K], ylens[N * K], *ys[N * K], n = 0;
+        const loom_seq_hyp *h[N * K];
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < counts[i]; j++) {
+                h[n] = &hyps[i * beam + j];
+                src_of[n] = i, ys[n] = h[n]->ids, ylens[n] = h[n]->len;
+                n++;
+            }
+        test_batch t;
+        test_batch_make(&t, src, lens, S, src_of, ys, ylens, n);
+        float *logp = calloc((size_t)n * t.b.tgt_len, sizeof(float));
+        double loss;
+        long tokens;
+        ck_assert_int_eq(loom_seq_forward(m, w, &t.b, 0, 0, NULL, &loss, &tokens, logp), 0);
+        for (int k = 0; k < n; k++) {
+            double sum = 0;
+            for (int j = 0; j < h[k]->len + h[k]->finished; j++)
+                sum += logp[(size_t)k * t.b.tgt_len + j];
+            ck_assert_msg(rel_close(sum, h[k]->logp, 1e-5),
+                          "config %d, beam %d, hypothesis %d (%d tokens%s): decoder %.8g, "
+                          "forward %.8g",
+                          _i, beam, k, h[k]->len, h[k]->finished ? " and </s>" : "", h[k]->logp,
+                          sum);
+            ck_assert(rel_close(h[k]->score,
+                                loom_seq_score(h[k]->logp, h[k]->len + h[k]->finished, o.alpha),
+                                1e-6));
+            compared++;
+            finished += h[k]->finished;
+            tokens_out += h[k]->len;
+        }
+        free(logp);
+        free(t.buf);
+        for (int i = 0; i < N; i++)
+            loom_seq_hyps_free(&hyps[i * beam], counts[i]);
+    }
+    ck_assert_int_gt(compared, N);
+    ck_assert_int_gt(tokens_out, compared);
+    if (which >= N_SCORE_CONFIGS)
+        ck_assert_int_gt(finished, compared / 2);
+    if (getenv("LOOM_TEST_VERBOSE"))
+        fprintf(stderr, "decode scores model %d: %ld hypotheses (%ld finished), %ld tokens\n", _i,
+                compared, finished, tokens_out);
+    loom_seq_work_free(w);
+    if (fb.model)
+        loom_seq_bundle_free(&fb);
+    else
+        loom_seq_model_free(m);
+}
+END_TEST
+
+/* loom_seq_step fed a reference sentence gives, at every position, the
+ * log-probability of the reference token that loom_seq_forward gives
+ * (teacher forcing), with and without the decoding tables; its
+ * distributions are normalised. */
+START_TEST(step_log_probabilities_equal_forward)
+{
+    const loom_seq_config *c = &score_configs[_i % N_SCORE_CONFIGS];
+    loom_seq_model *m;
+    ck_assert_int_eq(loom_seq_model_new(&m, c, 300 + _i), 0);
+    if (_i >= N_SCORE_CONFIGS)
+        ck_assert_int_eq(loom_seq_model_prepare_decoding(m), 0);
+    loom_seq_work *w;
+    ck_assert_int_eq(loom_seq_work_new(&w, m), 0);
+    enum { N = 7, S = 6, L = 9 };
+    int src[N * S], lens[N], y[N][L], ylens[N], src_of[N], *ys[N];
+    loom_rng rng;
+    loom_rng_seed(&rng, 13, _i);
+    random_sources(&rng, src, lens, N, S, c->src_vocab);
+    for (int i = 0; i < N; i++) {
+        src_of[i] = i, ys[i] = y[i];
+        ylens[i] = 1 + (int)loom_rng_below(&rng, L);
+        for (int j = 0; j < ylens[i]; j++) /* any id but <pad> and <s>: </s>, <unk> too */
+            do
+                y[i][j] = 1 + (int)loom_rng_below(&rng, (uint32_t)(c->tgt_vocab - 1));
+            while (y[i][j] == LOOM_BOS);
+    }
+    test_batch t;
+    test_batch_make(&t, src, lens, S, src_of, ys, ylens, N);
+    int T = t.b.tgt_len, V = c->tgt_vocab;
+    float *logp = calloc((size_t)N * T, sizeof(float)),
+          *rows = malloc((size_t)N * V * sizeof(float));
+    double loss;
+    long tokens;
+    ck_assert_int_eq(loom_seq_forward(m, w, &t.b, 0, 0, NULL, &loss, &tokens, logp), 0);
+    loom_seq_state *st;
+    ck_assert_int_eq(loom_seq_start(&st, m, w, src, lens, N, S, 1), 0);
+    ck_assert_int_eq(loom_seq_state_rows(st), N);
+    int prev[N];
+    long compared = 0;
+    for (int j = 0; j < T; j++) {
+        for (int i = 0; i < N; i++)
+            prev[i] = t.b.tgt_in[(size_t)i * T + j];
+        loom_seq_step(m, st, prev, rows, NULL);
+        for (int i = 0; i < N; i++) {
+            if (j >= t.b.tgt_lens[i])
+                continue;
+            double z = 0;
+            for (int v = 0; v < V; v++)
+                z += exp(rows[(size_t)i * V + v]);
+            ck_assert_msg(fabs(z - 1) < 1e-5, "sum of p %g", z);
+            float want = logp[(size_t)i * T + j];
+            float got = rows[(size_t)i * V + t.b.tgt_out[(size_t)i * T + j]];
+            ck_assert_msg(rel_close(got, want, 1e-5),
+                          "config %d, sentence %d, position %d: step %.8g, forward %.8g", _i, i, j,
+                          got, want);
+            compared++;
+        }
+    }
+    ck_assert_int_eq(compared, tokens);
+    loom_seq_state_free(st);
+    free(t.buf);
+    free(logp);
+    free(rows);
+    loom_seq_work_free(w);
+    loom_seq_model_free(m);
+}
+END_TEST
+
 /* ---- data ---- */
 
 static void expect_read_error(const char *text, const char *want, int two_files)
@@ -627,6 +836,8 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
     ck_assert_uint_eq(cov.found, 4);
     ck_assert_uint_eq(cov.words, 8);
     loom_params_freeze(ps, "src_emb.", 1);
+    float *frozen_before = malloc(emb->size * sizeof(float));
+    memcpy(frozen_before, emb->value, emb->size * sizeof(float));
     loom_seq_corpus *corpus;
     ck_assert_int_eq(loom_seq_corpus_build(&corpus, p, b.vocab[0], b.vocab[1], 0), 0);
     loom_seq_train_opts o;
@@ -645,18 +856,38 @@ START_TEST(frozen_source_embeddings_stay_the_vectors)
         ck_assert_int_ge(id, 4);
         ck_assert_mem_eq(saved + (size_t)id * 5, rows + k * 5, 5 * sizeof(float));
     }
-    /* and the rest of the model did train */
-    const float *dec0 = loom_params_find(ps, "decoder.weight_hh")->value;
+    /* the frozen table is bit for bit what it was before training, and
+     * every other tensor did train: compared with its initial value (a
+     * fresh model of the same seed), every element of every weight and
+     * bias changed, and the target table's rows of the words and of <s>
+     * changed */
+    loom_params *bps = loom_seq_model_params(back.model);
+    ck_assert_mem_eq(saved, frozen_before, emb->size * sizeof(float));
+    ck_assert_mem_eq(emb->value, frozen_before, emb->size * sizeof(float));
     loom_seq_model *fresh;
     ck_assert_int_eq(loom_seq_model_new(&fresh, &c, 1), 0);
-    ck_assert(memcmp(dec0,
-                     loom_params_find(loom_seq_model_params(fresh), "decoder.weight_hh")->value,
-                     4 * sizeof(float)) != 0);
+    loom_params *fps = loom_seq_model_params(fresh);
+    ck_assert_uint_eq(loom_params_len(bps), loom_params_len(fps));
+    for (size_t k = 0; k < loom_params_len(bps); k++) {
+        const loom_param *trained = loom_params_at(bps, k), *init = loom_params_at(fps, k);
+        ck_assert_str_eq(trained->name, init->name);
+        if (strcmp(trained->name, "src_emb.weight") == 0)
+            continue;
+        int is_tgt = strcmp(trained->name, "tgt_emb.weight") == 0;
+        for (size_t i = 0; i < trained->size; i++) {
+            size_t row = i / (size_t)c.emb; /* the target table: <s> and the words */
+            if (is_tgt && row != LOOM_BOS && row < 4)
+                continue;
+            ck_assert_msg(trained->value[i] != init->value[i], "%s[%zu] did not change in training",
+                          trained->name, i);
+        }
+    }
     /* a vector file of another dimension is a clear error */
     ck_assert_int_eq(loom_vectors_save_rows(vec, LOOM_VEC_BIN, 5, 1, words, rows), 0);
     ck_assert_int_eq(loom_seq_init_embedding(emb, b.vocab[0], vec, 0, 1, &cov), LOOM_EINVAL);
     ck_assert_ptr_nonnull(strstr(loom_error_message(), "dimension 1"));
     loom_seq_model_free(fresh);
+    free(frozen_before);
     loom_seq_bundle_free(&back);
     loom_seq_corpus_free(corpus);
     loom_seq_bundle_free(&b);
@@ -833,6 +1064,8 @@ static Suite *seq_suite(void)
     tcase_add_loop_test(tc, beam_never_scores_below_greedy, 0, 4);
     tcase_add_loop_test(tc, batched_decoding_equals_one_at_a_time, 0, 2);
     tcase_add_loop_test(tc, length_limits_are_per_sentence, 0, 2);
+    tcase_add_loop_test(tc, decode_scores_equal_forward_log_probabilities, 0, 2 * N_SCORE_CONFIGS);
+    tcase_add_loop_test(tc, step_log_probabilities_equal_forward, 0, 2 * N_SCORE_CONFIGS);
     tcase_add_test(tc, bad_pairs_are_errors_with_file_and_line);
     tcase_add_test(tc, pairs_read_columns_and_batches);
     tcase_add_test(tc, model_file_round_trip_and_bad_files);
