@@ -439,6 +439,11 @@ int loom_vocab_load(loom_vocab **out, const char *path)
     while ((rc = loom_reader_getline(r, &buf, &cap, &len, 1u << 20)) > 0) {
         if (len == 0)
             continue;
+        if (memchr(buf, '\0', len)) { /* words are C strings everywhere after this */
+            rc = loom_error(LOOM_EFORMAT, "%s:%lld: NUL byte in the line", loom_reader_path(r),
+                            loom_reader_line_number(r));
+            break;
+        }
         rc = parse_line(v, loom_reader_path(r), loom_reader_line_number(r), buf, len);
         if (rc < 0)
             break;

@@ -132,6 +132,10 @@ expect_status "a corrupt .gz corpus is refused" 1 "$LOOM" vocab corrupt.txt.gz -
 expect_grep "naming the file, not <fd:N>" '^loom: corrupt\.txt\.gz: corrupt gzip data: invalid' "$TMP/err"
 expect_status "bleu --ref-column x is a usage error" 2 "$LOOM" bleu --ref-column x p.tsv p.tsv
 expect_grep "naming the option once" "^loom bleu: --ref-column expects an integer, not 'x'" "$TMP/err"
+printf 'the 3\ncat\000x 1\n' >nul.vocab
+expect_status "a vocabulary with a NUL byte in a word is refused (found by fuzz_vocab)" 1 \
+    "$LOOM" embed c.txt -o n.bin --read-vocab nul.vocab --quiet
+expect_grep "naming the file and line" '^loom: nul\.vocab:2: NUL byte in the line$' "$TMP/err"
 expect_status "-o '' is refused" 1 "$LOOM" convert bom.txt ''
 expect_grep "saying the name is empty" '^loom: output file name is empty$' "$TMP/err"
 
