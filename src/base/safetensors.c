@@ -129,14 +129,8 @@ int loom_st_writer_add(loom_st_writer *w, const char *name, loom_st_dtype dtype,
         return loom_error(LOOM_EINVAL, "safetensors: tensor '%s': bad shape", name);
     if (t.nbytes > 0 && !data)
         return loom_error(LOOM_EINVAL, "safetensors: tensor '%s': no data", name);
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 16;
-        wtensor *p = loom_realloc(w->t, cap, sizeof *p);
-        if (!p)
-            return LOOM_ENOMEM;
-        w->t = p;
-        w->cap = cap;
-    }
+    if (loom_grow((void **)&w->t, &w->cap, w->n + 1, sizeof *w->t) < 0)
+        return LOOM_ENOMEM;
     if (!(t.name = loom_strdup(name)))
         return LOOM_ENOMEM;
     w->t[w->n++] = t;
@@ -165,9 +159,9 @@ int loom_st_writer_meta(loom_st_writer *w, const char *key, const char *value)
             w->values[i] = v;
             return 0;
         }
-    if (w->nmeta == w->capmeta) {
-        size_t cap = w->capmeta ? 2 * w->capmeta : 8;
-        char **k = loom_realloc(w->keys, cap, sizeof *k);
+    if (w->nmeta == w->capmeta) { /* keys and values share one capacity */
+        size_t cap = loom_grow_size(w->capmeta, w->nmeta + 1, sizeof(char *));
+        char **k = cap ? loom_realloc(w->keys, cap, sizeof *k) : NULL;
         if (k)
             w->keys = k;
         char **vv = k ? loom_realloc(w->values, cap, sizeof *vv) : NULL;

@@ -59,14 +59,8 @@ int loom_params_add(loom_params *ps, loom_param **out, const char *name, int ndi
             return loom_error(LOOM_EINVAL, "parameter '%s': bad shape", name);
         size *= (size_t)shape[d];
     }
-    if (ps->n == ps->cap) {
-        size_t cap = ps->cap ? 2 * ps->cap : 16;
-        loom_param **p = loom_realloc(ps->p, cap, sizeof *p);
-        if (!p)
-            return LOOM_ENOMEM;
-        ps->p = p;
-        ps->cap = cap;
-    }
+    if (loom_grow((void **)&ps->p, &ps->cap, ps->n + 1, sizeof *ps->p) < 0)
+        return LOOM_ENOMEM;
     loom_param *p = loom_calloc(1, sizeof *p);
     char *copy = loom_strdup(name);
     if (!p || !copy) {

@@ -42,14 +42,9 @@ static char *upper_dup(const char *s)
             continue;
         }
         p += n;
-        if (o + 8 > cap) {
-            cap *= 2;
-            char *bigger = loom_realloc(out, cap, 1);
-            if (!bigger) {
-                free(out);
-                return NULL;
-            }
-            out = bigger;
+        if (loom_grow((void **)&out, &cap, o + 8, 1) < 0) {
+            free(out);
+            return NULL;
         }
         if (cp == 0xDF) {
             out[o++] = 'S';
@@ -222,15 +217,8 @@ static int read_questions(loom_analogy_eval *e, const known_words *kw, const cha
         if (!known)
             continue;
         s->seen++;
-        if (*nq == qcap) {
-            qcap = qcap ? 2 * qcap : 1024;
-            question *bigger = loom_realloc(*qs, qcap, sizeof **qs);
-            if (!bigger) {
-                rc = LOOM_ENOMEM;
-                break;
-            }
-            *qs = bigger;
-        }
+        if ((rc = loom_grow((void **)qs, &qcap, *nq + 1, sizeof **qs)) < 0)
+            break;
         (*qs)[(*nq)++] = (question){{rows[0], rows[1], rows[2]}, rows[3], e->nsections - 1};
     }
     free(line);
@@ -400,8 +388,9 @@ int loom_eval_similarity(loom_similarity_eval *out, const loom_index *ix, const 
         if (ra < 0 || rb < 0)
             continue;
         if (out->found == vcap) {
-            vcap = vcap ? 2 * vcap : 512;
-            double *g = loom_realloc(gold, vcap, sizeof *g);
+            /* gold and model share one capacity */
+            vcap = loom_grow_size(vcap, out->found + 1, sizeof *gold);
+            double *g = vcap ? loom_realloc(gold, vcap, sizeof *g) : NULL;
             if (g)
                 gold = g;
             double *m = g ? loom_realloc(model, vcap, sizeof *m) : NULL;

@@ -42,17 +42,7 @@ struct loom_bleu {
 
 static int buf_reserve(buf *b, size_t need)
 {
-    if (need <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *p = loom_realloc(b->p, cap, 1);
-    if (!p)
-        return LOOM_ENOMEM;
-    b->p = p;
-    b->cap = cap;
-    return 0;
+    return loom_grow((void **)&b->p, &b->cap, need, 1);
 }
 
 static int buf_put(buf *b, const char *s, size_t n)

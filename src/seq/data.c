@@ -21,28 +21,13 @@ struct loom_seq_pairs {
     size_t len, textcap;
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 1024;
-    while (c < need)
-        c *= 2;
-    void *q = loom_realloc(*p, c, size);
-    if (!q)
-        return LOOM_ENOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static int on_token(void *ctx, const char *tok, size_t len)
 {
     loom_seq_pairs *p = ctx;
     if (p->len + len + 1 > UINT32_MAX || p->ntok + 1 > UINT32_MAX)
         return loom_error(LOOM_EINVAL, "more than 4 GB of tokens in the training pairs");
-    if (grow((void **)&p->tok, &p->tokcap, p->ntok + 1, sizeof(uint32_t)) ||
-        grow((void **)&p->text, &p->textcap, p->len + len + 1, 1))
+    if (loom_grow((void **)&p->tok, &p->tokcap, p->ntok + 1, sizeof(uint32_t)) ||
+        loom_grow((void **)&p->text, &p->textcap, p->len + len + 1, 1))
         return LOOM_ENOMEM;
     p->tok[p->ntok++] = (uint32_t)p->len;
     memcpy(p->text + p->len, tok, len);
@@ -61,7 +46,7 @@ static int add_side(loom_seq_pairs *p, loom_tokenizer *t, const char *s, size_t 
         return loom_error_prefix(rc, path, line);
     if (p->ntok == before)
         return loom_error(LOOM_EFORMAT, "%s:%lld: empty %s side", path, line, side);
-    if (grow((void **)&p->start, &p->cap, 2 * p->n + 3, sizeof(uint32_t)))
+    if (loom_grow((void **)&p->start, &p->cap, 2 * p->n + 3, sizeof(uint32_t)))
         return LOOM_ENOMEM;
     return 0;
 }
@@ -71,7 +56,7 @@ static int add_pair(loom_seq_pairs *p, loom_tokenizer *ts, loom_tokenizer *tt, c
                     const char *tpath, long long tline)
 {
     int rc;
-    if (grow((void **)&p->start, &p->cap, 2 * p->n + 3, sizeof(uint32_t)))
+    if (loom_grow((void **)&p->start, &p->cap, 2 * p->n + 3, sizeof(uint32_t)))
         return LOOM_ENOMEM;
     size_t mark_tok = p->ntok, mark_len = p->len;
     p->start[2 * p->n] = (uint32_t)p->ntok;
@@ -167,7 +152,7 @@ int loom_seq_pairs_read(loom_seq_pairs **out, const char *path, const char *tgt_
     int rc = loom_tokenizer_new(&ts, src_tok);
     if (!rc)
         rc = loom_tokenizer_new(&tt, tgt_tok);
-    if (!rc && grow((void **)&p->start, &p->cap, 3, sizeof(uint32_t)))
+    if (!rc && loom_grow((void **)&p->start, &p->cap, 3, sizeof(uint32_t)))
         rc = LOOM_ENOMEM;
     if (!rc) {
         p->start[0] = 0;
@@ -289,7 +274,7 @@ typedef struct {
 static int on_sentence_token(void *ctx, const char *tok, size_t len)
 {
     sentence_ctx *s = ctx;
-    if (grow((void **)s->ids, s->cap, *s->n + 1, sizeof(int32_t)))
+    if (loom_grow((void **)s->ids, s->cap, *s->n + 1, sizeof(int32_t)))
         return LOOM_ENOMEM;
     int32_t id = loom_vocab_find(s->v, tok, len);
     (*s->ids)[(*s->n)++] = id < 0 ? LOOM_UNK : id;

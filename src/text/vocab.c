@@ -115,41 +115,14 @@ static int rehash(loom_vocab *v, size_t size)
     return 0;
 }
 
-static int grow_entries(loom_vocab *v)
-{
-    size_t cap = v->cap ? v->cap * 2 : 1024;
-    entry *e = loom_realloc(v->e, cap, sizeof *e);
-    if (!e)
-        return LOOM_ENOMEM;
-    v->e = e;
-    v->cap = cap;
-    return 0;
-}
-
-static int pool_reserve(loom_vocab *v, size_t extra)
-{
-    if (v->pool_len + extra <= v->pool_cap)
-        return 0;
-    size_t cap = v->pool_cap ? v->pool_cap : 16384;
-    while (cap < v->pool_len + extra)
-        cap *= 2;
-    char *p = loom_realloc(v->pool, cap, 1);
-    if (!p)
-        return LOOM_ENOMEM;
-    v->pool = p;
-    v->pool_cap = cap;
-    return 0;
-}
-
 /* Appends a new entry (the caller knows the word is absent). */
 static int insert(loom_vocab *v, const char *word, size_t len, uint32_t h, uint64_t count)
 {
     int rc;
     if (len > UINT32_MAX || v->n >= INT32_MAX)
         return loom_error(LOOM_EINVAL, "vocabulary: word or table too large");
-    if (v->n == v->cap && (rc = grow_entries(v)) < 0)
-        return rc;
-    if ((rc = pool_reserve(v, len + 1)) < 0)
+    if ((rc = loom_grow((void **)&v->e, &v->cap, v->n + 1, sizeof *v->e)) < 0 ||
+        (rc = loom_grow((void **)&v->pool, &v->pool_cap, v->pool_len + len + 1, 1)) < 0)
         return rc;
     size_t id = v->n++;
     v->e[id] = (entry){count, v->pool_len, (uint32_t)len, h};
