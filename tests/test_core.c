@@ -1,6 +1,6 @@
 /* Tests for src/core (core A): BLAS wrappers, parameter sets and
- * initialisers, dense, activations, embedding, conv1d + pooling, dropout,
- * losses, optimizers and schedules.
+ * initialisers, dense (and its block variant), concatenation, activations, embedding, conv1d +
+ * pooling, dropout, losses, optimizers and schedules.
  *
  * Two kinds of evidence for every layer and loss:
  *  - gradient checks: the analytic backward against central finite
@@ -25,7 +25,9 @@
 #include "base/error.h"
 #include "base/safetensors.h"
 #include "core/activation.h"
+#include "core/attention.h"
 #include "core/blas.h"
+#include "core/concat.h"
 #include "core/conv1d.h"
 #include "core/dense.h"
 #include "core/dropout.h"
@@ -412,6 +414,148 @@ START_TEST(test_dense_matches_torch)
     expect_match("dense dW", dW, fx(f, "dW", 15), 15);
     expect_match("dense db", db, fx(f, "db", 3), 3);
     loom_st_close(f);
+}
+END_TEST
+
+/* The block variant: the input as three column blocks, the gradient of
+ * scale * L (scale as the products' alpha). */
+typedef struct {
+    float *x[3], *W, *b, *y, *R;
+    int B, OUT, cols[3];
+    float scale;
+} blocks_ctx;
+
+static void blocks_of(blocks_ctx *c, loom_block *in, float **dx)
+{
+    for (int k = 0; k < 3; k++)
+        in[k] = (loom_block){c->x[k], dx ? dx[k] : NULL, c->cols[k]};
+}
+
+static double blocks_obj(void *p)
+{
+    blocks_ctx *c = p;
+    loom_block in[3];
+    blocks_of(c, in, NULL);
+    loom_dense_forward_blocks(c->y, in, 3, c->W, c->b, c->B, c->OUT);
+    return c->scale * dot_d(c->y, c->R, (size_t)c->B * c->OUT);
+}
+
+START_TEST(test_dense_blocks_gradcheck)
+{
+    blocks_ctx c = {.B = 4, .OUT = 5, .cols = {2, 3, 4}, .scale = 0.5f};
+    int IN = 9;
+    float *dx[3];
+    for (int k = 0; k < 3; k++) {
+        c.x[k] = randn((size_t)c.B * c.cols[k], 1);
+        dx[k] = zeros((size_t)c.B * c.cols[k]);
+    }
+    c.W = randn((size_t)IN * c.OUT, 0.5f);
+    c.b = randn(c.OUT, 1);
+    c.y = zeros(20);
+    c.R = randn(20, 1);
+    float *dW = zeros((size_t)IN * c.OUT), *db = zeros(c.OUT);
+    /* the blocks' product equals the dense layer on the concatenation */
+    loom_block in[3];
+    blocks_of(&c, in, dx);
+    float cat[36], y2[20];
+    loom_concat_forward(cat, in, 3, c.B);
+    loom_dense_forward(y2, cat, c.W, c.b, c.B, IN, c.OUT);
+    blocks_obj(&c);
+    for (int i = 0; i < 20; i++)
+        ck_assert_float_eq_tol(c.y[i], y2[i], 1e-5);
+    loom_dense_backward_blocks(in, 3, dW, db, c.R, c.W, c.B, c.OUT, c.scale);
+    for (int k = 0; k < 3; k++)
+        grad_check("dense blocks dx", blocks_obj, &c, c.x[k], dx[k], (size_t)c.B * c.cols[k], 0.1f);
+    grad_check("dense blocks dW", blocks_obj, &c, c.W, dW, (size_t)IN * c.OUT, 0.1f);
+    grad_check("dense blocks db", blocks_obj, &c, c.b, db, c.OUT, 0.1f);
+    /* The check has teeth: a gradient 0.5% off in one entry fails it. */
+    size_t at = 0;
+    dx[1][4] *= 1.005f;
+    ck_assert(grad_check_error(blocks_obj, &c, c.x[1], dx[1], 12, 0.1f, &at) > 1e-3 && at == 4);
+    /* A block without dx is skipped; the others still accumulate. */
+    in[1].dx = NULL;
+    float before = dx[0][3], mid = dx[1][4];
+    loom_dense_backward_blocks(in, 3, NULL, NULL, c.R, c.W, c.B, c.OUT, c.scale);
+    ck_assert_float_eq_tol(dx[0][3], 2 * before, 1e-5);
+    ck_assert_float_eq(dx[1][4], mid);
+    /* _add accumulates the product without bias */
+    float acc[20];
+    for (int i = 0; i < 20; i++)
+        acc[i] = 1.0f;
+    loom_dense_forward_add(acc, cat, c.W, c.B, IN, c.OUT);
+    for (int i = 0; i < 20; i++)
+        ck_assert_float_eq_tol(acc[i], 1.0f + y2[i] - c.b[i % 5], 1e-5);
+    for (int k = 0; k < 3; k++)
+        free(c.x[k]), free(dx[k]);
+    free(c.W), free(c.b), free(c.y), free(c.R), free(dW), free(db);
+}
+END_TEST
+
+START_TEST(test_dense_blocks_match_torch)
+{
+    loom_st_file *f = fixture("dense_blocks.safetensors");
+    int B = 5, OUT = 6, cols[3] = {3, 2, 4};
+    float y[30], dW[54] = {0}, db[6] = {0}, dx[3][20] = {{0}};
+    loom_block in[3];
+    char name[8];
+    for (int k = 0; k < 3; k++) {
+        snprintf(name, sizeof name, "x%d", k);
+        in[k] = (loom_block){fx(f, name, (size_t)B * cols[k]), dx[k], cols[k]};
+    }
+    const float *W = fx(f, "W", 54), *b = fx(f, "b", 6);
+    float scale = fx(f, "scale", 1)[0];
+    loom_dense_forward_blocks(y, in, 3, W, b, B, OUT);
+    expect_match("dense blocks y", y, fx(f, "y", 30), 30);
+    loom_dense_backward_blocks(in, 3, dW, db, fx(f, "dy", 30), W, B, OUT, scale);
+    for (int k = 0; k < 3; k++) {
+        snprintf(name, sizeof name, "dx%d", k);
+        expect_match("dense blocks dx", dx[k], fx(f, name, (size_t)B * cols[k]),
+                     (size_t)B * cols[k]);
+    }
+    expect_match("dense blocks dW", dW, fx(f, "dW", 54), 54);
+    expect_match("dense blocks db", db, fx(f, "db", 6), 6);
+    loom_st_close(f);
+}
+END_TEST
+
+START_TEST(test_concat_copies_and_routes_back)
+{
+    float a[4] = {1, 2, 3, 4}, b[2] = {5, 6}, out[6], da[4] = {0}, db[2] = {1, 1};
+    loom_block in[2] = {{a, da, 2}, {b, db, 1}};
+    loom_concat_forward(out, in, 2, 2);
+    const float want[6] = {1, 2, 5, 3, 4, 6};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(out[i], want[i]);
+    const float d[6] = {10, 20, 30, 40, 50, 60};
+    loom_concat_backward(in, 2, d, 2);
+    ck_assert(da[0] == 10 && da[1] == 20 && da[2] == 40 && da[3] == 50);
+    ck_assert(db[0] == 31 && db[1] == 61); /* accumulated */
+}
+END_TEST
+
+START_TEST(test_attn_mix_add_is_context_times_weights)
+{
+    /* mixing values already multiplied by W gives ctx W, for K rows per sentence */
+    enum { N = 2, K = 2, R = N * K, S = 4, Dk = 3, Dv = 5 };
+    loom_attn a = {.kind = LOOM_ATTN_DOT, .Dq = Dk, .Dk = Dk};
+    float *q = randn(R * Dk, 1), *keys = randn(R * S * Dk, 1), *W = randn(Dk * Dv, 1);
+    int lens[R] = {4, 4, 2, 2};
+    float ctx[R * Dk], wts[R * S], cache[64], want[R * Dv], P[N * S * Dv], got[R * Dv];
+    ck_assert(loom_attn_cache_size(&a, R, S) <= 64);
+    loom_attn_forward(&a, ctx, wts, cache, q, keys, NULL, keys, lens, R, S, Dk);
+    loom_dense_forward(want, ctx, W, NULL, R, Dk, Dv);
+    for (int i = 0; i < N; i++) /* sentence i's values are row i*K's keys */
+        loom_dense_forward(P + i * S * Dv, keys + i * K * S * Dk, W, NULL, S, Dk, Dv);
+    for (int r = 0; r < R; r++) /* rows of one sentence share its keys */
+        memcpy(keys + r * S * Dk, keys + (r / K) * K * S * Dk, S * Dk * sizeof(float));
+    loom_attn_forward(&a, ctx, wts, cache, q, keys, NULL, keys, lens, R, S, Dk);
+    loom_dense_forward(want, ctx, W, NULL, R, Dk, Dv);
+    for (int i = 0; i < R * Dv; i++)
+        got[i] = 1.0f;
+    loom_attn_mix_add(got, wts, P, lens, R, K, S, Dv);
+    for (int i = 0; i < R * Dv; i++)
+        ck_assert_float_eq_tol(got[i], 1.0f + want[i], 1e-5);
+    free(q), free(keys), free(W);
 }
 END_TEST
 
@@ -833,6 +977,70 @@ START_TEST(test_xent_matches_torch)
 }
 END_TEST
 
+/* The in-place variant: the summed loss and its gradient written over the
+ * logits. The objective runs it on a copy. */
+typedef struct {
+    float *logits, *work;
+    const int *targets;
+    int N, V;
+    float eps;
+} xin_ctx;
+
+static double xin_obj(void *p)
+{
+    xin_ctx *c = p;
+    long n;
+    memcpy(c->work, c->logits, (size_t)c->N * c->V * sizeof(float));
+    return loom_xent_inplace(c->work, NULL, &n, c->targets, c->N, c->V, c->eps, 0);
+}
+
+START_TEST(test_xent_inplace_gradcheck)
+{
+    const int targets[6] = {1, 4, -1, 0, 3, 3};
+    for (int smooth = 0; smooth < 2; smooth++) {
+        xin_ctx c = {.targets = targets, .N = 6, .V = 5, .eps = smooth ? 0.2f : 0};
+        c.logits = randn(30, 2);
+        c.work = zeros(30);
+        float *g = zeros(30), lp[6], ref[30];
+        long n;
+        memcpy(g, c.logits, sizeof ref);
+        double loss = loom_xent_inplace(g, lp, &n, targets, 6, 5, c.eps, 1);
+        ck_assert_int_eq(n, 5);
+        ck_assert_double_eq_tol(loss, xin_obj(&c), 1e-6 * fabs(loss));
+        /* the mean equals the out-of-place loss, log p(target) its log-softmax */
+        float mean = loom_xent_forward(ref, NULL, c.logits, targets, NULL, 6, 5, c.eps);
+        ck_assert_double_eq_tol(loss / 5, mean, 1e-6);
+        for (int i = 0; i < 6; i++)
+            ck_assert_float_eq_tol(lp[i], targets[i] < 0 ? 0 : ref[i * 5 + targets[i]], 1e-6);
+        for (int j = 0; j < 5; j++) /* the padded row's gradient is 0 */
+            ck_assert(g[2 * 5 + j] == 0);
+        grad_check(smooth ? "xent in place smoothed" : "xent in place", xin_obj, &c, c.logits, g,
+                   30, 0.05f);
+        size_t at = 0;
+        g[17] *= 1.005f;
+        ck_assert(grad_check_error(xin_obj, &c, c.logits, g, 30, 0.05f, &at) > 1e-3 && at == 17);
+        free(c.logits), free(c.work), free(g);
+    }
+}
+END_TEST
+
+START_TEST(test_xent_inplace_matches_torch)
+{
+    loom_st_file *f = fixture("xent_sum.safetensors");
+    int N = 7, V = 9, targets[7];
+    fx_ints(f, "targets", targets, 7);
+    float z[63], lp[7];
+    long n;
+    memcpy(z, fx(f, "logits", 63), sizeof z);
+    float loss = (float)loom_xent_inplace(z, lp, &n, targets, N, V, fx(f, "smoothing", 1)[0], 1);
+    ck_assert_int_eq(n, 5);
+    expect_match("xent in place loss", &loss, fx(f, "loss", 1), 1);
+    expect_match("xent in place dlogits", z, fx(f, "dlogits", 63), 63);
+    expect_match("xent in place log p(target)", lp, fx(f, "logp_target", 7), 7);
+    loom_st_close(f);
+}
+END_TEST
+
 typedef struct {
     float *s, *y;
     int N;
@@ -1131,6 +1339,10 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_initialisers);
     tcase_add_test(tc, test_dense_gradcheck);
     tcase_add_test(tc, test_dense_matches_torch);
+    tcase_add_test(tc, test_dense_blocks_gradcheck);
+    tcase_add_test(tc, test_dense_blocks_match_torch);
+    tcase_add_test(tc, test_concat_copies_and_routes_back);
+    tcase_add_test(tc, test_attn_mix_add_is_context_times_weights);
     tcase_add_loop_test(tc, test_activations_gradcheck, 0, NACT);
     tcase_add_test(tc, test_activations_match_torch);
     tcase_add_test(tc, test_embedding_sparse_rows_and_gradcheck);
@@ -1141,6 +1353,8 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_dropout_seeded_inverted);
     tcase_add_test(tc, test_xent_gradcheck);
     tcase_add_test(tc, test_xent_matches_torch);
+    tcase_add_test(tc, test_xent_inplace_gradcheck);
+    tcase_add_test(tc, test_xent_inplace_matches_torch);
     tcase_add_test(tc, test_sigmoid_loss_gradcheck_and_torch);
     tcase_add_test(tc, test_optimizers_match_torch);
     tcase_add_test(tc, test_adam_vector_path_is_bit_exact);

@@ -14,6 +14,8 @@
 #include "base/error.h"
 #include "base/safetensors.h"
 #include "core/attention.h"
+#include "core/attn_rnn.h"
+#include "core/dense.h"
 #include "core/rnn.h"
 #include "core/smallmm.h"
 #include "core/vmath.h"
@@ -751,6 +753,125 @@ START_TEST(attention_gradients_match_finite_differences)
 }
 END_TEST
 
+/* ---- the attentional step (core/attn_rnn.h) ----
+ * Loss = h . Rh + c . Rc (LSTM) + ctx . Rctx over one step of R rows; the
+ * test adds the caller's share of dWx (ctx^T dxp) and Bahdanau's key
+ * projection, as a decoder does. */
+typedef struct {
+    rnn_case rc;  /* the cell: weights, h_prev = h0, c_prev = c0 and their gradients */
+    attn_case ac; /* the attention: weights, keys (the source) and their gradients */
+    loom_attn_rnn d;
+    int R, S, E, Dv, GH, lstm;
+    float *xp0, *xp, *dxp, *h, *c, *Rh, *Rc, *dctx, *cache, *acache, *work, *ctx2;
+} ar_case;
+
+static loom_attn_rnn_src ar_src(ar_case *k)
+{
+    return (loom_attn_rnn_src){k->ac.keys, k->ac.kp, NULL, k->ac.lens, k->S, 1};
+}
+
+static double ar_loss(void *p)
+{
+    ar_case *k = p;
+    loom_attn_rnn_src src = ar_src(k);
+    if (k->ac.a.kind == LOOM_ATTN_BAHDANAU)
+        loom_attn_project_keys(&k->ac.a, k->ac.kp, k->ac.keys, k->R * k->S);
+    memcpy(k->xp, k->xp0, (size_t)k->R * k->GH * sizeof(float));
+    loom_attn_rnn_forward(&k->d, &src, k->h, k->lstm ? k->c : NULL, k->ac.ctx, k->ac.weights,
+                          k->cache, k->acache, k->work, k->xp, k->rc.h0, k->lstm ? k->rc.c0 : NULL,
+                          k->R);
+    size_t RH = (size_t)k->R * k->rc.H;
+    return dot_d(k->h, k->Rh, RH) + (k->lstm ? dot_d(k->c, k->Rc, RH) : 0.0) +
+           dot_d(k->ac.ctx, k->ac.Rctx, (size_t)k->R * k->Dv);
+}
+
+static void ar_init(ar_case *k, loom_rnn_cell cell, loom_attn_kind kind)
+{
+    static const int ones[4] = {1, 1, 1, 1}, lens[4] = {5, 2, 4, 0};
+    memset(k, 0, sizeof *k);
+    k->R = 4, k->S = 5, k->E = 2, k->Dv = 4;
+    int H = 4, A = 3;
+    k->lstm = cell == LOOM_RNN_LSTM;
+    k->GH = loom_rnn_gates(cell) * H;
+    rnn_case_init(&k->rc, cell, 1, k->R, 1, k->E + k->Dv, H, ones);
+    attn_case_init(&k->ac, kind, k->R, k->S, H, k->Dv, k->Dv, A, lens);
+    k->d = (loom_attn_rnn){&k->rc.dir[0], &k->ac.a, k->E, k->Dv};
+    size_t RG = (size_t)k->R * k->GH, RH = (size_t)k->R * H;
+    k->xp0 = fill(RG, 1.0f), k->xp = zeros(RG), k->dxp = zeros(RG);
+    k->h = zeros(RH), k->c = zeros(RH), k->Rh = fill(RH, 1.0f), k->Rc = fill(RH, 1.0f);
+    k->dctx = zeros((size_t)k->R * k->Dv), k->ctx2 = zeros((size_t)k->R * k->Dv);
+    k->cache = zeros(loom_attn_rnn_cache_size(&k->d, k->R));
+    k->acache = zeros(loom_attn_rnn_attn_cache_size(&k->d, k->R, k->S));
+    k->work = zeros(loom_attn_rnn_work_size(&k->d, k->R, k->S));
+}
+
+static void ar_backward(ar_case *k)
+{
+    const loom_rnn *r = &k->rc.dir[0];
+    loom_attn_rnn_src src = ar_src(k);
+    ar_loss(k);
+    memcpy(k->dctx, k->ac.Rctx, (size_t)k->R * k->Dv * sizeof(float));
+    loom_attn_rnn_backward(&k->d, &src, k->dxp, k->rc.dh0, k->lstm ? k->rc.dc0 : NULL, k->dctx,
+                           k->ac.dkeys, k->ac.dkp, k->ctx2, k->acache, k->work, k->Rh,
+                           k->lstm ? k->Rc : NULL, k->cache, k->h, k->rc.h0,
+                           k->lstm ? k->rc.c0 : NULL, k->ac.weights, k->R);
+    /* the caller's shares: dWx[E:] += ctx^T dxp; Bahdanau's keys */
+    loom_dense_backward(NULL, r->dWx + (size_t)k->E * k->GH, NULL, k->dxp, k->ac.ctx,
+                        r->Wx + (size_t)k->E * k->GH, k->R, k->Dv, k->GH);
+    if (k->ac.a.kind == LOOM_ATTN_BAHDANAU)
+        loom_attn_project_keys_backward(&k->ac.a, k->ac.dkeys, k->ac.dkp, k->ac.keys, k->R * k->S);
+}
+
+static void ar_free(ar_case *k)
+{
+    rnn_case_free(&k->rc);
+    attn_case_free(&k->ac);
+    float *p[] = {k->xp0, k->xp,   k->dxp,  k->h,     k->c,      k->Rh,
+                  k->Rc,  k->dctx, k->ctx2, k->cache, k->acache, k->work};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++)
+        free(p[i]);
+}
+
+START_TEST(attn_rnn_step_gradients_match_finite_differences)
+{
+    static const char *const names[3] = {"bahdanau", "dot", "general"};
+    for (int cell = LOOM_RNN_GRU; cell <= LOOM_RNN_LSTM; cell++)
+        for (int kind = 0; kind < 3; kind++) {
+            ar_case k;
+            ar_init(&k, cell, kind);
+            ar_backward(&k);
+            const loom_rnn *r = &k.rc.dir[0];
+            int H = k.rc.H, A = k.ac.a.A, Dq = H, Dk = k.Dv, GH = k.GH;
+            size_t RH = (size_t)k.R * H,
+                   nW = kind == LOOM_ATTN_BAHDANAU ? (size_t)Dq * A : (size_t)Dq * Dk;
+            tensor_ref t[12];
+            int n = 0;
+            t[n++] = (tensor_ref){"h_prev", k.rc.h0, k.rc.dh0, RH};
+            t[n++] = (tensor_ref){"xp", k.xp0, k.dxp, (size_t)k.R * GH};
+            t[n++] = (tensor_ref){"keys", k.ac.keys, k.ac.dkeys, (size_t)k.R * k.S * Dk};
+            t[n++] = (tensor_ref){"Wx[E:]", (float *)r->Wx + (size_t)k.E * GH,
+                                  r->dWx + (size_t)k.E * GH, (size_t)k.Dv * GH};
+            t[n++] = (tensor_ref){"Wh", (float *)r->Wh, r->dWh, (size_t)H * GH};
+            t[n++] = (tensor_ref){"bx", (float *)r->bx, r->dbx, (size_t)GH};
+            t[n++] = (tensor_ref){"bh", (float *)r->bh, r->dbh, (size_t)GH};
+            if (k.lstm)
+                t[n++] = (tensor_ref){"c_prev", k.rc.c0, k.rc.dc0, RH};
+            if (kind != LOOM_ATTN_DOT)
+                t[n++] = (tensor_ref){"attn W", k.ac.W, k.ac.dW, nW};
+            if (kind == LOOM_ATTN_BAHDANAU) {
+                t[n++] = (tensor_ref){"attn U", k.ac.U, k.ac.dU, (size_t)Dk * A};
+                t[n++] = (tensor_ref){"attn b", k.ac.b, k.ac.db, (size_t)A};
+                t[n++] = (tensor_ref){"attn v", k.ac.v, k.ac.dv, (size_t)A};
+            }
+            check_all(ar_loss, &k, t, n, names[kind]);
+            /* the check has teeth: one entry 0.5% off fails it */
+            k.rc.dh0[1] *= 1.005f;
+            ck_assert(grad_check(ar_loss, &k, t[0]) > GC_TOL);
+            ar_free(&k);
+        }
+}
+END_TEST
+
 /* All queries at once: Tq queries per sentence, checked against finite
  * differences and against Tq one-query calls. */
 typedef struct {
@@ -986,6 +1107,77 @@ static void attn_fixture(const char *name, loom_attn_kind kind)
     loom_st_close(f);
 }
 
+/* The attentional step against PyTorch (GRUCell/LSTMCell on [e; ctx]):
+ * the caller's parts as a decoder does them, xp = e Wx[:E] before and
+ * dWx[:E], de from dxp after. */
+static void attn_rnn_fixture(const char *name, loom_rnn_cell cell, loom_attn_kind kind)
+{
+    loom_st_file *f = open_fixture(name);
+    ck_assert_ptr_nonnull(loom_st_meta(f, "torch_version"));
+    ar_case k;
+    ar_init(&k, cell, kind);
+    ck_assert(meta_int(f, "R") == k.R && meta_int(f, "S") == k.S && meta_int(f, "E") == k.E &&
+              meta_int(f, "Dv") == k.Dv && meta_int(f, "H") == k.rc.H &&
+              meta_int(f, "A") == k.ac.a.A);
+    const loom_st_tensor *lt = loom_st_find(f, "lens");
+    ck_assert(lt && lt->dtype == LOOM_ST_I32 && lt->numel == (size_t)k.R);
+    memcpy(k.ac.lens, lt->data, k.R * sizeof(int));
+    int R = k.R, H = k.rc.H, E = k.E, GH = k.GH, C = E + k.Dv, A = k.ac.a.A;
+    size_t RH = (size_t)R * H, nW = kind == LOOM_ATTN_BAHDANAU ? (size_t)H * A : (size_t)H * k.Dv;
+    loom_rnn *r = &k.rc.dir[0];
+    float *e = zeros((size_t)R * E), *de = zeros((size_t)R * E);
+    load(e, f, "e", (size_t)R * E);
+    load((float *)r->Wx, f, "Wx", (size_t)C * GH);
+    load((float *)r->Wh, f, "Wh", (size_t)H * GH);
+    load((float *)r->bx, f, "bx", GH);
+    load((float *)r->bh, f, "bh", GH);
+    load(k.rc.h0, f, "h_prev", RH);
+    if (k.lstm)
+        load(k.rc.c0, f, "c_prev", RH);
+    load(k.ac.keys, f, "keys", (size_t)R * k.S * k.Dv);
+    load(k.ac.W, f, "W", nW);
+    if (kind == LOOM_ATTN_BAHDANAU) {
+        load(k.ac.U, f, "U", (size_t)k.Dv * A);
+        load(k.ac.b, f, "b", A);
+        load(k.ac.v, f, "v", A);
+    }
+    load(k.Rh, f, "R_h", RH);
+    load(k.Rc, f, "R_c", RH);
+    load(k.ac.Rctx, f, "R_ctx", (size_t)R * k.Dv);
+    loom_dense_forward(k.xp0, e, r->Wx, NULL, R, E, GH);
+    ar_backward(&k);
+    loom_dense_backward(de, r->dWx, NULL, k.dxp, e, r->Wx, R, E, GH);
+    expect_close(k.h, f, "h", RH, 1e-5, name);
+    expect_close(k.ac.ctx, f, "ctx", (size_t)R * k.Dv, 1e-5, name);
+    expect_close(k.rc.dh0, f, "d_h_prev", RH, 1e-5, name);
+    expect_close(k.ac.dkeys, f, "d_keys", (size_t)R * k.S * k.Dv, 1e-5, name);
+    expect_close(de, f, "d_e", (size_t)R * E, 1e-5, name);
+    expect_close(r->dWx, f, "dWx", (size_t)C * GH, 1e-5, name);
+    expect_close(r->dWh, f, "dWh", (size_t)H * GH, 1e-5, name);
+    expect_close(r->dbx, f, "dbx", GH, 1e-5, name);
+    expect_close(r->dbh, f, "dbh", GH, 1e-5, name);
+    expect_close(k.ac.dW, f, "dW", nW, 1e-5, name);
+    if (k.lstm) {
+        expect_close(k.c, f, "c", RH, 1e-5, name);
+        expect_close(k.rc.dc0, f, "d_c_prev", RH, 1e-5, name);
+    }
+    if (kind == LOOM_ATTN_BAHDANAU) {
+        expect_close(k.ac.dU, f, "dU", (size_t)k.Dv * A, 1e-5, name);
+        expect_close(k.ac.db, f, "db", A, 1e-5, name);
+        expect_close(k.ac.dv, f, "dv", A, 1e-5, name);
+    }
+    free(e), free(de);
+    ar_free(&k);
+    loom_st_close(f);
+}
+
+START_TEST(attn_rnn_step_matches_pytorch)
+{
+    attn_rnn_fixture("rnn_attn_rnn_gru", LOOM_RNN_GRU, LOOM_ATTN_BAHDANAU);
+    attn_rnn_fixture("rnn_attn_rnn_lstm", LOOM_RNN_LSTM, LOOM_ATTN_GENERAL);
+}
+END_TEST
+
 START_TEST(attention_matches_pytorch)
 {
     attn_fixture("rnn_attn_bahdanau", LOOM_ATTN_BAHDANAU);
@@ -1049,6 +1241,7 @@ Suite *rnn_suite(void)
     tcase_add_test(tc, step_matches_sequence_and_gradients);
     tcase_add_test(tc, attention_gradients_match_finite_differences);
     tcase_add_test(tc, attention_all_queries_match_single_queries_and_gradients);
+    tcase_add_test(tc, attn_rnn_step_gradients_match_finite_differences);
     suite_add_tcase(s, tc);
     TCase *tn = tcase_create("portable");
     tcase_add_checked_fixture(tn, no_avx2, NULL);
@@ -1066,6 +1259,7 @@ Suite *rnn_suite(void)
     tcase_add_test(tp, gru_matches_pytorch);
     tcase_add_test(tp, lstm_matches_pytorch);
     tcase_add_test(tp, attention_matches_pytorch);
+    tcase_add_test(tp, attn_rnn_step_matches_pytorch);
     suite_add_tcase(s, tp);
     return s;
 }

@@ -119,13 +119,19 @@ LOOM_VECTORIZE void loom_softmax_backward(float *dinp, const float *dout, const 
     }
 }
 
+/* Rows are vocabulary-wide here (a decoder's every step), so the max and
+ * the exponentials' sum take vmath's eight-lane reductions, the sum in
+ * double. */
 LOOM_VECTORIZE void loom_log_softmax_forward(float *out, const float *inp, int B, int C)
 {
     for (int i = 0; i < B; i++) {
         const float *x = inp + (size_t)i * C;
         float *y = out + (size_t)i * C; /* holds exp(x - m) until the lse is known */
-        float m = row_max(x, C);
-        float lse = m + logf(exp_shifted(y, x, m, C));
+        float m = loom_vmax(x, (size_t)C);
+        for (int j = 0; j < C; j++)
+            y[j] = x[j] - m;
+        loom_vexp(y, y, (size_t)C);
+        float lse = m + (float)log(loom_vsum(y, (size_t)C));
         for (int j = 0; j < C; j++)
             y[j] = x[j] - lse;
     }

@@ -26,7 +26,7 @@ void loom_softmax_forward(float *out, const float *inp, int B, int C);
 /* dinp += out * (dout - sum_j dout_j out_j), per row */
 void loom_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C);
 
-/* Row-wise out = x - max - log sum exp(x - max). */
+/* Row-wise out = x - max - log sum exp(x - max); out must not alias inp. */
 void loom_log_softmax_forward(float *out, const float *inp, int B, int C);
 /* dinp += dout - exp(out) * sum_j dout_j, per row */
 void loom_log_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C);

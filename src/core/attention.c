@@ -271,3 +271,12 @@ void loom_attn_backward_all(const loom_attn *a, float *dq, float *dkeys, float *
                       dctx + (size_t)t * Dv, Tq * Dv, cache + t * step, weights + (size_t)t * S,
                       Tq * S, q + (size_t)t * a->Dq, Tq * a->Dq, keys, values, lens, B, S, Dv);
 }
+
+void loom_attn_mix_add(float *out, const float *weights, const float *values, const int *lens,
+                       int R, int K, int S, int Dv)
+{
+    for (int r = 0; r < R; r++)
+        if (lens[r] > 0) /* out_r += a_r values: (len) x (len, Dv) */
+            loom_gemv(LOOM_TRANS, lens[r], Dv, 1.0f, values + (size_t)(r / K) * S * Dv, Dv,
+                      weights + (size_t)r * S, 1.0f, out + (size_t)r * Dv);
+}

@@ -84,6 +84,17 @@ void loom_attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dkp,
                         const float *q, const float *keys, const float *values, const int *lens,
                         int B, int S, int Dv);
 
+/* out_r += weights_r values_{r/K} for R rows, K per sentence (a beam's K
+ * hypotheses share their sentence's values): the context of weights that
+ * loom_attn_forward computed, mixed from other values, typically the
+ * values already multiplied by the layer that reads the context
+ * (c W = sum_s a_s (v_s W)). A decoder projects its source once per
+ * sentence and mixes (len, Dv) per step and row instead of multiplying
+ * each step's contexts. weights (R, S), values (R/K, S, Dv), out (R, Dv);
+ * rows with lens[r] == 0 are left alone. Decoding only: no backward. */
+void loom_attn_mix_add(float *out, const float *weights, const float *values, const int *lens,
+                       int R, int K, int S, int Dv);
+
 /* All Tq queries of each sentence (a decoder without input feeding, or
  * scoring a whole target side): q (B, Tq, Dq), ctx (B, Tq, Dv), weights
  * (B, Tq, S), dq and dctx likewise; the cache is Tq times

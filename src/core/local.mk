@@ -5,13 +5,13 @@
 libloom_la_SOURCES += \
 	src/core/blas.c src/core/param.c src/core/dense.c src/core/activation.c \
 	src/core/embedding.c src/core/conv1d.c src/core/dropout.c src/core/loss.c \
-	src/core/optim.c
+	src/core/optim.c src/core/concat.c
 
 loomcoreincdir = $(includedir)/loom/core
 loomcoreinc_HEADERS = \
 	src/core/blas.h src/core/param.h src/core/dense.h src/core/activation.h \
 	src/core/embedding.h src/core/conv1d.h src/core/dropout.h src/core/loss.h \
-	src/core/optim.h
+	src/core/optim.h src/core/concat.h
 
 check_PROGRAMS += tests/test_safetensors tests/helper_params_save
 TESTS += tests/test_safetensors tests/e2e/test_safetensors_python.sh
@@ -23,8 +23,9 @@ tests_helper_params_save_SOURCES = tests/helper_params_save.c
 tests_helper_params_save_LDADD = libloom.la
 
 # core B: recurrent layers and attention
-libloom_la_SOURCES += src/core/rnn.c src/core/attention.c src/core/vmath.c src/core/smallgemm.c
-loomcoreinc_HEADERS += src/core/rnn.h src/core/attention.h
+libloom_la_SOURCES += src/core/rnn.c src/core/attention.c src/core/vmath.c src/core/smallgemm.c \
+	src/core/attn_rnn.c
+loomcoreinc_HEADERS += src/core/rnn.h src/core/attention.h src/core/attn_rnn.h
 noinst_HEADERS += src/core/vmath.h src/core/smallmm.h
 check_PROGRAMS += tests/test_rnn
 TESTS += tests/test_rnn
@@ -37,7 +38,8 @@ EXTRA_DIST += tests/fixtures/core/make_rnn_fixtures.py \
 	tests/fixtures/core/rnn_gru_long.safetensors tests/fixtures/core/rnn_lstm.safetensors \
 	tests/fixtures/core/rnn_lstm_bi.safetensors tests/fixtures/core/rnn_lstm_long.safetensors \
 	tests/fixtures/core/rnn_attn_bahdanau.safetensors tests/fixtures/core/rnn_attn_dot.safetensors \
-	tests/fixtures/core/rnn_attn_general.safetensors
+	tests/fixtures/core/rnn_attn_general.safetensors \
+	tests/fixtures/core/rnn_attn_rnn_gru.safetensors tests/fixtures/core/rnn_attn_rnn_lstm.safetensors
 # core B: scripts/bench-rnn's driver, built with the tests so it keeps compiling.
 check_PROGRAMS += tests/bench_rnn
 tests_bench_rnn_SOURCES = tests/bench_rnn.c
@@ -49,7 +51,8 @@ EXTRA_DIST += tests/fixtures/core/make_core_fixtures.py \
 	tests/fixtures/core/dense.safetensors tests/fixtures/core/conv_same.safetensors \
 	tests/fixtures/core/conv_valid.safetensors tests/fixtures/core/xent.safetensors \
 	tests/fixtures/core/sigmoid_loss.safetensors tests/fixtures/core/activations.safetensors \
-	tests/fixtures/core/optim.safetensors
+	tests/fixtures/core/optim.safetensors tests/fixtures/core/dense_blocks.safetensors \
+	tests/fixtures/core/xent_sum.safetensors
 tests_test_core_SOURCES = tests/test_core.c
 tests_test_core_CFLAGS = $(TEST_CFLAGS)
 tests_test_core_LDADD = $(TEST_LIBS)

@@ -4,7 +4,10 @@
 #include "core/loss.h"
 #include "core/activation.h"
 
+#include "core/vmath.h"
+
 #include <math.h>
+#include <string.h>
 
 static float row_weight(const int *targets, const float *mask, int i)
 {
@@ -55,6 +58,55 @@ void loom_xent_backward(float *dlogits, const float *logp, const int *targets, c
         loom_exp_axpy(d, scale, lp, off, V);
         d[targets[i]] -= scale * (1.0f - smoothing);
     }
+}
+
+/* One row in place: returns the loss and log p(y) in *lp; z becomes
+ * d loss / d z when grad. The max and the exponentials' sum use vmath's
+ * eight-lane reductions (the sum in double): a serial chain over a
+ * vocabulary was the cost of the scalar version. */
+LOOM_VECTORIZE static float xent_row(float *restrict z, int V, int y, float eps, int grad,
+                                     float *lp)
+{
+    float mx = loom_vmax(z, (size_t)V);
+    double zsum = eps > 0 ? loom_vsum(z, (size_t)V) : 0;
+    float zy = z[y];
+    for (int j = 0; j < V; j++)
+        z[j] -= mx;
+    loom_vexp(z, z, (size_t)V); /* z now holds exp(z - max) */
+    double sum = loom_vsum(z, (size_t)V);
+    float lse = mx + (float)log(sum);
+    float logp_y = zy - lse;
+    *lp = logp_y;
+    /* loss = -(1 - eps) log p(y) - eps/V sum_c log p(c), sum_c log p(c) = sum z - V lse */
+    float loss = -(1 - eps) * logp_y - eps / V * (float)(zsum - (double)V * lse);
+    if (grad) { /* d loss / d z = softmax - q, q = (1 - eps) onehot(y) + eps / V */
+        float inv = (float)(1.0 / sum), off = eps / V;
+        for (int j = 0; j < V; j++)
+            z[j] = z[j] * inv - off;
+        z[y] -= 1 - eps;
+    }
+    return loss;
+}
+
+double loom_xent_inplace(float *logits, float *logp_target, long *count, const int *targets, int N,
+                         int V, float smoothing, int grad)
+{
+    double total = 0;
+    long n = 0;
+    for (int i = 0; i < N; i++) {
+        float *z = logits + (size_t)i * V, lp = 0;
+        if (targets[i] < 0) {
+            if (grad)
+                memset(z, 0, (size_t)V * sizeof *z);
+        } else {
+            total += xent_row(z, V, targets[i], smoothing, grad, &lp);
+            n++;
+        }
+        if (logp_target)
+            logp_target[i] = lp;
+    }
+    *count = n;
+    return total;
 }
 
 static double softplus(double x)

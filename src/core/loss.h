@@ -24,6 +24,17 @@ float loom_xent_forward(float *logp, double *count, const float *logits, const i
 void loom_xent_backward(float *dlogits, const float *logp, const int *targets, const float *mask,
                         int N, int V, float smoothing, float dloss);
 
+/* The in-place variant, for decoders with large vocabularies: no second
+ * (N, V) buffer for the log-softmax, and the gradient written where the
+ * logits were. Rows whose target is < 0 (padding) are skipped. Returns the
+ * SUM of the real rows' losses (same smoothing as above) and sets *count
+ * to their number; logp_target (N) or NULL receives log p(target) (0 at
+ * skipped rows). The logits are overwritten: with grad, by d sum / d logits
+ * (zeros at skipped rows), which the layer below scales (e.g. by 1/count,
+ * see dense.h's backward scale); without, by scratch values. */
+double loom_xent_inplace(float *logits, float *logp_target, long *count, const int *targets, int N,
+                         int V, float smoothing, int grad);
+
 /* Sigmoid log loss (binary cross-entropy on logits) for negative sampling:
  *   mean_i [ -y_i log s(x_i) - (1 - y_i) log s(-x_i) ] = mean_i softplus(x_i) - y_i x_i
  * with labels y in [0, 1] (1 for the true context, 0 for the negatives);

@@ -468,12 +468,12 @@ void loom_rnn_backward(const loom_rnn *r, float *dinp, float *dh0, float *dc0, f
 
 size_t loom_birnn_cache_size(const loom_rnn *fw, const loom_rnn *bw, int B, int T)
 {
-    return loom_rnn_cache_size(fw, B, T) + loom_rnn_cache_size(bw, B, T);
+    return loom_rnn_cache_size(fw, B, T) + (bw ? loom_rnn_cache_size(bw, B, T) : 0);
 }
 
 size_t loom_birnn_work_size(const loom_rnn *fw, const loom_rnn *bw, int B, int T)
 {
-    size_t a = loom_rnn_work_size(fw, B, T), b = loom_rnn_work_size(bw, B, T);
+    size_t a = loom_rnn_work_size(fw, B, T), b = bw ? loom_rnn_work_size(bw, B, T) : 0;
     return a > b ? a : b;
 }
 
@@ -490,6 +490,11 @@ static void birnn_forward(const loom_rnn *fw, const loom_rnn *bw, float *out, fl
                           const float *tab_fw, const float *tab_bw, const int *ids, const int *lens,
                           const float *h0, const float *c0, int B, int T)
 {
+    if (!bw) { /* one direction */
+        rnn_forward(fw, out, fw->H, h_final, c_final, cache, work, inp, tab_fw, ids, lens, h0, c0,
+                    B, T);
+        return;
+    }
     assert(fw->H == bw->H && fw->C == bw->C && !fw->reverse && bw->reverse);
     int H = fw->H;
     rnn_forward(fw, out, 2 * H, h_final, c_final, cache, work, inp, tab_fw, ids, lens, h0, c0, B,
@@ -512,6 +517,11 @@ static void birnn_backward(const loom_rnn *fw, const loom_rnn *bw, float *dinp, 
                            const float *dout, const float *dh_final, const float *dc_final,
                            const float *cache, const float *inp, const int *lens, int B, int T)
 {
+    if (!bw) { /* one direction */
+        rnn_backward(fw, dinp, dtab_fw, ids, dh0, dc0, work, dout, fw->H, dh_final, dc_final, cache,
+                     inp, lens, B, T);
+        return;
+    }
     assert(fw->H == bw->H && fw->C == bw->C && !fw->reverse && bw->reverse);
     int H = fw->H;
     rnn_backward(fw, dinp, dtab_fw, ids, dh0, dc0, work, dout, 2 * H, dh_final, dc_final, cache,

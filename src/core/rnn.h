@@ -96,7 +96,9 @@ void loom_rnn_backward(const loom_rnn *r, float *dinp, float *dh0, float *dc0, f
 /* ---- bidirectional: fw (reverse = 0) and bw (reverse = 1) over one input ----
  * out (B,T,2H) is [forward; backward] per position as in PyTorch; h_final,
  * c_final, h0, c0, dh0, dc0 are (2,B,H): forward direction first, as
- * PyTorch's h_n. Cache and work sizes are those of the pair. */
+ * PyTorch's h_n. Cache and work sizes are those of the pair. bw NULL is a
+ * layer of one direction (fw alone, out (B,T,H), states (1,B,H)), so that
+ * an encoder runs any of its layers with one call. */
 size_t loom_birnn_cache_size(const loom_rnn *fw, const loom_rnn *bw, int B, int T);
 size_t loom_birnn_work_size(const loom_rnn *fw, const loom_rnn *bw, int B, int T);
 void loom_birnn_forward(const loom_rnn *fw, const loom_rnn *bw, float *out, float *h_final,
