@@ -246,6 +246,53 @@ START_TEST(gradients_match_finite_differences)
 }
 END_TEST
 
+/* Training and decoding run one decoder step: teacher-forced through
+ * loom_seq_step along the reference targets, the log-probabilities of the
+ * gold tokens equal loom_seq_forward's, for every configuration, with and
+ * without the decoding tables, one row per sentence and K = 3 rows each. */
+START_TEST(step_logp_equals_forward_logp)
+{
+    loom_seq_model *m;
+    ck_assert_int_eq(loom_seq_model_new(&m, &grad_configs[_i], 42), 0);
+    loom_seq_work *w;
+    ck_assert_int_eq(loom_seq_work_new(&w, m), 0);
+    enum { N = 4, S = 4, T = 3 };
+    loom_seq_batch b = {N, S, T, gsrc, gsrc_lens, gtin, gtout, gtgt_lens};
+    double loss;
+    long tokens;
+    float want[N * T];
+    ck_assert_int_eq(loom_seq_forward(m, w, &b, 0, 0, NULL, &loss, &tokens, want), 0);
+    int V = grad_configs[_i].tgt_vocab;
+    float *logp = malloc(sizeof(float) * N * 3 * V);
+    for (int variant = 0; variant < 4; variant++) {
+        int K = variant & 1 ? 3 : 1;
+        if (variant == 2)
+            ck_assert_int_eq(loom_seq_model_prepare_decoding(m), 0);
+        loom_seq_state *st;
+        ck_assert_int_eq(loom_seq_start(&st, m, w, gsrc, gsrc_lens, N, S, K), 0);
+        for (int t = 0; t < T; t++) {
+            int prev[N * 3];
+            for (int r = 0; r < N * K; r++)
+                prev[r] = gtin[(r / K) * T + t];
+            loom_seq_step(m, st, prev, logp, NULL);
+            for (int r = 0; r < N * K; r++) {
+                int i = r / K;
+                if (t >= gtgt_lens[i])
+                    continue;
+                double got = logp[(size_t)r * V + gtout[i * T + t]], ref = want[i * T + t];
+                ck_assert_msg(fabs(got - ref) <= 1e-5 * fabs(ref) + 1e-6,
+                              "config %d, K %d, sentence %d step %d: step %.7g, forward %.7g", _i,
+                              K, i, t, got, ref);
+            }
+        }
+        loom_seq_state_free(st);
+    }
+    free(logp);
+    loom_seq_work_free(w);
+    loom_seq_model_free(m);
+}
+END_TEST
+
 /* A replica's gradients plus the model's over a split batch equal the
  * gradient of the whole batch (data-parallel training). */
 START_TEST(replica_gradients_add_up)
@@ -1060,6 +1107,8 @@ static Suite *seq_suite(void)
                         (int)(sizeof equiv_models / sizeof *equiv_models));
     tcase_add_loop_test(tc, gradients_match_finite_differences, 0,
                         (int)(sizeof grad_configs / sizeof *grad_configs));
+    tcase_add_loop_test(tc, step_logp_equals_forward_logp, 0,
+                        sizeof grad_configs / sizeof *grad_configs);
     tcase_add_test(tc, replica_gradients_add_up);
     tcase_add_loop_test(tc, beam_never_scores_below_greedy, 0, 4);
     tcase_add_loop_test(tc, batched_decoding_equals_one_at_a_time, 0, 2);

@@ -1,7 +1,10 @@
-/* loom: the encoder-decoder's forward and backward passes, from the core's
- * recurrent layers (core/rnn.h) and attention (core/attention.h). The
- * shape of the model is in model.h; this file is the arithmetic, written to
- * be read top to bottom like llm.c. It knows ids, not words or files.
+/* loom: the encoder-decoder's parameters and passes, as calls of the
+ * core's layers (embedding, dropout, recurrent layers, attention, dense,
+ * concatenation, cross-entropy): pointer set-up, then one call per layer,
+ * the backward pass the same calls in reverse, in the manner of llm.c.
+ * It deliberately holds no arithmetic of its own (a new kernel belongs in
+ * src/core, with its gradient check), and knows ids, not words or files.
+ * One decoder step (core/attn_rnn.h) serves training and decoding.
  *
  * Layouts: the encoder is batch-major (B, S, C) as core/rnn.h wants; the
  * decoder keeps its per-step tensors time-major (T, B, C) so that a step's
@@ -16,11 +19,16 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "core/activation.h"
 #include "core/attention.h"
+#include "core/attn_rnn.h"
 #include "core/blas.h"
+#include "core/concat.h"
+#include "core/dense.h"
+#include "core/dropout.h"
+#include "core/embedding.h"
+#include "core/loss.h"
 #include "core/rnn.h"
-#include "core/smallmm.h"
-#include "core/vmath.h"
 
 /* Target vocabularies up to this size take the out layer's input gradients
  * step by step (no (rows, H + Dc) buffer); larger ones in one GEMM. */
@@ -33,11 +41,13 @@ struct loom_seq_model {
     loom_param *src_emb, *tgt_emb;
     loom_param *enc_p[LOOM_SEQ_MAX_LAYERS][2][4]; /* Wx Wh bx bh */
     loom_rnn enc[LOOM_SEQ_MAX_LAYERS][2];
+    const loom_rnn *enc_bw[LOOM_SEQ_MAX_LAYERS]; /* &enc[l][1], or NULL: one direction */
     loom_param *bridge_w, *bridge_b;
     loom_param *attn_W, *attn_U, *attn_b, *attn_v;
     loom_attn attn;
     loom_param *dec_p[4];
     loom_rnn dec;
+    loom_attn_rnn decoder; /* the step: attention, input feeding, dec */
     loom_param *out_w, *out_b;
     /* decoding only (loom_seq_model_prepare_decoding): the per-word input
      * projections of the encoder's first layer (per direction, bias
@@ -151,6 +161,8 @@ static void bind(loom_seq_model *m)
     for (int l = 0; l < c->layers; l++)
         for (int d = 0; d < m->dirs; d++)
             bind_rnn(&m->enc[l][d], m->enc_p[l][d], cell, l == 0 ? c->emb : m->He, c->hidden, d);
+    for (int l = 0; l < c->layers; l++)
+        m->enc_bw[l] = m->dirs == 2 ? &m->enc[l][1] : NULL;
     bind_rnn(&m->dec, m->dec_p, cell, c->emb + m->Dc, c->hidden, 0);
     memset(&m->attn, 0, sizeof m->attn);
     m->attn.Dq = c->hidden;
@@ -168,6 +180,7 @@ static void bind(loom_seq_model *m)
     } else {
         m->attn.kind = c->attention; /* dot, or none (never called) */
     }
+    m->decoder = (loom_attn_rnn){&m->dec, m->Dc ? &m->attn : NULL, c->emb, m->Dc};
 }
 
 /* PyTorch's defaults: nn.GRU/LSTM U(+-1/sqrt(H)) for every tensor,
@@ -253,8 +266,8 @@ int loom_seq_model_prepare_decoding(loom_seq_model *m)
     }
     if (!(m->dec_tab_tgt = loom_aligned_alloc((size_t)c->tgt_vocab * GH, sizeof(float))))
         return LOOM_ENOMEM;
-    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, c->tgt_vocab, (int)GH, c->emb, 1.0f, m->tgt_emb->value,
-              c->emb, m->dec.Wx, (int)GH, 0.0f, m->dec_tab_tgt, (int)GH);
+    loom_dense_forward(m->dec_tab_tgt, m->tgt_emb->value, m->dec.Wx, NULL, c->tgt_vocab, c->emb,
+                       (int)GH);
     return 0;
 }
 
@@ -346,29 +359,30 @@ loom_params *loom_seq_model_params(loom_seq_model *m)
 /* ---- the workspace ---- */
 
 enum {
-    /* encoder, per layer: input after dropout, its mask, output, cache */
-    W_X0,
+    /* encoder, per layer: input after dropout (dropout only), its mask, output, cache */
+    W_X0, /* layer 0: the source embeddings (also without dropout) */
     W_XMASK0 = W_X0 + LOOM_SEQ_MAX_LAYERS,
     W_Y = W_XMASK0 + LOOM_SEQ_MAX_LAYERS,
     W_ECACHE = W_Y + LOOM_SEQ_MAX_LAYERS,
     W_HFIN = W_ECACHE + LOOM_SEQ_MAX_LAYERS, /* (dirs, B, H) top layer's final h */
     W_FINAL,                                 /* (B, He) [fw; bw] */
     W_KP,                                    /* (B, S, A) Bahdanau key projection */
-    W_EMB,                                   /* (T, B, E) target embeddings after dropout */
-    W_EMASK,                                 /* its dropout mask */
-    W_XP,                                    /* (T, B, GH) decoder input projections */
-    W_S,                                     /* (T+1, B, H) decoder states, s_0 first */
-    W_C,                                     /* (T+1, B, H) LSTM cells */
-    W_SCACHE,                                /* (T, step cache) */
-    W_CTX,                                   /* (T, B, Dc) contexts */
-    W_WTS,                                   /* (T, B, S) attention weights */
+    W_EMB,    /* (T, B, E) target embeddings after dropout; backward: their gradient */
+    W_EMASK,  /* its dropout mask */
+    W_XP,     /* (T, B, GH) decoder input projections; backward: their gradients */
+    W_S,      /* (T+1, B, H) decoder states, s_0 first */
+    W_C,      /* (T+1, B, H) LSTM cells */
+    W_SCACHE, /* (T, step cache) */
+    W_CTX,    /* (T, B, Dc) contexts */
+    W_WTS,    /* (T, B, S) attention weights */
     W_ACACHE, /* one step's attention cache (backward recomputes it per step) */
     W_CTX2,   /* (B, Dc) the recomputed context, discarded */
-    W_O,      /* (T, B, Dout) out-layer inputs after dropout */
+    W_O,      /* (T, B, Dout) out-layer inputs after dropout; backward: their gradient */
     W_OMASK,  /* its dropout mask */
     W_LOGITS, /* (T, B, V) logits, then d loss / d logits */
-    W_DO,     /* (T, B, Dout) */
-    W_DXP,    /* (T, B, GH) */
+    W_LOGP,   /* (T, B) log p(gold) */
+    W_DO,     /* dropout: (T, B, Dout) d O; else, large vocabularies: (T, B, H) d s */
+    W_DCALL,  /* large vocabularies without dropout: (T, B, Dc) d c */
     W_DS,
     W_DC,
     W_DSP,
@@ -379,7 +393,7 @@ enum {
     W_DFINAL, /* (dirs, B, H) */
     W_DEMB,   /* (T, B, E) */
     W_DX,
-    W_DY,    /* (B, S, max C) encoder input/output gradients */
+    W_DY,    /* (B, S, max C) encoder input/output gradients, in turns */
     W_RWORK, /* scratch of the recurrent layers and attention */
     W_TAB,   /* (Vt, GH) per-word input projections, small vocabularies only */
     W_ETAB,  /* (dirs, Vs, GH) the encoder's per-word projections, likewise */
@@ -387,17 +401,33 @@ enum {
     W_COUNT
 };
 
+/* The batch's ids as the layers read them (batch_ids). */
+enum {
+    I_SRC,     /* (B, S) source, -1 at padding */
+    I_IN,      /* (T, B) decoder inputs, time-major as the decoder's rows */
+    I_IN_REAL, /* the same, -1 at padding */
+    I_OUT,     /* (T, B) targets, -1 at padding */
+    I_COUNT
+};
+
 struct loom_seq_work {
     const loom_seq_model *m;
     int B, S, T;  /* capacity */
     int src_tabs; /* 1: the last encode read the source through W_ETAB */
     float *buf[W_COUNT];
+    int *ids[I_COUNT];
     size_t bytes;
 };
 
 static size_t max_sz(size_t a, size_t b)
 {
     return a > b ? a : b;
+}
+
+/* p + off, NULL staying NULL (buffers of size 0 are NULL). */
+static float *at(float *p, size_t off)
+{
+    return p ? p + off : NULL;
 }
 
 static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
@@ -410,18 +440,13 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     memset(sz, 0, W_COUNT * sizeof *sz);
     for (int l = 0; l < c->layers; l++) {
         size_t C = l == 0 ? E : He;
-        const loom_rnn *fw = &m->enc[l][0], *bw = &m->enc[l][1];
-        sz[W_X0 + l] = BS * C;
+        sz[W_X0 + l] = l == 0 || drop ? BS * C : 0;
         sz[W_XMASK0 + l] = drop ? BS * C : 0;
         sz[W_Y + l] = BS * He;
-        sz[W_ECACHE + l] =
-            m->dirs == 2 ? loom_birnn_cache_size(fw, bw, B, S) : loom_rnn_cache_size(fw, B, S);
-        rwork = max_sz(rwork, m->dirs == 2 ? loom_birnn_work_size(fw, bw, B, S)
-                                           : loom_rnn_work_size(fw, B, S));
+        sz[W_ECACHE + l] = loom_birnn_cache_size(&m->enc[l][0], m->enc_bw[l], B, S);
+        rwork = max_sz(rwork, loom_birnn_work_size(&m->enc[l][0], m->enc_bw[l], B, S));
     }
-    rwork = max_sz(rwork, loom_rnn_step_work_size(&m->dec, B));
-    if (m->Dc)
-        rwork = max_sz(rwork, loom_attn_work_size(&m->attn, B, S));
+    rwork = max_sz(rwork, loom_attn_rnn_work_size(&m->decoder, B, S));
     sz[W_HFIN] = (size_t)m->dirs * B * H;
     sz[W_FINAL] = (size_t)B * He;
     sz[W_KP] = BS * A;
@@ -430,23 +455,25 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     sz[W_XP] = TB * GH;
     sz[W_S] = (TB + B) * H;
     sz[W_C] = c->cell == LOOM_RNN_LSTM ? (TB + B) * H : 0;
-    sz[W_SCACHE] = T * loom_rnn_step_cache_size(&m->dec, B);
+    sz[W_SCACHE] = T * loom_attn_rnn_cache_size(&m->decoder, B);
     sz[W_CTX] = TB * m->Dc;
     sz[W_WTS] = m->Dc ? TB * S : 0;
     /* Bahdanau's cache is (B, S, A) per step, the largest buffer by far if
      * kept for all T steps; the backward pass recomputes it step by step
      * (one attention forward more per step) and memory stays flat in T. */
-    sz[W_ACACHE] = m->Dc ? loom_attn_cache_size(&m->attn, B, S) : 0;
+    sz[W_ACACHE] = loom_attn_rnn_attn_cache_size(&m->decoder, B, S);
     sz[W_CTX2] = (size_t)B * m->Dc;
     /* Without dropout the out layer reads [s; c; e] from where they already
-     * are (three GEMMs on the blocks of W) and needs no copy of them. */
+     * are (dense.h's blocks) and needs no copy of them. */
     sz[W_O] = drop ? TB * m->Dout : 0;
     sz[W_OMASK] = drop ? TB * m->Dout : 0;
     sz[W_LOGITS] = TB * V;
-    /* without dropout, d[s; c] of all steps at once only for large
+    sz[W_LOGP] = TB;
+    /* without dropout, d s and d c of all steps at once only for large
      * vocabularies, where per-step products would re-read W's V columns */
-    sz[W_DO] = drop ? TB * m->Dout : V > LOOM_SEQ_STEP_OUT_MAX ? TB * (H + m->Dc) : 0;
-    sz[W_DXP] = 0; /* the backward pass reuses W_XP, dead after the forward pass */
+    int large = V > LOOM_SEQ_STEP_OUT_MAX;
+    sz[W_DO] = drop ? TB * m->Dout : large ? TB * H : 0;
+    sz[W_DCALL] = !drop && large ? TB * m->Dc : 0;
     sz[W_DS] = sz[W_DC] = sz[W_DSP] = sz[W_DCP] = (size_t)B * H;
     sz[W_DCTX] = (size_t)B * m->Dc;
     sz[W_DENC] = BS * He;
@@ -454,7 +481,7 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     sz[W_DFINAL] = (size_t)m->dirs * B * H;
     sz[W_DEMB] = TB * E;
     sz[W_DX] = BS * max_sz(E, He);
-    sz[W_DY] = c->layers > 1 ? BS * He : 0;
+    sz[W_DY] = c->layers > 1 ? BS * max_sz(E, He) : 0;
     sz[W_RWORK] = rwork;
     sz[W_TAB] = (size_t)V * GH;
     sz[W_ETAB] = sz[W_DETAB] = (size_t)m->dirs * c->src_vocab * GH;
@@ -469,12 +496,19 @@ int loom_seq_work_new(loom_seq_work **out, const loom_seq_model *m)
     return 0;
 }
 
+static void work_release(loom_seq_work *w)
+{
+    for (int i = 0; i < W_COUNT; i++)
+        free(w->buf[i]), w->buf[i] = NULL;
+    for (int i = 0; i < I_COUNT; i++)
+        free(w->ids[i]), w->ids[i] = NULL;
+}
+
 void loom_seq_work_free(loom_seq_work *w)
 {
     if (!w)
         return;
-    for (int i = 0; i < W_COUNT; i++)
-        free(w->buf[i]);
+    work_release(w);
     free(w);
 }
 
@@ -491,80 +525,56 @@ static int work_reserve(loom_seq_work *w, int B, int S, int T)
     B = B > w->B ? B : w->B;
     S = S > w->S ? S : w->S;
     T = T > w->T ? T : w->T;
-    size_t sz[W_COUNT];
+    size_t sz[W_COUNT], isz[I_COUNT] = {(size_t)B * S, (size_t)T * B, (size_t)T * B, (size_t)T * B};
     work_sizes(w->m, B, S, T, sz);
+    work_release(w);
+    w->B = w->S = w->T = 0;
     w->bytes = 0;
     for (int i = 0; i < W_COUNT; i++) {
-        free(w->buf[i]);
-        w->buf[i] = NULL;
-        if (sz[i] && !(w->buf[i] = loom_aligned_alloc(sz[i], sizeof(float)))) {
-            w->B = w->S = w->T = 0;
+        if (sz[i] && !(w->buf[i] = loom_aligned_alloc(sz[i], sizeof(float))))
             return LOOM_ENOMEM;
-        }
         w->bytes += sz[i] * sizeof(float);
+    }
+    for (int i = 0; i < I_COUNT; i++) {
+        if (!(w->ids[i] = loom_malloc(isz[i] ? isz[i] : 1, sizeof(int))))
+            return LOOM_ENOMEM;
+        w->bytes += isz[i] * sizeof(int);
     }
     w->B = B, w->S = S, w->T = T;
     return 0;
 }
 
-/* ---- small pieces ---- */
-
-/* Inverted dropout: x *= mask, mask = 0 or 1/(1-p). */
-static void dropout_forward(float *x, float *mask, size_t n, float p, loom_rng *rng)
+/* Fills the work's ids from a batch: the source with -1 at padding (the
+ * embedding's gradient skips it), the target side time-major (T, B) as the
+ * decoder's rows are, with -1 at padding where a gradient or the loss must
+ * skip the position. */
+static void batch_ids(loom_seq_work *w, const loom_seq_batch *b)
 {
-    float keep = 1.0f / (1.0f - p);
-    for (size_t i = 0; i < n; i++) {
-        mask[i] = loom_rng_uniform(rng) < p ? 0.0f : keep;
-        x[i] *= mask[i];
-    }
+    int B = b->n, S = b->src_len, T = b->tgt_len;
+    for (int i = 0; i < B; i++)
+        for (int s = 0; s < S; s++)
+            w->ids[I_SRC][i * S + s] = s < b->src_lens[i] ? b->src[(size_t)i * S + s] : -1;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < B; i++) {
+            size_t bt = (size_t)i * T + t, tb = (size_t)t * B + i;
+            int real = t < b->tgt_lens[i];
+            w->ids[I_IN][tb] = b->tgt_in[bt];
+            w->ids[I_IN_REAL][tb] = real ? b->tgt_in[bt] : -1;
+            w->ids[I_OUT][tb] = real ? b->tgt_out[bt] : -1;
+        }
 }
 
-static void mul_inplace(float *restrict x, const float *restrict mask, size_t n)
+/* The out layer's input [s; c; e] as blocks (core/concat.h): the
+ * context's only with attention. Returns the number of blocks. */
+static int out_blocks(const loom_seq_model *m, loom_block *o, const float *s, float *ds,
+                      const float *ctx, float *dctx, const float *e, float *de)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] *= mask[i];
-}
-
-static void add_rows_bias(float *restrict y, const float *restrict b, size_t rows, size_t n)
-{
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < n; j++)
-            y[r * n + j] += b[j];
-}
-
-static void colsum_add(float *restrict acc, const float *restrict x, size_t rows, size_t n)
-{
-    for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < n; j++)
-            acc[j] += x[r * n + j];
-}
-
-/* Log-softmax cross-entropy of one row with label smoothing eps (the
- * target distribution puts 1 - eps on y and eps / V on every class, as
- * torch.nn.CrossEntropyLoss(label_smoothing=eps)). Returns the loss and
- * log p(y) in *lp; overwrites z, with d loss / d z when `grad`. In place,
- * rather than core/loss.h's loom_xent_*, to spare a second (N, V) buffer. */
-LOOM_VECTORIZE static float xent_row(float *restrict z, int V, int y, float eps, int grad,
-                                     float *lp)
-{
-    float mx = loom_vmax(z, (size_t)V);
-    double zsum = eps > 0 ? loom_vsum(z, (size_t)V) : 0;
-    float zy = z[y];
-    for (int j = 0; j < V; j++)
-        z[j] -= mx;
-    loom_vexp(z, z, (size_t)V); /* z now holds exp(z - max) */
-    double sum = loom_vsum(z, (size_t)V);
-    float lse = mx + (float)log(sum);
-    float logp_y = zy - lse;
-    *lp = logp_y;
-    float loss = -(1 - eps) * logp_y - eps / V * (float)(zsum - (double)V * lse);
-    if (grad) {
-        float inv = (float)(1.0 / sum), off = eps / V;
-        for (int j = 0; j < V; j++)
-            z[j] = z[j] * inv - off;
-        z[y] -= 1 - eps;
-    }
-    return loss;
+    int n = 0;
+    o[n++] = (loom_block){s, ds, m->c.hidden};
+    if (m->Dc)
+        o[n++] = (loom_block){ctx, dctx, m->Dc};
+    o[n++] = (loom_block){e, de, m->c.emb};
+    return n;
 }
 
 /* ---- the encoder ---- */
@@ -577,6 +587,36 @@ static int src_by_word(const loom_seq_model *m, int rows, float drop)
     return drop == 0 && 2 * m->c.src_vocab <= rows;
 }
 
+/* Layer l's input as its recurrent layer reads it: the embeddings (l = 0),
+ * the layer below's output, or a dropped-out copy of either. */
+#define ENC_INPUT(w, l, dropout)                                                                   \
+    ((l) == 0 || (dropout) ? (w)->buf[W_X0 + (l)] : (w)->buf[W_Y + (l)-1])
+
+/* The first layer's backward when it read the source through the tables:
+ * the input gradient goes through them to the embedding and Wx (a frozen
+ * embedding gets none). */
+static void enc_first_backward_ids(const loom_seq_model *m, loom_seq_work *w, const float *dout,
+                                   const float *dfin, const int *src, const int *lens, int B, int S)
+{
+    size_t GH = (size_t)m->G * m->c.hidden, V = m->c.src_vocab;
+    float *dtab = w->buf[W_DETAB];
+    memset(dtab, 0, m->dirs * V * GH * sizeof(float));
+    loom_birnn_backward_ids(&m->enc[0][0], m->enc_bw[0], dtab, dtab + V * GH, NULL, NULL,
+                            w->buf[W_RWORK], dout, dfin, NULL, w->buf[W_ECACHE], src, lens, B, S);
+    float *demb = m->src_emb->frozen ? NULL : m->src_emb->grad;
+    for (int d = 0; d < m->dirs; d++)
+        loom_rnn_table_backward(&m->enc[0][d], demb, dtab + d * V * GH, m->src_emb->value, (int)V);
+}
+
+/* The bridge's input [h_fw; h_bw]: the directions' final states. */
+static int final_blocks(const loom_seq_model *m, loom_block *f, const float *hf, float *dhf, int B)
+{
+    size_t BH = (size_t)B * m->c.hidden;
+    for (int d = 0; d < m->dirs; d++)
+        f[d] = (loom_block){hf + d * BH, dhf ? dhf + d * BH : NULL, m->c.hidden};
+    return m->dirs;
+}
+
 /* Embeds the source, runs the layers and the bridge: enc = Y[top] (B,S,He),
  * s_0 into W_S (and c_0 = 0 into W_C for LSTM). With `decoding`, the
  * tables of loom_seq_model_prepare_decoding are used when there are. */
@@ -584,10 +624,12 @@ static void encode(loom_seq_model *m, loom_seq_work *w, const int *src, const in
                    int S, int train, int decoding, loom_rng *rng)
 {
     const loom_seq_config *c = &m->c;
-    int H = c->hidden, E = c->emb, L = c->layers;
+    int H = c->hidden, E = c->emb, L = c->layers, He = m->He;
     float drop = train ? c->dropout : 0;
-    float *tabs[2] = {NULL, NULL};
+    float *tabs[2] = {NULL, NULL}, *fin = w->buf[W_FINAL], *s0 = w->buf[W_S];
     size_t GH = (size_t)m->G * H;
+    loom_block f[2]; /* the bridge's input [h_fw; h_bw] */
+    int nf = final_blocks(m, f, w->buf[W_HFIN], NULL, B);
     if (decoding && m->dec_tab_src[0]) {
         tabs[0] = m->dec_tab_src[0], tabs[1] = m->dec_tab_src[1];
     } else if (src_by_word(m, B * S, drop)) {
@@ -597,99 +639,76 @@ static void encode(loom_seq_model *m, loom_seq_work *w, const int *src, const in
         }
     }
     w->src_tabs = tabs[0] != NULL;
-    float *x = w->buf[W_X0];
-    for (int i = 0; i < B * S && !tabs[0]; i++) {
-        int id = src[i];
-        memcpy(x + (size_t)i * E, m->src_emb->value + (size_t)id * E, E * sizeof(float));
-    }
+    if (!tabs[0])
+        loom_embedding_forward(w->buf[W_X0], src, m->src_emb->value, B * S, E);
     for (int l = 0; l < L; l++) {
-        int C = l == 0 ? E : m->He;
-        float *in = w->buf[W_X0 + l];
-        if (l > 0)
-            memcpy(in, w->buf[W_Y + l - 1], (size_t)B * S * C * sizeof(float));
+        float *in = ENC_INPUT(w, l, drop > 0);
         if (drop > 0)
-            dropout_forward(in, w->buf[W_XMASK0 + l], (size_t)B * S * C, drop, rng);
+            loom_dropout_forward(in, w->buf[W_XMASK0 + l], l ? w->buf[W_Y + l - 1] : in,
+                                 (size_t)B * S * (l ? He : E), drop, rng);
+        float *y = w->buf[W_Y + l], *cache = w->buf[W_ECACHE + l], *work = w->buf[W_RWORK];
         float *hfin = l == L - 1 ? w->buf[W_HFIN] : NULL;
-        if (l == 0 && tabs[0] && m->dirs == 2)
-            loom_birnn_forward_ids(&m->enc[0][0], &m->enc[0][1], w->buf[W_Y], hfin, NULL,
-                                   w->buf[W_ECACHE], w->buf[W_RWORK], tabs[0], tabs[1], src, lens,
-                                   NULL, NULL, B, S);
-        else if (l == 0 && tabs[0])
-            loom_rnn_forward_ids(&m->enc[0][0], w->buf[W_Y], hfin, NULL, w->buf[W_ECACHE],
-                                 w->buf[W_RWORK], tabs[0], src, lens, NULL, NULL, B, S);
-        else if (m->dirs == 2)
-            loom_birnn_forward(&m->enc[l][0], &m->enc[l][1], w->buf[W_Y + l], hfin, NULL,
-                               w->buf[W_ECACHE + l], w->buf[W_RWORK], in, lens, NULL, NULL, B, S);
+        if (l == 0 && tabs[0])
+            loom_birnn_forward_ids(&m->enc[0][0], m->enc_bw[0], y, hfin, NULL, cache, work, tabs[0],
+                                   tabs[1], src, lens, NULL, NULL, B, S);
         else
-            loom_rnn_forward(&m->enc[l][0], w->buf[W_Y + l], hfin, NULL, w->buf[W_ECACHE + l],
-                             w->buf[W_RWORK], in, lens, NULL, NULL, B, S);
+            loom_birnn_forward(&m->enc[l][0], m->enc_bw[l], y, hfin, NULL, cache, work, in, lens,
+                               NULL, NULL, B, S);
     }
     /* bridge: s_0 = tanh([h_fw; h_bw] Wb + bb) */
-    float *fin = w->buf[W_FINAL], *hf = w->buf[W_HFIN], *s0 = w->buf[W_S];
-    for (int b = 0; b < B; b++)
-        for (int d = 0; d < m->dirs; d++)
-            memcpy(fin + (size_t)b * m->He + d * H, hf + ((size_t)d * B + b) * H,
-                   H * sizeof(float));
-    loom_mm(B, H, m->He, fin, m->bridge_w->value, 0.0f, s0);
-    for (int i = 0; i < B * H; i++)
-        s0[i] = tanhf(s0[i] + m->bridge_b->value[i % H]);
+    loom_concat_forward(fin, f, nf, B);
+    loom_dense_forward(s0, fin, m->bridge_w->value, m->bridge_b->value, B, He, H);
+    loom_tanh_forward(s0, s0, (size_t)B * H);
     if (c->cell == LOOM_RNN_LSTM)
         memset(w->buf[W_C], 0, (size_t)B * H * sizeof(float));
     if (c->attention == LOOM_ATTN_BAHDANAU)
         loom_attn_project_keys(&m->attn, w->buf[W_KP], w->buf[W_Y + L - 1], B * S);
 }
 
-/* Gradients of the encoder from d enc (W_DENC, (B,S,He)) and d s_0's
- * pre-bridge side (W_DFINAL, (dirs,B,H)). */
-static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b)
+/* Gradients of the bridge and the encoder from d s_0 (ds, (B, H)) and d enc
+ * (W_DENC, (B, S, He)); dpre is (B, H) scratch. */
+static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b,
+                            const float *ds, float *dpre)
 {
     const loom_seq_config *c = &m->c;
-    int B = b->n, S = b->src_len, E = c->emb, L = c->layers;
+    int B = b->n, S = b->src_len, E = c->emb, H = c->hidden, He = m->He, L = c->layers;
+    int drop = c->dropout > 0;
+    /* bridge: in the forward pass s_0 = tanh(fin Wb + bb), fin = [h_fw; h_bw] */
+    float *dfin = w->buf[W_DX], *dhf = w->buf[W_DFINAL]; /* W_DX is free until the layers */
+    memset(dpre, 0, (size_t)B * H * sizeof(float));
+    loom_tanh_backward(dpre, ds, w->buf[W_S], (size_t)B * H);
+    memset(dfin, 0, (size_t)B * He * sizeof(float));
+    loom_dense_backward(dfin, m->bridge_w->grad, m->bridge_b->grad, dpre, w->buf[W_FINAL],
+                        m->bridge_w->value, B, He, H);
+    memset(dhf, 0, (size_t)m->dirs * B * H * sizeof(float));
+    loom_block f[2];
+    loom_concat_backward(f, final_blocks(m, f, NULL, dhf, B), dfin, B);
+    if (c->attention == LOOM_ATTN_BAHDANAU)
+        loom_attn_project_keys_backward(&m->attn, w->buf[W_DENC], w->buf[W_DKP],
+                                        w->buf[W_Y + L - 1], B * S);
+
+    /* the layers, top to bottom; each one's input gradient is the next one's dout */
     const float *dout = w->buf[W_DENC];
     for (int l = L - 1; l >= 0; l--) {
-        int C = l == 0 ? E : m->He;
-        float *dx = w->buf[W_DX];
-        const float *dfin = l == L - 1 ? w->buf[W_DFINAL] : NULL;
+        const float *dfinal = l == L - 1 ? dhf : NULL;
         if (l == 0 && w->src_tabs) {
-            size_t GH = (size_t)m->G * c->hidden, V = c->src_vocab;
-            float *dtab = w->buf[W_DETAB];
-            memset(dtab, 0, m->dirs * V * GH * sizeof(float));
-            if (m->dirs == 2)
-                loom_birnn_backward_ids(&m->enc[0][0], &m->enc[0][1], dtab, dtab + V * GH, NULL,
-                                        NULL, w->buf[W_RWORK], dout, dfin, NULL, w->buf[W_ECACHE],
-                                        b->src, b->src_lens, B, S);
-            else
-                loom_rnn_backward_ids(&m->enc[0][0], dtab, NULL, NULL, w->buf[W_RWORK], dout, dfin,
-                                      NULL, w->buf[W_ECACHE], b->src, b->src_lens, B, S);
-            float *demb = m->src_emb->frozen ? NULL : m->src_emb->grad;
-            for (int d = 0; d < m->dirs; d++)
-                loom_rnn_table_backward(&m->enc[0][d], demb, dtab + d * V * GH, m->src_emb->value,
-                                        (int)V);
+            enc_first_backward_ids(m, w, dout, dfinal, b->src, b->src_lens, B, S);
             return;
         }
-        memset(dx, 0, (size_t)B * S * C * sizeof(float));
-        if (m->dirs == 2)
-            loom_birnn_backward(&m->enc[l][0], &m->enc[l][1], dx, NULL, NULL, w->buf[W_RWORK], dout,
-                                dfin, NULL, w->buf[W_ECACHE + l], w->buf[W_X0 + l], b->src_lens, B,
-                                S);
-        else
-            loom_rnn_backward(&m->enc[l][0], dx, NULL, NULL, w->buf[W_RWORK], dout, dfin, NULL,
-                              w->buf[W_ECACHE + l], w->buf[W_X0 + l], b->src_lens, B, S);
-        if (c->dropout > 0)
-            mul_inplace(dx, w->buf[W_XMASK0 + l], (size_t)B * S * C);
-        if (l > 0) {
-            memcpy(w->buf[W_DY], dx, (size_t)B * S * C * sizeof(float));
-            dout = w->buf[W_DY];
+        size_t n = (size_t)B * S * (l ? He : E);
+        float *dx = dout == w->buf[W_DX] ? w->buf[W_DY] : w->buf[W_DX];
+        float *in = ENC_INPUT(w, l, drop);
+        memset(dx, 0, n * sizeof(float));
+        loom_birnn_backward(&m->enc[l][0], m->enc_bw[l], dx, NULL, NULL, w->buf[W_RWORK], dout,
+                            dfinal, NULL, w->buf[W_ECACHE + l], in, b->src_lens, B, S);
+        if (drop) { /* in = x * mask; the dropped copy is dead now and takes d x */
+            memset(in, 0, n * sizeof(float));
+            loom_dropout_backward(in, dx, w->buf[W_XMASK0 + l], n);
+            dx = in;
         }
+        dout = dx;
     }
-    /* embedding rows: sparse accumulation over real positions */
-    const float *dx = w->buf[W_DX];
-    float *g = m->src_emb->grad;
-    for (int i = 0; i < B; i++)
-        for (int t = 0; t < b->src_lens[i]; t++) {
-            size_t k = (size_t)i * S + t;
-            loom_axpy(E, 1.0f, dx + k * E, g + (size_t)b->src[k] * E);
-        }
+    loom_embedding_backward(m->src_emb->grad, dout, w->ids[I_SRC], B * S, E);
 }
 
 /* ---- the training pass ---- */
@@ -704,262 +723,194 @@ static int by_word(const loom_seq_model *m, int rows)
     return m->c.dropout == 0 && 2 * m->c.tgt_vocab <= rows;
 }
 
+/* The source the decoder attends to in a training batch. */
+static loom_attn_rnn_src train_src(const loom_seq_model *m, loom_seq_work *w,
+                                   const loom_seq_batch *b)
+{
+    return (loom_attn_rnn_src){
+        w->buf[W_Y + m->c.layers - 1], w->buf[W_KP], NULL, b->src_lens, b->src_len, 1};
+}
+
 int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b, int train,
                      float label_smoothing, loom_rng *rng, double *loss, long *tokens, float *logp)
 {
     const loom_seq_config *c = &m->c;
-    int B = b->n, S = b->src_len, T = b->tgt_len;
-    int H = c->hidden, E = c->emb, V = c->tgt_vocab, Dc = m->Dc, Dout = m->Dout;
-    int GH = m->G * H, lstm = c->cell == LOOM_RNN_LSTM;
+    int B = b->n, S = b->src_len, T = b->tgt_len, TB = T * B;
+    int H = c->hidden, E = c->emb, V = c->tgt_vocab, GH = m->G * H, Dc = m->Dc, Dout = m->Dout;
     float drop = train ? c->dropout : 0;
     int rc = work_reserve(w, B, S, T);
     if (rc)
         return rc;
+    batch_ids(w, b);
+    /* pointer set-up: the decoder's tensors, time-major; s and c hold s_0
+     * (the bridge's) then the T steps' states */
+    const int *in_ids = w->ids[I_IN];
+    const float *Wx = m->dec.Wx, *Wo = m->out_w->value, *bo = m->out_b->value;
+    float *emb = w->buf[W_EMB], *xp = w->buf[W_XP], *tab = w->buf[W_TAB], *O = w->buf[W_O];
+    float *s = w->buf[W_S], *cs = w->buf[W_C], *ctx = w->buf[W_CTX], *wts = w->buf[W_WTS];
+    float *z = w->buf[W_LOGITS], *lp = w->buf[W_LOGP];
+    size_t BH = (size_t)B * H;
+    int tables = by_word(m, TB);
+    loom_attn_rnn_src src = train_src(m, w, b);
+    loom_block o[3]; /* the out layer's input [s; c; e] */
+    int no = out_blocks(m, o, s + BH, NULL, ctx, NULL, emb, NULL);
+
     encode(m, w, b->src, b->src_lens, B, S, train, 0, rng);
-    const float *enc = w->buf[W_Y + c->layers - 1];
-
-    /* target embeddings, time-major, and their input projections (all steps) */
-    float *emb = w->buf[W_EMB];
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < B; i++)
-            memcpy(emb + ((size_t)t * B + i) * E,
-                   m->tgt_emb->value + (size_t)b->tgt_in[(size_t)i * T + t] * E, E * sizeof(float));
+    size_t scache = loom_attn_rnn_cache_size(&m->decoder, B);
+    /* the decoder's inputs, all steps at once: embeddings and their share
+     * of the input projection (through a table of each word's share when
+     * that is less work) */
+    loom_embedding_forward(emb, in_ids, m->tgt_emb->value, TB, E);
     if (drop > 0)
-        dropout_forward(emb, w->buf[W_EMASK], (size_t)T * B * E, drop, rng);
-    float *xp = w->buf[W_XP];
-    if (by_word(m, T * B)) { /* project each vocabulary word once, then look rows up */
-        float *tab = w->buf[W_TAB];
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, V, GH, E, 1.0f, m->tgt_emb->value, E, m->dec.Wx, GH,
-                  0.0f, tab, GH);
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < B; i++)
-                memcpy(xp + ((size_t)t * B + i) * GH,
-                       tab + (size_t)b->tgt_in[(size_t)i * T + t] * GH, GH * sizeof(float));
+        loom_dropout_forward(emb, w->buf[W_EMASK], emb, (size_t)TB * E, drop, rng);
+    if (tables) {
+        loom_dense_forward(tab, m->tgt_emb->value, Wx, NULL, V, E, GH);
+        loom_embedding_forward(xp, in_ids, tab, TB, GH);
     } else {
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, GH, E, 1.0f, emb, E, m->dec.Wx, GH, 0.0f, xp,
-                  GH);
+        loom_dense_forward(xp, emb, Wx, NULL, TB, E, GH);
     }
-
-    size_t scache = loom_rnn_step_cache_size(&m->dec, B);
-    float *st = w->buf[W_S], *cs = w->buf[W_C];
-    for (int t = 0; t < T; t++) {
-        size_t tb = (size_t)t * B;
-        float *s_prev = st + tb * H, *s = s_prev + (size_t)B * H;
-        float *c_prev = lstm ? cs + tb * H : NULL, *cn = lstm ? c_prev + (size_t)B * H : NULL;
-        float *xpt = xp + tb * GH;
-        if (Dc) {
-            float *ctx = w->buf[W_CTX] + tb * Dc;
-            loom_attn_forward(&m->attn, ctx, w->buf[W_WTS] + tb * S, w->buf[W_ACACHE], s_prev, enc,
-                              w->buf[W_KP], enc, b->src_lens, B, S, Dc);
-            /* input feeding: the context's share of the input projection */
-            loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, B, GH, Dc, 1.0f, ctx, Dc,
-                      m->dec.Wx + (size_t)E * GH, GH, 1.0f, xpt, GH);
-        }
-        loom_rnn_step_forward(&m->dec, s, cn, w->buf[W_SCACHE] + t * scache, w->buf[W_RWORK], xpt,
-                              s_prev, c_prev, B);
-        /* out-layer input [s_t; c_t; e_t] (dropout applies to the copy) */
-        for (int i = 0; i < B && w->buf[W_O]; i++) {
-            float *o = w->buf[W_O] + (tb + i) * Dout;
-            memcpy(o, s + (size_t)i * H, H * sizeof(float));
-            if (Dc)
-                memcpy(o + H, w->buf[W_CTX] + (tb + i) * Dc, Dc * sizeof(float));
-            memcpy(o + H + Dc, emb + (tb + i) * E, E * sizeof(float));
-        }
-    }
-    float *O = w->buf[W_O], *z = w->buf[W_LOGITS];
-    const float *Wo = m->out_w->value;
+    for (size_t t = 0, tb = 0; t < (size_t)T; t++, tb += B) /* s_t, c_t from s_{t-1} */
+        loom_attn_rnn_forward(&m->decoder, &src, s + tb * H + BH, cs ? cs + tb * H + BH : NULL,
+                              Dc ? ctx + tb * Dc : NULL, Dc ? wts + tb * S : NULL,
+                              w->buf[W_SCACHE] + t * scache, w->buf[W_ACACHE], w->buf[W_RWORK],
+                              xp + tb * GH, s + tb * H, cs ? cs + tb * H : NULL, B);
+    /* the out layer over all steps, z = [s; c; e] Wo + bo; with dropout on a copy */
     if (O) {
+        loom_concat_forward(O, o, no, TB);
         if (drop > 0)
-            dropout_forward(O, w->buf[W_OMASK], (size_t)T * B * Dout, drop, rng);
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, V, Dout, 1.0f, O, Dout, Wo, V, 0.0f, z, V);
-    } else { /* z = s W[:H] + c W[H:H+Dc] + e W[H+Dc:] */
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, V, H, 1.0f, st + (size_t)B * H, H, Wo, V, 0.0f,
-                  z, V);
-        if (Dc)
-            loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, V, Dc, 1.0f, w->buf[W_CTX], Dc,
-                      Wo + (size_t)H * V, V, 1.0f, z, V);
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, T * B, V, E, 1.0f, emb, E, Wo + (size_t)(H + Dc) * V,
-                  V, 1.0f, z, V);
+            loom_dropout_forward(O, w->buf[W_OMASK], O, (size_t)TB * Dout, drop, rng);
+        loom_dense_forward(z, O, Wo, bo, TB, Dout, V);
+    } else {
+        loom_dense_forward_blocks(z, o, no, Wo, bo, TB, V);
     }
-    add_rows_bias(z, m->out_b->value, (size_t)T * B, V);
-
-    double total = 0;
-    long ntok = 0;
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < B; i++) {
-            float *zr = z + ((size_t)t * B + i) * V, lp;
-            if (t >= b->tgt_lens[i]) {
-                if (train)
-                    memset(zr, 0, V * sizeof(float));
-                if (logp)
-                    logp[(size_t)i * T + t] = 0;
-                continue;
-            }
-            total += xent_row(zr, V, b->tgt_out[(size_t)i * T + t], label_smoothing, train, &lp);
-            ntok++;
-            if (logp)
-                logp[(size_t)i * T + t] = lp;
-        }
-    *loss = total;
-    *tokens = ntok;
+    *loss = loom_xent_inplace(z, lp, tokens, w->ids[I_OUT], TB, V, label_smoothing, train);
+    for (int t = 0; t < T && logp; t++) /* to batch-major */
+        for (int i = 0; i < B; i++)
+            logp[(size_t)i * T + t] = lp[(size_t)t * B + i];
     return 0;
+}
+
+/* The out layer's backward over all steps (dz = d loss / d logits in
+ * W_LOGITS): dWo, dbo, and the input gradients that are not taken step by
+ * step (output_backward_step). */
+static void output_backward(loom_seq_model *m, loom_seq_work *w, int B, int T, float scale)
+{
+    int TB = T * B, V = m->c.tgt_vocab, Dout = m->Dout;
+    const float *dz = w->buf[W_LOGITS], *Wo = m->out_w->value;
+    float *O = w->buf[W_O], *dO = w->buf[W_DO];
+    if (O) { /* in the forward pass z = O Wo + bo, O = dropout([s; c; e]) */
+        loom_block in = {O, dO, Dout};
+        memset(dO, 0, (size_t)TB * Dout * sizeof(float));
+        loom_dense_backward_blocks(&in, 1, m->out_w->grad, m->out_b->grad, dz, Wo, TB, V, scale);
+        memset(O, 0, (size_t)TB * Dout * sizeof(float)); /* dead now: takes d [s; c; e] */
+        loom_dropout_backward(O, dO, w->buf[W_OMASK], (size_t)TB * Dout);
+        return;
+    }
+    /* z = [s; c; e] Wo + bo by blocks; d s, d c of all steps now only for
+     * large vocabularies (W_DO, W_DCALL; else step by step) */
+    float *dS = w->buf[W_DO], *dC = w->buf[W_DCALL];
+    if (dS)
+        memset(dS, 0, (size_t)TB * m->c.hidden * sizeof(float));
+    if (dC)
+        memset(dC, 0, (size_t)TB * m->Dc * sizeof(float));
+    loom_block o[3];
+    int no = out_blocks(m, o, w->buf[W_S] + (size_t)B * m->c.hidden, dS, w->buf[W_CTX], dC,
+                        w->buf[W_EMB], w->buf[W_DEMB]);
+    loom_dense_backward_blocks(o, no, m->out_w->grad, m->out_b->grad, dz, Wo, TB, V, scale);
+}
+
+/* The out layer's gradients of step t's s_t (added to ds) and c_t; returns
+ * where d c_t is (W_DCTX or a row block of W_DCALL). */
+static float *output_backward_step(loom_seq_model *m, loom_seq_work *w, int t, int B, float *ds,
+                                   float scale)
+{
+    size_t tb = (size_t)t * B, H = m->c.hidden, Dc = m->Dc, V = m->c.tgt_vocab;
+    float *dctx = w->buf[W_DCTX];
+    loom_block o[3];
+    if (w->buf[W_O]) { /* d [s; c; e] of step t, as output_backward left it in W_O */
+        memset(dctx, 0, B * Dc * sizeof(float));
+        int no = out_blocks(m, o, NULL, ds, NULL, dctx, NULL, w->buf[W_DEMB] + tb * m->c.emb);
+        loom_concat_backward(o, no, w->buf[W_O] + tb * m->Dout, B);
+    } else if (w->buf[W_DO]) { /* taken for all steps by output_backward */
+        loom_axpy(B * H, 1.0f, w->buf[W_DO] + tb * H, ds);
+        dctx = at(w->buf[W_DCALL], tb * Dc);
+    } else { /* in the forward pass z_t = s_t Wo[:H] + c_t Wo[H:H+Dc] + ... */
+        memset(dctx, 0, B * Dc * sizeof(float));
+        int no = out_blocks(m, o, w->buf[W_S] + (tb + B) * H, ds, at(w->buf[W_CTX], tb * Dc), dctx,
+                            NULL, NULL) -
+                 1; /* not e */
+        loom_dense_backward_blocks(o, no, NULL, NULL, w->buf[W_LOGITS] + tb * V, m->out_w->value, B,
+                                   (int)V, scale);
+    }
+    return dctx;
+}
+
+/* The decoder input's backward, all steps at once: in the forward pass
+ * xp = e Wx[:E] (through the table when by_word) and, per step, + c Wx[E:];
+ * e = dropout(emb[ids]). */
+static void decoder_input_backward(loom_seq_model *m, loom_seq_work *w, int B, int T)
+{
+    const loom_seq_config *c = &m->c;
+    int TB = T * B, E = c->emb, V = c->tgt_vocab, GH = m->G * c->hidden, Dc = m->Dc;
+    const float *dxp = w->buf[W_XP], *Wx = m->dec.Wx;
+    float *emb = w->buf[W_EMB], *demb = w->buf[W_DEMB], *dtab = w->buf[W_TAB];
+    if (Dc)
+        loom_dense_backward(NULL, m->dec.dWx + (size_t)E * GH, NULL, dxp, w->buf[W_CTX],
+                            Wx + (size_t)E * GH, TB, Dc, GH);
+    if (by_word(m, TB)) { /* xp = tab[id], tab = Emb Wx[:E] */
+        memset(dtab, 0, (size_t)V * GH * sizeof(float));
+        loom_embedding_backward(dtab, dxp, w->ids[I_IN_REAL], TB, GH);
+        loom_dense_backward(m->tgt_emb->grad, m->dec.dWx, NULL, dtab, m->tgt_emb->value, Wx, V, E,
+                            GH);
+    } else {
+        loom_dense_backward(demb, m->dec.dWx, NULL, dxp, emb, Wx, TB, E, GH);
+    }
+    if (c->dropout > 0) { /* the dropped embeddings are dead now: they take d emb */
+        memset(emb, 0, (size_t)TB * E * sizeof(float));
+        loom_dropout_backward(emb, demb, w->buf[W_EMASK], (size_t)TB * E);
+        demb = emb;
+    }
+    loom_embedding_backward(m->tgt_emb->grad, demb, w->ids[I_IN_REAL], TB, E);
 }
 
 int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b, float scale)
 {
     const loom_seq_config *c = &m->c;
-    int B = b->n, S = b->src_len, T = b->tgt_len;
-    int H = c->hidden, E = c->emb, V = c->tgt_vocab, Dc = m->Dc, Dout = m->Dout;
-    int GH = m->G * H, lstm = c->cell == LOOM_RNN_LSTM, TB = T * B;
-    const float *enc = w->buf[W_Y + c->layers - 1];
-    const float *dz = w->buf[W_LOGITS], *O = w->buf[W_O];
-
-    /* out layer: in the forward pass z = O W + b, O = [s; c; e] */
-    float *dO = w->buf[W_DO], *st = w->buf[W_S], *demb = w->buf[W_DEMB];
-    const float *Wo = m->out_w->value;
-    float *gWo = m->out_w->grad;
-    if (O) {
-        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, Dout, V, scale, dz, V, Wo, V, 0.0f, dO, Dout);
-        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dout, V, TB, scale, O, Dout, dz, V, 1.0f, gWo, V);
-        if (c->dropout > 0)
-            mul_inplace(dO, w->buf[W_OMASK], (size_t)TB * Dout);
-    } else { /* by blocks of W; d s and d c are taken per step below */
-        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, H, V, TB, scale, st + (size_t)B * H, H, dz, V, 1.0f,
-                  gWo, V);
-        if (Dc)
-            loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dc, V, TB, scale, w->buf[W_CTX], Dc, dz, V, 1.0f,
-                      gWo + (size_t)H * V, V);
-        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, E, V, TB, scale, w->buf[W_EMB], E, dz, V, 1.0f,
-                  gWo + (size_t)(H + Dc) * V, V);
-        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, E, V, scale, dz, V, Wo + (size_t)(H + Dc) * V, V,
-                  0.0f, demb, E);
-        if (dO) /* d[s; c] = dz W[:H+Dc]^T, all steps */
-            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, H + Dc, V, scale, dz, V, Wo, V, 0.0f, dO,
-                      H + Dc);
-    }
-    {
-        float *db = m->out_b->grad;
-        for (int r = 0; r < TB; r++)
-            loom_axpy(V, scale, dz + (size_t)r * V, db);
-    }
-
-    /* decoder steps, last to first */
+    int B = b->n, S = b->src_len, T = b->tgt_len, TB = T * B;
+    int H = c->hidden, E = c->emb, GH = m->G * H, lstm = c->cell == LOOM_RNN_LSTM;
+    size_t BH = (size_t)B * H;
     float *ds = w->buf[W_DS], *dc = w->buf[W_DC], *dsp = w->buf[W_DSP], *dcp = w->buf[W_DCP];
-    float *dxp = w->buf[W_XP], *dctx = w->buf[W_DCTX];
-    float *cs = w->buf[W_C];
-    size_t scache = loom_rnn_step_cache_size(&m->dec, B);
-    memset(ds, 0, (size_t)B * H * sizeof(float));
+    memset(w->buf[W_DEMB], 0, (size_t)TB * E * sizeof(float));
+    memset(w->buf[W_XP], 0, (size_t)TB * GH * sizeof(float)); /* now d xp */
+    memset(w->buf[W_DENC], 0, (size_t)B * S * m->He * sizeof(float));
+    if (w->buf[W_DKP])
+        memset(w->buf[W_DKP], 0, (size_t)B * S * c->attn_dim * sizeof(float));
+    memset(ds, 0, BH * sizeof(float));
     if (lstm)
-        memset(dc, 0, (size_t)B * H * sizeof(float));
-    if (Dc) {
-        memset(w->buf[W_DENC], 0, (size_t)B * S * m->He * sizeof(float));
-        if (c->attention == LOOM_ATTN_BAHDANAU)
-            memset(w->buf[W_DKP], 0, (size_t)B * S * c->attn_dim * sizeof(float));
-    }
-    memset(dxp, 0, (size_t)TB * GH * sizeof(float));
+        memset(dc, 0, BH * sizeof(float));
+
+    output_backward(m, w, B, T, scale);
+    loom_attn_rnn_src src = train_src(m, w, b);
+    float *s = w->buf[W_S], *cs = w->buf[W_C], *wts = w->buf[W_WTS];
+    size_t scache = loom_attn_rnn_cache_size(&m->decoder, B);
     for (int t = T - 1; t >= 0; t--) {
         size_t tb = (size_t)t * B;
-        const float *s_prev = st + tb * H, *s = s_prev + (size_t)B * H;
-        const float *c_prev = lstm ? cs + tb * H : NULL;
-        if (!O && dO) { /* route d[s; c] of step t */
-            for (int i = 0; i < B; i++) {
-                const float *d = dO + (tb + i) * (H + Dc);
-                loom_axpy(H, 1.0f, d, ds + (size_t)i * H);
-                if (Dc)
-                    memcpy(dctx + (size_t)i * Dc, d + H, Dc * sizeof(float));
-            }
-        } else if (!O) { /* d s_t += dz_t W[:H]^T, d c_t = dz_t W[H:H+Dc]^T */
-            const float *dzt = dz + tb * V;
-            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, H, V, scale, dzt, V, Wo, V, 1.0f, ds, H);
-            if (Dc)
-                loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, Dc, V, scale, dzt, V, Wo + (size_t)H * V, V,
-                          0.0f, dctx, Dc);
-        }
-        /* O = [s; c; e]: route dO's pieces */
-        for (int i = 0; i < B && O; i++) {
-            const float *d = dO + (tb + i) * Dout;
-            loom_axpy(H, 1.0f, d, ds + (size_t)i * H);
-            if (Dc)
-                memcpy(dctx + (size_t)i * Dc, d + H, Dc * sizeof(float));
-            memcpy(demb + (tb + i) * E, d + H + Dc, E * sizeof(float));
-        }
-        memset(dsp, 0, (size_t)B * H * sizeof(float));
+        float *dctx = output_backward_step(m, w, t, B, ds, scale);
+        memset(dsp, 0, BH * sizeof(float));
         if (lstm)
-            memset(dcp, 0, (size_t)B * H * sizeof(float));
-        float *dxpt = dxp + tb * GH;
-        loom_rnn_step_backward(&m->dec, dxpt, dsp, lstm ? dcp : NULL, w->buf[W_RWORK], ds,
-                               lstm ? dc : NULL, w->buf[W_SCACHE] + t * scache, s, s_prev, c_prev,
-                               B);
-        if (Dc) {
-            /* xp_t = e_t Wx[:E] + c_t Wx[E:]: the context's gradient */
-            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, Dc, GH, 1.0f, dxpt, GH,
-                      m->dec.Wx + (size_t)E * GH, GH, 1.0f, dctx, Dc);
-            float *dkeys = c->attention == LOOM_ATTN_BAHDANAU ? NULL : w->buf[W_DENC];
-            float *dkp = c->attention == LOOM_ATTN_BAHDANAU ? w->buf[W_DKP] : NULL;
-            loom_attn_forward(&m->attn, w->buf[W_CTX2], w->buf[W_WTS] + tb * S, w->buf[W_ACACHE],
-                              s_prev, enc, w->buf[W_KP], enc, b->src_lens, B, S, Dc);
-            loom_attn_backward(&m->attn, dsp, dkeys, dkp, w->buf[W_DENC], w->buf[W_RWORK], dctx,
-                               w->buf[W_ACACHE], w->buf[W_WTS] + tb * S, s_prev, enc, enc,
-                               b->src_lens, B, S, Dc);
-        }
+            memset(dcp, 0, BH * sizeof(float));
+        loom_attn_rnn_backward(&m->decoder, &src, w->buf[W_XP] + tb * GH, dsp, lstm ? dcp : NULL,
+                               dctx, w->buf[W_DENC], w->buf[W_DKP], w->buf[W_CTX2],
+                               w->buf[W_ACACHE], w->buf[W_RWORK], ds, lstm ? dc : NULL,
+                               w->buf[W_SCACHE] + t * scache, s + (tb + B) * H, s + tb * H,
+                               lstm ? cs + tb * H : NULL, at(wts, tb * S), B);
         float *tmp = ds;
         ds = dsp, dsp = tmp;
         if (lstm)
             tmp = dc, dc = dcp, dcp = tmp;
     }
-    /* weights of the decoder's input projection, over all steps at once */
-    const float *emb = w->buf[W_EMB];
-    if (Dc)
-        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, Dc, GH, TB, 1.0f, w->buf[W_CTX], Dc, dxp, GH, 1.0f,
-                  m->dec.dWx + (size_t)E * GH, GH);
-    if (by_word(m, TB)) {
-        /* in the forward pass xp = tab[id], tab = Emb Wx[:E]: sum the rows'
-         * gradients per word, then dWx[:E] += Emb^T dtab, dEmb += dtab Wx[:E]^T */
-        float *dtab = w->buf[W_TAB];
-        memset(dtab, 0, (size_t)V * GH * sizeof(float));
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < B; i++)
-                if (t < b->tgt_lens[i])
-                    loom_axpy(GH, 1.0f, dxp + ((size_t)t * B + i) * GH,
-                              dtab + (size_t)b->tgt_in[(size_t)i * T + t] * GH);
-        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, E, GH, V, 1.0f, m->tgt_emb->value, E, dtab, GH, 1.0f,
-                  m->dec.dWx, GH);
-        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, V, E, GH, 1.0f, dtab, GH, m->dec.Wx, GH, 1.0f,
-                  m->tgt_emb->grad, E);
-    } else {
-        loom_gemm(LOOM_TRANS, LOOM_NOTRANS, E, GH, TB, 1.0f, emb, E, dxp, GH, 1.0f, m->dec.dWx, GH);
-        loom_gemm(LOOM_NOTRANS, LOOM_TRANS, TB, E, GH, 1.0f, dxp, GH, m->dec.Wx, GH, 1.0f, demb, E);
-    }
-    if (c->dropout > 0)
-        mul_inplace(demb, w->buf[W_EMASK], (size_t)TB * E);
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < B; i++) {
-            if (t >= b->tgt_lens[i])
-                continue;
-            int id = b->tgt_in[(size_t)i * T + t];
-            loom_axpy(E, 1.0f, demb + ((size_t)t * B + i) * E, m->tgt_emb->grad + (size_t)id * E);
-        }
-
-    /* bridge: in the forward pass s_0 = tanh(fin Wb + bb) */
-    const float *s0 = st, *fin = w->buf[W_FINAL];
-    for (int i = 0; i < B * H; i++)
-        ds[i] *= 1.0f - s0[i] * s0[i];
-    loom_gemm(LOOM_TRANS, LOOM_NOTRANS, m->He, H, B, 1.0f, fin, m->He, ds, H, 1.0f,
-              m->bridge_w->grad, H);
-    colsum_add(m->bridge_b->grad, ds, B, H);
-    float *dfin = w->buf[W_DX]; /* (B, He) scratch, free until encode_backward */
-    loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, m->He, H, 1.0f, ds, H, m->bridge_w->value, H, 0.0f, dfin,
-              m->He);
-    float *dhf = w->buf[W_DFINAL];
-    for (int i = 0; i < B; i++)
-        for (int d = 0; d < m->dirs; d++)
-            memcpy(dhf + ((size_t)d * B + i) * H, dfin + (size_t)i * m->He + d * H,
-                   H * sizeof(float));
-    if (!Dc)
-        memset(w->buf[W_DENC], 0, (size_t)B * S * m->He * sizeof(float));
-    if (c->attention == LOOM_ATTN_BAHDANAU)
-        loom_attn_project_keys_backward(&m->attn, w->buf[W_DENC], w->buf[W_DKP], enc, B * S);
-    encode_backward(m, w, b);
+    decoder_input_backward(m, w, B, T);
+    encode_backward(m, w, b, ds, dsp);
     return 0;
 }
 
@@ -973,9 +924,9 @@ struct loom_seq_state {
     float *P;                /* (sentences, S, GH): enc Wx[E:], the context's input share
                                 (few rows only; NULL: each step multiplies the contexts) */
     float *s, *s2, *c, *c2;  /* (rows, H) states and their next values */
-    float *x, *xp, *o, *ctx; /* step scratch */
+    float *e, *xp, *o, *ctx; /* step scratch: embeddings, input projections, [s; c; e], contexts */
     float *wts, *cache, *work;
-    float *scratch; /* (tgt_vocab) */
+    float *z; /* (rows, tgt_vocab) logits */
 };
 
 void loom_seq_state_free(loom_seq_state *st)
@@ -983,8 +934,8 @@ void loom_seq_state_free(loom_seq_state *st)
     if (!st)
         return;
     free(st->lens);
-    float *bufs[] = {st->enc, st->kp, st->P,   st->s,   st->s2,    st->c,    st->c2,     st->x,
-                     st->xp,  st->o,  st->ctx, st->wts, st->cache, st->work, st->scratch};
+    float *bufs[] = {st->enc, st->kp, st->P,   st->s,   st->s2,    st->c,    st->c2, st->e,
+                     st->xp,  st->o,  st->ctx, st->wts, st->cache, st->work, st->z};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         free(bufs[i]);
     free(st);
@@ -1023,7 +974,7 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
 {
     *out = NULL;
     const loom_seq_config *c = &m->c;
-    int H = c->hidden, R = n * K, He = m->He, GH = m->G * H;
+    int H = c->hidden, R = n * K, He = m->He, GH = m->G * H, E = c->emb;
     size_t A = c->attention == LOOM_ATTN_BAHDANAU ? c->attn_dim : 0;
     int rc = work_reserve(w, n < ENCODE_CHUNK ? n : ENCODE_CHUNK, S, 1);
     if (rc)
@@ -1045,16 +996,16 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     st->s2 = state_alloc((size_t)R * H, &fail);
     st->c = state_alloc(c->cell == LOOM_RNN_LSTM ? (size_t)R * H : 0, &fail);
     st->c2 = state_alloc(c->cell == LOOM_RNN_LSTM ? (size_t)R * H : 0, &fail);
-    st->x = state_alloc((size_t)R * (c->emb + m->Dc), &fail);
+    st->e = state_alloc((size_t)R * E, &fail);
     st->xp = state_alloc((size_t)R * GH, &fail);
     st->o = state_alloc((size_t)R * m->Dout, &fail);
     st->ctx = state_alloc((size_t)R * (m->Dc + 1), &fail);
     st->wts = state_alloc((size_t)R * S, &fail);
-    st->cache = state_alloc(loom_rnn_step_cache_size(&m->dec, R) +
-                                (m->Dc ? loom_attn_cache_size(&m->attn, R, S) : 0),
+    st->cache = state_alloc(loom_attn_rnn_cache_size(&m->decoder, R) +
+                                loom_attn_rnn_attn_cache_size(&m->decoder, R, S),
                             &fail);
-    st->work = state_alloc(loom_rnn_step_work_size(&m->dec, R) + 1, &fail);
-    st->scratch = state_alloc((size_t)c->tgt_vocab, &fail);
+    st->work = state_alloc(loom_attn_rnn_work_size(&m->decoder, R, S) + 1, &fail);
+    st->z = state_alloc((size_t)R * c->tgt_vocab, &fail);
     if (fail) {
         loom_seq_state_free(st);
         return LOOM_ENOMEM;
@@ -1074,11 +1025,12 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
         /* The context enters the decoder's input projection as c_t Wx[E:] =
          * sum_j a_tj (enc_j Wx[E:]): with few rows, project the source
          * positions once here, and a step mixes S rows of GH (a
-         * matrix-vector product per row) instead of multiplying (Dc, GH)
-         * per step; with many rows one GEMM per step does better. */
+         * matrix-vector product per row, loom_attn_mix_add) instead of
+         * multiplying (Dc, GH) per step; with many rows one GEMM per step
+         * does better. */
         if (use_P)
-            loom_mm(nb * S, GH, He, enc, m->dec.Wx + (size_t)c->emb * GH, 0.0f,
-                    st->P + (size_t)i0 * S * GH);
+            loom_dense_forward(st->P + (size_t)i0 * S * GH, enc, m->dec.Wx + (size_t)E * GH, NULL,
+                               nb * S, He, GH);
     }
     if (st->c)
         memset(st->c, 0, (size_t)R * H * sizeof(float));
@@ -1111,79 +1063,44 @@ void loom_seq_state_keep(loom_seq_state *st, const int *keep, int nkeep)
 
 void loom_seq_state_reorder(loom_seq_state *st, const int *from)
 {
+    /* row r takes row from[r]: a lookup with the old rows as the table */
     int H = st->m->c.hidden;
-    for (int r = 0; r < st->rows; r++)
-        memcpy(st->s2 + (size_t)r * H, st->s + (size_t)from[r] * H, H * sizeof(float));
-    float *t = st->s;
-    st->s = st->s2, st->s2 = t;
+    float *t;
+    loom_embedding_forward(st->s2, from, st->s, st->rows, H);
+    t = st->s, st->s = st->s2, st->s2 = t;
     if (st->c) {
-        for (int r = 0; r < st->rows; r++)
-            memcpy(st->c2 + (size_t)r * H, st->c + (size_t)from[r] * H, H * sizeof(float));
+        loom_embedding_forward(st->c2, from, st->c, st->rows, H);
         t = st->c, st->c = st->c2, st->c2 = t;
     }
-}
-
-/* z = log softmax(z + bias), e scratch of V floats. */
-LOOM_VECTORIZE static void log_softmax_row(float *restrict z, const float *restrict bias,
-                                           float *restrict e, int V)
-{
-    for (int j = 0; j < V; j++)
-        z[j] += bias[j];
-    float mx = loom_vmax(z, (size_t)V);
-    for (int j = 0; j < V; j++)
-        e[j] = z[j] - mx;
-    loom_vexp(e, e, (size_t)V);
-    float lse = mx + (float)log(loom_vsum(e, (size_t)V));
-    for (int j = 0; j < V; j++)
-        z[j] -= lse;
 }
 
 void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float *logp,
                    float *align)
 {
     const loom_seq_config *c = &m->c;
-    int R = st->rows, S = st->S, H = c->hidden, E = c->emb, Dc = m->Dc, Dout = m->Dout;
-    int V = c->tgt_vocab, GH = m->G * H, Dx = E + Dc;
-    size_t scache = loom_rnn_step_cache_size(&m->dec, R);
-    if (Dc)
-        loom_attn_forward(&m->attn, st->ctx, st->wts, st->cache + scache, st->s, st->enc, st->kp,
-                          st->enc, st->lens, R, S, Dc);
-    for (int r = 0; r < R; r++) {
-        float *x = st->x + (size_t)r * Dx;
-        memcpy(x, m->tgt_emb->value + (size_t)prev[r] * E, E * sizeof(float));
-        if (Dc)
-            memcpy(x + E, st->ctx + (size_t)r * Dc, Dc * sizeof(float));
-    }
+    int R = st->rows, S = st->S, E = c->emb, V = c->tgt_vocab, GH = m->G * c->hidden;
+    loom_attn_rnn_src src = {st->enc, st->kp, st->P, st->lens, S, st->K};
+    loom_block o[3]; /* the out layer's input [s; c; e], s being the step's new state */
+    int no = out_blocks(m, o, st->s2, NULL, st->ctx, NULL, st->e, NULL);
+    /* the input: the embedding of prev and its share of the input projection */
+    loom_embedding_forward(st->e, prev, m->tgt_emb->value, R, E);
     if (m->dec_tab_tgt)
-        for (int r = 0; r < R; r++)
-            memcpy(st->xp + (size_t)r * GH, m->dec_tab_tgt + (size_t)prev[r] * GH,
-                   GH * sizeof(float));
-    else if (R == 1)
-        loom_gemv(LOOM_TRANS, E, GH, 1.0f, m->dec.Wx, GH, st->x, 0.0f, st->xp);
+        loom_embedding_forward(st->xp, prev, m->dec_tab_tgt, R, GH);
     else
-        loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, R, GH, E, 1.0f, st->x, Dx, m->dec.Wx, GH, 0.0f,
-                  st->xp, GH);
-    if (Dc && !st->P)
-        loom_mm(R, GH, Dc, st->ctx, m->dec.Wx + (size_t)E * GH, 1.0f, st->xp);
-    for (int r = 0; Dc && st->P && r < R; r++) {
-        const float *a = st->wts + (size_t)r * S, *P = st->P + (size_t)(r / st->K) * S * GH;
-        if (st->lens[r] > 0) /* xp_r += a_r P: (len) x (len, GH) */
-            loom_gemv(LOOM_TRANS, st->lens[r], GH, 1.0f, P, GH, a, 1.0f, st->xp + (size_t)r * GH);
-    }
-    loom_rnn_step_forward(&m->dec, st->s2, st->c2, st->cache, st->work, st->xp, st->s, st->c, R);
-    float *t = st->s;
-    st->s = st->s2, st->s2 = t;
-    if (st->c)
-        t = st->c, st->c = st->c2, st->c2 = t;
-    for (int r = 0; r < R; r++) {
-        float *o = st->o + (size_t)r * Dout;
-        memcpy(o, st->s + (size_t)r * H, H * sizeof(float));
-        memcpy(o + H, st->x + (size_t)r * Dx + E, Dc * sizeof(float));
-        memcpy(o + H + Dc, st->x + (size_t)r * Dx, E * sizeof(float));
-    }
-    loom_mm(R, V, Dout, st->o, m->out_w->value, 0.0f, logp);
-    for (int r = 0; r < R; r++)
-        log_softmax_row(logp + (size_t)r * V, m->out_b->value, st->scratch, V);
-    if (align && Dc)
+        loom_dense_forward(st->xp, st->e, m->dec.Wx, NULL, R, E, GH);
+    loom_attn_rnn_forward(&m->decoder, &src, st->s2, st->c2, st->ctx, st->wts, st->cache,
+                          st->cache + loom_attn_rnn_cache_size(&m->decoder, R), st->work, st->xp,
+                          st->s, st->c, R);
+    /* the out layer, log p = log softmax([s; c; e] Wo + bo): a few rows, so
+     * one copy and one product (training multiplies the blocks in place) */
+    loom_concat_forward(st->o, o, no, R);
+    loom_dense_forward(st->z, st->o, m->out_w->value, m->out_b->value, R, m->Dout, V);
+    loom_log_softmax_forward(logp, st->z, R, V);
+    if (align && m->Dc)
         memcpy(align, st->wts, (size_t)R * S * sizeof(float));
+    else if (align) /* no attention: no weights */
+        memset(align, 0, (size_t)R * S * sizeof(float));
+    float *t = st->s; /* the new states become the current ones */
+    st->s = st->s2, st->s2 = t;
+    t = st->c, st->c = st->c2, st->c2 = t;
 }

@@ -122,8 +122,10 @@ void loom_seq_state_reorder(loom_seq_state *st, const int *from);
  * steps skip the sentences whose search has ended. */
 void loom_seq_state_keep(loom_seq_state *st, const int *keep, int nkeep);
 /* One decoder step for every row: feeds prev[r], writes log-probabilities
- * (rows x tgt_vocab) to logp and, when align is not NULL and there is
- * attention, the attention weights (rows x src_len). */
+ * (rows x tgt_vocab) to logp and, when align is not NULL, the attention
+ * weights (rows x src_len; zeros for a model without attention). Training's
+ * loom_seq_forward runs the same step (attention, input feeding, cell) on
+ * its teacher-forced inputs. */
 void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float *logp,
                    float *align);
 
