@@ -119,22 +119,31 @@ LOOM_VECTORIZE void loom_softmax_backward(float *dinp, const float *dout, const 
     }
 }
 
-/* Rows are vocabulary-wide here (a decoder's every step), so the max and
- * the exponentials' sum take vmath's eight-lane reductions, the sum in
- * double. */
-LOOM_VECTORIZE void loom_log_softmax_forward(float *out, const float *inp, int B, int C)
+/* y = x - lse(x) for one row of C, e (C) receiving exp(x - max) first (e
+ * may be y when y is not x). Rows are vocabulary-wide here (a decoder's
+ * every step), so the max and the exponentials' sum take vmath's
+ * eight-lane reductions, the sum in double. */
+LOOM_VECTORIZE static void log_softmax_row(float *y, float *e, const float *x, int C)
 {
-    for (int i = 0; i < B; i++) {
-        const float *x = inp + (size_t)i * C;
-        float *y = out + (size_t)i * C; /* holds exp(x - m) until the lse is known */
-        float m = loom_vmax(x, (size_t)C);
-        for (int j = 0; j < C; j++)
-            y[j] = x[j] - m;
-        loom_vexp(y, y, (size_t)C);
-        float lse = m + (float)log(loom_vsum(y, (size_t)C));
-        for (int j = 0; j < C; j++)
-            y[j] = x[j] - lse;
-    }
+    float m = loom_vmax(x, (size_t)C);
+    for (int j = 0; j < C; j++)
+        e[j] = x[j] - m;
+    loom_vexp(e, e, (size_t)C);
+    float lse = m + (float)log(loom_vsum(e, (size_t)C));
+    for (int j = 0; j < C; j++)
+        y[j] = x[j] - lse;
+}
+
+void loom_log_softmax_forward(float *out, const float *inp, int B, int C)
+{
+    for (int i = 0; i < B; i++)
+        log_softmax_row(out + (size_t)i * C, out + (size_t)i * C, inp + (size_t)i * C, C);
+}
+
+void loom_log_softmax_inplace(float *x, float *scratch, int B, int C)
+{
+    for (int i = 0; i < B; i++)
+        log_softmax_row(x + (size_t)i * C, scratch, x + (size_t)i * C, C);
 }
 
 /* In blocks through a stack buffer, so the exponentials take loom_vexp's

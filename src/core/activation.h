@@ -28,6 +28,9 @@ void loom_softmax_backward(float *dinp, const float *dout, const float *out, int
 
 /* Row-wise out = x - max - log sum exp(x - max); out must not alias inp. */
 void loom_log_softmax_forward(float *out, const float *inp, int B, int C);
+/* The same in place, x (B, C) overwritten, with C floats of scratch: a
+ * decoder's vocabulary-wide rows need no second (B, C) buffer. */
+void loom_log_softmax_inplace(float *x, float *scratch, int B, int C);
 /* dinp += dout - exp(out) * sum_j dout_j, per row */
 void loom_log_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C);
 

@@ -926,7 +926,7 @@ struct loom_seq_state {
     float *s, *s2, *c, *c2;  /* (rows, H) states and their next values */
     float *e, *xp, *o, *ctx; /* step scratch: embeddings, input projections, [s; c; e], contexts */
     float *wts, *cache, *work;
-    float *z; /* (rows, tgt_vocab) logits */
+    float *scratch; /* (tgt_vocab) */
 };
 
 void loom_seq_state_free(loom_seq_state *st)
@@ -934,8 +934,8 @@ void loom_seq_state_free(loom_seq_state *st)
     if (!st)
         return;
     free(st->lens);
-    float *bufs[] = {st->enc, st->kp, st->P,   st->s,   st->s2,    st->c,    st->c2, st->e,
-                     st->xp,  st->o,  st->ctx, st->wts, st->cache, st->work, st->z};
+    float *bufs[] = {st->enc, st->kp, st->P,   st->s,   st->s2,    st->c,    st->c2,     st->e,
+                     st->xp,  st->o,  st->ctx, st->wts, st->cache, st->work, st->scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         free(bufs[i]);
     free(st);
@@ -1005,7 +1005,7 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
                                 loom_attn_rnn_attn_cache_size(&m->decoder, R, S),
                             &fail);
     st->work = state_alloc(loom_attn_rnn_work_size(&m->decoder, R, S) + 1, &fail);
-    st->z = state_alloc((size_t)R * c->tgt_vocab, &fail);
+    st->scratch = state_alloc((size_t)c->tgt_vocab, &fail);
     if (fail) {
         loom_seq_state_free(st);
         return LOOM_ENOMEM;
@@ -1094,8 +1094,8 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
     /* the out layer, log p = log softmax([s; c; e] Wo + bo): a few rows, so
      * one copy and one product (training multiplies the blocks in place) */
     loom_concat_forward(st->o, o, no, R);
-    loom_dense_forward(st->z, st->o, m->out_w->value, m->out_b->value, R, m->Dout, V);
-    loom_log_softmax_forward(logp, st->z, R, V);
+    loom_dense_forward(logp, st->o, m->out_w->value, m->out_b->value, R, m->Dout, V);
+    loom_log_softmax_inplace(logp, st->scratch, R, V);
     if (align && m->Dc)
         memcpy(align, st->wts, (size_t)R * S * sizeof(float));
     else if (align) /* no attention: no weights */
