@@ -430,6 +430,45 @@ START_TEST(padding_keeps_state_and_outputs_zeros)
 }
 END_TEST
 
+/* The birnn functions with bw = NULL are the one-direction layer: same
+ * outputs, states and gradients, bit for bit. */
+START_TEST(birnn_without_bw_is_one_direction)
+{
+    static const int lens[] = {4, 2, 3};
+    for (int cell = 0; cell < 3; cell++) {
+        rnn_case rc;
+        rnn_case_init(&rc, cell, 1, 3, 4, 3, 5, lens);
+        rnn_case_backward(&rc); /* loom_rnn_forward / loom_rnn_backward */
+        size_t nout = (size_t)3 * 4 * 5, ninp = (size_t)3 * 4 * 3, nh = 3 * 5;
+        size_t nW = (size_t)3 * loom_rnn_gates(cell) * 5;
+        float *out = zeros(nout), *hf = zeros(nh), *cf = zeros(nh), *dinp = zeros(ninp);
+        float *dh0 = zeros(nh), *dc0 = zeros(nh), *dWx = zeros(nW);
+        memcpy(out, rc.out, nout * sizeof *out), memcpy(hf, rc.hf, nh * sizeof *hf);
+        memcpy(cf, rc.cf, nh * sizeof *cf), memcpy(dinp, rc.dinp, ninp * sizeof *dinp);
+        memcpy(dh0, rc.dh0, nh * sizeof *dh0), memcpy(dc0, rc.dc0, nh * sizeof *dc0);
+        memcpy(dWx, rc.dw[0][0], nW * sizeof *dWx);
+        memset(rc.dinp, 0, ninp * sizeof *dinp), memset(rc.dh0, 0, nh * sizeof *dh0);
+        memset(rc.dc0, 0, nh * sizeof *dc0), memset(rc.dw[0][0], 0, nW * sizeof *dWx);
+        int l = is_lstm(&rc);
+        loom_birnn_forward(&rc.dir[0], NULL, rc.out, rc.hf, l ? rc.cf : NULL, rc.cache, rc.work,
+                           rc.inp, rc.lens, rc.h0, l ? rc.c0 : NULL, rc.B, rc.T);
+        loom_birnn_backward(&rc.dir[0], NULL, rc.dinp, rc.dh0, l ? rc.dc0 : NULL, rc.work, rc.Rout,
+                            rc.Rh, l ? rc.Rc : NULL, rc.cache, rc.inp, rc.lens, rc.B, rc.T);
+        ck_assert(loom_birnn_cache_size(&rc.dir[0], NULL, 3, 4) ==
+                  loom_rnn_cache_size(&rc.dir[0], 3, 4));
+        ck_assert(memcmp(out, rc.out, nout * sizeof *out) == 0);
+        ck_assert(memcmp(hf, rc.hf, nh * sizeof *hf) == 0);
+        ck_assert(!l || memcmp(cf, rc.cf, nh * sizeof *cf) == 0);
+        ck_assert(memcmp(dinp, rc.dinp, ninp * sizeof *dinp) == 0);
+        ck_assert(memcmp(dh0, rc.dh0, nh * sizeof *dh0) == 0);
+        ck_assert(!l || memcmp(dc0, rc.dc0, nh * sizeof *dc0) == 0);
+        ck_assert(memcmp(dWx, rc.dw[0][0], nW * sizeof *dWx) == 0);
+        free(out), free(hf), free(cf), free(dinp), free(dh0), free(dc0), free(dWx);
+        rnn_case_free(&rc);
+    }
+}
+END_TEST
+
 /* Backward passes add into the gradients (llm.c's convention): a second
  * backward without zeroing doubles every gradient. */
 START_TEST(backward_accumulates)
@@ -1237,6 +1276,7 @@ Suite *rnn_suite(void)
     tcase_add_test(tc, lstm_gradients_match_finite_differences);
     tcase_add_test(tc, padding_keeps_state_and_outputs_zeros);
     tcase_add_test(tc, backward_accumulates);
+    tcase_add_test(tc, birnn_without_bw_is_one_direction);
     tcase_add_test(tc, table_passes_match_plain_passes);
     tcase_add_test(tc, step_matches_sequence_and_gradients);
     tcase_add_test(tc, attention_gradients_match_finite_differences);
