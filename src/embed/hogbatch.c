@@ -20,33 +20,18 @@ void loom_sigmoid_table_init(loom_sigmoid_table *t)
     t->avx2 = loom_simd_level() >= LOOM_SIMD_AVX2;
 }
 
-/* Four floats as one value (SSE on x86-64, NEON on ARM), the portable
- * path. Rows need not be aligned: loads and stores go through memcpy,
- * which compiles to unaligned vector moves. */
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f load4(const float *p)
-{
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void store4(float *p, v4f v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
+/* The portable path: four floats as one value (core/vmath.h's loom_v4f,
+ * SSE on x86-64, NEON on ARM); rows need not be aligned. */
 static inline float dot_v4(const float *restrict x, const float *restrict y, size_t n)
 {
-    v4f a0 = {0}, a1 = {0};
+    loom_v4f a0 = {0}, a1 = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        a0 += load4(x + i) * load4(y + i);
-        a1 += load4(x + i + 4) * load4(y + i + 4);
+        a0 += loom_v4_load(x + i) * loom_v4_load(y + i);
+        a1 += loom_v4_load(x + i + 4) * loom_v4_load(y + i + 4);
     }
     if (i + 4 <= n) {
-        a0 += load4(x + i) * load4(y + i);
+        a0 += loom_v4_load(x + i) * loom_v4_load(y + i);
         i += 4;
     }
     a0 += a1;
@@ -64,10 +49,10 @@ static inline void combine_v4(float *restrict y, int from_zero, float *const *x,
 {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        v4f acc = from_zero ? (v4f){0} : load4(y + i);
+        loom_v4f acc = from_zero ? (loom_v4f){0} : loom_v4_load(y + i);
         for (size_t j = 0; j < nx; j++)
-            acc += c[j] * load4(x[j] + i);
-        store4(y + i, acc);
+            acc += c[j] * loom_v4_load(x[j] + i);
+        loom_v4_store(y + i, acc);
     }
     for (; i < n; i++) {
         float acc = from_zero ? 0.0f : y[i];

@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/hash.h"
 #include "base/writer.h"
 
 #include <errno.h>
@@ -51,16 +52,6 @@ struct loom_vectors {
 
 /* ---- the vocabulary: words in one buffer, an open-addressing index ---- */
 
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
-}
-
 static int index_grow(loom_vectors *v, size_t want)
 {
     size_t size = 16;
@@ -73,7 +64,7 @@ static int index_grow(loom_vectors *v, size_t want)
         return LOOM_ENOMEM;
     for (size_t i = 0; i < v->n; i++) {
         const char *w = v->chars + v->offs[i];
-        size_t h = hash_bytes(w, strlen(w)) & (size - 1);
+        size_t h = loom_hash_bytes(w, strlen(w)) & (size - 1);
         while (slots[h])
             h = (h + 1) & (size - 1);
         slots[h] = (uint32_t)(i + 1);
@@ -87,7 +78,7 @@ static int index_grow(loom_vectors *v, size_t want)
 /* The slot where `word` is or would go. */
 static size_t index_slot(const loom_vectors *v, const char *word, size_t len)
 {
-    size_t h = hash_bytes(word, len) & v->mask;
+    size_t h = loom_hash_bytes(word, len) & v->mask;
     while (v->slots[h]) {
         const char *w = v->chars + v->offs[v->slots[h] - 1];
         if (strncmp(w, word, len) == 0 && w[len] == '\0')
