@@ -1,24 +1,15 @@
 /* loom seq2seq: trains an attention + RNN encoder-decoder on parallel text.
- * Parsing, data set-up, vector initialisation report and printing only;
- * the model, the loop and the file format live in src/seq. */
+ * Parses the command line into src/seq's options struct (every value is
+ * checked by the library's options table, src/seq/options.c, the one that
+ * also checks model files), calls loom_seq_train_run and prints. */
 #include "config.h"
 #include "cli.h"
 #include "tokflags.h"
 #include "base/error.h"
 #include "base/progress.h"
-#include "base/writer.h"
-#include "core/blas.h"
-#include "embed/vectors.h"
-#include "seq/data.h"
-#include "seq/model_file.h"
 #include "seq/train.h"
-#include "seq/transfer.h"
 
-#include <math.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static const char help[] =
     "usage: loom seq2seq [OPTIONS] PAIRS -o MODEL\n"
@@ -56,7 +47,7 @@ static const char help[] =
     "transfer learning:\n"
     "      --src-vectors FILE, --tgt-vectors FILE  initialise the embeddings of the\n"
     "                         words found in a vector file (any format loom reads)\n"
-    "      --freeze src|tgt|both  keep those embeddings fixed\n"
+    "      --freeze src|tgt|both  keep those embeddings fixed (default: none)\n"
     "      --scale-vectors    multiply each vector file by one factor so that its values\n"
     "                         have standard deviation 1, the scale of the random\n"
     "                         initialisation (word2vec vectors have ~0.1-0.3, too small\n"
@@ -100,54 +91,70 @@ static const char help[] =
     " --src-vocab-from-vectors 20000 --scale-vectors --freeze src --max-steps 10\n";
 
 enum {
-    OPT_SRC = 0x3000,
+    OPT_TABLE = 0x3000, /* an option of the library's table, set by its name */
+    OPT_SRC,
     OPT_TGT,
     OPT_VALID,
-    OPT_VALID_EVERY,
-    OPT_MIN_COUNT,
-    OPT_MAX_VOCAB,
-    OPT_MAX_LEN,
-    OPT_CELL,
-    OPT_LAYERS,
-    OPT_BI,
-    OPT_UNI,
-    OPT_ATTENTION,
-    OPT_EMB,
-    OPT_HIDDEN,
-    OPT_ATTN_DIM,
-    OPT_DROPOUT,
-    OPT_SRC_VECTORS,
-    OPT_TGT_VECTORS,
-    OPT_FREEZE,
-    OPT_VOCAB_FROM_VECTORS,
-    OPT_SCALE_VECTORS,
-    OPT_LR,
-    OPT_CLIP,
-    OPT_SMOOTHING,
-    OPT_BATCH,
-    OPT_EPOCHS,
-    OPT_PATIENCE,
-    OPT_SEED,
-    OPT_THREADS,
     OPT_CHECKPOINT,
-    OPT_CHECKPOINT_EVERY,
     OPT_RESUME,
-    OPT_MAX_STEPS,
-    OPT_STOP_EXACT,
-    OPT_BEST_BY,
-    OPT_TIE,
+    OPT_UNI,
     OPT_SIDE = 0x3100 /* + 2 * tokflag index + side */
 };
 
-static const char *const side_names[] = {"source", "target"};
+#define TABLE(name, arg)                                                                           \
+    {                                                                                              \
+        name, arg, 0, OPT_TABLE                                                                    \
+    }
+
+static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
+                                         {"src", required_argument, 0, OPT_SRC},
+                                         {"tgt", required_argument, 0, OPT_TGT},
+                                         {"valid", required_argument, 0, OPT_VALID},
+                                         {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
+                                         {"resume", required_argument, 0, OPT_RESUME},
+                                         {"unidirectional", no_argument, 0, OPT_UNI},
+                                         TABLE("bidirectional", no_argument),
+                                         TABLE("tie-embeddings", no_argument),
+                                         TABLE("scale-vectors", no_argument),
+                                         TABLE("valid-every", required_argument),
+                                         TABLE("min-count", required_argument),
+                                         TABLE("max-vocab", required_argument),
+                                         TABLE("max-len", required_argument),
+                                         TABLE("cell", required_argument),
+                                         TABLE("layers", required_argument),
+                                         TABLE("attention", required_argument),
+                                         TABLE("emb", required_argument),
+                                         TABLE("hidden", required_argument),
+                                         TABLE("attn-dim", required_argument),
+                                         TABLE("dropout", required_argument),
+                                         TABLE("src-vectors", required_argument),
+                                         TABLE("tgt-vectors", required_argument),
+                                         TABLE("freeze", required_argument),
+                                         TABLE("src-vocab-from-vectors", required_argument),
+                                         TABLE("lr", required_argument),
+                                         TABLE("clip", required_argument),
+                                         TABLE("label-smoothing", required_argument),
+                                         TABLE("batch", required_argument),
+                                         TABLE("epochs", required_argument),
+                                         TABLE("patience", required_argument),
+                                         TABLE("seed", required_argument),
+                                         TABLE("threads", required_argument),
+                                         TABLE("checkpoint-every", required_argument),
+                                         TABLE("max-steps", required_argument),
+                                         TABLE("stop-at-exact", required_argument),
+                                         TABLE("best-by", required_argument),
+                                         {"src-keep-case", no_argument, 0, OPT_SIDE + 0},
+                                         {"tgt-keep-case", no_argument, 0, OPT_SIDE + 1},
+                                         {"src-punct", required_argument, 0, OPT_SIDE + 2},
+                                         {"tgt-punct", required_argument, 0, OPT_SIDE + 3},
+                                         {"src-pretokenized", no_argument, 0, OPT_SIDE + 4},
+                                         {"tgt-pretokenized", no_argument, 0, OPT_SIDE + 5},
+                                         TOKFLAGS_LONGOPTS,
+                                         CLI_COMMON_LONGOPTS,
+                                         {0, 0, 0, 0}};
 
 typedef struct {
-    const char *pairs, *src, *tgt, *valid, *output, *vectors[2], *checkpoint, *resume;
-    long long min_count, max_vocab, max_len, layers, emb, hidden, attn_dim, batch, epochs;
-    long long patience, seed, threads, valid_every, max_steps, vocab_from_vectors;
-    double dropout, lr, clip, smoothing, ckpt_minutes, stop_exact;
-    int cell, attention, bidirectional, freeze[2], emb_given, tie, scale_vectors, best_by;
-    loom_tok_opts tok[2];
+    loom_seq_train_opts o;
     int quiet, progress;
 } args;
 
@@ -162,202 +169,60 @@ static void report_plain(void *ctx, const char *line)
     fprintf(stderr, "loom seq2seq: %s\n", line);
 }
 
-static int side_option(int c, const char *arg, args *a)
+/* A tokenizer flag for both sides or for one (--src-punct ...); 1 when
+ * `c` was one, 0 when not, -1 after a usage error. */
+static int tok_option(int c, const char *arg, loom_tok_opts *tok)
 {
     static const int flags[] = {TOKFLAGS_KEEP_CASE, TOKFLAGS_PUNCT, TOKFLAGS_PRETOKENIZED};
+    if (c >= TOKFLAGS_KEEP_CASE && c <= TOKFLAGS_PRETOKENIZED) {
+        if (tokflags_option("seq2seq", c, arg, &tok[0]) < 0)
+            return -1;
+        return tokflags_option("seq2seq", c, arg, &tok[1]);
+    }
+    if (c < OPT_SIDE || c >= OPT_SIDE + 6)
+        return 0;
     int k = c - OPT_SIDE;
-    return tokflags_option("seq2seq", flags[k / 2], arg, &a->tok[k % 2]) < 0 ? -1 : 1;
+    return tokflags_option("seq2seq", flags[k / 2], arg, &tok[k % 2]) < 0 ? -1 : 1;
 }
 
 /* Returns 0 to go on, or an exit status + 1. */
 static int parse(int argc, char **argv, args *a)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'},
-        {"src", required_argument, 0, OPT_SRC},
-        {"tgt", required_argument, 0, OPT_TGT},
-        {"valid", required_argument, 0, OPT_VALID},
-        {"valid-every", required_argument, 0, OPT_VALID_EVERY},
-        {"min-count", required_argument, 0, OPT_MIN_COUNT},
-        {"max-vocab", required_argument, 0, OPT_MAX_VOCAB},
-        {"max-len", required_argument, 0, OPT_MAX_LEN},
-        {"cell", required_argument, 0, OPT_CELL},
-        {"layers", required_argument, 0, OPT_LAYERS},
-        {"bidirectional", no_argument, 0, OPT_BI},
-        {"unidirectional", no_argument, 0, OPT_UNI},
-        {"attention", required_argument, 0, OPT_ATTENTION},
-        {"emb", required_argument, 0, OPT_EMB},
-        {"hidden", required_argument, 0, OPT_HIDDEN},
-        {"attn-dim", required_argument, 0, OPT_ATTN_DIM},
-        {"dropout", required_argument, 0, OPT_DROPOUT},
-        {"src-vectors", required_argument, 0, OPT_SRC_VECTORS},
-        {"tgt-vectors", required_argument, 0, OPT_TGT_VECTORS},
-        {"freeze", required_argument, 0, OPT_FREEZE},
-        {"src-vocab-from-vectors", required_argument, 0, OPT_VOCAB_FROM_VECTORS},
-        {"scale-vectors", no_argument, 0, OPT_SCALE_VECTORS},
-        {"lr", required_argument, 0, OPT_LR},
-        {"clip", required_argument, 0, OPT_CLIP},
-        {"label-smoothing", required_argument, 0, OPT_SMOOTHING},
-        {"batch", required_argument, 0, OPT_BATCH},
-        {"epochs", required_argument, 0, OPT_EPOCHS},
-        {"patience", required_argument, 0, OPT_PATIENCE},
-        {"seed", required_argument, 0, OPT_SEED},
-        {"threads", required_argument, 0, OPT_THREADS},
-        {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
-        {"checkpoint-every", required_argument, 0, OPT_CHECKPOINT_EVERY},
-        {"resume", required_argument, 0, OPT_RESUME},
-        {"max-steps", required_argument, 0, OPT_MAX_STEPS},
-        {"stop-at-exact", required_argument, 0, OPT_STOP_EXACT},
-        {"best-by", required_argument, 0, OPT_BEST_BY},
-        {"tie-embeddings", no_argument, 0, OPT_TIE},
-        {"src-keep-case", no_argument, 0, OPT_SIDE + 0},
-        {"tgt-keep-case", no_argument, 0, OPT_SIDE + 1},
-        {"src-punct", required_argument, 0, OPT_SIDE + 2},
-        {"tgt-punct", required_argument, 0, OPT_SIDE + 3},
-        {"src-pretokenized", no_argument, 0, OPT_SIDE + 4},
-        {"tgt-pretokenized", no_argument, 0, OPT_SIDE + 5},
-        TOKFLAGS_LONGOPTS,
-        CLI_COMMON_LONGOPTS,
-        {0, 0, 0, 0}};
-    static const char *const freezes[] = {"src", "tgt", "both", NULL};
-    static const char *const best_bys[] = {"loss", "bleu", NULL};
     const char *cmd = "seq2seq";
-    int c, k;
+    loom_seq_train_opts *o = &a->o;
+    int c, idx = 0, k;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:hq", longopts, NULL)) != -1) {
-        long long *iv = NULL, lo = 1, hi = INT32_MAX;
-        double *dv = NULL, dlo = 0, dhi = 1e9;
-        const char *name = NULL;
-        if (c >= TOKFLAGS_KEEP_CASE && c <= TOKFLAGS_PRETOKENIZED) {
-            if (tokflags_option(cmd, c, optarg, &a->tok[0]) < 0)
-                return 1 + CLI_EXIT_USAGE;
-            tokflags_option(cmd, c, optarg, &a->tok[1]);
-            continue;
-        }
-        if (c >= OPT_SIDE && c < OPT_SIDE + 6) {
-            if (side_option(c, optarg, a) < 0)
+    while ((c = getopt_long(argc, argv, "o:hq", longopts, &idx)) != -1) {
+        if ((k = tok_option(c, optarg, o->tok)) != 0) {
+            if (k < 0)
                 return 1 + CLI_EXIT_USAGE;
             continue;
         }
         switch (c) {
-        case 'o':
-            a->output = optarg;
-            break;
-        case OPT_SRC:
-            a->src = optarg;
-            break;
-        case OPT_TGT:
-            a->tgt = optarg;
-            break;
-        case OPT_VALID:
-            a->valid = optarg;
-            break;
-        case OPT_SRC_VECTORS:
-            a->vectors[0] = optarg;
-            break;
-        case OPT_TGT_VECTORS:
-            a->vectors[1] = optarg;
-            break;
-        case OPT_CHECKPOINT:
-            a->checkpoint = optarg;
-            break;
-        case OPT_RESUME:
-            a->resume = optarg;
-            break;
-        case OPT_BI:
-            a->bidirectional = 1;
+        case OPT_TABLE:
+            if (loom_seq_opt_set(o, longopts[idx].name, optarg ? optarg : "1") < 0)
+                return 1 + cli_usage(cmd, "%s", loom_error_message());
             break;
         case OPT_UNI:
-            a->bidirectional = 0;
+            loom_seq_opt_set(o, "bidirectional", "0");
             break;
-        case OPT_TIE:
-            a->tie = 1;
+        case 'o':
+            o->output = optarg;
             break;
-        case OPT_SCALE_VECTORS:
-            a->scale_vectors = 1;
+        case OPT_SRC:
+            o->src = optarg;
             break;
-        case OPT_VALID_EVERY:
-            iv = &a->valid_every, name = "valid-every", lo = 0;
+        case OPT_TGT:
+            o->tgt = optarg;
             break;
-        case OPT_MIN_COUNT:
-            iv = &a->min_count, name = "min-count";
+        case OPT_VALID:
+            o->valid = optarg;
             break;
-        case OPT_MAX_VOCAB:
-            iv = &a->max_vocab, name = "max-vocab", lo = 0;
+        case OPT_CHECKPOINT:
+            o->checkpoint = optarg;
             break;
-        case OPT_VOCAB_FROM_VECTORS:
-            iv = &a->vocab_from_vectors, name = "src-vocab-from-vectors", lo = 0;
-            break;
-        case OPT_MAX_LEN:
-            iv = &a->max_len, name = "max-len", lo = 0;
-            break;
-        case OPT_LAYERS:
-            iv = &a->layers, name = "layers", hi = 8;
-            break;
-        case OPT_EMB:
-            iv = &a->emb, name = "emb", hi = 65536, a->emb_given = 1;
-            break;
-        case OPT_HIDDEN:
-            iv = &a->hidden, name = "hidden", hi = 65536;
-            break;
-        case OPT_ATTN_DIM:
-            iv = &a->attn_dim, name = "attn-dim", hi = 65536;
-            break;
-        case OPT_BATCH:
-            iv = &a->batch, name = "batch", hi = 65536;
-            break;
-        case OPT_EPOCHS:
-            iv = &a->epochs, name = "epochs", hi = 1000000;
-            break;
-        case OPT_PATIENCE:
-            iv = &a->patience, name = "patience", lo = 0;
-            break;
-        case OPT_SEED:
-            iv = &a->seed, name = "seed", lo = 0, hi = INT64_MAX;
-            break;
-        case OPT_THREADS:
-            iv = &a->threads, name = "threads", hi = 256;
-            break;
-        case OPT_MAX_STEPS:
-            iv = &a->max_steps, name = "max-steps", lo = 0, hi = INT64_MAX;
-            break;
-        case OPT_DROPOUT:
-            dv = &a->dropout, name = "dropout", dhi = 0.95;
-            break;
-        case OPT_LR:
-            dv = &a->lr, name = "lr", dlo = 1e-9, dhi = 10;
-            break;
-        case OPT_CLIP:
-            dv = &a->clip, name = "clip";
-            break;
-        case OPT_SMOOTHING:
-            dv = &a->smoothing, name = "label-smoothing", dhi = 0.99;
-            break;
-        case OPT_CHECKPOINT_EVERY:
-            dv = &a->ckpt_minutes, name = "checkpoint-every";
-            break;
-        case OPT_STOP_EXACT:
-            dv = &a->stop_exact, name = "stop-at-exact", dhi = 1;
-            break;
-        case OPT_CELL:
-            if ((k = cli_choice(cmd, "cell", optarg, loom_rnn_cell_names)) < 0)
-                return 1 + CLI_EXIT_USAGE;
-            a->cell = k;
-            break;
-        case OPT_ATTENTION:
-            if ((k = cli_choice(cmd, "attention", optarg, loom_attn_kind_names)) < 0)
-                return 1 + CLI_EXIT_USAGE;
-            a->attention = k;
-            break;
-        case OPT_BEST_BY:
-            if ((k = cli_choice(cmd, "best-by", optarg, best_bys)) < 0)
-                return 1 + CLI_EXIT_USAGE;
-            a->best_by = k;
-            break;
-        case OPT_FREEZE:
-            if ((k = cli_choice(cmd, "freeze", optarg, freezes)) < 0)
-                return 1 + CLI_EXIT_USAGE;
-            a->freeze[0] = k != 1, a->freeze[1] = k != 0;
+        case OPT_RESUME:
+            o->resume = optarg;
             break;
         case CLI_OPT_HELP:
             return 1 + cli_help(cmd);
@@ -370,314 +235,47 @@ static int parse(int argc, char **argv, args *a)
         default:
             return 1 + cli_bad_option(cmd, argc, argv);
         }
-        if (iv && cli_int(cmd, name, optarg, lo, hi, iv) < 0)
-            return 1 + CLI_EXIT_USAGE;
-        if (dv && cli_double(cmd, name, optarg, dlo, dhi, dv) < 0)
-            return 1 + CLI_EXIT_USAGE;
     }
     if (optind < argc)
-        a->pairs = argv[optind++];
+        o->pairs = argv[optind++];
     if (optind < argc)
         return 1 + cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!a->output)
+    if (!o->output)
         return 1 + cli_usage(cmd, "needs -o MODEL");
-    if (!a->pairs == !(a->src && a->tgt) || (!a->src != !a->tgt))
+    if (!o->pairs == !(o->src && o->tgt) || (!o->src != !o->tgt))
         return 1 + cli_usage(cmd, "needs PAIRS or both --src and --tgt");
-    if (a->tie && a->vectors[1])
-        return 1 + cli_usage(cmd, "with --tie-embeddings, --src-vectors initialises the one table");
-    if (a->vocab_from_vectors >= 0 && !a->vectors[0] && !a->resume)
-        return 1 + cli_usage(cmd, "--src-vocab-from-vectors needs --src-vectors");
-    if (a->vocab_from_vectors >= 0 && a->tie)
-        return 1 + cli_usage(cmd, "--src-vocab-from-vectors cannot be used with --tie-embeddings "
-                                  "(the one vocabulary is the target's too)");
-    if (a->tie && (a->freeze[0] || a->freeze[1]))
-        a->freeze[0] = 1, a->freeze[1] = 0;
-    if (a->scale_vectors && !a->vectors[0] && !a->vectors[1] && !a->resume)
-        return 1 + cli_usage(cmd, "--scale-vectors needs --src-vectors or --tgt-vectors");
-    if (a->freeze[0] && !a->vectors[0] && !a->resume)
-        return 1 + cli_usage(cmd, "--freeze src needs --src-vectors");
-    if (a->freeze[1] && !a->vectors[1] && !a->resume)
-        return 1 + cli_usage(cmd, "--freeze tgt needs --tgt-vectors");
-    if (a->attention == LOOM_ATTN_DOT && a->bidirectional)
-        return 1 + cli_usage(cmd, "--attention dot needs --unidirectional (the decoder's state "
-                                  "and the encoder's outputs must have one size)");
+    if (loom_seq_opts_check(o) < 0)
+        return 1 + cli_usage(cmd, "%s", loom_error_message());
     return 0;
-}
-
-/* Initialises one side's embeddings from vectors and reports coverage. */
-static int init_from_vectors(loom_param *e, const loom_vocab *v, const char *path, int side,
-                             const args *a)
-{
-    loom_seq_coverage cov;
-    int rc = loom_seq_init_embedding(e, v, path, a->scale_vectors,
-                                     (uint64_t)a->seed + (uint64_t)side, &cov);
-    if (rc || a->quiet)
-        return rc;
-    fprintf(stderr,
-            "loom seq2seq: %s vectors %s: %zu of %zu words found (coverage %.1f%% of the "
-            "vocabulary, %.1f%% of the running tokens)\n",
-            side_names[side], path, cov.found, cov.words,
-            cov.words ? 100.0 * cov.found / cov.words : 0,
-            cov.tokens ? 100.0 * cov.tokens_found / cov.tokens : 0);
-    if (a->scale_vectors)
-        fprintf(stderr,
-                "loom seq2seq: %s vectors scaled by %.4g to standard deviation 1 (from %.4g; "
-                "--scale-vectors)\n",
-                side_names[side], cov.scale, cov.sd);
-    return 0;
-}
-
-/* A resumed run takes its training settings from the checkpoint, so that
- * it continues the same run; only --epochs and --max-steps may change. */
-static void resume_args(args *a, const loom_st_file *f)
-{
-    const char *v;
-    if ((v = loom_st_meta(f, "lr")))
-        a->lr = strtod(v, NULL);
-    if ((v = loom_st_meta(f, "clip")))
-        a->clip = strtod(v, NULL);
-    if ((v = loom_st_meta(f, "label_smoothing")))
-        a->smoothing = strtod(v, NULL);
-    if ((v = loom_st_meta(f, "batch")))
-        a->batch = atoll(v);
-    if ((v = loom_st_meta(f, "seed")))
-        a->seed = atoll(v);
-    if ((v = loom_st_meta(f, "max_len")))
-        a->max_len = atoll(v);
-    if ((v = loom_st_meta(f, "freeze"))) {
-        a->freeze[0] = strcmp(v, "src") == 0 || strcmp(v, "both") == 0;
-        a->freeze[1] = strcmp(v, "tgt") == 0 || strcmp(v, "both") == 0;
-    }
-    if ((v = loom_st_meta(f, "src_vectors")) && strcmp(v, "none") != 0)
-        a->vectors[0] = v;
-    if ((v = loom_st_meta(f, "tgt_vectors")) && strcmp(v, "none") != 0)
-        a->vectors[1] = v;
-    if ((v = loom_st_meta(f, "best_by")))
-        a->best_by = strcmp(v, "bleu") == 0;
-}
-
-static int build_vocab(loom_vocab **out, const loom_seq_pairs *p, int side, const args *a)
-{
-    int rc = loom_vocab_new(out);
-    if (!rc)
-        rc = loom_vocab_add_specials(*out);
-    if (!rc)
-        rc = loom_seq_pairs_count_vocab(p, side, *out);
-    if (!rc && a->tie) /* one vocabulary: the other side's words too */
-        rc = loom_seq_pairs_count_vocab(p, 1 - side, *out);
-    if (rc || side != 0 || a->vocab_from_vectors < 0)
-        return rc ? rc : loom_vocab_finalize(*out, (uint64_t)a->min_count, (size_t)a->max_vocab);
-    loom_vocab *counts = *out;
-    size_t added;
-    *out = NULL;
-    if (!(rc = loom_vocab_finalize(counts, 1, 0)))
-        rc = loom_seq_vocab_with_vectors(out, counts, (uint64_t)a->min_count, (size_t)a->max_vocab,
-                                         a->vectors[0], (size_t)a->vocab_from_vectors, &added);
-    loom_vocab_free(counts);
-    if (!rc && !a->quiet)
-        fprintf(stderr, "loom seq2seq: %zu source words added from %s (--src-vocab-from-vectors)\n",
-                added, a->vectors[0]);
-    return rc;
 }
 
 static int run_seq2seq(int argc, char **argv)
 {
-    args a = {0};
-    a.min_count = 1, a.max_len = 50, a.layers = 1, a.emb = 64, a.hidden = 128, a.batch = 64;
-    a.epochs = 10, a.seed = 1, a.threads = 1, a.lr = 2e-3, a.clip = 1, a.ckpt_minutes = 10;
-    a.cell = LOOM_RNN_GRU, a.attention = LOOM_ATTN_BAHDANAU, a.bidirectional = 1,
-    a.vocab_from_vectors = -1;
-    loom_tok_opts_default(&a.tok[0]);
-    loom_tok_opts_default(&a.tok[1]);
+    args a = {.progress = CLI_PROGRESS_AUTO};
+    loom_seq_train_defaults(&a.o);
     int st = parse(argc, argv, &a);
     if (st)
         return st - 1;
-    char *inputs[] = {(char *)a.pairs, (char *)a.src,        (char *)a.tgt,
-                      (char *)a.valid, (char *)a.vectors[0], (char *)a.vectors[1]};
+    char *inputs[] = {(char *)a.o.pairs, (char *)a.o.src,        (char *)a.o.tgt,
+                      (char *)a.o.valid, (char *)a.o.vectors[0], (char *)a.o.vectors[1]};
     if (cli_inputs(inputs, 6))
         return CLI_EXIT_ERROR;
-    if (loom_check_writable(a.output) < 0)
-        return cli_fail();
-    char ckpt_default[4096];
-    if (!a.checkpoint) {
-        snprintf(ckpt_default, sizeof ckpt_default, "%s.ckpt", a.output);
-        a.checkpoint = ckpt_default;
-    }
-    loom_blas_set_threads(1); /* the trainer's own threads split each batch */
-
-    loom_seq_bundle b = {0};
-    loom_st_file *resume = NULL;
-    loom_seq_pairs *pairs = NULL, *vpairs = NULL;
-    loom_seq_corpus *train = NULL, *valid = NULL;
-    int rc = 0;
-    if (a.resume) {
-        if ((rc = loom_seq_file_load(&b, a.resume, &resume)))
-            goto done;
-        a.tok[0] = b.tok[0], a.tok[1] = b.tok[1];
-        resume_args(&a, resume);
-    }
-    if ((rc = loom_seq_pairs_read(&pairs, a.pairs ? a.pairs : a.src, a.pairs ? NULL : a.tgt,
-                                  &a.tok[0], &a.tok[1])))
-        goto done;
-    if (a.valid && (rc = loom_seq_pairs_read(&vpairs, a.valid, NULL, &a.tok[0], &a.tok[1])))
-        goto done;
-    if (!a.resume) {
-        if ((rc = build_vocab(&b.vocab[0], pairs, 0, &a)) ||
-            (rc = build_vocab(&b.vocab[1], pairs, 1, &a)))
-            goto done;
-        b.tok[0] = a.tok[0], b.tok[1] = a.tok[1];
-    }
-    if ((rc = loom_seq_corpus_build(&train, pairs, b.vocab[0], b.vocab[1], (int)a.max_len)))
-        goto done;
-    if (vpairs && (rc = loom_seq_corpus_build(&valid, vpairs, b.vocab[0], b.vocab[1], 0)))
-        goto done;
-    loom_seq_pairs_free(pairs), pairs = NULL;
-    loom_seq_pairs_free(vpairs), vpairs = NULL;
-    if (train->n == 0) {
-        rc = loom_error(LOOM_EINVAL, "%s: no pairs left to train on (--max-len %lld)",
-                        a.pairs ? a.pairs : a.src, a.max_len);
-        goto done;
-    }
-    if (!a.resume) {
-        if (!a.emb_given) { /* the vectors decide the embedding size */
-            for (int s = 1; s >= 0; s--) {
-                loom_vectors *v;
-                if (a.vectors[s] && (rc = loom_vectors_load_opts(&v, a.vectors[s], 0, 1)) == 0) {
-                    a.emb = (long long)loom_vectors_dim(v);
-                    loom_vectors_free(v);
-                }
-                if (rc)
-                    goto done;
-            }
-        }
-        loom_seq_config c = {a.cell,
-                             a.attention,
-                             (int)a.layers,
-                             a.bidirectional,
-                             (int)a.emb,
-                             (int)a.hidden,
-                             (int)(a.attn_dim ? a.attn_dim : a.hidden),
-                             (int)loom_vocab_size(b.vocab[0]),
-                             (int)loom_vocab_size(b.vocab[1]),
-                             (float)a.dropout,
-                             a.tie};
-        if ((rc = loom_seq_model_new(&b.model, &c, (uint64_t)a.seed)))
-            goto done;
-        loom_params *ps = loom_seq_model_params(b.model);
-        for (int s = 0; s < 2; s++)
-            if (a.vectors[s] && (rc = init_from_vectors(
-                                     loom_params_find(ps, s ? "tgt_emb.weight" : "src_emb.weight"),
-                                     b.vocab[s], a.vectors[s], s, &a)))
-                goto done;
-    }
-    loom_params *ps = loom_seq_model_params(b.model);
-    for (int s = 0; s < 2; s++)
-        if (a.freeze[s])
-            loom_params_freeze(ps, s ? "tgt_emb." : "src_emb.", 1);
-    if (!a.quiet) {
-        fprintf(stderr,
-                "loom seq2seq: %zu training pairs (%zu dropped over --max-len %lld), "
-                "%zu validation pairs; vocabularies %zu + %zu words; %zu parameters "
-                "(%zu trainable)\n",
-                train->n, train->dropped, a.max_len, valid ? valid->n : 0,
-                loom_vocab_size(b.vocab[0]), loom_vocab_size(b.vocab[1]), loom_params_numel(ps, 0),
-                loom_params_numel(ps, 1));
-        if (train->unknown[0] || train->unknown[1])
-            fprintf(stderr,
-                    "loom seq2seq: unknown words in training: %.2f%% source, %.2f%% target\n",
-                    100.0 * train->unknown[0] / train->tokens[0],
-                    100.0 * train->unknown[1] / train->tokens[1]);
-    }
-
-    char buf[13][32];
-    snprintf(buf[12], 32, "%lld", a.vocab_from_vectors);
-    snprintf(buf[9], 32, "%lld", a.threads);
-    snprintf(buf[10], 32, "%lld", a.valid_every);
-    snprintf(buf[11], 32, "%lld", a.patience);
-    snprintf(buf[0], 32, "%g", a.lr);
-    snprintf(buf[1], 32, "%g", a.clip);
-    snprintf(buf[2], 32, "%g", a.smoothing);
-    snprintf(buf[3], 32, "%lld", a.batch);
-    snprintf(buf[4], 32, "%lld", a.epochs);
-    snprintf(buf[5], 32, "%lld", a.seed);
-    snprintf(buf[6], 32, "%lld", a.max_len);
-    snprintf(buf[7], 32, "%lld", a.min_count);
-    snprintf(buf[8], 32, "%lld", a.max_vocab);
-    const char *freeze = a.freeze[0] && a.freeze[1] ? "both"
-                         : a.freeze[0]              ? "src"
-                         : a.freeze[1]              ? "tgt"
-                                                    : "none";
-    const char *meta[] = {"threads",
-                          buf[9],
-                          "valid_every",
-                          buf[10],
-                          "patience",
-                          buf[11],
-                          "lr",
-                          buf[0],
-                          "clip",
-                          buf[1],
-                          "label_smoothing",
-                          buf[2],
-                          "batch",
-                          buf[3],
-                          "epochs",
-                          buf[4],
-                          "seed",
-                          buf[5],
-                          "max_len",
-                          buf[6],
-                          "min_count",
-                          buf[7],
-                          "max_vocab",
-                          buf[8],
-                          "src_vocab_from_vectors",
-                          a.vocab_from_vectors >= 0 ? buf[12] : "off",
-                          "freeze",
-                          freeze,
-                          "scale_vectors",
-                          a.scale_vectors ? "1" : "0",
-                          "src_vectors",
-                          a.vectors[0] ? a.vectors[0] : "none",
-                          "tgt_vectors",
-                          a.vectors[1] ? a.vectors[1] : "none",
-                          "best_by",
-                          a.best_by ? "bleu" : "loss",
-                          NULL,
-                          NULL};
-    loom_seq_train_opts o;
-    loom_seq_train_defaults(&o);
-    o.lr = (float)a.lr, o.clip = (float)a.clip, o.label_smoothing = (float)a.smoothing;
-    o.batch = (int)a.batch, o.epochs = (int)a.epochs, o.seed = (uint64_t)a.seed;
-    o.threads = (int)a.threads;
-    o.valid_every = (int)a.valid_every, o.patience = (int)a.patience;
-    o.checkpoint_minutes = a.ckpt_minutes, o.checkpoint = a.checkpoint;
-    o.max_steps = a.max_steps, o.stop_at_exact = a.stop_exact, o.meta = meta;
-    o.best_by = a.best_by;
     int show = cli_progress_enabled(a.progress);
     loom_progress *p = loom_progress_new("seq2seq", 0, "steps", show);
     loom_seq_train_result res;
-    rc = loom_seq_train(&b, train, valid, &o, a.output, resume, p,
-                        a.quiet ? NULL
-                        : show  ? report
-                                : report_plain,
-                        p, &res);
-    loom_progress_finish(p, NULL);
+    int rc = loom_seq_train_run(&a.o, p, a.quiet ? NULL : show ? report : report_plain, p, &res);
+    if (!rc)
+        loom_progress_finish(p, NULL);
     loom_progress_free(p);
-    if (!rc && !a.quiet)
+    if (rc)
+        return cli_fail();
+    if (!a.quiet)
         fprintf(stderr,
                 "loom seq2seq: %ld steps, %ld target tokens in %.1f s (%.0f tokens/s); "
                 "wrote %s%s\n",
-                res.steps, res.tokens, res.seconds, res.tokens_per_s, a.output,
+                res.steps, res.tokens, res.seconds, res.tokens_per_s, a.o.output,
                 res.hit_max_steps ? " and the checkpoint (--max-steps)" : "");
-done:
-    loom_seq_pairs_free(pairs);
-    loom_seq_pairs_free(vpairs);
-    loom_seq_corpus_free(train);
-    loom_seq_corpus_free(valid);
-    loom_st_close(resume);
-    loom_seq_bundle_free(&b);
-    return rc ? cli_fail() : CLI_EXIT_OK;
+    return CLI_EXIT_OK;
 }
 
 const cli_command cmd_seq2seq = {"seq2seq", run_seq2seq,

@@ -257,16 +257,11 @@ int loom_params_save(const loom_params *ps, const char *path, const char *const 
     return rc;
 }
 
-int loom_params_read(loom_params *ps, const loom_st_file *f)
+int loom_params_match(const loom_params *ps, const loom_st_file *f)
 {
     const char *path = loom_st_path(f);
-    if (!ps->values)
-        return loom_error(LOOM_EINVAL,
-                          "%s: cannot load into a parameter set before it is "
-                          "allocated",
-                          path);
     for (size_t i = 0; i < ps->n; i++) {
-        loom_param *p = ps->p[i];
+        const loom_param *p = ps->p[i];
         int64_t shape[LOOM_PARAM_MAX_DIMS];
         const float *data;
         for (int d = 0; d < p->ndim; d++)
@@ -276,9 +271,23 @@ int loom_params_read(loom_params *ps, const loom_st_file *f)
             rc = loom_error(LOOM_EFORMAT, "%s: model file lacks parameter '%s'", path, p->name);
         if (rc < 0)
             return rc;
-        memcpy(p->value, data, p->size * sizeof(float));
     }
     return 0;
+}
+
+int loom_params_read(loom_params *ps, const loom_st_file *f)
+{
+    const char *path = loom_st_path(f);
+    if (!ps->values)
+        return loom_error(LOOM_EINVAL,
+                          "%s: cannot load into a parameter set before it is "
+                          "allocated",
+                          path);
+    int rc = loom_params_match(ps, f);
+    for (size_t i = 0; i < ps->n && !rc; i++)
+        memcpy(ps->p[i]->value, loom_st_find(f, ps->p[i]->name)->data,
+               ps->p[i]->size * sizeof(float));
+    return rc;
 }
 
 int loom_params_load(loom_params *ps, const char *path)

@@ -92,6 +92,10 @@ struct loom_st_writer;
 struct loom_st_file;
 int loom_params_write(const loom_params *ps, struct loom_st_writer *w);
 int loom_params_read(loom_params *ps, const struct loom_st_file *f);
+/* Checks that f holds every parameter of the set with its shape, as _read
+ * does, without touching values: on a set not yet allocated, it refuses a
+ * file whose tensors do not fit before any memory is taken. */
+int loom_params_match(const loom_params *ps, const struct loom_st_file *f);
 
 /* Initialisers, all drawing from `rng` in row-major order so a seed gives
  * the same weights on every machine. */

@@ -471,6 +471,8 @@ static int fill_batch(loom_seq_batch *b, size_t *bcap, const loom_seq_corpus *c,
 
 int loom_seq_batcher_get(loom_seq_batcher *bt, size_t k, loom_seq_batch *b)
 {
+    if (k >= bt->nbatches)
+        return loom_error(LOOM_EINVAL, "batch %zu asked of an epoch of %zu", k, bt->nbatches);
     size_t s = bt->starts[k], e = bt->starts[k + 1];
     int rc = fill_batch(&bt->b, &bt->bcap, bt->c, bt->order + s, (int)(e - s));
     *b = bt->b;

@@ -14,11 +14,11 @@ tests_test_bleu_LDADD = $(TEST_LIBS)
 
 # the encoder-decoder: data, model, file format, training, decoding;
 # `loom seq2seq`, `loom translate`
-libloom_la_SOURCES += src/seq/data.c src/seq/model.c src/seq/model_file.c src/seq/train.c \
-	src/seq/decode.c src/seq/transfer.c
+libloom_la_SOURCES += src/seq/data.c src/seq/model.c src/seq/model_file.c src/seq/options.c \
+	src/seq/train.c src/seq/run.c src/seq/decode.c src/seq/transfer.c
 loomseqincdir = $(includedir)/loom/seq
-loomseqinc_HEADERS = src/seq/data.h src/seq/model.h src/seq/model_file.h src/seq/train.h \
-	src/seq/decode.h src/seq/transfer.h
+loomseqinc_HEADERS = src/seq/data.h src/seq/model.h src/seq/model_file.h src/seq/options.h \
+	src/seq/train.h src/seq/decode.h src/seq/transfer.h
 loom_SOURCES += tools/seq2seq.c tools/translate.c tools/seq_info.c
 check_PROGRAMS += tests/test_seq
 TESTS += tests/test_seq tests/e2e/test_seq.sh tests/e2e/test_old_models.sh
@@ -26,3 +26,11 @@ EXTRA_DIST += tests/e2e/test_seq.sh tests/e2e/test_old_models.sh tests/fixtures/
 tests_test_seq_SOURCES = tests/test_seq.c tests/testutil.c tests/testutil.h
 tests_test_seq_CFLAGS = $(TEST_CFLAGS)
 tests_test_seq_LDADD = $(TEST_LIBS)
+
+# the options table and the checks of what model and checkpoint files claim
+check_PROGRAMS += tests/test_seq_options
+TESTS += tests/test_seq_options tests/e2e/test_seq_files.sh
+EXTRA_DIST += tests/e2e/test_seq_files.sh tests/e2e/st_edit.py
+tests_test_seq_options_SOURCES = tests/test_seq_options.c tests/testutil.c tests/testutil.h
+tests_test_seq_options_CFLAGS = $(TEST_CFLAGS)
+tests_test_seq_options_LDADD = $(TEST_LIBS)

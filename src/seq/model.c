@@ -208,7 +208,8 @@ static void init_weights(loom_seq_model *m, uint64_t seed)
     }
 }
 
-static int model_alloc(loom_seq_model **out, const loom_seq_config *c)
+/* A model with its parameters declared, not yet allocated. */
+static int model_declare(loom_seq_model **out, const loom_seq_config *c)
 {
     *out = NULL;
     int rc = loom_seq_config_check(c);
@@ -223,12 +224,36 @@ static int model_alloc(loom_seq_model **out, const loom_seq_config *c)
     m->Dc = c->attention == LOOM_ATTN_NONE ? 0 : m->He;
     m->Dout = c->hidden + m->Dc + c->emb;
     m->G = loom_rnn_gates(c->cell);
-    if ((rc = loom_params_new(&m->ps)) || (rc = declare(m)) || (rc = loom_params_alloc(m->ps))) {
+    if ((rc = loom_params_new(&m->ps)) || (rc = declare(m))) {
         loom_seq_model_free(m);
         return rc;
     }
-    bind(m);
     *out = m;
+    return 0;
+}
+
+static int model_alloc(loom_seq_model **out, const loom_seq_config *c)
+{
+    int rc = model_declare(out, c);
+    if (!rc && (rc = loom_params_alloc((*out)->ps))) {
+        loom_seq_model_free(*out);
+        *out = NULL;
+    }
+    if (!rc)
+        bind(*out);
+    return rc;
+}
+
+int loom_seq_model_declare(loom_params **out, const loom_seq_config *c)
+{
+    loom_seq_model *m;
+    *out = NULL;
+    int rc = model_declare(&m, c);
+    if (rc)
+        return rc;
+    *out = m->ps;
+    m->ps = NULL;
+    loom_seq_model_free(m);
     return 0;
 }
 

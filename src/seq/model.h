@@ -55,6 +55,12 @@ void loom_seq_model_free(loom_seq_model *m);
 /* A model of that shape with every weight 0, for a loader to fill. */
 int loom_seq_model_new_zero(loom_seq_model **out, const loom_seq_config *c);
 
+/* The parameters a model of that shape has, declared (names and shapes)
+ * but not allocated: a loader checks a file's tensors against them before
+ * it takes memory (core/param.h: loom_params_match). Free with
+ * loom_params_free. */
+int loom_seq_model_declare(loom_params **out, const loom_seq_config *c);
+
 /* Makes decoding read the embeddings through per-word tables (each word's
  * share of the first encoder layer's and of the decoder's input
  * projection, computed once: a row copy per token in place of a

@@ -1,9 +1,12 @@
 /* loom: reading and writing sequence model files (safetensors with the
  * vocabularies, tokenizer options and hyperparameters in __metadata__).
- * Knows the file's keys; the arithmetic is in model.c. */
+ * The options' keys and their rules are options.c's table; this file adds
+ * the format name, the vocabularies and the tensors, and checks what it
+ * reads before it trusts it. The arithmetic is in model.c. */
 #include "config.h"
 #include "seq/model_file.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,25 +25,6 @@ void loom_seq_bundle_free(loom_seq_bundle *b)
     memset(b, 0, sizeof *b);
 }
 
-void loom_seq_tok_format(char *buf, size_t n, const loom_tok_opts *o)
-{
-    snprintf(buf, n, "keep_case=%d punct=%s invalid=%s pretokenized=%d", o->keep_case,
-             o->punct == LOOM_PUNCT_DROP ? "drop" : "keep",
-             o->invalid == LOOM_INVALID_REPLACE ? "replace" : "error", o->pretokenized);
-}
-
-int loom_seq_tok_parse(loom_tok_opts *o, const char *s)
-{
-    char punct[16], invalid[16];
-    loom_tok_opts_default(o);
-    if (sscanf(s, "keep_case=%d punct=%15s invalid=%15s pretokenized=%d", &o->keep_case, punct,
-               invalid, &o->pretokenized) != 4)
-        return LOOM_EFORMAT;
-    o->punct = strcmp(punct, "drop") == 0 ? LOOM_PUNCT_DROP : LOOM_PUNCT_KEEP;
-    o->invalid = strcmp(invalid, "replace") == 0 ? LOOM_INVALID_REPLACE : LOOM_INVALID_ERROR;
-    return 0;
-}
-
 /* The vocabulary without its 4 specials as "word\tcount\n" lines. */
 static char *vocab_text(const loom_vocab *v)
 {
@@ -57,47 +41,48 @@ static char *vocab_text(const loom_vocab *v)
     return s;
 }
 
-/* Rebuilds a vocabulary from vocab_text's lines, checking that the ids
- * come back in the same order. */
+/* Rebuilds a vocabulary from vocab_text's lines. The ids must come back
+ * as the lines number them (the embedding rows follow that order): a list
+ * that is not in the vocabulary's own order (count descending, then bytes)
+ * is refused, never re-sorted. */
 static int vocab_parse(loom_vocab **out, const char *s, const char *path, const char *key)
 {
     loom_vocab *v;
     int rc = loom_vocab_new(&v);
     if (rc)
         return rc;
-    size_t expect = 4;
-    for (const char *p = s; *p;) {
+    size_t line = 0;
+    for (const char *p = s; *p && !rc; line++) {
         const char *tab = strchr(p, '\t'), *nl = strchr(p, '\n');
-        if (!tab || !nl || tab > nl) {
-            loom_vocab_free(v);
-            return loom_error(LOOM_EFORMAT, "%s: metadata '%s' is not word<TAB>count lines", path,
-                              key);
-        }
-        unsigned long long count = strtoull(tab + 1, NULL, 10);
-        if ((rc = loom_vocab_add(v, p, (size_t)(tab - p), count))) {
-            loom_vocab_free(v);
-            return rc;
-        }
-        expect++;
-        p = nl + 1;
+        size_t digits = tab && nl > tab ? strspn(tab + 1, "0123456789") : 0;
+        if (!nl || tab == p || digits == 0 || digits > 19 || tab + 1 + digits != nl)
+            rc = loom_error(LOOM_EFORMAT, "%s: metadata '%s' line %zu is not word<TAB>count", path,
+                            key, line + 1);
+        else
+            rc = loom_vocab_add(v, p, (size_t)(tab - p), strtoull(tab + 1, NULL, 10));
+        p = nl ? nl + 1 : p + strlen(p);
     }
-    if ((rc = loom_vocab_add_specials(v)) || (rc = loom_vocab_finalize(v, 0, 0))) {
+    if (!rc && !(rc = loom_vocab_add_specials(v)))
+        rc = loom_vocab_finalize(v, 0, 0);
+    if (!rc && loom_vocab_size(v) != line + 4)
+        rc = loom_error(LOOM_EFORMAT, "%s: metadata '%s' has repeated words", path, key);
+    size_t id = 4;
+    for (const char *p = s; *p && !rc; id++) {
+        const char *tab = strchr(p, '\t');
+        const char *w = loom_vocab_word(v, (int32_t)id);
+        if (strlen(w) != (size_t)(tab - p) || memcmp(w, p, (size_t)(tab - p)) != 0)
+            rc = loom_error(LOOM_EFORMAT,
+                            "%s: metadata '%s' line %zu is out of order (words must be listed "
+                            "by count, then bytes, as their ids and the embedding rows are)",
+                            path, key, id - 3);
+        p = strchr(p, '\n') + 1;
+    }
+    if (rc) {
         loom_vocab_free(v);
         return rc;
     }
-    if (loom_vocab_size(v) != expect) {
-        loom_vocab_free(v);
-        return loom_error(LOOM_EFORMAT, "%s: metadata '%s' has repeated words", path, key);
-    }
     *out = v;
     return 0;
-}
-
-static int meta_int(loom_st_writer *w, const char *key, long long v)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%lld", v);
-    return loom_st_writer_meta(w, key, buf);
 }
 
 int loom_seq_file_writer(loom_st_writer **out, const loom_seq_bundle *b)
@@ -107,26 +92,15 @@ int loom_seq_file_writer(loom_st_writer **out, const loom_seq_bundle *b)
     int rc = loom_st_writer_new(&w);
     if (rc)
         return rc;
-    const loom_seq_config *c = loom_seq_model_config(b->model);
-    char buf[128];
+    loom_seq_train_opts o; /* the model's rows of the options table */
+    loom_seq_train_defaults(&o);
+    o.model = *loom_seq_model_config(b->model);
+    o.tok[0] = b->tok[0], o.tok[1] = b->tok[1];
     rc |= loom_st_writer_meta(w, "format", LOOM_SEQ_FORMAT);
     rc |= loom_st_writer_meta(w, "version", LOOM_SEQ_FORMAT_VERSION);
     rc |= loom_st_writer_meta(w, "layout", "matrices are (in, out): PyTorch's weight transposed");
-    rc |= loom_st_writer_meta(w, "cell", loom_rnn_cell_name(c->cell));
-    rc |= loom_st_writer_meta(w, "attention", loom_attn_kind_name(c->attention));
-    rc |= meta_int(w, "layers", c->layers);
-    rc |= meta_int(w, "bidirectional", c->bidirectional);
-    rc |= meta_int(w, "emb", c->emb);
-    rc |= meta_int(w, "hidden", c->hidden);
-    rc |= meta_int(w, "attn_dim", c->attn_dim);
-    rc |= meta_int(w, "src_vocab_size", c->src_vocab);
-    rc |= meta_int(w, "tgt_vocab_size", c->tgt_vocab);
-    rc |= meta_int(w, "tie_embeddings", c->tie_embeddings);
-    snprintf(buf, sizeof buf, "%.9g", c->dropout);
-    rc |= loom_st_writer_meta(w, "dropout", buf);
+    rc |= loom_seq_meta_write(w, LOOM_SEQ_META_MODEL, &o, NULL);
     for (int s = 0; s < 2; s++) {
-        loom_seq_tok_format(buf, sizeof buf, &b->tok[s]);
-        rc |= loom_st_writer_meta(w, s ? "tgt_tokenizer" : "src_tokenizer", buf);
         char *text = vocab_text(b->vocab[s]);
         if (!text) {
             loom_st_writer_free(w);
@@ -148,18 +122,6 @@ int loom_seq_file_writer(loom_st_writer **out, const loom_seq_bundle *b)
     return 0;
 }
 
-static int need_int(const loom_st_file *f, const char *key, long long lo, long long hi, int *out)
-{
-    const char *s = loom_st_meta(f, key);
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || end == s || *end || v < lo || v > hi)
-        return loom_error(LOOM_EFORMAT, "%s: metadata '%s' is %s", loom_st_path(f), key,
-                          s ? "out of range" : "missing");
-    *out = (int)v;
-    return 0;
-}
-
 static int check_format(const loom_st_file *f)
 {
     const char *fmt = loom_st_meta(f, "format"), *ver = loom_st_meta(f, "version");
@@ -172,36 +134,39 @@ static int check_format(const loom_st_file *f)
     return 0;
 }
 
-static int read_config(const loom_st_file *f, loom_seq_config *c)
+/* Every value a float tensor of the file holds is a number: weights or
+ * optimizer state that are NaN or infinite would decode as garbage. */
+static int check_finite(const loom_st_file *f)
 {
-    const char *path = loom_st_path(f);
-    memset(c, 0, sizeof *c);
-    const char *cell = loom_st_meta(f, "cell"), *attn = loom_st_meta(f, "attention");
-    int ci = cell ? loom_rnn_cell_parse(cell) : -1, ai = attn ? loom_attn_kind_parse(attn) : -1;
-    if (ci < 0 || ai < 0)
-        return loom_error(LOOM_EFORMAT, "%s: metadata 'cell' or 'attention' missing or unknown",
-                          path);
-    c->cell = (loom_rnn_cell)ci, c->attention = (loom_attn_kind)ai;
-    int rc = 0;
-    if ((rc = need_int(f, "layers", 1, LOOM_SEQ_MAX_LAYERS, &c->layers)) ||
-        (rc = need_int(f, "bidirectional", 0, 1, &c->bidirectional)) ||
-        (rc = need_int(f, "emb", 1, 65536, &c->emb)) ||
-        (rc = need_int(f, "hidden", 1, 65536, &c->hidden)) ||
-        (rc = need_int(f, "attn_dim", 0, 65536, &c->attn_dim)) ||
-        (rc = need_int(f, "src_vocab_size", 5, 1 << 30, &c->src_vocab)) ||
-        (rc = need_int(f, "tgt_vocab_size", 5, 1 << 30, &c->tgt_vocab)))
-        return rc;
-    const char *tie = loom_st_meta(f, "tie_embeddings");
-    c->tie_embeddings = tie && strcmp(tie, "1") == 0;
-    const char *d = loom_st_meta(f, "dropout");
-    c->dropout = d ? strtof(d, NULL) : 0;
-    rc = loom_seq_config_check(c);
-    return rc ? loom_error_prefix(rc, path, 0) : 0;
+    for (size_t i = 0; i < loom_st_count(f); i++) {
+        const loom_st_tensor *t = loom_st_at(f, i);
+        if (t->dtype != LOOM_ST_F32)
+            continue;
+        const float *x = t->data;
+        for (size_t k = 0; k < t->numel; k++)
+            if (!isfinite(x[k]))
+                return loom_error(LOOM_EFORMAT, "%s: tensor '%s' holds %s (element %zu)",
+                                  loom_st_path(f), t->name, isnan(x[k]) ? "NaN" : "an infinity", k);
+    }
+    return 0;
+}
+
+/* The file's metadata, every key checked (loom_seq_meta_read), and the
+ * model's shape from it. */
+static int read_options(const loom_st_file *f, loom_seq_train_opts *o)
+{
+    loom_seq_position pos;
+    loom_seq_train_defaults(o);
+    memset(&pos, 0, sizeof pos);
+    int rc = loom_seq_meta_read(f, LOOM_SEQ_META_ALL, LOOM_SEQ_META_MODEL, o, &pos);
+    if (!rc && (rc = loom_seq_config_check(&o->model)))
+        rc = loom_error_prefix(rc, loom_st_path(f), 0);
+    return rc;
 }
 
 typedef struct {
-    loom_seq_config c;
-    loom_seq_model *model;
+    loom_seq_train_opts o; /* the metadata, every value checked */
+    loom_params *want;     /* the parameters it implies, declared, not allocated */
 } load_ctx;
 
 /* The size in values a tensor named `name` must have in a model file or
@@ -229,22 +194,33 @@ static size_t expected_numel(const loom_params *ps, const char *name)
     return want;
 }
 
-/* Runs on the header alone, before any tensor data is read: the model's
- * shape comes from the metadata, and each tensor of the file must be one
- * of its parameters (or their optimizer state) with its size, so data the
- * model has no use for (a small .gz claiming gigabytes) is never inflated. */
-static int check_tensors(const loom_st_file *f, void *arg)
+/* Runs on the header alone, before any tensor data is read or any memory
+ * is taken for the model: the metadata is checked by the options table,
+ * the parameters it implies are declared (not allocated) and each must be
+ * in the file with its shape, and each tensor of the file must be one of
+ * them (or their optimizer state) with its size, so data the model has no
+ * use for (a small .gz claiming gigabytes) is never inflated. */
+static int check_header(const loom_st_file *f, void *arg)
 {
     load_ctx *x = arg;
+    const loom_seq_config *c = &x->o.model;
     int rc;
-    if ((rc = check_format(f)) || (rc = read_config(f, &x->c)))
+    if ((rc = check_format(f)) || (rc = read_options(f, &x->o)) ||
+        (rc = loom_seq_model_declare(&x->want, c)))
         return rc;
-    if ((rc = loom_seq_model_new_zero(&x->model, &x->c)))
-        return loom_error_prefix(rc, loom_st_path(f), 0);
-    const loom_params *ps = loom_seq_model_params(x->model);
+    if ((rc = loom_params_match(x->want, f))) {
+        char why[512]; /* and say which sizes the tensors were held to */
+        snprintf(why, sizeof why, "%s", loom_error_message());
+        if (rc == LOOM_EFORMAT)
+            rc = loom_error(rc,
+                            "%s, as metadata 'emb' %d, 'hidden' %d, 'attn_dim' %d and the "
+                            "vocabulary sizes %d and %d imply",
+                            why, c->emb, c->hidden, c->attn_dim, c->src_vocab, c->tgt_vocab);
+        return rc;
+    }
     for (size_t i = 0; i < loom_st_count(f); i++) {
         const loom_st_tensor *t = loom_st_at(f, i);
-        size_t want = expected_numel(ps, t->name);
+        size_t want = expected_numel(x->want, t->name);
         if (!want)
             return loom_error(LOOM_EFORMAT, "%s: tensor '%s' is not a parameter of this model",
                               loom_st_path(f), t->name);
@@ -261,54 +237,39 @@ int loom_seq_file_load(loom_seq_bundle *b, const char *path, loom_st_file **f_ou
     memset(b, 0, sizeof *b);
     if (f_out)
         *f_out = NULL;
-    loom_st_file *f;
+    loom_st_file *f = NULL;
     load_ctx x = {0};
-    int rc = loom_st_open_checked(&f, path, check_tensors, &x);
-    if (rc) {
-        loom_seq_model_free(x.model);
-        return rc;
-    }
-    loom_seq_config c = x.c;
-    b->model = x.model;
+    int rc = loom_st_open_checked(&f, path, check_header, &x);
+    if (rc)
+        goto fail;
+    const loom_seq_config *c = &x.o.model;
+    b->tok[0] = x.o.tok[0], b->tok[1] = x.o.tok[1];
     for (int s = 0; s < 2; s++) {
-        const char *key = s ? "tgt_tokenizer" : "src_tokenizer";
-        const char *t = loom_st_meta(f, key);
-        if (!t || loom_seq_tok_parse(&b->tok[s], t)) {
-            rc = loom_error(LOOM_EFORMAT, "%s: metadata '%s' missing or malformed", path, key);
-            goto fail;
-        }
-        key = s ? "tgt_vocab" : "src_vocab";
+        const char *key = s ? "tgt_vocab" : "src_vocab";
         const char *v = loom_st_meta(f, key);
         if (!v) {
-            rc = loom_error(LOOM_EFORMAT, "%s: metadata '%s' missing", path, key);
+            rc = loom_error(LOOM_EFORMAT, "%s: metadata '%s' is missing", path, key);
             goto fail;
         }
         if ((rc = vocab_parse(&b->vocab[s], v, path, key)))
             goto fail;
-        if ((int)loom_vocab_size(b->vocab[s]) != (s ? c.tgt_vocab : c.src_vocab)) {
+        if ((int)loom_vocab_size(b->vocab[s]) != (s ? c->tgt_vocab : c->src_vocab)) {
             rc = loom_error(LOOM_EFORMAT, "%s: '%s' has %zu words, the model %d", path, key,
-                            loom_vocab_size(b->vocab[s]), s ? c.tgt_vocab : c.src_vocab);
+                            loom_vocab_size(b->vocab[s]), s ? c->tgt_vocab : c->src_vocab);
             goto fail;
         }
     }
-    loom_params *ps = loom_seq_model_params(b->model);
-    for (size_t i = 0; i < loom_params_len(ps); i++) {
-        loom_param *p = loom_params_at(ps, i);
-        int64_t shape[2] = {p->shape[0], p->ndim > 1 ? p->shape[1] : 0};
-        const float *data;
-        if ((rc = loom_st_get_f32(f, p->name, p->ndim, shape, &data))) {
-            if (rc == LOOM_ENOTFOUND)
-                rc = LOOM_EFORMAT;
-            goto fail;
-        }
-        memcpy(p->value, data, p->size * sizeof(float));
-    }
+    if ((rc = check_finite(f)) || (rc = loom_seq_model_new_zero(&b->model, c)) ||
+        (rc = loom_params_read(loom_seq_model_params(b->model), f)))
+        goto fail;
+    loom_params_free(x.want);
     if (f_out)
         *f_out = f;
     else
         loom_st_close(f);
     return 0;
 fail:
+    loom_params_free(x.want);
     loom_st_close(f);
     loom_seq_bundle_free(b);
     return rc;
@@ -355,18 +316,16 @@ static int appendf(char **s, size_t *len, size_t *cap, const char *fmt, ...)
     return 0;
 }
 
-/* Training hyperparameters written by the trainer, shown by describe. */
-/* clang-format off */
-static const char *const train_keys[] = {
-    "threads", "valid_every",     "patience",    "lr",
-    "clip",    "label_smoothing", "batch",       "epochs",
-    "seed",    "max_len",         "min_count",   "max_vocab",
-    "src_vocab_from_vectors", "scale_vectors",
-    "freeze",  "src_vectors",     "tgt_vectors", "best_by",
-    "steps",   "epoch",           "best_valid_loss", "best_valid_bleu",
-    "valid_bleu", "train_tokens_per_s",
-    NULL};
-/* clang-format on */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} text;
+
+static int append_key(void *ctx, const char *key, const char *value)
+{
+    text *t = ctx;
+    return appendf(&t->s, &t->len, &t->cap, "%s: %s\n", key, value);
+}
 
 int loom_seq_describe(char **out, const char *path)
 {
@@ -402,11 +361,9 @@ int loom_seq_describe(char **out, const char *path)
                           loom_vocab_word(b.vocab[side], (int32_t)i));
         rc |= appendf(&s, &len, &cap, "%s); tokenizer %s\n", n > 12 ? " ..." : "", tok);
     }
-    for (int i = 0; train_keys[i]; i++) {
-        const char *v = loom_st_meta(f, train_keys[i]);
-        if (v)
-            rc |= appendf(&s, &len, &cap, "%s: %s\n", train_keys[i], v);
-    }
+    text t = {s, len, cap}; /* how it was trained, from the options table */
+    rc |= loom_seq_meta_each(f, LOOM_SEQ_META_TRAIN | LOOM_SEQ_META_RESULT, append_key, &t);
+    s = t.s, len = t.len, cap = t.cap;
     if (loom_st_find(f, "optim.out.bias.m"))
         rc |= appendf(&s, &len, &cap, "checkpoint: holds optimizer state (--resume)\n");
     loom_st_close(f);

@@ -8,6 +8,7 @@
 
 #include "base/safetensors.h"
 #include "seq/model.h"
+#include "seq/options.h"
 #include "text/tokenizer.h"
 #include "text/vocab.h"
 
@@ -29,8 +30,12 @@ void loom_seq_bundle_free(loom_seq_bundle *b); /* frees the members, not b */
 int loom_seq_file_writer(loom_st_writer **out, const loom_seq_bundle *b);
 
 /* Opens a model file, checks format and version, and rebuilds the bundle
- * (model, vocabularies, tokenizers). When f_out is not NULL the open file
- * is handed back (for checkpoint state); close it with loom_st_close. */
+ * (model, vocabularies, tokenizers). Nothing in it is trusted: every
+ * metadata value is checked by the options table's rules, the
+ * vocabularies must list their words in id order, the tensors must have
+ * the shapes the metadata implies (checked before the model's memory is
+ * taken) and hold no NaN or infinity; LOOM_EFORMAT names file and key. When f_out is not NULL the
+ * open file is handed back (for checkpoint state); close it with loom_st_close. */
 int loom_seq_file_load(loom_seq_bundle *b, const char *path, loom_st_file **f_out);
 
 /* A human-readable description of a model file (format, sizes,
@@ -39,9 +44,5 @@ int loom_seq_file_load(loom_seq_bundle *b, const char *path, loom_st_file **f_ou
 int loom_seq_describe(char **out, const char *path);
 /* 1 when `path` is a safetensors file whose format is loom-seq2seq. */
 int loom_seq_is_model_file(const char *path);
-
-/* Tokenizer options as one metadata string and back. */
-void loom_seq_tok_format(char *buf, size_t n, const loom_tok_opts *o);
-int loom_seq_tok_parse(loom_tok_opts *o, const char *s);
 
 #endif

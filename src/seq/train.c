@@ -21,18 +21,6 @@
 #include "seq/bleu.h"
 #include "seq/decode.h"
 
-void loom_seq_train_defaults(loom_seq_train_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->lr = 2e-3f;
-    o->clip = 1.0f;
-    o->batch = 64;
-    o->epochs = 10;
-    o->seed = 1;
-    o->threads = 1;
-    o->checkpoint_minutes = 10;
-}
-
 /* ---- evaluation ---- */
 
 /* Appends the words of ids to *s, space-separated. `unk` spells <unk>:
@@ -132,80 +120,55 @@ int loom_seq_evaluate(loom_seq_bundle *b, loom_seq_work *w, const loom_seq_corpu
 
 /* ---- checkpoints ---- */
 
-typedef struct {
-    int epoch;  /* current epoch */
-    long batch; /* next batch within it */
-    long step;
-    long tokens;
-    double best; /* best validation loss so far (INFINITY: none) */
-    int bad;     /* validations since the best */
-} position;
+typedef loom_seq_position position;
 
-static int meta_put(loom_st_writer *w, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int meta_put(loom_st_writer *w, const char *key, const char *fmt, ...)
-{
-    char buf[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return loom_st_writer_meta(w, key, buf);
-}
-
-static int put_extra(loom_st_writer *w, const loom_seq_train_opts *o)
-{
-    int rc = 0;
-    for (int i = 0; o->meta && o->meta[i] && o->meta[i + 1]; i += 2)
-        rc |= loom_st_writer_meta(w, o->meta[i], o->meta[i + 1]);
-    return rc;
-}
-
+/* The model file, or with the optimizer a checkpoint: the model's rows
+ * (model_file.c), then the run's options and position, as options.c's
+ * table writes them. */
 static int save_model(loom_seq_bundle *b, const loom_seq_train_opts *o, const char *path,
                       const position *p, const loom_optim *opt)
 {
+    position at = *p;
+    at.best_loss = at.best_bleu = NAN;
+    if (isfinite(p->best) && o->best_by == LOOM_SEQ_BEST_BLEU)
+        at.best_bleu = -p->best;
+    else if (isfinite(p->best))
+        at.best_loss = p->best;
     loom_st_writer *w;
     int rc = loom_seq_file_writer(&w, b);
     if (rc)
         return rc;
-    rc |= put_extra(w, o);
-    rc |= meta_put(w, "steps", "%ld", p->step);
-    rc |= meta_put(w, "epoch", "%d", p->epoch);
-    if (isfinite(p->best))
-        rc |= o->best_by == LOOM_SEQ_BEST_BLEU ? meta_put(w, "best_valid_bleu", "%.2f", -p->best)
-                                               : meta_put(w, "best_valid_loss", "%.6f", p->best);
-    if (opt) {
-        rc |= loom_optim_save_state(opt, w);
-        rc |= meta_put(w, "train_epoch", "%d", p->epoch);
-        rc |= meta_put(w, "train_batch", "%ld", p->batch);
-        rc |= meta_put(w, "train_step", "%ld", p->step);
-        rc |= meta_put(w, "train_tokens", "%ld", p->tokens);
-        rc |= meta_put(w, "train_best", "%a", p->best);
-        rc |= meta_put(w, "train_bad", "%d", p->bad);
-    }
+    unsigned sections = LOOM_SEQ_META_TRAIN | LOOM_SEQ_META_RESULT;
+    rc = loom_seq_meta_write(w, sections | (opt ? LOOM_SEQ_META_CKPT : 0), o, &at);
+    if (!rc && opt)
+        rc = loom_optim_save_state(opt, w);
     if (!rc)
         rc = loom_st_writer_save(w, path);
     loom_st_writer_free(w);
     return rc < 0 ? rc : rc ? LOOM_EINVAL : 0;
 }
 
-static int restore(position *p, loom_optim *opt, const loom_st_file *f)
+/* The loop's position and the optimizer's state from a checkpoint, checked
+ * against the data it resumes on. */
+static int restore(position *p, loom_optim *opt, const loom_st_file *f, const loom_seq_batcher *bt,
+                   int batch)
 {
     const char *path = loom_st_path(f);
-    const char *e = loom_st_meta(f, "train_epoch"), *b = loom_st_meta(f, "train_batch");
-    const char *s = loom_st_meta(f, "train_step"), *t = loom_st_meta(f, "train_tokens");
-    const char *best = loom_st_meta(f, "train_best"), *bad = loom_st_meta(f, "train_bad");
-    if (!e || !b || !s || !t || !best || !bad)
+    if (!loom_st_meta(f, "train_epoch"))
         return loom_error(LOOM_EFORMAT,
                           "%s: not a training checkpoint (no optimizer state: "
                           "resume from the .ckpt file)",
                           path);
-    p->epoch = atoi(e);
-    p->batch = atol(b);
-    p->step = atol(s);
-    p->tokens = atol(t);
-    p->best = strtod(best, NULL);
-    p->bad = atoi(bad);
+    loom_seq_train_opts unused;
+    int rc = loom_seq_meta_read(f, LOOM_SEQ_META_CKPT, LOOM_SEQ_META_CKPT, &unused, p);
+    if (rc)
+        return rc;
+    size_t nb = loom_seq_batcher_count(bt);
+    if ((size_t)p->batch > nb)
+        return loom_error(LOOM_EFORMAT,
+                          "%s: metadata 'train_batch' is %ld, but the data make %zu batches of "
+                          "%d (resume on the run's data)",
+                          path, p->batch, nb, batch);
     return loom_optim_load_state(opt, f);
 }
 
@@ -370,6 +333,9 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
 {
     memset(res, 0, sizeof *res);
     res->valid_loss = res->valid_bleu = res->valid_exact = -1;
+    int rc = loom_seq_opts_check(o);
+    if (rc)
+        return rc;
     loom_params *ps = loom_seq_model_params(b->model);
     loom_optim_config oc = loom_optim_defaults(LOOM_ADAM);
     oc.lr = o->lr;
@@ -378,12 +344,13 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
     loom_seq_work *w = NULL;
     position p = {0};
     p.best = INFINITY;
+    p.best_loss = p.best_bleu = NAN;
     int nthreads = o->threads < 1                      ? 1
                    : o->threads > LOOM_SEQ_MAX_THREADS ? LOOM_SEQ_MAX_THREADS
                                                        : o->threads;
     worker wk[LOOM_SEQ_MAX_THREADS];
     memset(wk, 0, sizeof wk);
-    int rc = loom_optim_new(&opt, ps, &oc);
+    rc = loom_optim_new(&opt, ps, &oc);
     if (!rc)
         rc = loom_seq_batcher_new(&bt, train, o->batch, o->seed);
     if (!rc)
@@ -395,7 +362,7 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
             rc = loom_seq_work_new(&wk[t].w, wk[t].m);
     }
     if (!rc && resume)
-        rc = restore(&p, opt, resume);
+        rc = restore(&p, opt, resume, bt, o->batch);
     if (rc)
         goto done;
     loop l = {b, valid, o, path, w, report, ctx, res, 0, 0, nthreads};

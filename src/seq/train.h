@@ -10,27 +10,9 @@
 #include "base/progress.h"
 #include "seq/data.h"
 #include "seq/model_file.h"
+#include "seq/options.h"
 
 #define LOOM_SEQ_MAX_THREADS 64
-
-typedef struct {
-    float lr, clip, label_smoothing;
-    int batch, epochs;
-    int threads; /* data-parallel workers, 1..LOOM_SEQ_MAX_THREADS */
-    uint64_t seed;
-    int valid_every;           /* steps between validations; 0: once per epoch */
-    int patience;              /* validations without improvement before stopping; 0: never */
-    double checkpoint_minutes; /* 0: only at the end */
-    const char *checkpoint;    /* checkpoint path (NULL: none) */
-    long max_steps;            /* stop (and checkpoint) after this many steps; 0: no limit */
-    double stop_at_exact;      /* stop once validation exact match reaches this (0: off) */
-    int best_by;               /* LOOM_SEQ_BEST_LOSS or LOOM_SEQ_BEST_BLEU: what "best" means */
-    const char *const *meta;   /* extra key, value, ... strings for the model file */
-} loom_seq_train_opts;
-
-enum { LOOM_SEQ_BEST_LOSS = 0, LOOM_SEQ_BEST_BLEU = 1 };
-
-void loom_seq_train_defaults(loom_seq_train_opts *o);
 
 typedef struct {
     long steps, tokens;
@@ -53,6 +35,16 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
                    const loom_seq_train_opts *o, const char *path, const loom_st_file *resume,
                    loom_progress *progress, loom_seq_report_fn report, void *ctx,
                    loom_seq_train_result *res);
+
+/* A whole run as `loom seq2seq` makes it, from the options alone: reads
+ * the pairs (o->pairs, or o->src and o->tgt) and o->valid, builds both
+ * vocabularies and a new model (embeddings from o->vectors) or takes them
+ * from the checkpoint o->resume (with the options that make its run),
+ * freezes what o->freeze says, and trains with loom_seq_train into
+ * o->output, checkpointing to o->checkpoint (NULL: o->output + ".ckpt").
+ * What it finds (coverage of the vectors, data sizes) goes to `report`. */
+int loom_seq_train_run(const loom_seq_train_opts *o, loom_progress *progress,
+                       loom_seq_report_fn report, void *ctx, loom_seq_train_result *res);
 
 /* Validation figures of a model on a corpus: mean loss per target token,
  * greedy BLEU (ids joined as words) and exact-match share (0..1). */
