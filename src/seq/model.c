@@ -853,14 +853,16 @@ static float *output_backward_step(loom_seq_model *m, loom_seq_work *w, int t, i
     float *dctx = w->buf[W_DCTX];
     loom_block o[3];
     if (w->buf[W_O]) { /* d [s; c; e] of step t, as output_backward left it in W_O */
-        memset(dctx, 0, B * Dc * sizeof(float));
+        if (Dc)
+            memset(dctx, 0, B * Dc * sizeof(float));
         int no = out_blocks(m, o, NULL, ds, NULL, dctx, NULL, w->buf[W_DEMB] + tb * m->c.emb);
         loom_concat_backward(o, no, w->buf[W_O] + tb * m->Dout, B);
     } else if (w->buf[W_DO]) { /* taken for all steps by output_backward */
         loom_axpy(B * H, 1.0f, w->buf[W_DO] + tb * H, ds);
         dctx = at(w->buf[W_DCALL], tb * Dc);
     } else { /* in the forward pass z_t = s_t Wo[:H] + c_t Wo[H:H+Dc] + ... */
-        memset(dctx, 0, B * Dc * sizeof(float));
+        if (Dc)
+            memset(dctx, 0, B * Dc * sizeof(float));
         int no = out_blocks(m, o, w->buf[W_S] + (tb + B) * H, ds, at(w->buf[W_CTX], tb * Dc), dctx,
                             NULL, NULL) -
                  1; /* not e */
