@@ -39,12 +39,14 @@
 #include "embed/eval.h"
 #include "embed/word2vec.h"
 
-/* seq: data, encoder-decoder model, model files, training, decoding, BLEU */
+/* seq: data, encoder-decoder model, model files, training, decoding,
+ * translation, BLEU */
 #include "seq/data.h"
 #include "seq/model.h"
 #include "seq/model_file.h"
 #include "seq/train.h"
 #include "seq/decode.h"
+#include "seq/translator.h"
 #include "seq/transfer.h"
 #include "seq/bleu.h"
 

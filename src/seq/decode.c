@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "core/blas.h"
 
 void loom_seq_decode_defaults(loom_seq_decode_opts *o)
 {
@@ -139,12 +140,47 @@ static int argmax_token(const float *lp, int V)
     return best;
 }
 
+/* The models a search steps, each with its workspace. */
+typedef struct {
+    loom_seq_model *const *m;
+    loom_seq_work *const *w;
+    int nm;
+} ensemble;
+
+/* One decoder step of every member for the state's `rows` rows: one model
+ * writes logp (and wts) itself; an ensemble's log-probabilities are
+ * averaged, and its attention over the members that have attention. */
+static void ensemble_step(const ensemble *en, loom_seq_state *const *st, int rows, const int *prev,
+                          float *logp, float *wts, float *member, int V, int S)
+{
+    if (en->nm == 1) {
+        loom_seq_step(en->m[0], st[0], prev, logp, wts);
+        return;
+    }
+    size_t nl = (size_t)rows * V, na = (size_t)rows * S;
+    float *mwts = wts ? member + nl : NULL;
+    int attending = 0;
+    memset(logp, 0, nl * sizeof(float));
+    if (wts)
+        memset(wts, 0, na * sizeof(float));
+    for (int e = 0; e < en->nm; e++) {
+        int attends = wts && loom_seq_model_config(en->m[e])->attention != LOOM_ATTN_NONE;
+        loom_seq_step(en->m[e], st[e], prev, member, attends ? mwts : NULL);
+        loom_axpy(nl, 1.0f, member, logp);
+        if (attends)
+            loom_axpy(na, 1.0f, mwts, wts);
+        attending += attends;
+    }
+    loom_scal(nl, 1.0f / (float)en->nm, logp);
+    if (attending)
+        loom_scal(na, 1.0f / (float)attending, wts);
+}
+
 /* One search with K beam rows per sentence, plus (lane = 1) a greedy row
  * that follows its own argmax path in the same batched steps; appends each
  * sentence's endings. */
-static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int *lens, int n,
-                  int S, int K, int lane, int fixed_len, float alpha, int align, ending_list *ends,
-                  history *h)
+static int search(const ensemble *en, const int *const *src, const int *lens, int n, int S, int K,
+                  int lane, int fixed_len, float alpha, int align, ending_list *ends, history *h)
 {
     /* each sentence's own limit, so that its output does not depend on the
      * sentences it is batched with */
@@ -153,11 +189,21 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
         int lim = fixed_len > 0 ? fixed_len : 2 * lens[i] + 10;
         max_len = lim > max_len ? lim : max_len;
     }
-    int V = loom_seq_model_config(m)->tgt_vocab, G = K + lane, R = n * G;
-    loom_seq_state *st = NULL;
-    int rc = loom_seq_start(&st, m, w, src, lens, n, S, G);
-    if (rc)
+    int V = loom_seq_model_config(en->m[0])->tgt_vocab, G = K + lane, R = n * G;
+    loom_seq_state *st[LOOM_SEQ_MAX_ENSEMBLE] = {0};
+    int rc = 0;
+    for (int e = 0; e < en->nm && !rc; e++)
+        rc = loom_seq_start(&st[e], en->m[e], en->w[e], src[e], lens, n, S, G);
+    /* an ensemble's members write their own rows, then the mean is taken */
+    float *member = NULL;
+    if (!rc && en->nm > 1 &&
+        !(member = loom_malloc((size_t)R * (V + (align ? S : 0)) + 1, sizeof(float))))
+        rc = LOOM_ENOMEM;
+    if (rc) {
+        for (int e = 0; e < en->nm; e++)
+            loom_seq_state_free(st[e]);
         return rc;
+    }
     /* The search's arrays use the sentences' own rows (sentence i: rows
      * i*G ..); the decoder state drops sentences whose search has ended, so
      * state sentence j is sentence slot[j] and state row j*G + k is row
@@ -167,7 +213,7 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
     h->par = loom_malloc((size_t)max_len * R, sizeof(int));
     h->wts = align ? loom_malloc((size_t)max_len * R * S, sizeof(float)) : NULL;
     float *logp = loom_malloc((size_t)R * V, sizeof(float));
-    float *wts = align ? loom_malloc((size_t)R * S, sizeof(float)) : NULL;
+    float *wts = align ? loom_calloc((size_t)R * S, sizeof(float)) : NULL;
     float *cum = loom_malloc(R, sizeof(float)), *ncum = loom_malloc(R, sizeof(float));
     int *prev = loom_malloc(R, sizeof(int)), *from = loom_malloc(R, sizeof(int));
     int *sprev = loom_malloc(R, sizeof(int)), *slot = loom_malloc(n, sizeof(int));
@@ -193,7 +239,7 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
         for (int j = 0; j < nl; j++)
             for (int k = 0; k < G; k++)
                 sprev[j * G + k] = prev[slot[j] * G + k];
-        loom_seq_step(m, st, sprev, logp, wts);
+        ensemble_step(en, st, nl * G, sprev, logp, wts, member, V, S);
         int *tok = h->tok + (size_t)t * R, *par = h->par + (size_t)t * R;
         for (int r = 0; r < R; r++) {
             par[r] = r;
@@ -265,8 +311,8 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
         }
         if (rc)
             goto done;
-        if (K > 1)
-            loom_seq_state_reorder(st, from);
+        for (int e = 0; e < en->nm && K > 1; e++)
+            loom_seq_state_reorder(st[e], from);
         memcpy(cum, ncum, R * sizeof(float));
         memcpy(prev, tok, R * sizeof(int));
         /* drop ended sentences from the state once they are an eighth of it
@@ -279,7 +325,8 @@ static int search(loom_seq_model *m, loom_seq_work *w, const int *src, const int
             for (int j = 0; j < nl; j++)
                 if (!finished[slot[j]])
                     from[nk] = j, slot[nk++] = slot[j]; /* from: free until next step */
-            loom_seq_state_keep(st, from, nk);
+            for (int e = 0; e < en->nm; e++)
+                loom_seq_state_keep(st[e], from, nk);
             nl = nk;
         }
     }
@@ -295,7 +342,9 @@ done:
     free(active);
     free(beam_ends);
     free(cands);
-    loom_seq_state_free(st);
+    free(member);
+    for (int e = 0; e < en->nm; e++)
+        loom_seq_state_free(st[e]);
     return rc;
 }
 
@@ -322,9 +371,25 @@ static int by_hyp_score(const void *a, const void *b)
 int loom_seq_decode(loom_seq_model *m, loom_seq_work *w, const int *src, const int *lens, int n,
                     int S, const loom_seq_decode_opts *o, loom_seq_hyp *hyps, int *counts)
 {
+    return loom_seq_decode_ensemble(&m, &w, 1, &src, lens, n, S, o, hyps, counts);
+}
+
+int loom_seq_decode_ensemble(loom_seq_model *const *m, loom_seq_work *const *w, int nm,
+                             const int *const *src, const int *lens, int n, int S,
+                             const loom_seq_decode_opts *o, loom_seq_hyp *hyps, int *counts)
+{
     int K = o->beam, nbest = o->nbest;
     if (K < 1 || nbest < 1 || nbest > K)
         return loom_error(LOOM_EINVAL, "beam must be >= 1 and n-best between 1 and the beam");
+    if (nm < 1 || nm > LOOM_SEQ_MAX_ENSEMBLE)
+        return loom_error(LOOM_EINVAL, "an ensemble has 1 to %d models, not %d",
+                          LOOM_SEQ_MAX_ENSEMBLE, nm);
+    for (int e = 1; e < nm; e++)
+        if (loom_seq_model_config(m[e])->tgt_vocab != loom_seq_model_config(m[0])->tgt_vocab)
+            return loom_error(
+                LOOM_EINVAL, "ensemble member %d has %d target words, the first model %d", e + 1,
+                loom_seq_model_config(m[e])->tgt_vocab, loom_seq_model_config(m[0])->tgt_vocab);
+    ensemble en = {m, w, nm};
 
     memset(hyps, 0, (size_t)n * nbest * sizeof *hyps);
     memset(counts, 0, n * sizeof(int));
@@ -339,7 +404,7 @@ int loom_seq_decode(loom_seq_model *m, loom_seq_work *w, const int *src, const i
     /* one batched search: K beam rows and, when K > 1, a greedy lane; each
      * sentence keeps its best K + 1 distinct hypotheses of both */
     history h = {0};
-    rc = search(m, w, src, lens, n, S, K, K > 1, o->max_len, o->alpha, o->align, ends, &h);
+    rc = search(&en, src, lens, n, S, K, K > 1, o->max_len, o->alpha, o->align, ends, &h);
     for (int i = 0; i < n && !rc; i++) {
         qsort(ends[i].e, ends[i].n, sizeof(ending), by_score);
         for (int e = 0; e < ends[i].n && nfound[i] <= K && !rc; e++) {
@@ -379,4 +444,18 @@ done:
     free(found);
     free(nfound);
     return rc;
+}
+
+int loom_seq_align_argmax(const float *row, int src_len)
+{
+    int best = 0;
+    for (int j = 1; j < src_len; j++)
+        best = row[j] > row[best] ? j : best;
+    return best;
+}
+
+void loom_seq_hard_align(const loom_seq_hyp *h, int *out)
+{
+    for (int k = 0; k < h->len; k++)
+        out[k] = loom_seq_align_argmax(h->align + (size_t)k * h->src_len, h->src_len);
 }

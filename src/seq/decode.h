@@ -16,6 +16,9 @@ typedef struct {
 
 void loom_seq_decode_defaults(loom_seq_decode_opts *o);
 
+/* Models an ensemble may hold. */
+#define LOOM_SEQ_MAX_ENSEMBLE 16
+
 /* One output hypothesis. |Y| counts the </s> when the hypothesis has one. */
 typedef struct {
     int *ids; /* without </s> */
@@ -40,5 +43,23 @@ float loom_seq_score(float logp, int len_with_eos, float alpha);
 int loom_seq_decode(loom_seq_model *m, loom_seq_work *w, const int *src, const int *lens, int n,
                     int src_len, const loom_seq_decode_opts *o, loom_seq_hyp *hyps, int *counts);
 void loom_seq_hyps_free(loom_seq_hyp *hyps, int n);
+
+/* The same search over an ensemble of nm models: each model steps its own
+ * decoder state (model e reads src[e], the sentences in its own source
+ * vocabulary, with workspace w[e]) and the search follows the mean of
+ * their log-probabilities; alignments are the mean attention of the
+ * members that have attention. The models must share the target
+ * vocabulary (LOOM_EINVAL when their sizes differ). One model is exactly
+ * loom_seq_decode. */
+int loom_seq_decode_ensemble(loom_seq_model *const *m, loom_seq_work *const *w, int nm,
+                             const int *const *src, const int *lens, int n, int src_len,
+                             const loom_seq_decode_opts *o, loom_seq_hyp *hyps, int *counts);
+
+/* The source position a row of attention weights favours most (the first
+ * of equal maxima); 0 when src_len < 1. */
+int loom_seq_align_argmax(const float *row, int src_len);
+/* Hard alignment: out[k] is the source position output token k attends to
+ * most, for k < h->len (none for </s>). Needs h->align. */
+void loom_seq_hard_align(const loom_seq_hyp *h, int *out);
 
 #endif

@@ -15,10 +15,10 @@ tests_test_bleu_LDADD = $(TEST_LIBS)
 # the encoder-decoder: data, model, file format, training, decoding;
 # `loom seq2seq`, `loom translate`
 libloom_la_SOURCES += src/seq/data.c src/seq/model.c src/seq/model_file.c src/seq/options.c \
-	src/seq/train.c src/seq/run.c src/seq/decode.c src/seq/transfer.c
+	src/seq/train.c src/seq/run.c src/seq/decode.c src/seq/transfer.c src/seq/translator.c
 loomseqincdir = $(includedir)/loom/seq
 loomseqinc_HEADERS = src/seq/data.h src/seq/model.h src/seq/model_file.h src/seq/options.h \
-	src/seq/train.h src/seq/decode.h src/seq/transfer.h
+	src/seq/train.h src/seq/decode.h src/seq/transfer.h src/seq/translator.h
 loom_SOURCES += tools/seq2seq.c tools/translate.c tools/seq_info.c
 check_PROGRAMS += tests/test_seq
 TESTS += tests/test_seq tests/e2e/test_seq.sh tests/e2e/test_old_models.sh
@@ -34,3 +34,11 @@ EXTRA_DIST += tests/e2e/test_seq_files.sh tests/e2e/st_edit.py
 tests_test_seq_options_SOURCES = tests/test_seq_options.c tests/testutil.c tests/testutil.h
 tests_test_seq_options_CFLAGS = $(TEST_CFLAGS)
 tests_test_seq_options_LDADD = $(TEST_LIBS)
+
+# the translator (translation as a library call)
+check_PROGRAMS += tests/test_translate
+TESTS += tests/test_translate tests/e2e/test_translate.sh
+EXTRA_DIST += tests/e2e/test_translate.sh
+tests_test_translate_SOURCES = tests/test_translate.c tests/testutil.c tests/testutil.h
+tests_test_translate_CFLAGS = $(TEST_CFLAGS)
+tests_test_translate_LDADD = $(TEST_LIBS)

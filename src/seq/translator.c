@@ -1,0 +1,608 @@
+/* loom: the translator (translator.h). Sentences in, translations out:
+ * tokenise with the first model's source tokenizer, map the tokens to each
+ * member's source ids, sort by length, decode batches on threads (each with
+ * a workspace from the pool), and give every hypothesis its words, text and
+ * an alignment cut to its own sentence. Prints nothing; knows no option
+ * syntax (tools/translate.c does). */
+#include "config.h"
+#include "seq/translator.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/error.h"
+#include "base/reader.h"
+#include "seq/data.h"
+
+/* What one thread needs to translate: a workspace per member, a tokenizer,
+ * the padded batch and the tokens of the sentence being read. */
+typedef struct worker {
+    loom_seq_work *w[LOOM_SEQ_MAX_ENSEMBLE];
+    loom_tokenizer *tok;
+    int *src; /* members x batch x longest source */
+    size_t src_cap;
+    char *tokbuf; /* the tokens of one sentence, NUL-separated */
+    size_t tokbuf_len, tokbuf_cap;
+    size_t *tokoff; /* their offsets in tokbuf */
+    size_t ntok, tokoff_cap;
+} worker;
+
+struct loom_translator {
+    loom_translate_opts o;
+    int nm;
+    loom_seq_bundle *b[LOOM_SEQ_MAX_ENSEMBLE];
+    loom_seq_model *models[LOOM_SEQ_MAX_ENSEMBLE];
+    int same_src[LOOM_SEQ_MAX_ENSEMBLE]; /* 1: the member reads the first model's source ids */
+    loom_seq_bundle *owned;              /* the bundles loom_translator_open loaded */
+    /* idle workers; a call takes one per thread and gives it back */
+    pthread_mutex_t lock;
+    worker **pool;
+    int npool, pool_cap;
+};
+
+void loom_translate_defaults(loom_translate_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    loom_seq_decode_defaults(&o->decode);
+    o->batch = 64;
+    o->threads = 1;
+}
+
+/* ---- workers ---- */
+
+static void worker_free(worker *wk)
+{
+    if (!wk)
+        return;
+    for (int e = 0; e < LOOM_SEQ_MAX_ENSEMBLE; e++)
+        loom_seq_work_free(wk->w[e]);
+    loom_tokenizer_free(wk->tok);
+    free(wk->src);
+    free(wk->tokbuf);
+    free(wk->tokoff);
+    free(wk);
+}
+
+/* A worker from the pool, or a new one when all are busy. */
+static int worker_take(loom_translator *t, worker **out)
+{
+    pthread_mutex_lock(&t->lock);
+    *out = t->npool > 0 ? t->pool[--t->npool] : NULL;
+    pthread_mutex_unlock(&t->lock);
+    if (*out)
+        return 0;
+    worker *wk = loom_calloc(1, sizeof *wk);
+    if (!wk)
+        return LOOM_ENOMEM;
+    int rc = loom_tokenizer_new(&wk->tok, &t->b[0]->tok[0]);
+    for (int e = 0; e < t->nm && !rc; e++)
+        rc = loom_seq_work_new(&wk->w[e], t->models[e]);
+    if (rc) {
+        worker_free(wk);
+        return rc;
+    }
+    *out = wk;
+    return 0;
+}
+
+static void worker_give(loom_translator *t, worker *wk)
+{
+    if (!wk)
+        return;
+    pthread_mutex_lock(&t->lock);
+    if (t->npool == t->pool_cap) {
+        int cap = t->pool_cap ? 2 * t->pool_cap : 4;
+        worker **p = loom_realloc(t->pool, cap, sizeof *p);
+        if (p)
+            t->pool = p, t->pool_cap = cap;
+    }
+    if (t->npool < t->pool_cap) {
+        t->pool[t->npool++] = wk;
+        wk = NULL;
+    }
+    pthread_mutex_unlock(&t->lock);
+    worker_free(wk); /* the pool could not grow: not kept */
+}
+
+/* ---- making a translator ---- */
+
+static int same_vocab(const loom_vocab *a, const loom_vocab *b)
+{
+    size_t n = loom_vocab_size(a);
+    if (a == b)
+        return 1;
+    if (n != loom_vocab_size(b))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(loom_vocab_word(a, (int32_t)i), loom_vocab_word(b, (int32_t)i)) != 0)
+            return 0;
+    return 1;
+}
+
+static int same_tok(const loom_tok_opts *a, const loom_tok_opts *b)
+{
+    return a->keep_case == b->keep_case && a->punct == b->punct && a->invalid == b->invalid &&
+           a->pretokenized == b->pretokenized;
+}
+
+/* names: the members' files for messages, or NULL ("ensemble member N"). */
+static int make(loom_translator **out, loom_seq_bundle *const *models, const char *const *names,
+                int n, const loom_translate_opts *o)
+{
+    *out = NULL;
+    if (n < 1 || n > LOOM_SEQ_MAX_ENSEMBLE)
+        return loom_error(LOOM_EINVAL, "a translator takes 1 to %d models, not %d",
+                          LOOM_SEQ_MAX_ENSEMBLE, n);
+    const loom_seq_decode_opts *d = &o->decode;
+    if (d->beam < 1 || d->nbest < 1 || d->nbest > d->beam)
+        return loom_error(LOOM_EINVAL, "beam must be >= 1 and n-best between 1 and the beam");
+    if (o->batch < 1 || o->threads < 1 || o->threads > LOOM_TRANSLATE_MAX_THREADS)
+        return loom_error(LOOM_EINVAL, "batch must be >= 1 and threads between 1 and %d",
+                          LOOM_TRANSLATE_MAX_THREADS);
+    for (int e = 1; e < n; e++) {
+        char who[64];
+        if (!names)
+            snprintf(who, sizeof who, "ensemble member %d", e + 1);
+        const char *name = names ? names[e] : who, *first = names ? names[0] : "the first model";
+        if (!same_vocab(models[e]->vocab[1], models[0]->vocab[1]))
+            return loom_error(LOOM_EINVAL,
+                              "%s: its target vocabulary differs from %s's (the models of an "
+                              "ensemble must share it)",
+                              name, first);
+        if (!same_tok(&models[e]->tok[0], &models[0]->tok[0]))
+            return loom_error(LOOM_EINVAL,
+                              "%s: its source tokenizer options differ from %s's (the models of "
+                              "an ensemble must read the same tokens)",
+                              name, first);
+    }
+    loom_translator *t = loom_calloc(1, sizeof *t);
+    if (!t)
+        return LOOM_ENOMEM;
+    t->o = *o;
+    t->o.decode.align |= o->replace_unk; /* the attention says what an <unk> stands for */
+    t->nm = n;
+    pthread_mutex_init(&t->lock, NULL);
+    int rc = 0;
+    for (int e = 0; e < n && !rc; e++) {
+        t->b[e] = models[e];
+        t->models[e] = models[e]->model;
+        t->same_src[e] = same_vocab(models[e]->vocab[0], models[0]->vocab[0]);
+        rc = loom_seq_model_prepare_decoding(t->models[e]);
+    }
+    /* a first worker, so that a call can only fail on its own input */
+    worker *wk = NULL;
+    if (!rc && !(rc = worker_take(t, &wk)))
+        worker_give(t, wk);
+    if (rc) {
+        loom_translator_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int loom_translator_new(loom_translator **out, loom_seq_bundle *const *models, int n,
+                        const loom_translate_opts *o)
+{
+    return make(out, models, NULL, n, o);
+}
+
+int loom_translator_open(loom_translator **out, const char *const *paths, int n,
+                         const loom_translate_opts *o)
+{
+    *out = NULL;
+    if (n < 1 || n > LOOM_SEQ_MAX_ENSEMBLE)
+        return loom_error(LOOM_EINVAL, "a translator takes 1 to %d models, not %d",
+                          LOOM_SEQ_MAX_ENSEMBLE, n);
+    loom_seq_bundle *owned = loom_calloc(n, sizeof *owned), *ptrs[LOOM_SEQ_MAX_ENSEMBLE];
+    if (!owned)
+        return LOOM_ENOMEM;
+    int rc = 0, loaded = 0;
+    for (; loaded < n && !rc; loaded++) {
+        ptrs[loaded] = &owned[loaded];
+        rc = loom_seq_file_load(&owned[loaded], paths[loaded], NULL);
+    }
+    if (!rc)
+        rc = make(out, ptrs, paths, n, o);
+    if (rc) {
+        for (int e = 0; e < loaded; e++)
+            loom_seq_bundle_free(&owned[e]);
+        free(owned);
+        return rc;
+    }
+    (*out)->owned = owned;
+    return 0;
+}
+
+void loom_translator_free(loom_translator *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < t->npool; i++)
+        worker_free(t->pool[i]);
+    free(t->pool);
+    pthread_mutex_destroy(&t->lock);
+    for (int e = 0; t->owned && e < t->nm; e++)
+        loom_seq_bundle_free(&t->owned[e]);
+    free(t->owned);
+    free(t);
+}
+
+const loom_translate_opts *loom_translator_opts(const loom_translator *t)
+{
+    return &t->o;
+}
+
+const loom_vocab *loom_translator_vocab(const loom_translator *t, int side)
+{
+    return t->b[0]->vocab[side ? 1 : 0];
+}
+
+/* ---- reading a sentence ---- */
+
+static int collect_token(void *ctx, const char *tok, size_t len)
+{
+    worker *wk = ctx;
+    if (wk->ntok == wk->tokoff_cap) {
+        size_t cap = wk->tokoff_cap ? 2 * wk->tokoff_cap : 64;
+        size_t *p = loom_realloc(wk->tokoff, cap, sizeof *p);
+        if (!p)
+            return LOOM_ENOMEM;
+        wk->tokoff = p, wk->tokoff_cap = cap;
+    }
+    if (wk->tokbuf_len + len + 1 > wk->tokbuf_cap) {
+        size_t cap = 2 * (wk->tokbuf_len + len + 1);
+        char *p = loom_realloc(wk->tokbuf, cap, 1);
+        if (!p)
+            return LOOM_ENOMEM;
+        wk->tokbuf = p, wk->tokbuf_cap = cap;
+    }
+    wk->tokoff[wk->ntok++] = wk->tokbuf_len;
+    memcpy(wk->tokbuf + wk->tokbuf_len, tok, len);
+    wk->tokbuf[wk->tokbuf_len + len] = '\0';
+    wk->tokbuf_len += len + 1;
+    return 0;
+}
+
+static void translation_clear(loom_translation *tr)
+{
+    for (int j = 0; j < tr->n; j++) {
+        loom_translation_hyp *h = &tr->hyps[j];
+        loom_seq_hyps_free(&h->hyp, 1);
+        free(h->words);
+        free(h->text);
+        free(h->word_align);
+    }
+    free(tr->hyps);
+    free(tr->src_tokens); /* one block with the token text */
+    free(tr->member_ids);
+    memset(tr, 0, sizeof *tr);
+}
+
+void loom_translations_free(loom_translation *out, int n)
+{
+    for (int i = 0; out && i < n; i++)
+        translation_clear(&out[i]);
+}
+
+/* Tokenises one sentence into tr: its tokens and each member's ids. */
+static int read_sentence(const loom_translator *t, worker *wk, const char *s, size_t len,
+                         loom_translation *tr)
+{
+    memset(tr, 0, sizeof *tr);
+    wk->ntok = wk->tokbuf_len = 0;
+    int rc = loom_tokenize_string(wk->tok, s, len, collect_token, wk);
+    if (rc < 0)
+        return rc;
+    size_t n = wk->ntok;
+    tr->src_tokens = malloc((n + 1) * sizeof(char *) + wk->tokbuf_len + 1);
+    tr->member_ids = loom_malloc((size_t)t->nm * n + 1, sizeof(int32_t));
+    if (!tr->src_tokens || !tr->member_ids) {
+        translation_clear(tr);
+        return LOOM_ENOMEM;
+    }
+    char *text = (char *)(tr->src_tokens + n + 1);
+    memcpy(text, wk->tokbuf, wk->tokbuf_len);
+    for (size_t k = 0; k < n; k++)
+        tr->src_tokens[k] = text + wk->tokoff[k];
+    tr->src_tokens[n] = NULL;
+    tr->src_len = (int)n;
+    tr->src_ids = tr->member_ids;
+    for (int e = 0; e < t->nm; e++) {
+        int32_t *ids = tr->member_ids + (size_t)e * n;
+        if (e > 0 && t->same_src[e]) {
+            memcpy(ids, tr->member_ids, n * sizeof(int32_t));
+            continue;
+        }
+        for (size_t k = 0; k < n; k++) {
+            const char *w = tr->src_tokens[k];
+            int32_t id = loom_vocab_find(t->b[e]->vocab[0], w, strlen(w));
+            ids[k] = id < 0 ? LOOM_UNK : id;
+        }
+    }
+    return 0;
+}
+
+/* ---- decoding a set of read sentences ---- */
+
+/* The search over a set of sentences: sorted by length, longest first,
+ * cut into batches that the threads take in turn. */
+typedef struct {
+    loom_translator *t;
+    loom_translation *tr;
+    const int *order; /* sentence of each rank */
+    const int *lens;  /* source length of each rank */
+    int m;            /* ranks with a non-empty sentence */
+    loom_seq_hyp *hyps;
+    int *counts;
+    atomic_int next;   /* the next batch to take */
+    atomic_int failed; /* a thread's error code, 0 while none */
+    char msg[512];     /* and its message (messages are per thread) */
+} search_job;
+
+static int decode_batch(search_job *j, worker *wk, int r0, int nb)
+{
+    loom_translator *t = j->t;
+    int S = j->lens[r0], nm = t->nm;
+    size_t need = (size_t)nm * nb * S + 1;
+    if (need > wk->src_cap) {
+        int *p = loom_realloc(wk->src, need, sizeof(int));
+        if (!p)
+            return LOOM_ENOMEM;
+        wk->src = p, wk->src_cap = need;
+    }
+    const int *src[LOOM_SEQ_MAX_ENSEMBLE];
+    for (int e = 0; e < nm; e++) {
+        int *pad = wk->src + (size_t)e * nb * S;
+        src[e] = pad;
+        for (int r = 0; r < nb; r++) {
+            const loom_translation *tr = &j->tr[j->order[r0 + r]];
+            const int32_t *ids = tr->member_ids + (size_t)e * tr->src_len;
+            for (int q = 0; q < S; q++)
+                pad[(size_t)r * S + q] = q < tr->src_len ? ids[q] : LOOM_PAD;
+        }
+    }
+    int K = t->o.decode.nbest;
+    return loom_seq_decode_ensemble(t->models, wk->w, nm, src, j->lens + r0, nb, S, &t->o.decode,
+                                    j->hyps + (size_t)r0 * K, j->counts + r0);
+}
+
+/* One thread's part: the next batch not yet taken, until none is left (a
+ * thread that drew short sentences takes more batches). Results go to
+ * fixed slots, so they do not depend on which thread decoded what. */
+static void *search_thread(void *arg)
+{
+    search_job *j = arg;
+    int B = j->t->o.batch;
+    worker *wk = NULL;
+    int rc = worker_take(j->t, &wk);
+    while (!rc && !atomic_load(&j->failed)) {
+        long long r0 = (long long)atomic_fetch_add(&j->next, 1) * B;
+        if (r0 >= j->m)
+            break;
+        rc = decode_batch(j, wk, (int)r0, j->m - r0 < B ? (int)(j->m - r0) : B);
+    }
+    worker_give(j->t, wk);
+    int none = 0;
+    if (rc && atomic_compare_exchange_strong(&j->failed, &none, rc))
+        snprintf(j->msg, sizeof j->msg, "%s", loom_error_message());
+    return NULL;
+}
+
+/* Runs search_thread on `threads` threads, the caller's being one. */
+static int fan_out(search_job *j, int threads)
+{
+    pthread_t tid[LOOM_TRANSLATE_MAX_THREADS];
+    int started[LOOM_TRANSLATE_MAX_THREADS] = {0};
+    for (int k = 1; k < threads; k++)
+        started[k] = pthread_create(&tid[k], NULL, search_thread, j) == 0;
+    search_thread(j);
+    for (int k = 1; k < threads; k++)
+        if (started[k])
+            pthread_join(tid[k], NULL);
+    int rc = atomic_load(&j->failed);
+    return rc ? loom_error(rc, "%s", j->msg) : 0;
+}
+
+static int by_length_desc(const void *x, const void *y, void *ctx)
+{
+    const loom_translation *tr = ctx;
+    int a = *(const int *)x, b = *(const int *)y;
+    int la = tr[a].src_len, lb = tr[b].src_len;
+    return la != lb ? (la > lb ? -1 : 1) : a - b;
+}
+
+/* Rows of attention over the padded batch become rows over the sentence's
+ * own tokens, so that the result does not show its batch company. */
+static void cut_align(loom_seq_hyp *h, int ns)
+{
+    if (!h->align || h->src_len == ns)
+        return;
+    int rows = h->len + h->finished;
+    for (int i = 0; i < rows; i++)
+        memmove(h->align + (size_t)i * ns, h->align + (size_t)i * h->src_len, ns * sizeof(float));
+    h->src_len = ns;
+}
+
+void loom_translation_replace_unk(const loom_translation *t, loom_translation_hyp *h)
+{
+    if (!h->hyp.align || t->src_len < 1)
+        return;
+    for (int k = 0; k < h->hyp.len; k++) {
+        if (h->hyp.ids[k] != LOOM_UNK)
+            continue;
+        const float *a = h->hyp.align + (size_t)k * h->hyp.src_len;
+        int best =
+            loom_seq_align_argmax(a, t->src_len < h->hyp.src_len ? t->src_len : h->hyp.src_len);
+        h->words[k] = t->src_tokens[best];
+    }
+}
+
+/* The words of a hypothesis, replace_unk, the text and the post-processing. */
+static int finish_hyp(const loom_translator *t, const loom_translation *tr, loom_translation_hyp *h)
+{
+    const loom_vocab *v = t->b[0]->vocab[1];
+    int n = h->hyp.len;
+    h->words = loom_malloc((size_t)n + 1, sizeof *h->words);
+    if (!h->words)
+        return LOOM_ENOMEM;
+    for (int k = 0; k < n; k++)
+        h->words[k] = loom_vocab_word(v, h->hyp.ids[k]);
+    if (t->o.replace_unk)
+        loom_translation_replace_unk(tr, h);
+    size_t len = 1;
+    for (int k = 0; k < n; k++)
+        len += strlen(h->words[k]) + 1;
+    if (!(h->text = malloc(len)))
+        return LOOM_ENOMEM;
+    char *p = h->text;
+    for (int k = 0; k < n; k++) {
+        size_t wl = strlen(h->words[k]);
+        if (k)
+            *p++ = ' ';
+        memcpy(p, h->words[k], wl);
+        p += wl;
+    }
+    *p = '\0';
+    return t->o.postprocess ? t->o.postprocess(t->o.postprocess_ctx, tr, h) : 0;
+}
+
+/* Decodes the read sentences tr[0..n) and fills their hypotheses. */
+static int decode_read(loom_translator *t, loom_translation *tr, int n)
+{
+    int K = t->o.decode.nbest, rc = 0;
+    int *order = loom_malloc((size_t)n + 1, sizeof(int)), *lens = loom_malloc(n + 1, sizeof(int));
+    int *counts = loom_calloc((size_t)n + 1, sizeof(int));
+    loom_seq_hyp *hyps = loom_calloc((size_t)n * K + 1, sizeof *hyps);
+    if (!order || !lens || !counts || !hyps) {
+        rc = LOOM_ENOMEM;
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof(int), by_length_desc, tr);
+    int m = 0;
+    while (m < n && tr[order[m]].src_len > 0)
+        m++;
+    for (int r = 0; r < m; r++)
+        lens[r] = tr[order[r]].src_len;
+    if (m > 0) {
+        /* a thread only for a share that has a batch */
+        int B = t->o.batch, threads = (int)(((long long)m + B - 1) / B);
+        threads = threads < t->o.threads ? threads : t->o.threads;
+        search_job j = {t, tr, order, lens, m, hyps, counts, 0, 0, ""};
+        rc = fan_out(&j, threads);
+    }
+    for (int r = 0; r < m && !rc; r++) {
+        loom_translation *s = &tr[order[r]];
+        s->hyps = loom_calloc((size_t)counts[r] + 1, sizeof *s->hyps);
+        if (!s->hyps) {
+            rc = LOOM_ENOMEM;
+            break;
+        }
+        for (int k = 0; k < counts[r]; k++) {
+            s->hyps[k].hyp = hyps[(size_t)r * K + k];
+            memset(&hyps[(size_t)r * K + k], 0, sizeof *hyps);
+            s->n++;
+            cut_align(&s->hyps[k].hyp, s->src_len);
+            if ((rc = finish_hyp(t, s, &s->hyps[k])))
+                break;
+        }
+    }
+done:
+    for (int r = 0; hyps && counts && r < n; r++)
+        loom_seq_hyps_free(&hyps[(size_t)r * K], counts[r]);
+    free(hyps);
+    free(counts);
+    free(order);
+    free(lens);
+    return rc;
+}
+
+int loom_translator_translate(loom_translator *t, const char *const *src, const size_t *lens, int n,
+                              loom_translation *out)
+{
+    if (n < 0)
+        return loom_error(LOOM_EINVAL, "a negative number of sentences (%d)", n);
+    memset(out, 0, (size_t)n * sizeof *out);
+    worker *wk = NULL;
+    int rc = worker_take(t, &wk);
+    for (int i = 0; i < n && !rc; i++) {
+        rc = read_sentence(t, wk, src[i], lens ? lens[i] : strlen(src[i]), &out[i]);
+        if (rc && rc != LOOM_ENOMEM)
+            rc = loom_error(rc, "sentence %d: %s", i + 1, loom_error_message());
+    }
+    worker_give(t, wk);
+    if (!rc)
+        rc = decode_read(t, out, n);
+    if (rc)
+        loom_translations_free(out, n);
+    return rc;
+}
+
+/* ---- files ---- */
+
+int loom_translator_translate_file(loom_translator *t, const char *path, loom_translation_fn fn,
+                                   void *ctx)
+{
+    /* a window of lines is read before decoding: 16 batches, so that
+     * sorting by length leaves little padding; at batch 1 stdin streams
+     * (each line answered before the next is read), while a file at batch
+     * 1 on several threads is read 16 lines per thread, each sentence still
+     * decoded on its own and the threads taking them in turn */
+    long long B = t->o.batch;
+    int window = B == 1 ? 1 : (int)(B * 16 < 16384 ? B * 16 : 16384);
+    if (B == 1 && t->o.threads > 1 && strcmp(path, "-") != 0)
+        window = t->o.threads * 16;
+    if (window < B)
+        window = (int)B;
+    loom_translation *tr = loom_calloc(window, sizeof *tr);
+    if (!tr)
+        return LOOM_ENOMEM;
+    loom_reader *r;
+    int rc = loom_reader_open(&r, path);
+    if (rc) {
+        free(tr);
+        return rc;
+    }
+    worker *wk = NULL;
+    char *buf = NULL;
+    size_t cap = 0, len;
+    long long first = 1; /* the window's first line */
+    int n = 0, more = 1;
+    rc = worker_take(t, &wk);
+    while (!rc && more) {
+        rc = loom_reader_getline(r, &buf, &cap, &len, 1u << 20);
+        more = rc == 1;
+        if (rc < 0)
+            break;
+        rc = 0;
+        if (more && (rc = read_sentence(t, wk, buf, len, &tr[n])) != 0) {
+            rc = loom_error_prefix(rc, loom_reader_path(r), loom_reader_line_number(r));
+            break;
+        }
+        n += more;
+        if (n == 0 || (more && n < window))
+            continue;
+        /* the workspace goes back to the pool while the window decodes */
+        worker_give(t, wk);
+        wk = NULL;
+        rc = decode_read(t, tr, n);
+        for (int i = 0; i < n && !rc; i++)
+            rc = fn(ctx, first + i, &tr[i]);
+        loom_translations_free(tr, n);
+        first += n, n = 0;
+        if (!rc && more)
+            rc = worker_take(t, &wk);
+    }
+    loom_translations_free(tr, n);
+    worker_give(t, wk);
+    free(buf);
+    free(tr);
+    loom_reader_close(r);
+    return rc;
+}

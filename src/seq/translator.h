@@ -1,0 +1,131 @@
+/* loom: translation as a library call. A translator holds one or more
+ * loaded sequence models (several are decoded as an ensemble, their
+ * log-probabilities averaged at every step), the source tokenizer, the
+ * decode options and a pool of workspaces; it turns sentences (text) into
+ * translations (words, ids, scores, n-best lists, attention). It knows
+ * nothing of printing: `loom translate` and a server print what it returns.
+ *
+ *   loom_translator *tr;
+ *   loom_translate_opts o;
+ *   loom_translate_defaults(&o);
+ *   o.decode.beam = 5;
+ *   const char *models[] = {"model.loom"};
+ *   if (loom_translator_open(&tr, models, 1, &o) == 0) {
+ *       const char *src[] = {"the cat sleeps .", "hello !"};
+ *       loom_translation out[2];
+ *       if (loom_translator_translate(tr, src, NULL, 2, out) == 0) {
+ *           puts(out[0].n ? out[0].hyps[0].text : "");
+ *           loom_translations_free(out, 2);
+ *       }
+ *       loom_translator_free(tr);
+ *   }
+ *
+ * Every call may come from its own thread at the same time (each takes a
+ * workspace from the translator's pool), and a sentence's output never
+ * depends on the sentences it is translated with: a server may merge the
+ * requests of many clients into one call. */
+#ifndef LOOM_SEQ_TRANSLATOR_H
+#define LOOM_SEQ_TRANSLATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "seq/decode.h"
+#include "seq/model_file.h"
+
+#define LOOM_TRANSLATE_MAX_THREADS 64
+
+/* One output hypothesis of a sentence. */
+typedef struct {
+    /* what the search found: target ids (without </s>), log-probability,
+     * length-normalised score, whether it ended with </s>, and when the
+     * options ask for them the attention weights hyp.align,
+     * (hyp.len + hyp.finished) x hyp.src_len */
+    loom_seq_hyp hyp;
+    /* hyp.len output words: the target vocabulary's, or with replace_unk
+     * the source token an <unk> attends to most (they point into the
+     * translator's vocabulary or the translation's source tokens) */
+    const char **words;
+    /* the output as one string (malloc'd): the words joined by spaces, or
+     * what the postprocess hook made of them (detokenised text, say) */
+    char *text;
+    /* word-level attention for output that post-processing merged (subword
+     * pieces into words): word_len x word_src_len, malloc'd by the hook;
+     * NULL when nothing was merged, hyp.align then being the alignment */
+    float *word_align;
+    int word_len, word_src_len;
+} loom_translation_hyp;
+
+/* The translation of one sentence. */
+typedef struct {
+    int src_len;             /* source tokens */
+    const char **src_tokens; /* as the source tokenizer wrote them */
+    int32_t *src_ids;        /* in the (first) model's source vocabulary; <unk> for unknown */
+    int n;                   /* hypotheses, best first: 0 when the sentence has no tokens */
+    loom_translation_hyp *hyps;
+    int32_t *member_ids; /* storage: each ensemble member's source ids */
+} loom_translation;
+
+/* A hook run on every hypothesis once it is decoded (and <unk> replaced):
+ * it may replace h->text (free the old string, store a malloc'd one) and
+ * fill h->word_align. Returns 0 or a negative LOOM_E* code, which ends the
+ * call. Called from the translating threads: it must be thread-safe. */
+typedef int (*loom_translate_post_fn)(void *ctx, const loom_translation *t,
+                                      loom_translation_hyp *h);
+
+typedef struct {
+    loom_seq_decode_opts decode; /* beam, alpha, n-best, max_len, align */
+    int batch;                   /* sentences decoded together (default 64) */
+    int threads;     /* threads one call uses, each decoding whole batches (default 1) */
+    int replace_unk; /* each <unk> of the output becomes the source token it attends to most */
+    loom_translate_post_fn postprocess; /* NULL: the text is the words joined by spaces */
+    void *postprocess_ctx;
+} loom_translate_opts;
+
+void loom_translate_defaults(loom_translate_opts *o);
+
+typedef struct loom_translator loom_translator;
+
+/* A translator over n models (n > 1: an ensemble). Every model must have
+ * the first one's target vocabulary and source tokenizer options (source
+ * vocabularies may differ): LOOM_EINVAL naming the member otherwise. The
+ * translator borrows the bundles, which must outlive it; it prepares
+ * their models for decoding (loom_seq_model_prepare_decoding). */
+int loom_translator_new(loom_translator **out, loom_seq_bundle *const *models, int n,
+                        const loom_translate_opts *o);
+/* The same from model files, which the translator loads and owns. Errors
+ * name the file. */
+int loom_translator_open(loom_translator **out, const char *const *paths, int n,
+                         const loom_translate_opts *o);
+void loom_translator_free(loom_translator *t);
+
+const loom_translate_opts *loom_translator_opts(const loom_translator *t);
+/* The vocabularies of the first model (0: source, 1: target). */
+const loom_vocab *loom_translator_vocab(const loom_translator *t, int side);
+
+/* Translates n sentences (UTF-8; lens[i] bytes, or NUL-terminated when
+ * lens is NULL) into out[0..n), in their order. Sentences are sorted by
+ * length and decoded in batches on the option's threads; the result of each
+ * is what it would be alone. Free the results with loom_translations_free.
+ * On error nothing is left to free; a sentence the tokenizer refuses
+ * (invalid UTF-8) is LOOM_EFORMAT naming it ("sentence 3: ..."). */
+int loom_translator_translate(loom_translator *t, const char *const *src, const size_t *lens, int n,
+                              loom_translation *out);
+void loom_translations_free(loom_translation *out, int n);
+
+/* Called for each line's translation, in input order; `line` is 1-based.
+ * A non-zero return stops the file and is returned. */
+typedef int (*loom_translation_fn)(void *ctx, long long line, const loom_translation *t);
+
+/* Translates every line of a file (plain or .gz; "-" is stdin) and hands
+ * each translation to fn. Lines are read 16 batches at a time and sorted by
+ * length; at batch 1 stdin is read line by line (each line answered before
+ * the next is read). Errors name the file and line. */
+int loom_translator_translate_file(loom_translator *t, const char *path, loom_translation_fn fn,
+                                   void *ctx);
+
+/* Writes each <unk> of h as the source token it attends to most (OpenNMT's
+ * -replace_unk); needs attention weights, else does nothing. */
+void loom_translation_replace_unk(const loom_translation *t, loom_translation_hyp *h);
+
+#endif
