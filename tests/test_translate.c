@@ -197,6 +197,33 @@ START_TEST(concurrent_calls_get_what_a_lone_call_gets)
 }
 END_TEST
 
+/* Options given for one call are that call's: the same as a translator
+ * made with them, and the translator's own are left as they were. */
+START_TEST(options_for_one_call)
+{
+    loom_translator *t = open_reverse(1, 1, 64, 1, 0), *t4 = open_reverse(4, 2, 5, 2, 1);
+    make_sentences(loom_translator_vocab(t, 0), 16);
+    loom_translation a[N], b[N], c[N];
+    ck_assert_int_eq(
+        loom_translator_translate_with(t, loom_translator_opts(t4), sentence_ptrs, NULL, N, a), 0);
+    ck_assert_int_eq(loom_translator_translate(t4, sentence_ptrs, NULL, N, b), 0);
+    ck_assert_int_eq(loom_translator_translate(t, sentence_ptrs, NULL, N, c), 0);
+    for (int i = 0; i < N; i++) {
+        assert_same(&a[i], &b[i]);
+        ck_assert(c[i].n <= 1 && (c[i].n == 0 || !c[i].hyps[0].hyp.align));
+    }
+    loom_translate_opts bad = *loom_translator_opts(t);
+    bad.decode.nbest = 3;
+    ck_assert_int_eq(loom_translator_translate_with(t, &bad, sentence_ptrs, NULL, N, c),
+                     LOOM_EINVAL);
+    loom_translations_free(a, N);
+    loom_translations_free(b, N);
+    loom_translations_free(c, N);
+    loom_translator_free(t);
+    loom_translator_free(t4);
+}
+END_TEST
+
 /* Adds noise to every weight: a second model with the same vocabularies. */
 static void perturb(loom_seq_model *m, uint64_t seed)
 {
@@ -492,6 +519,7 @@ static Suite *translate_suite(void)
     tcase_add_test(tc, translate_matches_the_search_on_ids);
     tcase_add_loop_test(tc, a_sentence_does_not_depend_on_its_batch_company, 0, 2);
     tcase_add_test(tc, concurrent_calls_get_what_a_lone_call_gets);
+    tcase_add_test(tc, options_for_one_call);
     tcase_add_test(tc, an_ensemble_of_copies_is_the_model);
     tcase_add_test(tc, an_ensemble_follows_the_mean_log_probability);
     tcase_add_test(tc, an_ensemble_needs_one_target_vocabulary);

@@ -129,6 +129,17 @@ static int same_tok(const loom_tok_opts *a, const loom_tok_opts *b)
            a->pretokenized == b->pretokenized;
 }
 
+static int check_opts(const loom_translate_opts *o)
+{
+    const loom_seq_decode_opts *d = &o->decode;
+    if (d->beam < 1 || d->nbest < 1 || d->nbest > d->beam)
+        return loom_error(LOOM_EINVAL, "beam must be >= 1 and n-best between 1 and the beam");
+    if (o->batch < 1 || o->threads < 1 || o->threads > LOOM_TRANSLATE_MAX_THREADS)
+        return loom_error(LOOM_EINVAL, "batch must be >= 1 and threads between 1 and %d",
+                          LOOM_TRANSLATE_MAX_THREADS);
+    return 0;
+}
+
 /* names: the members' files for messages, or NULL ("ensemble member N"). */
 static int make(loom_translator **out, loom_seq_bundle *const *models, const char *const *names,
                 int n, const loom_translate_opts *o)
@@ -137,12 +148,9 @@ static int make(loom_translator **out, loom_seq_bundle *const *models, const cha
     if (n < 1 || n > LOOM_SEQ_MAX_ENSEMBLE)
         return loom_error(LOOM_EINVAL, "a translator takes 1 to %d models, not %d",
                           LOOM_SEQ_MAX_ENSEMBLE, n);
-    const loom_seq_decode_opts *d = &o->decode;
-    if (d->beam < 1 || d->nbest < 1 || d->nbest > d->beam)
-        return loom_error(LOOM_EINVAL, "beam must be >= 1 and n-best between 1 and the beam");
-    if (o->batch < 1 || o->threads < 1 || o->threads > LOOM_TRANSLATE_MAX_THREADS)
-        return loom_error(LOOM_EINVAL, "batch must be >= 1 and threads between 1 and %d",
-                          LOOM_TRANSLATE_MAX_THREADS);
+    int rc = check_opts(o);
+    if (rc)
+        return rc;
     for (int e = 1; e < n; e++) {
         char who[64];
         if (!names)
@@ -163,10 +171,8 @@ static int make(loom_translator **out, loom_seq_bundle *const *models, const cha
     if (!t)
         return LOOM_ENOMEM;
     t->o = *o;
-    t->o.decode.align |= o->replace_unk; /* the attention says what an <unk> stands for */
     t->nm = n;
     pthread_mutex_init(&t->lock, NULL);
-    int rc = 0;
     for (int e = 0; e < n && !rc; e++) {
         t->b[e] = models[e];
         t->models[e] = models[e]->model;
@@ -333,6 +339,7 @@ static int read_sentence(const loom_translator *t, worker *wk, const char *s, si
  * cut into batches that the threads take in turn. */
 typedef struct {
     loom_translator *t;
+    const loom_translate_opts *o;
     loom_translation *tr;
     const int *order; /* sentence of each rank */
     const int *lens;  /* source length of each rank */
@@ -366,8 +373,8 @@ static int decode_batch(search_job *j, worker *wk, int r0, int nb)
                 pad[(size_t)r * S + q] = q < tr->src_len ? ids[q] : LOOM_PAD;
         }
     }
-    int K = t->o.decode.nbest;
-    return loom_seq_decode_ensemble(t->models, wk->w, nm, src, j->lens + r0, nb, S, &t->o.decode,
+    int K = j->o->decode.nbest;
+    return loom_seq_decode_ensemble(t->models, wk->w, nm, src, j->lens + r0, nb, S, &j->o->decode,
                                     j->hyps + (size_t)r0 * K, j->counts + r0);
 }
 
@@ -377,7 +384,7 @@ static int decode_batch(search_job *j, worker *wk, int r0, int nb)
 static void *search_thread(void *arg)
 {
     search_job *j = arg;
-    int B = j->t->o.batch;
+    int B = j->o->batch;
     worker *wk = NULL;
     int rc = worker_take(j->t, &wk);
     while (!rc && !atomic_load(&j->failed)) {
@@ -443,7 +450,8 @@ void loom_translation_replace_unk(const loom_translation *t, loom_translation_hy
 }
 
 /* The words of a hypothesis, replace_unk, the text and the post-processing. */
-static int finish_hyp(const loom_translator *t, const loom_translation *tr, loom_translation_hyp *h)
+static int finish_hyp(const loom_translator *t, const loom_translate_opts *o,
+                      const loom_translation *tr, loom_translation_hyp *h)
 {
     const loom_vocab *v = t->b[0]->vocab[1];
     int n = h->hyp.len;
@@ -452,7 +460,7 @@ static int finish_hyp(const loom_translator *t, const loom_translation *tr, loom
         return LOOM_ENOMEM;
     for (int k = 0; k < n; k++)
         h->words[k] = loom_vocab_word(v, h->hyp.ids[k]);
-    if (t->o.replace_unk)
+    if (o->replace_unk)
         loom_translation_replace_unk(tr, h);
     size_t len = 1;
     for (int k = 0; k < n; k++)
@@ -468,13 +476,17 @@ static int finish_hyp(const loom_translator *t, const loom_translation *tr, loom
         p += wl;
     }
     *p = '\0';
-    return t->o.postprocess ? t->o.postprocess(t->o.postprocess_ctx, tr, h) : 0;
+    return o->postprocess ? o->postprocess(o->postprocess_ctx, tr, h) : 0;
 }
 
 /* Decodes the read sentences tr[0..n) and fills their hypotheses. */
-static int decode_read(loom_translator *t, loom_translation *tr, int n)
+static int decode_read(loom_translator *t, const loom_translate_opts *opts, loom_translation *tr,
+                       int n)
 {
-    int K = t->o.decode.nbest, rc = 0;
+    /* --replace-unk reads the attention: it says what an <unk> stands for */
+    loom_translate_opts o = *opts;
+    o.decode.align |= o.replace_unk;
+    int K = o.decode.nbest, rc = 0;
     int *order = loom_malloc((size_t)n + 1, sizeof(int)), *lens = loom_malloc(n + 1, sizeof(int));
     int *counts = loom_calloc((size_t)n + 1, sizeof(int));
     loom_seq_hyp *hyps = loom_calloc((size_t)n * K + 1, sizeof *hyps);
@@ -492,9 +504,9 @@ static int decode_read(loom_translator *t, loom_translation *tr, int n)
         lens[r] = tr[order[r]].src_len;
     if (m > 0) {
         /* a thread only for a share that has a batch */
-        int B = t->o.batch, threads = (int)(((long long)m + B - 1) / B);
-        threads = threads < t->o.threads ? threads : t->o.threads;
-        search_job j = {t, tr, order, lens, m, hyps, counts, 0, 0, ""};
+        int B = o.batch, threads = (int)(((long long)m + B - 1) / B);
+        threads = threads < o.threads ? threads : o.threads;
+        search_job j = {t, &o, tr, order, lens, m, hyps, counts, 0, 0, ""};
         rc = fan_out(&j, threads);
     }
     for (int r = 0; r < m && !rc; r++) {
@@ -509,7 +521,7 @@ static int decode_read(loom_translator *t, loom_translation *tr, int n)
             memset(&hyps[(size_t)r * K + k], 0, sizeof *hyps);
             s->n++;
             cut_align(&s->hyps[k].hyp, s->src_len);
-            if ((rc = finish_hyp(t, s, &s->hyps[k])))
+            if ((rc = finish_hyp(t, &o, s, &s->hyps[k])))
                 break;
         }
     }
@@ -526,11 +538,21 @@ done:
 int loom_translator_translate(loom_translator *t, const char *const *src, const size_t *lens, int n,
                               loom_translation *out)
 {
+    return loom_translator_translate_with(t, &t->o, src, lens, n, out);
+}
+
+int loom_translator_translate_with(loom_translator *t, const loom_translate_opts *o,
+                                   const char *const *src, const size_t *lens, int n,
+                                   loom_translation *out)
+{
+    int rc = check_opts(o);
+    if (rc)
+        return rc;
     if (n < 0)
         return loom_error(LOOM_EINVAL, "a negative number of sentences (%d)", n);
     memset(out, 0, (size_t)n * sizeof *out);
     worker *wk = NULL;
-    int rc = worker_take(t, &wk);
+    rc = worker_take(t, &wk);
     for (int i = 0; i < n && !rc; i++) {
         rc = read_sentence(t, wk, src[i], lens ? lens[i] : strlen(src[i]), &out[i]);
         if (rc && rc != LOOM_ENOMEM)
@@ -538,7 +560,7 @@ int loom_translator_translate(loom_translator *t, const char *const *src, const 
     }
     worker_give(t, wk);
     if (!rc)
-        rc = decode_read(t, out, n);
+        rc = decode_read(t, o, out, n);
     if (rc)
         loom_translations_free(out, n);
     return rc;
@@ -591,7 +613,7 @@ int loom_translator_translate_file(loom_translator *t, const char *path, loom_tr
         /* the workspace goes back to the pool while the window decodes */
         worker_give(t, wk);
         wk = NULL;
-        rc = decode_read(t, tr, n);
+        rc = decode_read(t, &t->o, tr, n);
         for (int i = 0; i < n && !rc; i++)
             rc = fn(ctx, first + i, &tr[i]);
         loom_translations_free(tr, n);

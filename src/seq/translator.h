@@ -90,7 +90,8 @@ typedef struct loom_translator loom_translator;
  * the first one's target vocabulary and source tokenizer options (source
  * vocabularies may differ): LOOM_EINVAL naming the member otherwise. The
  * translator borrows the bundles, which must outlive it; it prepares
- * their models for decoding (loom_seq_model_prepare_decoding). */
+ * their models for decoding (loom_seq_model_prepare_decoding), so make it
+ * before any thread translates with them. */
 int loom_translator_new(loom_translator **out, loom_seq_bundle *const *models, int n,
                         const loom_translate_opts *o);
 /* The same from model files, which the translator loads and owns. Errors
@@ -112,6 +113,12 @@ const loom_vocab *loom_translator_vocab(const loom_translator *t, int side);
 int loom_translator_translate(loom_translator *t, const char *const *src, const size_t *lens, int n,
                               loom_translation *out);
 void loom_translations_free(loom_translation *out, int n);
+/* The same with other options for this call (a server's request may ask
+ * for its own beam, n-best, alpha or alignments): the translator's models
+ * and workspaces, o's search, batch, threads and post-processing. */
+int loom_translator_translate_with(loom_translator *t, const loom_translate_opts *o,
+                                   const char *const *src, const size_t *lens, int n,
+                                   loom_translation *out);
 
 /* Called for each line's translation, in input order; `line` is 1-based.
  * A non-zero return stops the file and is returned. */
