@@ -312,7 +312,8 @@ static int read_sentence(const loom_translator *t, worker *wk, const char *s, si
         return LOOM_ENOMEM;
     }
     char *text = (char *)(tr->src_tokens + n + 1);
-    memcpy(text, wk->tokbuf, wk->tokbuf_len);
+    if (wk->tokbuf_len) /* tokbuf is NULL until a worker has read a token */
+        memcpy(text, wk->tokbuf, wk->tokbuf_len);
     for (size_t k = 0; k < n; k++)
         tr->src_tokens[k] = text + wk->tokoff[k];
     tr->src_tokens[n] = NULL;
