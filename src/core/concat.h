@@ -21,4 +21,15 @@ void loom_concat_forward(float *out, const loom_block *in, int nin, int B);
  * block k's. */
 void loom_concat_backward(const loom_block *in, int nin, const float *dout, int B);
 
+/* The gather variant: only rows rows[0..n) of the blocks (indices into
+ * their rows, each at most once), so that a layer above them works on
+ * those rows alone. A decoder's output layer thus multiplies and takes
+ * the softmax of its real target positions and skips the padding.
+ *   out (n, sum of cols): row r is [in[0].x row rows[r], in[1].x row rows[r], ...] */
+void loom_concat_gather_forward(float *out, const loom_block *in, int nin, const int *rows, int n);
+/* in[k].dx row rows[r] += block k's columns of dout row r (rows not
+ * gathered get nothing). */
+void loom_concat_gather_backward(const loom_block *in, int nin, const float *dout, const int *rows,
+                                 int n);
+
 #endif

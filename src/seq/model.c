@@ -30,10 +30,6 @@
 #include "core/loss.h"
 #include "core/rnn.h"
 
-/* Target vocabularies up to this size take the out layer's input gradients
- * step by step (no (rows, H + Dc) buffer); larger ones in one GEMM. */
-#define LOOM_SEQ_STEP_OUT_MAX 256
-
 struct loom_seq_model {
     loom_seq_config c;
     loom_params *ps;
@@ -402,17 +398,18 @@ enum {
     W_WTS,    /* (T, B, S) attention weights */
     W_ACACHE, /* one step's attention cache (backward recomputes it per step) */
     W_CTX2,   /* (B, Dc) the recomputed context, discarded */
-    W_O,      /* (T, B, Dout) out-layer inputs after dropout; backward: their gradient */
+    /* the out layer works on the R real (non-padding) positions only */
+    W_O,      /* (R, Dout) their [s; c; e], gathered, after dropout */
     W_OMASK,  /* its dropout mask */
-    W_LOGITS, /* (T, B, V) logits, then d loss / d logits */
-    W_LOGP,   /* (T, B) log p(gold) */
-    W_DO,     /* dropout: (T, B, Dout) d O; else, large vocabularies: (T, B, H) d s */
-    W_DCALL,  /* large vocabularies without dropout: (T, B, Dc) d c */
+    W_LOGITS, /* (R, V) logits, then d loss / d logits */
+    W_LOGP,   /* (R) log p(gold) */
+    W_DO,     /* (R, Dout) d O */
+    W_DSALL,  /* (T, B, H) d s of all steps, 0 at padding */
+    W_DCALL,  /* (T, B, Dc) d c of all steps */
     W_DS,
     W_DC,
     W_DSP,
     W_DCP,    /* (B, H) running state gradients */
-    W_DCTX,   /* (B, Dc) */
     W_DENC,   /* (B, S, He) */
     W_DKP,    /* (B, S, A) */
     W_DFINAL, /* (dirs, B, H) */
@@ -432,6 +429,8 @@ enum {
     I_IN,      /* (T, B) decoder inputs, time-major as the decoder's rows */
     I_IN_REAL, /* the same, -1 at padding */
     I_OUT,     /* (T, B) targets, -1 at padding */
+    I_ROWS,    /* (R) the real positions' indices in (T, B) */
+    I_TGT,     /* (R) their targets */
     I_COUNT
 };
 
@@ -439,6 +438,7 @@ struct loom_seq_work {
     const loom_seq_model *m;
     int B, S, T;  /* capacity */
     int src_tabs; /* 1: the last encode read the source through W_ETAB */
+    int R;        /* the batch's real target positions (I_ROWS) */
     float *buf[W_COUNT];
     int *ids[I_COUNT];
     size_t bytes;
@@ -488,19 +488,18 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
      * (one attention forward more per step) and memory stays flat in T. */
     sz[W_ACACHE] = loom_attn_rnn_attn_cache_size(&m->decoder, B, S);
     sz[W_CTX2] = (size_t)B * m->Dc;
-    /* Without dropout the out layer reads [s; c; e] from where they already
-     * are (dense.h's blocks) and needs no copy of them. */
-    sz[W_O] = drop ? TB * m->Dout : 0;
+    /* The out layer gathers the real positions' [s; c; e] into one matrix:
+     * padding costs no product, and one product over Dout columns packs
+     * its operands once, where three over the blocks in place packed the
+     * (rows, V) logits three times (12% slower at 8,000 words). */
+    sz[W_O] = TB * m->Dout;
     sz[W_OMASK] = drop ? TB * m->Dout : 0;
     sz[W_LOGITS] = TB * V;
     sz[W_LOGP] = TB;
-    /* without dropout, d s and d c of all steps at once only for large
-     * vocabularies, where per-step products would re-read W's V columns */
-    int large = V > LOOM_SEQ_STEP_OUT_MAX;
-    sz[W_DO] = drop ? TB * m->Dout : large ? TB * H : 0;
-    sz[W_DCALL] = !drop && large ? TB * m->Dc : 0;
+    sz[W_DO] = TB * m->Dout;
+    sz[W_DSALL] = TB * H;
+    sz[W_DCALL] = TB * m->Dc;
     sz[W_DS] = sz[W_DC] = sz[W_DSP] = sz[W_DCP] = (size_t)B * H;
-    sz[W_DCTX] = (size_t)B * m->Dc;
     sz[W_DENC] = BS * He;
     sz[W_DKP] = BS * A;
     sz[W_DFINAL] = (size_t)m->dirs * B * H;
@@ -550,7 +549,7 @@ static int work_reserve(loom_seq_work *w, int B, int S, int T)
     B = B > w->B ? B : w->B;
     S = S > w->S ? S : w->S;
     T = T > w->T ? T : w->T;
-    size_t sz[W_COUNT], isz[I_COUNT] = {(size_t)B * S, (size_t)T * B, (size_t)T * B, (size_t)T * B};
+    size_t TB = (size_t)T * B, sz[W_COUNT], isz[I_COUNT] = {(size_t)B * S, TB, TB, TB, TB, TB};
     work_sizes(w->m, B, S, T, sz);
     work_release(w);
     w->B = w->S = w->T = 0;
@@ -575,7 +574,7 @@ static int work_reserve(loom_seq_work *w, int B, int S, int T)
  * skip the position. */
 static void batch_ids(loom_seq_work *w, const loom_seq_batch *b)
 {
-    int B = b->n, S = b->src_len, T = b->tgt_len;
+    int B = b->n, S = b->src_len, T = b->tgt_len, R = 0;
     for (int i = 0; i < B; i++)
         for (int s = 0; s < S; s++)
             w->ids[I_SRC][i * S + s] = s < b->src_lens[i] ? b->src[(size_t)i * S + s] : -1;
@@ -586,7 +585,12 @@ static void batch_ids(loom_seq_work *w, const loom_seq_batch *b)
             w->ids[I_IN][tb] = b->tgt_in[bt];
             w->ids[I_IN_REAL][tb] = real ? b->tgt_in[bt] : -1;
             w->ids[I_OUT][tb] = real ? b->tgt_out[bt] : -1;
+            if (real) {
+                w->ids[I_ROWS][R] = (int)tb;
+                w->ids[I_TGT][R++] = b->tgt_out[bt];
+            }
         }
+    w->R = R;
 }
 
 /* The out layer's input [s; c; e] as blocks (core/concat.h): the
@@ -772,6 +776,8 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
     const int *in_ids = w->ids[I_IN];
     const float *Wx = m->dec.Wx, *Wo = m->out_w->value, *bo = m->out_b->value;
     float *emb = w->buf[W_EMB], *xp = w->buf[W_XP], *tab = w->buf[W_TAB], *O = w->buf[W_O];
+    int R = w->R;
+    const int *rows = w->ids[I_ROWS];
     float *s = w->buf[W_S], *cs = w->buf[W_C], *ctx = w->buf[W_CTX], *wts = w->buf[W_WTS];
     float *z = w->buf[W_LOGITS], *lp = w->buf[W_LOGP];
     size_t BH = (size_t)B * H;
@@ -799,77 +805,52 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
                               Dc ? ctx + tb * Dc : NULL, Dc ? wts + tb * S : NULL,
                               w->buf[W_SCACHE] + t * scache, w->buf[W_ACACHE], w->buf[W_RWORK],
                               xp + tb * GH, s + tb * H, cs ? cs + tb * H : NULL, B);
-    /* the out layer over all steps, z = [s; c; e] Wo + bo; with dropout on a copy */
-    if (O) {
-        loom_concat_forward(O, o, no, TB);
-        if (drop > 0)
-            loom_dropout_forward(O, w->buf[W_OMASK], O, (size_t)TB * Dout, drop, rng);
-        loom_dense_forward(z, O, Wo, bo, TB, Dout, V);
-    } else {
-        loom_dense_forward_blocks(z, o, no, Wo, bo, TB, V);
+    /* the out layer over the real positions of all steps: O = dropout([s;
+     * c; e] gathered), z = O Wo + bo, and the loss in place */
+    loom_concat_gather_forward(O, o, no, rows, R);
+    if (drop > 0)
+        loom_dropout_forward(O, w->buf[W_OMASK], O, (size_t)R * Dout, drop, rng);
+    loom_dense_forward(z, O, Wo, bo, R, Dout, V);
+    *loss = loom_xent_inplace(z, lp, tokens, w->ids[I_TGT], R, V, label_smoothing, train);
+    if (logp) { /* to batch-major, 0 at padding */
+        memset(logp, 0, (size_t)TB * sizeof *logp);
+        for (int r = 0; r < R; r++)
+            logp[(size_t)(rows[r] % B) * T + rows[r] / B] = lp[r];
     }
-    *loss = loom_xent_inplace(z, lp, tokens, w->ids[I_OUT], TB, V, label_smoothing, train);
-    for (int t = 0; t < T && logp; t++) /* to batch-major */
-        for (int i = 0; i < B; i++)
-            logp[(size_t)i * T + t] = lp[(size_t)t * B + i];
     return 0;
 }
 
-/* The out layer's backward over all steps (dz = d loss / d logits in
- * W_LOGITS): dWo, dbo, and the input gradients that are not taken step by
- * step (output_backward_step). */
+/* The out layer's backward over all steps (dz = d loss / d logits of the
+ * real positions in W_LOGITS): dWo, dbo, and d [s; c; e], which goes to
+ * W_DSALL, W_DCALL (read step by step by output_backward_step) and W_DEMB. */
 static void output_backward(loom_seq_model *m, loom_seq_work *w, int B, int T, float scale)
 {
-    int TB = T * B, V = m->c.tgt_vocab, Dout = m->Dout;
-    const float *dz = w->buf[W_LOGITS], *Wo = m->out_w->value;
-    float *O = w->buf[W_O], *dO = w->buf[W_DO];
-    if (O) { /* in the forward pass z = O Wo + bo, O = dropout([s; c; e]) */
-        loom_block in = {O, dO, Dout};
-        memset(dO, 0, (size_t)TB * Dout * sizeof(float));
-        loom_dense_backward_blocks(&in, 1, m->out_w->grad, m->out_b->grad, dz, Wo, TB, V, scale);
-        memset(O, 0, (size_t)TB * Dout * sizeof(float)); /* dead now: takes d [s; c; e] */
-        loom_dropout_backward(O, dO, w->buf[W_OMASK], (size_t)TB * Dout);
-        return;
+    int TB = T * B, R = w->R, V = m->c.tgt_vocab, Dout = m->Dout;
+    float *O = w->buf[W_O], *dO = w->buf[W_DO], *dS = w->buf[W_DSALL], *dC = w->buf[W_DCALL];
+    loom_block in = {O, dO, Dout};
+    memset(dO, 0, (size_t)R * Dout * sizeof(float));
+    loom_dense_backward_blocks(&in, 1, m->out_w->grad, m->out_b->grad, w->buf[W_LOGITS],
+                               m->out_w->value, R, V, scale);
+    if (m->c.dropout > 0) { /* O = dropped [s; c; e]: dead now, it takes d [s; c; e] */
+        memset(O, 0, (size_t)R * Dout * sizeof(float));
+        loom_dropout_backward(O, dO, w->buf[W_OMASK], (size_t)R * Dout);
+        dO = O;
     }
-    /* z = [s; c; e] Wo + bo by blocks; d s, d c of all steps now only for
-     * large vocabularies (W_DO, W_DCALL; else step by step) */
-    float *dS = w->buf[W_DO], *dC = w->buf[W_DCALL];
-    if (dS)
-        memset(dS, 0, (size_t)TB * m->c.hidden * sizeof(float));
+    memset(dS, 0, (size_t)TB * m->c.hidden * sizeof(float));
     if (dC)
         memset(dC, 0, (size_t)TB * m->Dc * sizeof(float));
     loom_block o[3];
-    int no = out_blocks(m, o, w->buf[W_S] + (size_t)B * m->c.hidden, dS, w->buf[W_CTX], dC,
-                        w->buf[W_EMB], w->buf[W_DEMB]);
-    loom_dense_backward_blocks(o, no, m->out_w->grad, m->out_b->grad, dz, Wo, TB, V, scale);
+    int no = out_blocks(m, o, NULL, dS, NULL, dC, NULL, w->buf[W_DEMB]);
+    loom_concat_gather_backward(o, no, dO, w->ids[I_ROWS], R);
 }
 
-/* The out layer's gradients of step t's s_t (added to ds) and c_t; returns
- * where d c_t is (W_DCTX or a row block of W_DCALL). */
-static float *output_backward_step(loom_seq_model *m, loom_seq_work *w, int t, int B, float *ds,
-                                   float scale)
+/* The out layer's gradient of step t's s_t (added to ds); returns d c_t
+ * (a row block of W_DCALL). */
+static float *output_backward_step(loom_seq_model *m, loom_seq_work *w, int t, int B, float *ds)
 {
-    size_t tb = (size_t)t * B, H = m->c.hidden, Dc = m->Dc, V = m->c.tgt_vocab;
-    float *dctx = w->buf[W_DCTX];
-    loom_block o[3];
-    if (w->buf[W_O]) { /* d [s; c; e] of step t, as output_backward left it in W_O */
-        if (Dc)
-            memset(dctx, 0, B * Dc * sizeof(float));
-        int no = out_blocks(m, o, NULL, ds, NULL, dctx, NULL, w->buf[W_DEMB] + tb * m->c.emb);
-        loom_concat_backward(o, no, w->buf[W_O] + tb * m->Dout, B);
-    } else if (w->buf[W_DO]) { /* taken for all steps by output_backward */
-        loom_axpy(B * H, 1.0f, w->buf[W_DO] + tb * H, ds);
-        dctx = at(w->buf[W_DCALL], tb * Dc);
-    } else { /* in the forward pass z_t = s_t Wo[:H] + c_t Wo[H:H+Dc] + ... */
-        if (Dc)
-            memset(dctx, 0, B * Dc * sizeof(float));
-        int no = out_blocks(m, o, w->buf[W_S] + (tb + B) * H, ds, at(w->buf[W_CTX], tb * Dc), dctx,
-                            NULL, NULL) -
-                 1; /* not e */
-        loom_dense_backward_blocks(o, no, NULL, NULL, w->buf[W_LOGITS] + tb * V, m->out_w->value, B,
-                                   (int)V, scale);
-    }
-    return dctx;
+    size_t tb = (size_t)t * B, H = m->c.hidden;
+    loom_axpy(B * H, 1.0f, w->buf[W_DSALL] + tb * H, ds);
+    return at(w->buf[W_DCALL], tb * m->Dc);
 }
 
 /* The decoder input's backward, all steps at once: in the forward pass
@@ -922,7 +903,7 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
     size_t scache = loom_attn_rnn_cache_size(&m->decoder, B);
     for (int t = T - 1; t >= 0; t--) {
         size_t tb = (size_t)t * B;
-        float *dctx = output_backward_step(m, w, t, B, ds, scale);
+        float *dctx = output_backward_step(m, w, t, B, ds);
         memset(dsp, 0, BH * sizeof(float));
         if (lstm)
             memset(dcp, 0, BH * sizeof(float));
