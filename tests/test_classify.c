@@ -439,8 +439,17 @@ START_TEST(test_cnn_matches_torch)
     loom_cls_cnn_work *w;
     ck_assert_int_eq(loom_cls_cnn_work_new(&w, m), 0);
     float logits[B * L], work[B * L], dlogits[B * L];
+    /* the fixture's padded rows, packed as training packs them */
+    const int32_t *seqs[B];
+    int32_t packed[B * T];
+    int start[B];
+    for (int b = 0; b < B; b++)
+        seqs[b] = ids + b * T;
+    int N = loom_cls_cnn_pack(m, packed, start, seqs, lens, B);
+    ck_assert_int_eq(N, 6 + 4 + 3 + 3); /* the one-word sentence takes the widest filter's 3 */
+    ck_assert_int_eq(packed[6 + 4 + 1], -1);
     /* no rng: evaluation, no dropout (the fixture has none) */
-    ck_assert_int_eq(loom_cls_cnn_forward(m, w, ids, lens, B, T, logits, NULL), 0);
+    ck_assert_int_eq(loom_cls_cnn_forward(m, w, packed, start, lens, B, N, logits, NULL), 0);
     expect_close("logits", logits, need(f, "logits", B * L)->data, B * L);
     double loss = loom_cls_loss_step(m, logits, targets, NULL, NULL, B, work, dlogits, 1.0f / B);
     ck_assert_double_eq_tol(loss / B, ((const float *)need(f, "loss", 1)->data)[0], 1e-5);

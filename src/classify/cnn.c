@@ -1,7 +1,7 @@
 /* loom: the convolutional classifier's passes (see cnn.h). Pointer set-up,
  * then one core call per layer; backward is the same calls in reverse.
  * Pooling comes before the ReLU (max and ReLU commute, and the ReLU then
- * runs on B x features instead of B x T x features). */
+ * runs on B x features instead of N x features). */
 #include "config.h"
 #include "classify/cnn.h"
 
@@ -12,38 +12,70 @@
 #include "base/error.h"
 #include "classify/model.h"
 #include "core/activation.h"
-#include "core/conv1d.h"
+#include "core/convpool.h"
 #include "core/dense.h"
 #include "core/dropout.h"
 #include "core/embedding.h"
 
 struct loom_cls_cnn_work {
-    size_t cap_bt, cap_b, cap_col;   /* capacities: B*T rows, B rows, col floats */
-    int32_t *ids;                    /* (B, T), for the embedding backward */
-    int *lens_out;                   /* (B) pooled steps for one width */
-    float *xe, *xs, *x;              /* (B*T, D) tuned and static channel; (B*T, C) input */
-    float *y, *col;                  /* one width's convolution output; im2col workspace */
+    size_t cap_n, cap_b, cap_col;    /* capacities: N rows, B sentences, col floats */
+    int32_t *ids;                    /* (N), for the embedding backward */
+    int *start, *lens;               /* (B) */
+    float *xe, *xs, *x;              /* (N, D) tuned and static channel; (N, C) input */
+    float *y, *col, *cwork;          /* one width's windows (N, F); col; convpool workspace */
     int *argmax;                     /* (widths, B, F) */
     float *pool;                     /* (B, F) */
     float *feat, *act, *drop, *mask; /* (B, NF): pooled, after ReLU, after dropout */
     float *dh, *dfeat, *dx, *dxe;
-    int B, T, dropped;
+    int B, N, dropped;
 };
 
 void loom_cls_cnn_work_free(loom_cls_cnn_work *w)
 {
     if (!w)
         return;
-    free(w->ids), free(w->lens_out), free(w->xe), free(w->xs), free(w->x), free(w->y);
-    free(w->col), free(w->argmax), free(w->pool), free(w->feat), free(w->act), free(w->drop);
-    free(w->mask), free(w->dh), free(w->dfeat), free(w->dx), free(w->dxe), free(w);
+    free(w->ids), free(w->start), free(w->lens), free(w->xe), free(w->xs), free(w->x);
+    free(w->y), free(w->col), free(w->cwork), free(w->argmax), free(w->pool), free(w->feat);
+    free(w->act), free(w->drop), free(w->mask), free(w->dh), free(w->dfeat), free(w->dx);
+    free(w->dxe), free(w);
 }
 
 int loom_cls_cnn_work_new(loom_cls_cnn_work **out, const loom_classifier *m)
 {
-    (void)m;
+    const loom_cls_config *c = &m->cfg;
     *out = loom_calloc(1, sizeof **out);
-    return *out ? 0 : LOOM_ENOMEM;
+    if (!*out)
+        return LOOM_ENOMEM;
+    size_t n = loom_convpool_work_size(c->dim * c->channels, c->filters, loom_cls_cnn_min_rows(m));
+    (*out)->cwork = loom_malloc(n, sizeof(float));
+    if (!(*out)->cwork) {
+        loom_cls_cnn_work_free(*out);
+        *out = NULL;
+        return LOOM_ENOMEM;
+    }
+    return 0;
+}
+
+int loom_cls_cnn_min_rows(const loom_classifier *m)
+{
+    int W = 1;
+    for (int i = 0; i < m->cfg.nwidths; i++)
+        W = m->cfg.widths[i] > W ? m->cfg.widths[i] : W;
+    return W;
+}
+
+int loom_cls_cnn_pack(const loom_classifier *m, int32_t *ids, int *start,
+                      const int32_t *const *seqs, const int *lens, int B)
+{
+    int W = loom_cls_cnn_min_rows(m), N = 0;
+    for (int b = 0; b < B; b++) {
+        start[b] = N;
+        memcpy(ids + N, seqs[b], (size_t)lens[b] * sizeof *ids);
+        N += lens[b];
+        for (int t = lens[b]; t < W; t++)
+            ids[N++] = -1;
+    }
+    return N;
 }
 
 static int grow(void *pp, size_t n, size_t size)
@@ -56,26 +88,24 @@ static int grow(void *pp, size_t n, size_t size)
     return 0;
 }
 
-/* Sizes every buffer for a batch of B sentences of T steps. */
-static int reserve(const loom_classifier *m, loom_cls_cnn_work *w, int B, int T)
+/* Sizes every buffer for a batch of B sentences in N rows: a width's
+ * windows are at most N (each sentence has at least as many rows as
+ * windows of any width). */
+static int reserve(const loom_classifier *m, loom_cls_cnn_work *w, int B, int N)
 {
     const loom_cls_config *c = &m->cfg;
-    size_t bt = (size_t)B * T, D = (size_t)c->dim, C = D * c->channels, F = (size_t)c->filters;
-    size_t NF = F * c->nwidths, col = 0;
-    for (int i = 0; i < c->nwidths; i++) {
-        size_t k = loom_conv1d_col_size(B, T, (int)C, c->widths[i], LOOM_CONV_VALID);
-        col = k > col ? k : col;
-    }
+    size_t n = (size_t)N, D = (size_t)c->dim, C = D * c->channels, F = (size_t)c->filters;
+    size_t NF = F * c->nwidths, col = n * C * loom_cls_cnn_min_rows(m);
     int rc = 0;
-    if (bt > w->cap_bt) {
-        rc = grow(&w->ids, bt, sizeof(int32_t)) || grow(&w->xe, bt * D, sizeof(float)) ||
-             grow(&w->xs, bt * D, sizeof(float)) || grow(&w->x, bt * C, sizeof(float)) ||
-             grow(&w->y, bt * F, sizeof(float)) || grow(&w->dx, bt * C, sizeof(float)) ||
-             grow(&w->dxe, bt * D, sizeof(float));
-        w->cap_bt = rc ? 0 : bt;
+    if (n > w->cap_n) {
+        rc = grow(&w->ids, n, sizeof(int32_t)) || grow(&w->xe, n * D, sizeof(float)) ||
+             grow(&w->xs, n * D, sizeof(float)) || grow(&w->x, n * C, sizeof(float)) ||
+             grow(&w->y, n * F, sizeof(float)) || grow(&w->dx, n * C, sizeof(float)) ||
+             grow(&w->dxe, n * D, sizeof(float));
+        w->cap_n = rc ? 0 : n;
     }
     if (!rc && (size_t)B > w->cap_b) {
-        rc = grow(&w->lens_out, (size_t)B, sizeof(int)) ||
+        rc = grow(&w->start, (size_t)B, sizeof(int)) || grow(&w->lens, (size_t)B, sizeof(int)) ||
              grow(&w->argmax, (size_t)B * NF, sizeof(int)) ||
              grow(&w->pool, (size_t)B * F, sizeof(float)) ||
              grow(&w->feat, (size_t)B * NF, sizeof(float)) ||
@@ -106,12 +136,11 @@ static void get_cols(float *dst, const float *src, int ld, int at, int rows, int
         memcpy(dst + (size_t)r * n, src + (size_t)r * ld + at, (size_t)n * sizeof *dst);
 }
 
-/* Embeddings -> conv -> max-pool -> ReLU: w->act (B, NF). */
-static void features_forward(const loom_classifier *m, loom_cls_cnn_work *w, const int *lens, int B,
-                             int T)
+/* Embeddings -> conv + max-pool per width -> ReLU: w->act (B, NF). */
+static void features_forward(const loom_classifier *m, loom_cls_cnn_work *w)
 {
     const loom_cls_config *c = &m->cfg;
-    int D = c->dim, C = D * c->channels, F = c->filters, NF = F * c->nwidths, N = B * T;
+    int D = c->dim, C = D * c->channels, F = c->filters, NF = F * c->nwidths, B = w->B, N = w->N;
     loom_embedding_forward(w->xe, w->ids, m->emb->value, N, D);
     float *x = w->xe;
     if (c->channels == 2) { /* channels side by side: x[n] = [tuned(n), static(n)] */
@@ -121,28 +150,38 @@ static void features_forward(const loom_classifier *m, loom_cls_cnn_work *w, con
         x = w->x;
     }
     for (int i = 0; i < c->nwidths; i++) {
-        int W = c->widths[i], To = loom_conv1d_out_len(T, W, LOOM_CONV_VALID);
-        for (int b = 0; b < B; b++) /* a sentence shorter than W still gives one window */
-            w->lens_out[b] = (lens[b] > W ? lens[b] : W) - W + 1;
-        loom_conv1d_forward(w->y, w->col, x, m->conv_k[i]->value, m->conv_b[i]->value, B, T, C, F,
-                            W, LOOM_CONV_VALID);
-        loom_maxpool_forward(w->pool, w->argmax + (size_t)i * B * F, w->y, w->lens_out, B, To, F);
+        loom_convpool_forward(w->pool, w->argmax + (size_t)i * B * F, w->col, w->y, x, w->start,
+                              w->lens, m->conv_k[i]->value, m->conv_b[i]->value, B, C, F,
+                              c->widths[i]);
         put_cols(w->feat, NF, i * F, w->pool, B, F);
     }
     loom_relu_forward(w->act, w->feat, (size_t)B * NF);
 }
 
+/* Copies a packed batch into w. */
+static int load_batch(const loom_classifier *m, loom_cls_cnn_work *w, const int32_t *ids,
+                      const int *start, const int *lens, int B, int N)
+{
+    int rc = reserve(m, w, B, N);
+    if (rc)
+        return rc;
+    memcpy(w->ids, ids, (size_t)N * sizeof *ids);
+    memcpy(w->start, start, (size_t)B * sizeof *start);
+    memcpy(w->lens, lens, (size_t)B * sizeof *lens);
+    w->B = B, w->N = N;
+    return 0;
+}
+
 int loom_cls_cnn_forward(const loom_classifier *m, loom_cls_cnn_work *w, const int32_t *ids,
-                         const int *lens, int B, int T, float *logits, loom_rng *rng)
+                         const int *start, const int *lens, int B, int N, float *logits,
+                         loom_rng *rng)
 {
     const loom_cls_config *c = &m->cfg;
     int NF = c->filters * c->nwidths, L = loom_cls_labels(m);
-    int rc = reserve(m, w, B, T);
+    int rc = load_batch(m, w, ids, start, lens, B, N);
     if (rc)
         return rc;
-    memcpy(w->ids, ids, (size_t)B * T * sizeof *ids);
-    w->B = B, w->T = T;
-    features_forward(m, w, lens, B, T);
+    features_forward(m, w);
     const float *h = w->act;
     w->dropped = rng && c->dropout > 0;
     if (w->dropped) {
@@ -156,8 +195,8 @@ int loom_cls_cnn_forward(const loom_classifier *m, loom_cls_cnn_work *w, const i
 void loom_cls_cnn_backward(const loom_classifier *m, loom_cls_cnn_work *w, const float *dlogits)
 {
     const loom_cls_config *c = &m->cfg;
-    int B = w->B, T = w->T, D = c->dim, C = D * c->channels, F = c->filters, NF = F * c->nwidths;
-    int L = loom_cls_labels(m), N = B * T;
+    int B = w->B, N = w->N, D = c->dim, C = D * c->channels, F = c->filters, NF = F * c->nwidths;
+    int L = loom_cls_labels(m);
     size_t n = (size_t)B * NF;
     const float *h = w->dropped ? w->drop : w->act;
     float *g = w->dh; /* d(the dense layer's input) */
@@ -180,14 +219,12 @@ void loom_cls_cnn_backward(const loom_classifier *m, loom_cls_cnn_work *w, const
     if (tune)
         memset(w->dx, 0, (size_t)N * C * sizeof(float));
     for (int i = 0; i < c->nwidths; i++) {
-        int W = c->widths[i], To = loom_conv1d_out_len(T, W, LOOM_CONV_VALID);
-        /* forward: feat[:, i*F:(i+1)*F] = maxpool(y); y = conv(x, K_i) + b_i */
+        /* forward: feat[:, i*F:(i+1)*F] = maxpool(conv(x, K_i) + b_i) */
         get_cols(w->pool, dfeat, NF, i * F, B, F);
-        memset(w->y, 0, (size_t)B * To * F * sizeof(float));
-        loom_maxpool_backward(w->y, w->pool, w->argmax + (size_t)i * B * F, B, To, F);
-        loom_conv1d_backward(tune ? w->dx : NULL, m->conv_k[i]->frozen ? NULL : m->conv_k[i]->grad,
-                             m->conv_b[i]->frozen ? NULL : m->conv_b[i]->grad, w->col, w->y, x,
-                             m->conv_k[i]->value, B, T, C, F, W, LOOM_CONV_VALID);
+        loom_convpool_backward(
+            tune ? w->dx : NULL, m->conv_k[i]->frozen ? NULL : m->conv_k[i]->grad,
+            m->conv_b[i]->frozen ? NULL : m->conv_b[i]->grad, w->cwork, w->pool,
+            w->argmax + (size_t)i * B * F, x, m->conv_k[i]->value, B, C, F, c->widths[i]);
     }
     if (!tune)
         return;
@@ -202,16 +239,13 @@ void loom_cls_cnn_backward(const loom_classifier *m, loom_cls_cnn_work *w, const
 int loom_cls_cnn_features(const loom_classifier *m, loom_cls_cnn_work *w, const int32_t *ids,
                           size_t n, float *out)
 {
-    int T = (int)n;
-    for (int i = 0; i < m->cfg.nwidths; i++)
-        T = m->cfg.widths[i] > T ? m->cfg.widths[i] : T;
-    int rc = reserve(m, w, 1, T);
+    int len = (int)n, rows = len > loom_cls_cnn_min_rows(m) ? len : loom_cls_cnn_min_rows(m);
+    int rc = reserve(m, w, 1, rows);
     if (rc)
         return rc;
-    for (int t = 0; t < T; t++)
-        w->ids[t] = (size_t)t < n ? ids[t] : -1;
-    int len = (int)n;
-    features_forward(m, w, &len, 1, T);
+    w->B = 1, w->N = loom_cls_cnn_pack(m, w->ids, w->start, &ids, &len, 1);
+    w->lens[0] = len;
+    features_forward(m, w);
     memcpy(out, w->act, (size_t)m->cfg.filters * m->cfg.nwidths * sizeof *out);
     return 0;
 }

@@ -194,34 +194,27 @@ static int valid_score(const loom_classifier *m, const loom_cls_data *d, double 
 
 typedef struct {
     int32_t *ids;
-    int *lens, *targets;
-    const int32_t **labs;
+    int *start, *lens, *targets;
+    const int32_t **seqs, **labs;
     size_t *nlabs;
     float *logits, *work, *dlogits;
 } cnn_batch;
 
-/* Lays out examples order[0..B) as a padded (B, T) batch; returns T. */
+/* Packs examples order[0..B) into a batch (loom_cls_cnn_pack); returns
+ * its rows. Examples longer than Tmax are cut. */
 static int fill_batch(cnn_batch *bt, const loom_classifier *m, const loom_cls_data *d,
                       const size_t *order, int B, int Tmax, loom_rng *rng)
 {
-    int T = 1;
-    for (int i = 0; i < m->cfg.nwidths; i++)
-        T = m->cfg.widths[i] > T ? m->cfg.widths[i] : T;
     for (int b = 0; b < B; b++) {
         size_t i = order[b], n = d->id_off[i + 1] - d->id_off[i];
+        size_t nlab = d->lab_off[i + 1] - d->lab_off[i];
+        bt->seqs[b] = d->ids + d->id_off[i];
         bt->lens[b] = n > (size_t)Tmax ? Tmax : (int)n;
-        T = bt->lens[b] > T ? bt->lens[b] : T;
-    }
-    for (int b = 0; b < B; b++) {
-        size_t i = order[b], nlab = d->lab_off[i + 1] - d->lab_off[i];
-        const int32_t *ids = d->ids + d->id_off[i];
-        for (int t = 0; t < T; t++)
-            bt->ids[(size_t)b * T + t] = t < bt->lens[b] ? ids[t] : -1;
         bt->labs[b] = d->lab + d->lab_off[i];
         bt->nlabs[b] = nlab;
         bt->targets[b] = bt->labs[b][nlab > 1 ? loom_rng_below(rng, (uint32_t)nlab) : 0];
     }
-    return T;
+    return loom_cls_cnn_pack(m, bt->ids, bt->start, bt->seqs, bt->lens, B);
 }
 
 static int train_cnn(loom_classifier *m, const loom_cls_data *d, const loom_cls_data *valid,
@@ -244,7 +237,9 @@ static int train_cnn(loom_classifier *m, const loom_cls_data *d, const loom_cls_
     float *vals = loom_params_values(m->params, &nvals), *best = NULL;
     size_t *order = loom_malloc(n, sizeof *order);
     bt.ids = loom_malloc((size_t)B * TMAX, sizeof *bt.ids);
+    bt.start = loom_malloc((size_t)B, sizeof *bt.start);
     bt.lens = loom_malloc((size_t)B, sizeof *bt.lens);
+    bt.seqs = loom_malloc((size_t)B, sizeof *bt.seqs);
     bt.targets = loom_malloc((size_t)B, sizeof *bt.targets);
     bt.labs = loom_malloc((size_t)B, sizeof *bt.labs);
     bt.nlabs = loom_malloc((size_t)B, sizeof *bt.nlabs);
@@ -253,8 +248,8 @@ static int train_cnn(loom_classifier *m, const loom_cls_data *d, const loom_cls_
     bt.dlogits = loom_malloc((size_t)B * L, sizeof(float));
     if (valid)
         best = loom_malloc(nvals, sizeof *best);
-    int rc = order && bt.ids && bt.lens && bt.targets && bt.labs && bt.nlabs && bt.logits &&
-                     bt.work && bt.dlogits && (!valid || best)
+    int rc = order && bt.ids && bt.start && bt.lens && bt.seqs && bt.targets && bt.labs &&
+                     bt.nlabs && bt.logits && bt.work && bt.dlogits && (!valid || best)
                  ? 0
                  : LOOM_ENOMEM;
     rc = rc ? rc : loom_optim_new(&opt, m->params, &oc);
@@ -280,9 +275,9 @@ static int train_cnn(loom_classifier *m, const loom_cls_data *d, const loom_cls_
         for (size_t s = 0; !rc && s < steps_per_epoch; s++) {
             size_t lo = s * (size_t)B;
             int b = (int)(n - lo < (size_t)B ? n - lo : (size_t)B);
-            int T = fill_batch(&bt, m, d, order + lo, b, TMAX, &rng);
+            int N = fill_batch(&bt, m, d, order + lo, b, TMAX, &rng);
             loom_params_zero_grad(m->params);
-            rc = loom_cls_cnn_forward(m, w, bt.ids, bt.lens, b, T, bt.logits, &rng);
+            rc = loom_cls_cnn_forward(m, w, bt.ids, bt.start, bt.lens, b, N, bt.logits, &rng);
             if (rc)
                 break;
             /* the mean loss over the batch, as PyTorch's cross_entropy */
@@ -325,7 +320,8 @@ static int train_cnn(loom_classifier *m, const loom_cls_data *d, const loom_cls_
     st->examples = (uint64_t)st->epochs_run * n;
     loom_optim_free(opt);
     loom_cls_cnn_work_free(w);
-    free(order), free(best), free(bt.ids), free(bt.lens), free(bt.targets), free(bt.labs);
+    free(order), free(best), free(bt.ids), free(bt.start), free(bt.lens), free(bt.seqs);
+    free(bt.targets), free(bt.labs);
     free(bt.nlabs), free(bt.logits), free(bt.work), free(bt.dlogits);
     return rc;
 }

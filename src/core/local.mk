@@ -73,3 +73,13 @@ EXTRA_DIST += tests/fixtures/core/make_bag_fixtures.py tests/fixtures/core/bag.s
 tests_test_bag_SOURCES = tests/test_bag.c
 tests_test_bag_CFLAGS = $(TEST_CFLAGS)
 tests_test_bag_LDADD = $(TEST_LIBS)
+
+# convolution + max-pool over time on packed sequences, with a backward
+# pass through the maxima only (src/classify's CNN)
+libloom_la_SOURCES += src/core/convpool.c
+loomcoreinc_HEADERS += src/core/convpool.h
+check_PROGRAMS += tests/test_convpool
+TESTS += tests/test_convpool
+tests_test_convpool_SOURCES = tests/test_convpool.c
+tests_test_convpool_CFLAGS = $(TEST_CFLAGS)
+tests_test_convpool_LDADD = $(TEST_LIBS)
