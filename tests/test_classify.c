@@ -376,6 +376,96 @@ START_TEST(test_ova_predicts_several_labels)
 }
 END_TEST
 
+/* fastText's two losses for many labels, on 12 labels of unequal counts
+ * (so the Huffman tree has paths of several lengths): each learns the
+ * signature word of each label; hs gives probabilities that sum to 1 over
+ * the labels (the paths and branch bits agree) and survives the model
+ * file; ns gives one sigmoid per label. */
+START_TEST(test_ns_and_hs_learn_many_labels)
+{
+    enum { L = 12 };
+    static char text[L * 40 * 64];
+    text[0] = '\0';
+    for (int l = 0; l < L; l++)
+        for (int r = 0; r < 3 * (l + 1); r++) {
+            char line[64];
+            snprintf(line, sizeof line, "__label__c%d w%d filler %s\n", l, l,
+                     r % 2 ? "more" : "other");
+            strcat(text, line);
+        }
+    const char *p = write_tmp("many.txt", text);
+    for (int k = 0; k < 2; k++) {
+        loom_cls_loss loss = k ? LOOM_CLS_HS : LOOM_CLS_NS;
+        loom_cls_dict *d = dict_of(p, 1, 0);
+        loom_cls_data *data;
+        ck_assert_int_eq(loom_cls_data_read(&data, d, p, LOOM_CLS_NEED_LABELS), 0);
+        loom_cls_config c;
+        loom_cls_config_default(&c, LOOM_CLS_BAG);
+        c.loss = loss;
+        c.dim = 16;
+        loom_classifier *m;
+        ck_assert_int_eq(loom_classifier_new(&m, &c, d), 0);
+        ck_assert_ptr_null(m->out_w);
+        ck_assert_int_eq(m->out_rows->shape[0], loss == LOOM_CLS_HS ? L - 1 : L);
+        loom_classifier_init(m, 5);
+        loom_cls_train_opts o;
+        loom_cls_train_opts_default(&o, LOOM_CLS_BAG);
+        o.epochs = 40;
+        o.lr = 0.5;
+        ck_assert_int_eq(loom_cls_train(m, data, NULL, &o, NULL, NULL), 0);
+        loom_cls_meter mt;
+        ck_assert_int_eq(loom_cls_test(m, data, 1, 0.0f, &mt), 0);
+        double p1 = loom_cls_precision(&mt, -1);
+        loom_cls_meter_free(&mt);
+        ck_assert_msg(p1 > 0.95, "%s: P@1 %.3f", loom_cls_loss_names[loss], p1);
+        const char *path = test_path("many.loom");
+        ck_assert_int_eq(loom_classifier_save(m, path, NULL), 0);
+        loom_classifier *back;
+        ck_assert_msg(loom_classifier_load(&back, path) == 0, "%s", loom_error_message());
+        ck_assert_int_eq(back->cfg.loss, loss);
+        loom_cls_encoder *e;
+        loom_cls_work *w, *wb;
+        ck_assert_int_eq(loom_cls_encoder_new(&e, m->dict), 0);
+        ck_assert_int_eq(loom_cls_work_new(&w, m), 0);
+        ck_assert_int_eq(loom_cls_work_new(&wb, back), 0);
+        const char *inputs[] = {"w3 filler", "w11", "filler other", "nothing known"};
+        for (int i = 0; i < 4; i++) {
+            const int32_t *ids;
+            size_t n;
+            float probs[L], pb[L];
+            ck_assert_int_eq(loom_cls_encode(e, inputs[i], strlen(inputs[i]), &ids, &n, NULL, NULL),
+                             0);
+            ck_assert_int_eq(loom_cls_predict(m, w, ids, n, probs), 0);
+            ck_assert_int_eq(loom_cls_predict(back, wb, ids, n, pb), 0);
+            double sum = 0;
+            for (int l = 0; l < L; l++) {
+                ck_assert_msg(probs[l] >= 0 && probs[l] <= 1, "%s '%s': p[%d] = %g",
+                              loom_cls_loss_names[loss], inputs[i], l, (double)probs[l]);
+                ck_assert_float_eq(probs[l], pb[l]);
+                sum += probs[l];
+            }
+            if (loss == LOOM_CLS_HS)
+                ck_assert_msg(fabs(sum - 1) < 1e-5, "'%s': sum %.7f", inputs[i], sum);
+        }
+        loom_cls_encoder_free(e);
+        loom_cls_work_free(w);
+        loom_cls_work_free(wb);
+        loom_classifier_free(back);
+        loom_cls_data_free(data);
+        loom_classifier_free(m);
+    }
+    /* and on the two-label fixture as well as softmax does */
+    loom_classifier *m = train_fixture(1, LOOM_CLS_HS, 10, 1);
+    double p1 = test_p1(m, "test.txt");
+    ck_assert_msg(p1 > 0.85, "hs: P@1 %.3f", p1);
+    loom_classifier_free(m);
+    m = train_fixture(1, LOOM_CLS_NS, 10, 1);
+    p1 = test_p1(m, "test.txt");
+    ck_assert_msg(p1 > 0.85, "ns: P@1 %.3f", p1);
+    loom_classifier_free(m);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ cnn */
 
 /* A classifier whose dictionary has V words and L labels, for fixtures. */
@@ -528,6 +618,7 @@ int main(void)
     tcase_add_test(tc, test_model_file_round_trip);
     tcase_add_test(tc, test_model_file_refusals);
     tcase_add_test(tc, test_ova_predicts_several_labels);
+    tcase_add_test(tc, test_ns_and_hs_learn_many_labels);
     tcase_add_test(tc, test_cnn_matches_torch);
     tcase_add_test(tc, test_cnn_learns_and_stops_early);
     suite_add_tcase(s, tc);

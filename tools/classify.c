@@ -69,8 +69,12 @@ static const char help[] =
     "      --minCountLabel, --min-count-label N  the same for labels (default 1)\n"
     "      --wordNgrams, --word-ngrams N  also runs of up to N words (default 1)\n"
     "      --bucket N           hash buckets for the word n-grams (default 2000000)\n"
-    "      --loss softmax|ova   one label per example (softmax, default) or one\n"
-    "                           sigmoid per label (ova, for multi-label data)\n"
+    "      --loss softmax|ova|ns|hs  softmax (default): one label per example;\n"
+    "                           ova: one sigmoid per label (multi-label data);\n"
+    "                           bag only, for many labels: ns (negative sampling,\n"
+    "                           --neg labels per example) or hs (hierarchical\n"
+    "                           softmax over the Huffman tree of the label counts)\n"
+    "      --neg N              ns: negatives per example (default 5)\n"
     "      --pretrainedVectors, --vectors FILE  initialise the word embeddings\n"
     "                           from a vector file (any format loom reads)\n"
     "      --freeze             keep those embeddings fixed (Kim's \"static\")\n"
@@ -100,7 +104,9 @@ static const char help[] =
     "  loom classify test /tmp/cls.loom tests/fixtures/classify/test.txt --per-label\n"
     "  echo 'a great camera , light and easy' | loom classify predict /tmp/cls.loom - -k 2 --prob\n"
     "  loom classify train tests/fixtures/classify/train.tsv --tsv -o /tmp/cls2.loom -wordNgrams "
-    "2\n";
+    "2\n"
+    "  loom classify train tests/fixtures/classify/train.txt -o /tmp/cls3.loom -loss hs -epoch "
+    "25\n";
 
 enum {
     OPT_ARCH = 0x3000,
@@ -115,6 +121,7 @@ enum {
     OPT_NGRAMS,
     OPT_BUCKET,
     OPT_LOSS,
+    OPT_NEG,
     OPT_VECTORS,
     OPT_FREEZE,
     OPT_SEED,
@@ -148,6 +155,7 @@ static const struct option longopts[] = {
     {"word-ngrams", required_argument, 0, OPT_NGRAMS},
     {"bucket", required_argument, 0, OPT_BUCKET},
     {"loss", required_argument, 0, OPT_LOSS},
+    {"neg", required_argument, 0, OPT_NEG},
     {"pretrainedVectors", required_argument, 0, OPT_VECTORS},
     {"vectors", required_argument, 0, OPT_VECTORS},
     {"freeze", no_argument, 0, OPT_FREEZE},
@@ -182,7 +190,6 @@ typedef struct {
 } args;
 
 static const char *const arch_names[] = {"bag", "cnn", NULL};
-static const char *const loss_names[] = {"softmax", "ova", NULL};
 
 static int parse(args *a, int argc, char **argv)
 {
@@ -260,9 +267,14 @@ static int parse(args *a, int argc, char **argv)
             a->fmt.bucket = (long)v;
             break;
         case OPT_LOSS:
-            if ((k = cli_choice(cmd, "loss", optarg, loss_names)) < 0)
+            if ((k = cli_choice(cmd, "loss", optarg, loom_cls_loss_names)) < 0)
                 return -1;
             a->cfg.loss = (loom_cls_loss)k;
+            break;
+        case OPT_NEG:
+            if (cli_int(cmd, "neg", optarg, 1, 1000, &v) < 0)
+                return -1;
+            a->train.neg = (int)v;
             break;
         case OPT_VECTORS:
             a->vectors = optarg;
@@ -377,6 +389,9 @@ static int do_train(args *a)
     if (a->cfg.arch == LOOM_CLS_CNN && a->fmt.word_ngrams > 1)
         return cli_usage("classify train",
                          "--wordNgrams is for --arch bag (the CNN sees word order)");
+    if (a->cfg.arch == LOOM_CLS_CNN && (a->cfg.loss == LOOM_CLS_NS || a->cfg.loss == LOOM_CLS_HS))
+        return cli_usage("classify train",
+                         "--loss ns and hs are for --arch bag (cnn: softmax or ova)");
     if (a->cfg.channels == 2 && !a->vectors)
         return cli_usage("classify train",
                          "--channels 2 needs --vectors (a frozen and a tuned copy)");

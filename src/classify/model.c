@@ -15,7 +15,9 @@
 #include "classify/cnn.h"
 #include "core/activation.h"
 #include "core/bag.h"
+#include "core/blas.h"
 #include "core/dense.h"
+#include "core/loss.h"
 #include "embed/vectors.h"
 #include "seq/model_file.h" /* tokenizer options as one metadata string */
 
@@ -60,6 +62,8 @@ static int check_config(const loom_cls_config *c)
             return loom_error(LOOM_EINVAL, "dropout must be in [0, 1)");
         if (c->channels != 1 && c->channels != 2)
             return loom_error(LOOM_EINVAL, "channels must be 1 or 2");
+        if (c->loss == LOOM_CLS_NS || c->loss == LOOM_CLS_HS)
+            return loom_error(LOOM_EINVAL, "the cnn's loss is softmax or ova");
     }
     return 0;
 }
@@ -95,7 +99,26 @@ static int classifier_declare(loom_classifier **out, const loom_cls_config *cfg,
         if (!rc)
             rc = loom_params_add1(m->params, &m->conv_b[i], name, cfg->filters);
     }
-    if (!rc)
+    if (!rc && cfg->loss == LOOM_CLS_HS) {
+        uint64_t *counts = loom_malloc((size_t)L, sizeof *counts);
+        rc = counts ? 0 : LOOM_ENOMEM;
+        for (int i = 0; !rc && i < L; i++)
+            counts[i] = loom_vocab_count(dict->labels, i);
+        rc = rc ? rc : loom_huffman_build(&m->tree, counts, (size_t)L);
+        free(counts);
+        size_t n = rc ? 0 : m->tree.offset[L];
+        m->codes = rc ? NULL : loom_malloc(n ? n : 1, sizeof *m->codes);
+        rc = rc ? rc : m->codes ? 0 : LOOM_ENOMEM;
+        for (size_t i = 0; !rc && i < n; i++)
+            m->codes[i] = (float)m->tree.codes[i];
+    }
+    if (!rc && (cfg->loss == LOOM_CLS_NS || cfg->loss == LOOM_CLS_HS))
+        rc = loom_params_add2(m->params, &m->out_rows, "out.rows",
+                              cfg->loss == LOOM_CLS_NS ? L
+                              : L > 1                  ? L - 1
+                                                       : 1,
+                              F);
+    else if (!rc)
         rc = loom_params_add2(m->params, &m->out_w, "out.W", F, L);
     if (!rc && cfg->arch == LOOM_CLS_CNN)
         rc = loom_params_add1(m->params, &m->out_b, "out.b", L);
@@ -135,6 +158,8 @@ void loom_classifier_free(loom_classifier *m)
         return;
     loom_params_free(m->params);
     loom_cls_dict_free(m->dict);
+    loom_huffman_free(&m->tree);
+    free(m->codes);
     free(m);
 }
 
@@ -145,7 +170,8 @@ void loom_classifier_init(loom_classifier *m, uint64_t seed)
     int D = m->cfg.dim;
     if (m->cfg.arch == LOOM_CLS_BAG) {
         loom_init_uniform(m->emb->value, m->emb->size, 1.0f / (float)D, &rng);
-        loom_init_zeros(m->out_w->value, m->out_w->size);
+        loom_param *out = m->out_w ? m->out_w : m->out_rows;
+        loom_init_zeros(out->value, out->size);
         return;
     }
     loom_init_normal(m->emb->value, m->emb->size, 1.0f, &rng);
@@ -222,7 +248,7 @@ int loom_cls_init_vectors(loom_classifier *m, const char *path, uint64_t seed,
 /* ------------------------------------------------------------ predicting */
 
 struct loom_cls_work {
-    float *hidden, *logits;
+    float *hidden, *logits, *path;
     loom_cls_cnn_work *cnn;
 };
 
@@ -233,7 +259,8 @@ int loom_cls_work_new(loom_cls_work **out, const loom_classifier *m)
         return LOOM_ENOMEM;
     w->hidden = loom_calloc((size_t)loom_cls_features(m), sizeof(float));
     w->logits = loom_calloc((size_t)loom_cls_labels(m), sizeof(float));
-    int rc = w->hidden && w->logits ? 0 : LOOM_ENOMEM;
+    w->path = loom_calloc(m->tree.max_len + 1, sizeof(float));
+    int rc = w->hidden && w->logits && w->path ? 0 : LOOM_ENOMEM;
     if (!rc && m->cfg.arch == LOOM_CLS_CNN)
         rc = loom_cls_cnn_work_new(&w->cnn, m);
     if (rc) {
@@ -250,6 +277,7 @@ void loom_cls_work_free(loom_cls_work *w)
         return;
     free(w->hidden);
     free(w->logits);
+    free(w->path);
     loom_cls_cnn_work_free(w->cnn);
     free(w);
 }
@@ -267,6 +295,27 @@ int loom_cls_predict(const loom_classifier *m, loom_cls_work *w, const int32_t *
         int rc = loom_cls_cnn_features(m, w->cnn, ids, n, w->hidden);
         if (rc)
             return rc;
+    }
+    if (m->cfg.loss == LOOM_CLS_NS || m->cfg.loss == LOOM_CLS_HS) {
+        /* scores of every row: out.rows (rows, F) times the features */
+        loom_gemv(LOOM_NOTRANS, (int)m->out_rows->shape[0], F, 1.0f, m->out_rows->value, F,
+                  w->hidden, 0.0f, w->logits);
+        if (m->cfg.loss == LOOM_CLS_NS) {
+            loom_sigmoid_forward(probs, w->logits, (size_t)L);
+            return 0;
+        }
+        /* hs: p(label) = prod over its path of s(score) or s(-score), the
+         * exp of minus the summed sigmoid loss of the path's scores */
+        const loom_huffman *h = &m->tree;
+        for (int l = 0; l < L; l++) {
+            int len = (int)(h->offset[l + 1] - h->offset[l]);
+            for (int j = 0; j < len; j++)
+                w->path[j] = w->logits[h->points[h->offset[l] + j]];
+            probs[l] = len ? expf(-(float)len *
+                                  loom_sigmoid_loss_forward(w->path, m->codes + h->offset[l], len))
+                           : 1.0f;
+        }
+        return 0;
     }
     loom_dense_forward(w->logits, w->hidden, m->out_w->value, m->out_b ? m->out_b->value : NULL, 1,
                        F, L);
@@ -302,7 +351,7 @@ int loom_cls_top_k(const float *probs, int nlabels, int k, float threshold, int 
 /* ------------------------------------------------------------ model file */
 
 static const char *const arch_names[] = {"bag", "cnn"};
-static const char *const loss_names[] = {"softmax", "ova"};
+const char *const loom_cls_loss_names[] = {"softmax", "ova", "ns", "hs", NULL};
 
 /* A vocabulary as "word\tcount\n" lines. */
 static char *vocab_text(const loom_vocab *v)
@@ -373,7 +422,7 @@ int loom_classifier_save(const loom_classifier *m, const char *path, const char 
     rc = rc ? rc : loom_st_writer_meta(w, "format", LOOM_CLS_FORMAT);
     rc = rc ? rc : loom_st_writer_meta(w, "format_version", LOOM_CLS_FORMAT_VERSION);
     rc = rc ? rc : loom_st_writer_meta(w, "arch", arch_names[c->arch]);
-    rc = rc ? rc : loom_st_writer_meta(w, "loss", loss_names[c->loss]);
+    rc = rc ? rc : loom_st_writer_meta(w, "loss", loom_cls_loss_names[c->loss]);
     rc = rc ? rc : meta_long(w, "dim", c->dim);
     if (c->arch == LOOM_CLS_CNN) {
         size_t len = 0;
@@ -452,7 +501,7 @@ static int read_header(const loom_st_file *f, loom_cls_config *c, loom_cls_dict 
     long long v = 0, nwords = 0, nlabels = 0;
     int rc = need_choice(f, "arch", arch_names, 2, &arch);
     loom_cls_config_default(c, (loom_cls_arch)arch);
-    rc = rc ? rc : need_choice(f, "loss", loss_names, 2, &loss);
+    rc = rc ? rc : need_choice(f, "loss", loom_cls_loss_names, 4, &loss);
     c->loss = (loom_cls_loss)loss;
     rc = rc ? rc : need_long(f, "dim", 1, 4096, &v);
     c->dim = (int)v;
@@ -588,7 +637,7 @@ int loom_cls_describe(char **out, const char *path)
                             "format:      %s %s (text classifier)\n"
                             "arch:        %s\nloss:        %s\ndim:         %d\n",
                             LOOM_CLS_FORMAT, LOOM_CLS_FORMAT_VERSION, arch_names[c->arch],
-                            loss_names[c->loss], c->dim);
+                            loom_cls_loss_names[c->loss], c->dim);
     if (c->arch == LOOM_CLS_CNN) {
         len += (size_t)snprintf(s + len, cap - len, "widths:     ");
         for (int i = 0; i < c->nwidths; i++)

@@ -14,6 +14,7 @@
 
 #include "classify/data.h"
 #include "core/param.h"
+#include "embed/huffman.h"
 
 #define LOOM_CLS_FORMAT "loom-classifier"
 #define LOOM_CLS_FORMAT_VERSION "1"
@@ -21,8 +22,24 @@
 
 typedef enum { LOOM_CLS_BAG = 0, LOOM_CLS_CNN = 1 } loom_cls_arch;
 /* softmax: one label per example (fastText draws one of several);
- * ova: an independent sigmoid per label (multi-label). */
-typedef enum { LOOM_CLS_SOFTMAX = 0, LOOM_CLS_OVA = 1 } loom_cls_loss;
+ * ova: an independent sigmoid per label (multi-label);
+ * ns: negative sampling, as fastText's: the drawn label's sigmoid against
+ *     that of a few labels drawn by count^0.5, O(neg) per example; predicts
+ *     one sigmoid per label;
+ * hs: hierarchical softmax, as fastText's: a sigmoid at each inner node of
+ *     the Huffman tree of the label counts on the label's path, O(log L)
+ *     per example; a label's probability is the product along its path.
+ * (bag only for ns and hs; the names are those of fastText's -loss.) */
+typedef enum {
+    LOOM_CLS_SOFTMAX = 0,
+    LOOM_CLS_OVA = 1,
+    LOOM_CLS_NS = 2,
+    LOOM_CLS_HS = 3
+} loom_cls_loss;
+
+/* The loss's name ("softmax", "ova", "ns", "hs"), as the model file and
+ * the command line spell it; NULL-terminated list in enum order. */
+extern const char *const loom_cls_loss_names[];
 
 typedef struct {
     loom_cls_arch arch;
@@ -48,8 +65,13 @@ typedef struct loom_classifier {
     loom_param *emb_static;                  /* cnn with 2 channels: the frozen copy */
     loom_param *conv_k[LOOM_CLS_MAX_WIDTHS]; /* cnn: (width, channels * dim, filters) */
     loom_param *conv_b[LOOM_CLS_MAX_WIDTHS]; /* cnn: (filters) */
-    loom_param *out_w;                       /* (features, labels) */
+    loom_param *out_w;                       /* softmax, ova: (features, labels) */
     loom_param *out_b;                       /* cnn: (labels); bag: none, as fastText */
+    /* ns: one row per label, hs: one per inner node of the tree (labels -
+     * 1, at least 1), (rows, features); fastText's output matrix */
+    loom_param *out_rows;
+    loom_huffman tree; /* hs: each label's path, from the label counts */
+    float *codes;      /* hs: tree.codes as 0/1 floats, the sigmoid loss's targets */
 } loom_classifier;
 
 /* A model for `dict` (taken over: freed with the model, also on failure),
@@ -101,7 +123,8 @@ int loom_cls_work_new(loom_cls_work **out, const loom_classifier *m);
 void loom_cls_work_free(loom_cls_work *w); /* accepts NULL */
 
 /* Label probabilities (labels) of one encoded example (ids from the
- * dictionary's encoder): softmax, or one sigmoid per label for ova. */
+ * dictionary's encoder): softmax; one sigmoid per label for ova and ns;
+ * the product of the sigmoids on the label's path for hs. */
 int loom_cls_predict(const loom_classifier *m, loom_cls_work *w, const int32_t *ids, size_t n,
                      float *probs);
 

@@ -17,9 +17,11 @@
 #include "base/parallel.h"
 #include "classify/cnn.h"
 #include "classify/eval.h"
+#include "embed/sampling.h"
 #include "core/bag.h"
 #include "core/blas.h"
 #include "core/dense.h"
+#include "core/embedding.h"
 #include "core/loss.h"
 #include "core/optim.h"
 
@@ -33,6 +35,7 @@ void loom_cls_train_opts_default(loom_cls_train_opts *o, loom_cls_arch arch)
     o->batch = 50;
     o->patience = 3;
     o->lr_update_rate = 100;
+    o->neg = 5;
 }
 
 double loom_cls_loss_step(const loom_classifier *m, const float *logits, const int *targets,
@@ -65,12 +68,69 @@ typedef struct {
     const loom_cls_data *data;
     const loom_cls_train_opts *o;
     loom_progress *progress;
-    atomic_ullong tokens; /* shared count of tokens done, for the schedule */
-    double total;         /* epochs * data tokens */
-    double *loss_sum;     /* per thread, last epoch */
+    const loom_noise *noise; /* ns: labels drawn by count^0.5 */
+    atomic_ullong tokens;    /* shared count of tokens done, for the schedule */
+    double total;            /* epochs * data tokens */
+    double *loss_sum;        /* per thread, last epoch */
     uint64_t *loss_n;
     int err;
 } bag_ctx;
+
+/* The output rows an ns or hs step scores, with their 0/1 targets: the
+ * target and `neg` labels drawn from the noise table other than it (as
+ * fastText: repeats allowed), or the inner nodes of the target's path and
+ * its branch bits. Returns how many. */
+static int choose_rows(const loom_classifier *m, const loom_noise *noise, int target, int neg,
+                       loom_rng *rng, int32_t *sel, float *y)
+{
+    if (m->cfg.loss == LOOM_CLS_HS) {
+        const loom_huffman *h = &m->tree;
+        int n = (int)(h->offset[target + 1] - h->offset[target]);
+        for (int j = 0; j < n; j++) {
+            sel[j] = (int32_t)h->points[h->offset[target] + j];
+            y[j] = m->codes[h->offset[target] + j];
+        }
+        return n;
+    }
+    sel[0] = target, y[0] = 1.0f;
+    int n = 1;
+    if (noise->n < 2) /* one label: no negative exists */
+        return n;
+    for (; n <= neg; n++) {
+        uint32_t k;
+        do
+            k = loom_noise_draw(noise, rng);
+        while ((int)k == target);
+        sel[n] = (int32_t)k, y[n] = 0.0f;
+    }
+    return n;
+}
+
+/* One SGD step of fastText's binary losses (ns, hs) on the n chosen rows
+ * sel of R (rows, D): scores = R[sel] hidden, the summed sigmoid loss
+ * against y, then R[sel] -= lr dR in place and dh = d(loss)/d(hidden) for
+ * the caller's input update. Returns the loss. */
+static double binary_step(float *R, const int32_t *sel, const float *y, int n, const float *hidden,
+                          int D, float lr, float *rows, float *drows, float *scores, float *dscores,
+                          float *dh)
+{
+    if (n == 0) { /* hs with a single label: probability 1, nothing to learn */
+        memset(dh, 0, (size_t)D * sizeof *dh);
+        return 0;
+    }
+    loom_embedding_forward(rows, sel, R, n, D);
+    loom_gemv(LOOM_NOTRANS, n, D, 1.0f, rows, D, hidden, 0.0f, scores);
+    double loss = (double)loom_sigmoid_loss_forward(scores, y, n) * n;
+    memset(dscores, 0, (size_t)n * sizeof *dscores);
+    loom_sigmoid_loss_backward(dscores, scores, y, n, (float)n); /* of the sum */
+    /* forward was scores = rows hidden: dh = rows^T dscores (the rows
+     * before their update, as fastText), drows = dscores hidden^T */
+    loom_gemv(LOOM_TRANS, n, D, 1.0f, rows, D, dscores, 0.0f, dh);
+    memset(drows, 0, (size_t)n * D * sizeof *drows);
+    loom_ger(n, D, -lr, dscores, hidden, drows, D);
+    loom_embedding_backward(R, drows, sel, n, D); /* the SGD step, row by row */
+    return loss;
+}
 
 static int bag_share(void *p, int t, int T)
 {
@@ -80,15 +140,22 @@ static int bag_share(void *p, int t, int T)
     int D = m->cfg.dim, L = loom_cls_labels(m);
     size_t lo = d->n * (size_t)t / (size_t)T, hi = d->n * (size_t)(t + 1) / (size_t)T;
     size_t n = hi - lo;
-    float *buf = loom_calloc((size_t)(3 * D + 4 * L + D * L), sizeof(float));
+    /* ns, hs: up to S chosen output rows (the target and its negatives,
+     * or the inner nodes on the target's path) */
+    int S = m->cfg.loss == LOOM_CLS_NS ? c->o->neg + 1 : (int)m->tree.max_len + 1;
+    size_t out = m->out_w ? (size_t)D * L : 0;
+    float *buf =
+        loom_calloc((size_t)(3 * D + 4 * L) + out + (size_t)S * (2 * D + 3), sizeof(float));
+    int32_t *sel = loom_malloc((size_t)S, sizeof *sel);
     size_t *order = loom_malloc(n ? n : 1, sizeof *order);
-    if (!buf || !order) {
-        free(buf), free(order);
+    if (!buf || !order || !sel) {
+        free(buf), free(order), free(sel);
         return LOOM_ENOMEM;
     }
     float *hidden = buf, *dh = hidden + D, *logits = dh + D, *work = logits + L,
-          *dlogits = work + L, *dW = dlogits + L;
-    float *E = m->emb->value, *W = m->out_w->value;
+          *dlogits = work + L, *dW = dlogits + L, *rows = dW + out, *drows = rows + (size_t)S * D,
+          *scores = drows + (size_t)S * D, *dscores = scores + S, *y = dscores + S;
+    float *E = m->emb->value;
     int tune = !m->emb->frozen;
     loom_rng rng;
     loom_rng_seed(&rng, c->o->seed, (uint64_t)t + 1);
@@ -116,15 +183,23 @@ static int bag_share(void *p, int t, int T)
             /* softmax: one of the example's labels, drawn as fastText does */
             int target = lab[nlab > 1 ? loom_rng_below(&rng, (uint32_t)nlab) : 0];
             loom_bag_mean_forward(hidden, ids, offsets, E, 1, D);
-            loom_dense_forward(logits, hidden, W, NULL, 1, D, L);
-            c->loss_sum[t] +=
-                loom_cls_loss_step(m, logits, &target, &lab, &nlab, 1, work, dlogits, 1.0f);
+            if (m->out_rows) {
+                /* ns, hs: the chosen rows' scores against 1/0 targets */
+                int n_sel = choose_rows(m, c->noise, target, c->o->neg, &rng, sel, y);
+                c->loss_sum[t] += binary_step(m->out_rows->value, sel, y, n_sel, hidden, D, lr,
+                                              rows, drows, scores, dscores, dh);
+            } else {
+                loom_dense_forward(logits, hidden, m->out_w->value, NULL, 1, D, L);
+                c->loss_sum[t] +=
+                    loom_cls_loss_step(m, logits, &target, &lab, &nlab, 1, work, dlogits, 1.0f);
+                /* forward was logits = hidden W */
+                memset(dh, 0, (size_t)D * sizeof *dh);
+                memset(dW, 0, (size_t)D * L * sizeof *dW);
+                loom_dense_backward(dh, dW, NULL, dlogits, hidden, m->out_w->value, 1, D, L);
+                loom_axpy((size_t)D * L, -lr, dW, m->out_w->value);
+            }
             c->loss_n[t]++;
-            /* forward was logits = hidden W; then hidden = mean of E's rows */
-            memset(dh, 0, (size_t)D * sizeof *dh);
-            memset(dW, 0, (size_t)D * L * sizeof *dW);
-            loom_dense_backward(dh, dW, NULL, dlogits, hidden, W, 1, D, L);
-            loom_axpy((size_t)D * L, -lr, dW, W);
+            /* hidden = mean of E's rows */
             if (tune) {
                 loom_scal((size_t)D, -lr, dh);
                 loom_bag_mean_backward(E, dh, ids, offsets, 1, D);
@@ -143,7 +218,7 @@ static int bag_share(void *p, int t, int T)
         }
     }
     atomic_fetch_add(&c->tokens, local);
-    free(buf), free(order);
+    free(buf), free(order), free(sel);
     return 0;
 }
 
@@ -153,13 +228,27 @@ static int train_bag(loom_classifier *m, const loom_cls_data *d, const loom_cls_
     int T = o->threads < 1 ? 1 : o->threads;
     if ((size_t)T > d->n)
         T = d->n ? (int)d->n : 1;
-    bag_ctx c = {.m = m, .data = d, .o = o, .progress = progress};
+    loom_noise noise = {0};
+    if (m->cfg.loss == LOOM_CLS_NS) { /* fastText's label negatives: count^0.5 */
+        int L = loom_cls_labels(m);
+        uint64_t *counts = loom_malloc((size_t)L, sizeof *counts);
+        if (!counts)
+            return LOOM_ENOMEM;
+        for (int i = 0; i < L; i++)
+            counts[i] = loom_vocab_count(m->dict->labels, i);
+        int rc = loom_noise_build(&noise, counts, (size_t)L, 0.5);
+        free(counts);
+        if (rc)
+            return rc;
+    }
+    bag_ctx c = {.m = m, .data = d, .o = o, .progress = progress, .noise = &noise};
     atomic_init(&c.tokens, 0);
     c.total = (double)o->epochs * (double)d->ntokens;
     c.loss_sum = loom_calloc((size_t)T, sizeof *c.loss_sum);
     c.loss_n = loom_calloc((size_t)T, sizeof *c.loss_n);
     if (!c.loss_sum || !c.loss_n) {
         free(c.loss_sum), free(c.loss_n);
+        loom_noise_free(&noise);
         return LOOM_ENOMEM;
     }
     loom_progress_set_total(progress, c.total);
@@ -175,6 +264,7 @@ static int train_bag(loom_classifier *m, const loom_cls_data *d, const loom_cls_
     st->examples = (uint64_t)o->epochs * d->n;
     st->epochs_run = o->epochs;
     free(c.loss_sum), free(c.loss_n);
+    loom_noise_free(&noise);
     return rc;
 }
 

@@ -21,6 +21,7 @@ typedef struct {
     int batch;    /* cnn: sentences per step (Kim: 50) */
     int patience; /* cnn with validation data: epochs without a better score before stopping (0:
                      never) */
+    int neg;      /* bag with ns: negatives per example (fastText: 5) */
     int lr_update_rate; /* bag: tokens a thread counts before adding them to the shared count
                            (fastText: 100) */
 } loom_cls_train_opts;
@@ -47,7 +48,7 @@ int loom_cls_train(loom_classifier *m, const loom_cls_data *train, const loom_cl
  * row's label set (labels of row b: lab[lab_off[b] .. lab_off[b+1])).
  * dlogits (B, L) is overwritten with d(sum of the rows' losses) * scale. */
 double loom_cls_loss_step(const loom_classifier *m, const float *logits, const int *targets,
-                     const int32_t *const *labs, const size_t *nlabs, int B, float *work,
-                     float *dlogits, float scale);
+                          const int32_t *const *labs, const size_t *nlabs, int B, float *work,
+                          float *dlogits, float scale);
 
 #endif

@@ -18,6 +18,19 @@ expect_grep "per-label general lines in fixed notation" "^P@1	0\.[0-9]{3}$" "$TM
 expect_status "test with k 2 (positional, as fastText)" 0 "$LOOM" classify test "$TMP/m.loom" "$F/test.txt" 2
 expect_grep "R@2 is 1 with two labels" "^R@2	1$" "$TMP/out"
 expect_grep "P@2 is 0.5 with two labels" "^P@2	0.5$" "$TMP/out"
+expect_status "test -k 2 -t 0.9 (flags)" 0 "$LOOM" classify test "$TMP/m.loom" "$F/test.txt" -k 2 -t 0.9
+expect_grep "P@2 with a threshold is above 0.5" "^P@2	0\.(5[0-9]*[1-9]|[6-9])" "$TMP/out"
+
+# fastText's losses for many labels: hierarchical softmax, negative sampling
+for loss in hs ns; do
+    expect_status "train -loss $loss" 0 "$LOOM" classify train "$F/train.txt" -o "$TMP/$loss.loom" -loss $loss -epoch 10 -thread 1 -neg 3 -q
+    expect_status "test -loss $loss" 0 "$LOOM" classify test "$TMP/$loss.loom" "$F/test.txt"
+    awk -F'\t' '$1 == "P@1" && $2 > 0.85 { ok = 1 } END { exit !ok }' "$TMP/out" &&
+        ok "$loss: P@1 above 0.85" || not_ok "$loss: P@1 above 0.85 ($(grep P@1 "$TMP/out"))"
+    expect_status "info names the loss" 0 "$LOOM" info "$TMP/$loss.loom"
+    expect_grep "info: loss $loss" "^loss: +$loss$" "$TMP/out"
+done
+expect_status "--loss hs with the cnn is a usage error" 2 "$LOOM" classify train "$F/train.txt" -o "$TMP/x.loom" --arch cnn --loss hs
 
 cut -d' ' -f2- "$F/test.txt" | head -n 20 >"$TMP/text"
 expect_status "predict" 0 "$LOOM" classify predict "$TMP/m.loom" "$TMP/text"
