@@ -130,24 +130,66 @@ START_TEST(translate_matches_the_search_on_ids)
 }
 END_TEST
 
-/* Each sentence's translation is what it is alone: batched with others of
- * other lengths, on two threads, beam or greedy, with attention. */
+/* The same output bytes (text, ids, ending) and the same scores and
+ * attention to float rounding: 1e-5 relative. Not to the bit: the matrix
+ * products round differently with the number of rows they hold (seen:
+ * last-bit differences, about 2e-6 relative, with and without AVX2). */
+static void assert_identical(const loom_translation *a, const loom_translation *b, int i)
+{
+    ck_assert_int_eq(a->n, b->n);
+    ck_assert_int_eq(a->src_len, b->src_len);
+    for (int j = 0; j < a->n; j++) {
+        const loom_seq_hyp *x = &a->hyps[j].hyp, *y = &b->hyps[j].hyp;
+        ck_assert_str_eq(a->hyps[j].text, b->hyps[j].text);
+        ck_assert_int_eq(x->len, y->len);
+        ck_assert_int_eq(x->finished, y->finished);
+        ck_assert_mem_eq(x->ids, y->ids, x->len * sizeof(int));
+        ck_assert_msg(fabsf(x->score - y->score) <= 1e-5f * fabsf(y->score) &&
+                          fabsf(x->logp - y->logp) <= 1e-5f * fabsf(y->logp),
+                      "sentence %d hypothesis %d: score %.9g / %.9g, log p %.9g / %.9g", i, j,
+                      x->score, y->score, x->logp, y->logp);
+        ck_assert(!x->align == !y->align);
+        for (int k = 0; x->align && k < (x->len + x->finished) * x->src_len; k++)
+            ck_assert_msg(fabsf(x->align[k] - y->align[k]) <= 1e-5f,
+                          "sentence %d: attention %.9g / %.9g", i, x->align[k], y->align[k]);
+    }
+}
+
+/* Each sentence's translation is what it is alone: translated in calls of
+ * 2, 5, 16 and 40 sentences (one batch per call, so its company is the
+ * other sentences of the call, shorter and longer, padded to the longest)
+ * and in batches of 7 on two threads, beam or greedy, with attention. A
+ * server may merge the requests of many clients into one call. */
 START_TEST(a_sentence_does_not_depend_on_its_batch_company)
 {
     int beam = _i ? 4 : 1;
-    loom_translator *batched = open_reverse(beam, beam, 7, 2, 1);
     loom_translator *alone = open_reverse(beam, beam, 1, 1, 1);
-    make_sentences(loom_translator_vocab(batched, 0), 11);
-    loom_translation all[N], one;
-    ck_assert_int_eq(loom_translator_translate(batched, sentence_ptrs, NULL, N, all), 0);
-    for (int i = 0; i < N; i++) {
-        ck_assert_int_eq(loom_translator_translate(alone, &sentence_ptrs[i], NULL, 1, &one), 0);
-        ck_assert(sentences[i][0] ? all[i].n >= 1 : all[i].n == 0);
-        assert_same(&all[i], &one);
-        loom_translations_free(&one, 1);
+    make_sentences(loom_translator_vocab(alone, 0), 11);
+    loom_translation one[N];
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(loom_translator_translate(alone, &sentence_ptrs[i], NULL, 1, &one[i]), 0);
+    int sizes[] = {2, 5, 16, N, 7}, nonempty = 0;
+    for (int c = 0; c < 5; c++) {
+        int B = sizes[c];
+        loom_translator *batched = open_reverse(beam, beam, B, c == 4 ? 2 : 1, 1);
+        loom_translation all[N];
+        for (int i0 = 0; i0 < N; i0 += B) {
+            int n = c == 4 ? N : N - i0 < B ? N - i0 : B;
+            ck_assert_int_eq(
+                loom_translator_translate(batched, &sentence_ptrs[i0], NULL, n, &all[i0]), 0);
+            if (c == 4)
+                break;
+        }
+        for (int i = 0; i < N; i++) {
+            ck_assert(sentences[i][0] ? all[i].n >= 1 : all[i].n == 0);
+            nonempty += all[i].n > 0;
+            assert_identical(&all[i], &one[i], i);
+        }
+        loom_translations_free(all, N);
+        loom_translator_free(batched);
     }
-    loom_translations_free(all, N);
-    loom_translator_free(batched);
+    ck_assert_int_gt(nonempty, 4 * N);
+    loom_translations_free(one, N);
     loom_translator_free(alone);
 }
 END_TEST
@@ -448,6 +490,102 @@ START_TEST(postprocessing_rewrites_each_hypothesis)
 }
 END_TEST
 
+/* The hook translator.h shows for BPE output, as printed there. */
+static int join_bpe(void *ctx, const loom_translation *t, loom_translation_hyp *h)
+{
+    (void)ctx;
+    int n = h->hyp.len, words = 0, *word = malloc((n + 1) * sizeof *word);
+    char *p = h->text; /* the joined text is never longer */
+    for (int k = 0; k < n; k++) {
+        size_t len = strlen(h->words[k]);
+        int piece = len > 2 && strcmp(h->words[k] + len - 2, "@@") == 0;
+        memcpy(p, h->words[k], len - 2 * piece);
+        p += len - 2 * piece;
+        if (!piece && k + 1 < n)
+            *p++ = ' ';
+        word[k] = words;
+        words += !piece || k + 1 == n;
+    }
+    *p = '\0';
+    int rc = loom_translation_merge_align(t, h, word, words, NULL, t->src_len);
+    free(word);
+    return rc;
+}
+
+/* Subword merging through the hook: the reverse model with its target
+ * words b and d renamed b@@ and d@@ (pieces that join the next word)
+ * prints joined words, and the word alignment is the mean of the pieces'
+ * attention rows (a source merge sums columns); rows stay distributions. */
+START_TEST(postprocessing_merges_subword_pieces)
+{
+    loom_seq_bundle b;
+    ck_assert_int_eq(loom_seq_file_load(&b, fixture("reverse.loom"), NULL), 0);
+    loom_vocab *v;
+    ck_assert_int_eq(loom_vocab_new(&v), 0);
+    ck_assert_int_eq(loom_vocab_add_specials(v), 0);
+    size_t V = loom_vocab_size(b.vocab[1]);
+    for (size_t k = 4; k < V; k++) {
+        const char *w = loom_vocab_word(b.vocab[1], (int32_t)k);
+        char piece[64];
+        snprintf(piece, sizeof piece, "%s%s", w, !strcmp(w, "b") || !strcmp(w, "d") ? "@@" : "");
+        ck_assert_int_eq(loom_vocab_add(v, piece, strlen(piece), 100 - k), 0);
+    }
+    ck_assert_int_eq(loom_vocab_finalize(v, 1, 0), 0);
+    ck_assert_int_eq(loom_vocab_size(v), V);
+    loom_vocab *kept = b.vocab[1];
+    b.vocab[1] = v;
+    loom_seq_bundle *one[] = {&b};
+    loom_translate_opts o;
+    loom_translate_defaults(&o);
+    o.decode.align = 1, o.postprocess = join_bpe;
+    loom_translator *t;
+    ck_assert_int_eq(loom_translator_new(&t, one, 1, &o), 0);
+    const char *src[] = {"a b c", "e d c b", "d"};
+    loom_translation out[3];
+    ck_assert_int_eq(loom_translator_translate(t, src, NULL, 3, out), 0);
+    ck_assert_str_eq(out[0].hyps[0].text, "c ba");
+    ck_assert_str_eq(out[1].hyps[0].text, "bc de"); /* b@@ c d@@ e */
+    ck_assert_str_eq(out[2].hyps[0].text, "d");
+    for (int i = 0; i < 3; i++) {
+        const loom_translation_hyp *h = &out[i].hyps[0];
+        ck_assert_ptr_nonnull(h->word_align);
+        ck_assert_int_eq(h->word_src_len, out[i].src_len);
+        for (int r = 0; r < h->word_len; r++) {
+            double sum = 0;
+            for (int q = 0; q < h->word_src_len; q++)
+                sum += h->word_align[r * h->word_src_len + q];
+            ck_assert_msg(fabs(sum - 1) < 1e-5, "sentence %d word %d: weights sum to %g", i, r,
+                          sum);
+        }
+    }
+    /* "c ba": word 0 is piece 0, word 1 the mean of pieces 1 and 2 */
+    const loom_translation_hyp *h = &out[0].hyps[0];
+    const float *a = h->hyp.align;
+    ck_assert_int_eq(h->word_len, 2);
+    for (int q = 0; q < 3; q++) {
+        ck_assert_float_eq_tol(h->word_align[q], a[q], 1e-7f);
+        ck_assert_float_eq_tol(h->word_align[3 + q], 0.5f * (a[3 + q] + a[6 + q]), 1e-7f);
+    }
+    /* source tokens a b | c as two words: columns add up */
+    loom_translation_hyp copy = *h;
+    copy.word_align = NULL;
+    int tgt[] = {0, 1, 1}, srcw[] = {0, 0, 1};
+    ck_assert_int_eq(loom_translation_merge_align(&out[0], &copy, tgt, 2, srcw, 2), 0);
+    ck_assert_int_eq(copy.word_src_len, 2);
+    ck_assert_float_eq_tol(copy.word_align[0], a[0] + a[1], 1e-7f);
+    ck_assert_float_eq_tol(copy.word_align[2], 0.5f * (a[3] + a[4] + a[6] + a[7]), 1e-6f);
+    ck_assert_float_eq_tol(copy.word_align[3], 0.5f * (a[5] + a[8]), 1e-6f);
+    free(copy.word_align);
+    int bad[] = {0, 2, 1};
+    ck_assert_int_eq(loom_translation_merge_align(&out[0], &copy, bad, 2, NULL, 3), LOOM_EINVAL);
+    loom_translations_free(out, 3);
+    loom_translator_free(t);
+    b.vocab[1] = kept;
+    loom_vocab_free(v);
+    loom_seq_bundle_free(&b);
+}
+END_TEST
+
 /* Bad input names the sentence; lengths may be given instead of NULs. */
 START_TEST(a_bad_sentence_is_named)
 {
@@ -525,6 +663,7 @@ static Suite *translate_suite(void)
     tcase_add_test(tc, an_ensemble_needs_one_target_vocabulary);
     tcase_add_test(tc, replace_unk_and_hard_alignments_take_the_attention_argmax);
     tcase_add_test(tc, postprocessing_rewrites_each_hypothesis);
+    tcase_add_test(tc, postprocessing_merges_subword_pieces);
     tcase_add_test(tc, a_bad_sentence_is_named);
     tcase_add_loop_test(tc, files_are_translated_in_input_order, 0, 3);
     suite_add_tcase(s, tc);

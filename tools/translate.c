@@ -4,10 +4,8 @@
  * search are the library's translator (src/seq/translator.h). */
 #include "config.h"
 #include "cli.h"
-#include "base/alloc.h"
 #include "base/error.h"
 #include "base/progress.h"
-#include "base/writer.h"
 #include "core/blas.h"
 #include "seq/translator.h"
 
@@ -85,96 +83,29 @@ typedef struct {
     const char *svg_dir;
     loom_progress *progress;
     long long sentences, words; /* translated so far, and their output words */
-    int *hard;                  /* --align hard's source positions */
-    size_t hard_cap;
 } printer;
 
-/* XML-escapes a word into f. */
-static void svg_text(FILE *f, const char *s)
+/* ' ||| ' and the attention: hard 'source-target' pairs, or soft rows;
+ * the word-level attention when post-processing merged pieces. */
+static void print_align(printer *p, const loom_translation_hyp *t)
 {
-    for (; *s; s++) {
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '"')
-            fputs("&quot;", f);
-        else
-            fputc(*s, f);
-    }
-}
-
-/* One heat map: columns are source tokens, rows output tokens (and </s>). */
-static int write_svg(const printer *p, long long line, const loom_translation *tr,
-                     const loom_seq_hyp *h)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%06lld.svg", p->svg_dir, line);
-    loom_writer *w;
-    int rc = loom_writer_open(&w, path, LOOM_WRITE_PLAIN);
-    if (rc)
-        return rc;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) {
-        loom_writer_abort(w);
-        return loom_error(LOOM_ENOMEM, "out of memory");
-    }
-    int rows = h->len + h->finished, ns = tr->src_len, cell = 28, left = 120, top = 120;
-    fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-            "font-family=\"sans-serif\" font-size=\"12\">\n",
-            left + cell * (ns > 0 ? ns : 1) + 10, top + cell * rows + 10);
-    for (int j = 0; j < ns; j++) {
-        fprintf(f, "<text transform=\"translate(%d,%d) rotate(-60)\">", left + j * cell + cell / 2,
-                top - 6);
-        svg_text(f, loom_vocab_word(loom_translator_vocab(p->tr, 0), tr->src_ids[j]));
-        fputs("</text>\n", f);
-    }
-    for (int i = 0; i < rows; i++) {
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 6,
-                top + i * cell + cell / 2 + 4);
-        svg_text(f,
-                 i < h->len ? loom_vocab_word(loom_translator_vocab(p->tr, 1), h->ids[i]) : "</s>");
-        fputs("</text>\n", f);
-        for (int j = 0; j < ns; j++) {
-            float a = h->align ? h->align[(size_t)i * h->src_len + j] : 0;
-            fprintf(f,
-                    "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#1f4e9c\" "
-                    "fill-opacity=\"%.3f\" stroke=\"#ddd\"><title>%.3f</title></rect>\n",
-                    left + j * cell, top + i * cell, cell, cell, a, a);
-        }
-    }
-    fputs("</svg>\n", f);
-    fclose(f);
-    rc = loom_writer_write(w, buf, len);
-    free(buf);
-    if (rc) {
-        loom_writer_abort(w);
-        return rc;
-    }
-    return loom_writer_commit(w);
-}
-
-/* ' ||| ' and the attention: hard 'source-target' pairs, or soft rows. */
-static void print_align(printer *p, const loom_seq_hyp *h)
-{
+    const loom_seq_hyp *h = &t->hyp;
+    const float *a = t->word_align ? t->word_align : h->align;
+    int rows = t->word_align ? t->word_len : h->len,
+        cols = t->word_align ? t->word_src_len : h->src_len;
     fputs(" |||", p->out);
-    if (!h->align)
+    if (!a)
         return;
     if (p->align == ALIGN_HARD) { /* no pair for </s> */
-        loom_seq_hard_align(h, p->hard);
-        for (int i = 0; i < h->len; i++)
-            fprintf(p->out, " %d-%d", p->hard[i], i);
+        for (int i = 0; i < rows; i++)
+            fprintf(p->out, " %d-%d", loom_seq_align_argmax(a + (size_t)i * cols, cols), i);
         return;
     }
-    for (int i = 0; i < h->len + h->finished; i++) {
+    rows += t->word_align ? 0 : h->finished;
+    for (int i = 0; i < rows; i++) {
         fputs(i ? " |" : "", p->out);
-        for (int j = 0; j < h->src_len; j++)
-            fprintf(p->out, " %.3f", h->align[(size_t)i * h->src_len + j]);
+        for (int j = 0; j < cols; j++)
+            fprintf(p->out, " %.3f", a[(size_t)i * cols + j]);
     }
 }
 
@@ -183,21 +114,12 @@ static void print_align(printer *p, const loom_seq_hyp *h)
 static int print_translation(void *ctx, long long line, const loom_translation *tr)
 {
     printer *p = ctx;
-    for (int j = 0; j < tr->n; j++) {
-        size_t len = (size_t)tr->hyps[j].hyp.len + 1;
-        if (len > p->hard_cap) {
-            int *h = loom_realloc(p->hard, len, sizeof *h);
-            if (!h)
-                return LOOM_ENOMEM;
-            p->hard = h, p->hard_cap = len;
-        }
-    }
     if (p->nbest > 1) {
         for (int j = 0; j < tr->n; j++) {
             const loom_translation_hyp *h = &tr->hyps[j];
             fprintf(p->out, "%lld ||| %s ||| %.4f", line, h->text, h->hyp.score);
             if (p->align)
-                print_align(p, &h->hyp);
+                print_align(p, h);
             fputc('\n', p->out);
         }
         if (tr->n == 0)
@@ -207,8 +129,10 @@ static int print_translation(void *ctx, long long line, const loom_translation *
             const loom_translation_hyp *h = &tr->hyps[0];
             fputs(h->text, p->out);
             if (p->align)
-                print_align(p, &h->hyp);
-            int rc = p->svg_dir ? write_svg(p, line, tr, &h->hyp) : 0;
+                print_align(p, h);
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%06lld.svg", p->svg_dir ? p->svg_dir : "", line);
+            int rc = p->svg_dir ? loom_translator_write_svg(p->tr, tr, h, path) : 0;
             if (rc)
                 return rc;
         }
@@ -355,7 +279,6 @@ static int run_translate(int argc, char **argv)
                 "%.0f words/s; beam %lld, batch %lld, %lld thread%s)\n",
                 p.sentences, p.words, secs, p.sentences / (secs > 0 ? secs : 1e-9),
                 p.words / (secs > 0 ? secs : 1e-9), beam, batch, threads, threads > 1 ? "s" : "");
-    free(p.hard);
     loom_translator_free(p.tr);
     return rc ? cli_fail() : CLI_EXIT_OK;
 }

@@ -1,9 +1,9 @@
 /* loom: the translator (translator.h). Sentences in, translations out:
  * tokenise with the first model's source tokenizer, map the tokens to each
- * member's source ids, sort by length, decode batches on threads (each with
- * a workspace from the pool), and give every hypothesis its words, text and
- * an alignment cut to its own sentence. Prints nothing; knows no option
- * syntax (tools/translate.c does). */
+ * member's source ids, sort by length, decode batches on threads (through
+ * loom_parallel_run, each with a workspace from the pool), and give every
+ * hypothesis its words, text and an alignment cut to its own sentence. Prints nothing; knows no
+ * option syntax (tools/translate.c does). */
 #include "config.h"
 #include "seq/translator.h"
 
@@ -15,7 +15,9 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/parallel.h"
 #include "base/reader.h"
+#include "base/writer.h"
 #include "seq/data.h"
 
 /* What one thread needs to translate: a workspace per member, a tokenizer,
@@ -344,12 +346,10 @@ typedef struct {
     loom_translation *tr;
     const int *order; /* sentence of each rank */
     const int *lens;  /* source length of each rank */
-    int m;            /* ranks with a non-empty sentence */
     loom_seq_hyp *hyps;
     int *counts;
-    atomic_int next;   /* the next batch to take */
-    atomic_int failed; /* a thread's error code, 0 while none */
-    char msg[512];     /* and its message (messages are per thread) */
+    loom_chunks batches; /* ranks with a non-empty sentence, a batch at a time */
+    atomic_int failed;   /* set when a share fails: the others stop */
 } search_job;
 
 static int decode_batch(search_job *j, worker *wk, int r0, int nb)
@@ -379,41 +379,23 @@ static int decode_batch(search_job *j, worker *wk, int r0, int nb)
                                     j->hyps + (size_t)r0 * K, j->counts + r0);
 }
 
-/* One thread's part: the next batch not yet taken, until none is left (a
- * thread that drew short sentences takes more batches). Results go to
- * fixed slots, so they do not depend on which thread decoded what. */
-static void *search_thread(void *arg)
+/* One thread's share (loom_parallel_run): the next batch not yet taken,
+ * until none is left (a thread that drew short sentences takes more
+ * batches). Results go to fixed slots, so they do not depend on which
+ * thread decoded what. */
+static int search_share(void *ctx, int thread, int nthreads)
 {
-    search_job *j = arg;
-    int B = j->o->batch;
+    (void)thread, (void)nthreads;
+    search_job *j = ctx;
     worker *wk = NULL;
+    size_t r0, r1;
     int rc = worker_take(j->t, &wk);
-    while (!rc && !atomic_load(&j->failed)) {
-        long long r0 = (long long)atomic_fetch_add(&j->next, 1) * B;
-        if (r0 >= j->m)
-            break;
-        rc = decode_batch(j, wk, (int)r0, j->m - r0 < B ? (int)(j->m - r0) : B);
-    }
+    while (!rc && !atomic_load(&j->failed) && loom_chunks_take(&j->batches, &r0, &r1))
+        rc = decode_batch(j, wk, (int)r0, (int)(r1 - r0));
     worker_give(j->t, wk);
-    int none = 0;
-    if (rc && atomic_compare_exchange_strong(&j->failed, &none, rc))
-        snprintf(j->msg, sizeof j->msg, "%s", loom_error_message());
-    return NULL;
-}
-
-/* Runs search_thread on `threads` threads, the caller's being one. */
-static int fan_out(search_job *j, int threads)
-{
-    pthread_t tid[LOOM_TRANSLATE_MAX_THREADS];
-    int started[LOOM_TRANSLATE_MAX_THREADS] = {0};
-    for (int k = 1; k < threads; k++)
-        started[k] = pthread_create(&tid[k], NULL, search_thread, j) == 0;
-    search_thread(j);
-    for (int k = 1; k < threads; k++)
-        if (started[k])
-            pthread_join(tid[k], NULL);
-    int rc = atomic_load(&j->failed);
-    return rc ? loom_error(rc, "%s", j->msg) : 0;
+    if (rc)
+        atomic_store(&j->failed, 1);
+    return rc;
 }
 
 static int by_length_desc(const void *x, const void *y, void *ctx)
@@ -448,6 +430,46 @@ void loom_translation_replace_unk(const loom_translation *t, loom_translation_hy
             loom_seq_align_argmax(a, t->src_len < h->hyp.src_len ? t->src_len : h->hyp.src_len);
         h->words[k] = t->src_tokens[best];
     }
+}
+
+int loom_translation_merge_align(const loom_translation *t, loom_translation_hyp *h,
+                                 const int *tgt_word, int ntgt, const int *src_word, int nsrc)
+{
+    const loom_seq_hyp *y = &h->hyp;
+    int ns = t->src_len < y->src_len ? t->src_len : y->src_len;
+    if (!y->align)
+        return 0;
+    if (ntgt < 0 || nsrc < 0 || (!src_word && nsrc != ns))
+        return loom_error(LOOM_EINVAL, "merging alignments: %d output and %d source words", ntgt,
+                          nsrc);
+    for (int k = 0; k < y->len; k++)
+        if (tgt_word[k] < 0 || tgt_word[k] >= ntgt)
+            return loom_error(LOOM_EINVAL, "merging alignments: output piece %d in word %d of %d",
+                              k, tgt_word[k], ntgt);
+    for (int q = 0; src_word && q < ns; q++)
+        if (src_word[q] < 0 || src_word[q] >= nsrc)
+            return loom_error(LOOM_EINVAL, "merging alignments: source token %d in word %d of %d",
+                              q, src_word[q], nsrc);
+    float *a = loom_calloc((size_t)ntgt * nsrc + 1, sizeof(float));
+    int *pieces = loom_calloc((size_t)ntgt + 1, sizeof(int));
+    if (!a || !pieces) {
+        free(a);
+        free(pieces);
+        return LOOM_ENOMEM;
+    }
+    for (int k = 0; k < y->len; k++) {
+        float *row = a + (size_t)tgt_word[k] * nsrc;
+        pieces[tgt_word[k]]++;
+        for (int q = 0; q < ns; q++)
+            row[src_word ? src_word[q] : q] += y->align[(size_t)k * y->src_len + q];
+    }
+    for (int i = 0; i < ntgt; i++)
+        for (int q = 0; q < nsrc && pieces[i] > 1; q++)
+            a[(size_t)i * nsrc + q] /= (float)pieces[i];
+    free(pieces);
+    free(h->word_align);
+    h->word_align = a, h->word_len = ntgt, h->word_src_len = nsrc;
+    return 0;
 }
 
 /* The words of a hypothesis, replace_unk, the text and the post-processing. */
@@ -507,8 +529,16 @@ static int decode_read(loom_translator *t, const loom_translate_opts *opts, loom
         /* a thread only for a share that has a batch */
         int B = o.batch, threads = (int)(((long long)m + B - 1) / B);
         threads = threads < o.threads ? threads : o.threads;
-        search_job j = {t, &o, tr, order, lens, m, hyps, counts, 0, 0, ""};
-        rc = fan_out(&j, threads);
+        search_job j = {.t = t,
+                        .o = &o,
+                        .tr = tr,
+                        .order = order,
+                        .lens = lens,
+                        .hyps = hyps,
+                        .counts = counts};
+        loom_chunks_init(&j.batches, (size_t)m, (size_t)B);
+        atomic_init(&j.failed, 0);
+        rc = loom_parallel_run(threads, search_share, &j);
     }
     for (int r = 0; r < m && !rc; r++) {
         loom_translation *s = &tr[order[r]];
@@ -628,4 +658,67 @@ int loom_translator_translate_file(loom_translator *t, const char *path, loom_tr
     free(tr);
     loom_reader_close(r);
     return rc;
+}
+
+/* ---- attention heat maps ---- */
+
+/* A word, XML-escaped. */
+static int svg_text(loom_writer *w, const char *s)
+{
+    int rc = 0;
+    for (; *s && !rc; s++) {
+        const char *e = *s == '<'   ? "&lt;"
+                        : *s == '>' ? "&gt;"
+                        : *s == '&' ? "&amp;"
+                        : *s == '"' ? "&quot;"
+                                    : NULL;
+        rc = e ? loom_writer_puts(w, e) : loom_writer_write(w, s, 1);
+    }
+    return rc;
+}
+
+static int svg_body(loom_writer *w, const loom_translator *t, const loom_translation *tr,
+                    const loom_seq_hyp *h)
+{
+    int rows = h->len + h->finished, ns = tr->src_len, cell = 28, left = 120, top = 120;
+    int rc = loom_writer_printf(w,
+                                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+                                "height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n",
+                                left + cell * (ns > 0 ? ns : 1) + 10, top + cell * rows + 10);
+    for (int j = 0; j < ns && !rc; j++) {
+        rc = loom_writer_printf(w, "<text transform=\"translate(%d,%d) rotate(-60)\">",
+                                left + j * cell + cell / 2, top - 6);
+        rc = rc ? rc : svg_text(w, loom_vocab_word(t->b[0]->vocab[0], tr->src_ids[j]));
+        rc = rc ? rc : loom_writer_puts(w, "</text>\n");
+    }
+    for (int i = 0; i < rows && !rc; i++) {
+        rc = loom_writer_printf(w, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 6,
+                                top + i * cell + cell / 2 + 4);
+        rc = rc ? rc
+                : svg_text(w, i < h->len ? loom_vocab_word(t->b[0]->vocab[1], h->ids[i]) : "</s>");
+        rc = rc ? rc : loom_writer_puts(w, "</text>\n");
+        for (int j = 0; j < ns && !rc; j++) {
+            float a = h->align ? h->align[(size_t)i * h->src_len + j] : 0;
+            rc = loom_writer_printf(w,
+                                    "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+                                    "fill=\"#1f4e9c\" fill-opacity=\"%.3f\" stroke=\"#ddd\">"
+                                    "<title>%.3f</title></rect>\n",
+                                    left + j * cell, top + i * cell, cell, cell, a, a);
+        }
+    }
+    return rc ? rc : loom_writer_puts(w, "</svg>\n");
+}
+
+int loom_translator_write_svg(const loom_translator *t, const loom_translation *tr,
+                              const loom_translation_hyp *h, const char *path)
+{
+    loom_writer *w;
+    int rc = loom_writer_open(&w, path, LOOM_WRITE_PLAIN);
+    if (rc)
+        return rc;
+    if ((rc = svg_body(w, t, tr, &h->hyp)) != 0) {
+        loom_writer_abort(w);
+        return rc;
+    }
+    return loom_writer_commit(w);
 }

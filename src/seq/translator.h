@@ -66,10 +66,35 @@ typedef struct {
     int32_t *member_ids; /* storage: each ensemble member's source ids */
 } loom_translation;
 
-/* A hook run on every hypothesis once it is decoded (and <unk> replaced):
- * it may replace h->text (free the old string, store a malloc'd one) and
- * fill h->word_align. Returns 0 or a negative LOOM_E* code, which ends the
- * call. Called from the translating threads: it must be thread-safe. */
+/* A hook run on every hypothesis once it is decoded (and <unk> replaced),
+ * for output post-processing: detokenisation, merging subword pieces into
+ * words. It may replace h->text (free the old string, store a malloc'd
+ * one) and fill h->word_align, word_len and word_src_len (malloc'd; freed
+ * with the translation); h->words, h->hyp and t stay as decoded. Returns 0
+ * or a negative LOOM_E* code, which ends the call. Called from the
+ * translating threads: it must be thread-safe. A hook that joins BPE
+ * pieces ("new@@ s" -> "news"):
+ *
+ *   static int join_bpe(void *ctx, const loom_translation *t, loom_translation_hyp *h)
+ *   {
+ *       int n = h->hyp.len, words = 0, *word = malloc((n + 1) * sizeof *word);
+ *       char *p = h->text; // the joined text is never longer
+ *       for (int k = 0; k < n; k++) {
+ *           size_t len = strlen(h->words[k]);
+ *           int piece = len > 2 && strcmp(h->words[k] + len - 2, "@@") == 0;
+ *           memcpy(p, h->words[k], len - 2 * piece);
+ *           p += len - 2 * piece;
+ *           if (!piece && k + 1 < n)
+ *               *p++ = ' ';
+ *           word[k] = words;
+ *           words += !piece || k + 1 == n;
+ *       }
+ *       *p = '\0';
+ *       int rc = loom_translation_merge_align(t, h, word, words, NULL, t->src_len);
+ *       free(word);
+ *       return rc;
+ *   }
+ */
 typedef int (*loom_translate_post_fn)(void *ctx, const loom_translation *t,
                                       loom_translation_hyp *h);
 
@@ -106,8 +131,10 @@ const loom_vocab *loom_translator_vocab(const loom_translator *t, int side);
 
 /* Translates n sentences (UTF-8; lens[i] bytes, or NUL-terminated when
  * lens is NULL) into out[0..n), in their order. Sentences are sorted by
- * length and decoded in batches on the option's threads; the result of each
- * is what it would be alone. Free the results with loom_translations_free.
+ * length and decoded in batches on the option's threads (loom_parallel_run,
+ * the library's one fan-out); the result of each is what it would be alone
+ * (text and ids; scores and attention to float rounding). Free the results
+ * with loom_translations_free.
  * On error nothing is left to free; a sentence the tokenizer refuses
  * (invalid UTF-8) is LOOM_EFORMAT naming it ("sentence 3: ..."). */
 int loom_translator_translate(loom_translator *t, const char *const *src, const size_t *lens, int n,
@@ -134,5 +161,26 @@ int loom_translator_translate_file(loom_translator *t, const char *path, loom_tr
 /* Writes each <unk> of h as the source token it attends to most (OpenNMT's
  * -replace_unk); needs attention weights, else does nothing. */
 void loom_translation_replace_unk(const loom_translation *t, loom_translation_hyp *h);
+
+/* Word-level attention for a post-processing hook that merged pieces:
+ * output piece k (k < h->hyp.len) belongs to output word tgt_word[k]
+ * (0..ntgt-1) and source token q to source word src_word[q] (0..nsrc-1;
+ * src_word NULL: the tokens are the words, nsrc = t->src_len). Sets
+ * h->word_align (ntgt x nsrc; </s> has no row), word_len and word_src_len:
+ * a word's row is the mean of its pieces' rows and a source word's weight
+ * the sum of its tokens', so rows stay distributions over the source.
+ * Without h->hyp.align it does nothing; LOOM_EINVAL when an index is out
+ * of range, LOOM_ENOMEM. */
+int loom_translation_merge_align(const loom_translation *t, loom_translation_hyp *h,
+                                 const int *tgt_word, int ntgt, const int *src_word, int nsrc);
+
+/* Writes the attention of hypothesis h of tr as an SVG heat map to path
+ * (through the atomic writer; never compressed): one column per source
+ * token (the first model's source word of its id, <unk> when unknown), one
+ * row per output word of the target vocabulary and a last for </s> when
+ * the hypothesis ended, each cell's opacity its weight (empty cells
+ * without h->hyp.align). Errors name the file. */
+int loom_translator_write_svg(const loom_translator *t, const loom_translation *tr,
+                              const loom_translation_hyp *h, const char *path);
 
 #endif
