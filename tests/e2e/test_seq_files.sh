@@ -21,17 +21,26 @@ bad() {
     "$PY" "$EDIT" "$from" "$name" "$@" || not_ok "st_edit.py made $name"
 }
 
+# every file of the folder with its checksum (err and out are the test's)
+files_sum() { cksum -- * 2>/dev/null | grep -vE ' (err|out)$'; }
+
 # refused NAME KEY_PATTERN CMD...: exit 1, one line naming the file and
-# the key, nothing from a sanitizer, no output file.
+# the key, nothing from a sanitizer, nothing replaced: the output model
+# and its checkpoint (there from an earlier run) and every input are
+# byte-identical afterwards, and no file appears.
 refused() {
     local name=$1 pattern=$2
     shift 2
-    rm -f m2.loom
+    echo "an earlier model" >m2.loom
+    echo "an earlier checkpoint" >m2.loom.ckpt
+    local before
+    before=$(files_sum)
     expect_status "$name: exit 1" 1 "$@"
     expect_grep "$name: the message names file and key" "^loom: $pattern" "$TMP/err"
     if grep -qE 'Sanitizer|runtime error' "$TMP/err"; then not_ok "$name: no sanitizer report"; fi
     [ "$(wc -l <"$TMP/err")" -eq 1 ] || not_ok "$name: one line ($(wc -l <"$TMP/err") lines)"
-    [ ! -e m2.loom ] || not_ok "$name: no model written"
+    [ "$(files_sum)" = "$before" ] && ok "$name: nothing replaced or added" ||
+        not_ok "$name: nothing replaced or added"
 }
 
 # the control: a rewrite that changes nothing loads, resumes and translates
