@@ -1,6 +1,7 @@
 /* loom command line: shared parsing and error printing. */
 #include "config.h"
 #include "cli.h"
+#include "base/dist.h"
 #include "base/error.h"
 #include "base/writer.h"
 
@@ -23,17 +24,27 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     return CLI_EXIT_USAGE;
 }
 
+/* "loom: ", or "loom: rank R: " in one process of an mpirun job. */
+static void fail_prefix(void)
+{
+    if (loom_dist_size() > 1)
+        fprintf(stderr, "loom: rank %d: ", loom_dist_rank());
+    else
+        fputs("loom: ", stderr);
+}
+
 int cli_fail(void)
 {
     const char *msg = loom_error_message();
-    fprintf(stderr, "loom: %s\n", *msg ? msg : "unknown error");
+    fail_prefix();
+    fprintf(stderr, "%s\n", *msg ? msg : "unknown error");
     return CLI_EXIT_ERROR;
 }
 
 int cli_failf(const char *fmt, ...)
 {
     va_list ap;
-    fputs("loom: ", stderr);
+    fail_prefix();
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "cli.h"
 #include "tokflags.h"
+#include "base/dist.h"
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/writer.h"
@@ -47,13 +48,21 @@ static const char help[] =
     "                         file is byte-identical on every run\n"
     "      --save-vocab FILE  also write the vocabulary ('word count' lines)\n"
     "      --read-vocab FILE  use this vocabulary instead of counting the corpus\n"
-    "                         (--min-count and --max-vocab still apply)\n" TOKFLAGS_HELP
-    "  -q, --quiet            no progress and no summary\n"
+    "                         (--min-count and --max-vocab still apply)\n"
+    "      --sync-words N     under mpirun: words each process reads between two\n"
+    "                         averagings of the processes' vectors (default "
+    "1000000)\n" TOKFLAGS_HELP "  -q, --quiet            no progress and no summary\n"
     "      --progress         show progress even when stderr is not a terminal\n"
     "  -h, --help             this help\n"
     "\n"
     "Progress shows the epoch, percent done, words/s in total and per thread,\n"
     "the mean loss over the last interval and the time left.\n"
+    "\n"
+    "Under 'mpirun -np N loom embed ...' (a loom built with Open MPI: see\n"
+    "'loom --version') the N processes train one model: each reads its own\n"
+    "part of the corpus (every process must see the same files), they count\n"
+    "the vocabulary together, average their vectors every --sync-words words,\n"
+    "and the first writes the output. See the README, 'More than one machine'.\n"
     "\n"
     "examples:\n"
     "  loom embed corpus/sotu.txt.gz -o sotu.bin --epochs 3\n"
@@ -74,7 +83,8 @@ enum {
     OPT_THREADS,
     OPT_SEED,
     OPT_SAVE_VOCAB,
-    OPT_READ_VOCAB
+    OPT_READ_VOCAB,
+    OPT_SYNC_WORDS
 };
 
 static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
@@ -93,6 +103,7 @@ static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
                                          {"seed", required_argument, 0, OPT_SEED},
                                          {"save-vocab", required_argument, 0, OPT_SAVE_VOCAB},
                                          {"read-vocab", required_argument, 0, OPT_READ_VOCAB},
+                                         {"sync-words", required_argument, 0, OPT_SYNC_WORDS},
                                          TOKFLAGS_LONGOPTS,
                                          CLI_COMMON_LONGOPTS,
                                          {0, 0, 0, 0}};
@@ -154,6 +165,8 @@ static int parse_option(embed_args *a, int c, int argc, char **argv)
         INT_OPT("threads", 1, 1024, threads);
     case OPT_SEED:
         INT_OPT("seed", 0, INT64_MAX, seed);
+    case OPT_SYNC_WORDS:
+        INT_OPT("sync-words", 1000, INT64_MAX, sync_words);
     case OPT_SAMPLE:
         if (cli_double("embed", "sample", optarg, 0, 1, &d) < 0)
             return CLI_EXIT_USAGE;
@@ -199,7 +212,9 @@ static int check_outputs(const embed_args *a)
 static int train(const embed_args *a, char **files, int nfiles)
 {
     loom_w2v *w;
-    int show = cli_progress_enabled(a->progress);
+    /* under mpirun the first process speaks for all */
+    int first = loom_dist_rank() == 0, quiet = a->quiet || !first;
+    int show = first && cli_progress_enabled(a->progress);
     if (loom_w2v_new(&w, &a->w, (const char *const *)files, (size_t)nfiles) < 0)
         return cli_fail();
     int rc;
@@ -213,9 +228,9 @@ static int train(const embed_args *a, char **files, int nfiles)
         rc = loom_w2v_count(w, p);
         loom_progress_free(p);
     }
-    if (rc == 0 && a->save_vocab)
+    if (rc == 0 && a->save_vocab && first)
         rc = loom_vocab_save(loom_w2v_vocab(w), a->save_vocab);
-    if (rc == 0 && !a->quiet) {
+    if (rc == 0 && !quiet) {
         const loom_vocab *v = loom_w2v_vocab(w);
         fprintf(stderr, "loom embed: %zu words in the vocabulary, %llu corpus words, %.1f MB\n",
                 loom_vocab_size(v), (unsigned long long)loom_vocab_total(v),
@@ -226,17 +241,23 @@ static int train(const embed_args *a, char **files, int nfiles)
         rc = loom_w2v_train(w, p);
         loom_progress_free(p);
     }
-    if (rc == 0)
+    if (rc == 0 && first)
         rc = loom_w2v_save(w, a->output, a->format);
-    if (rc == 0 && !a->quiet) {
+    if (rc == 0 && !quiet) {
         loom_w2v_stats s;
         loom_w2v_get_stats(w, &s);
         double rate = s.seconds > 0 ? (double)s.words / s.seconds : 0;
         fprintf(stderr,
                 "loom embed: %llu words in %.1f s: %.0f words/s, %.0f per thread; loss %.4f; "
                 "wrote %s\n",
-                (unsigned long long)s.words, s.seconds, rate, rate / a->w.threads, s.loss,
+                (unsigned long long)s.words, s.seconds, rate, rate / a->w.threads / s.ranks, s.loss,
                 a->output);
+        if (s.ranks > 1)
+            fprintf(stderr,
+                    "loom embed: %d processes x %d threads; %d averagings took %.1f s, %.1f%% "
+                    "of the first process' time\n",
+                    s.ranks, a->w.threads, s.syncs, s.sync_seconds,
+                    s.seconds > 0 ? 100 * s.sync_seconds / s.seconds : 0.0);
     }
     loom_w2v_free(w);
     return rc < 0 ? cli_fail() : CLI_EXIT_OK;

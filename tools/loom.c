@@ -3,6 +3,7 @@
 #include "config.h"
 #include "commands.h"
 #include "loom.h"
+#include "base/dist.h"
 #include "core/vmath.h"
 
 #include <signal.h>
@@ -77,6 +78,36 @@ static void blas_restart(char **argv)
         execv("/proc/self/exe", argv);
 }
 
+/* The commands that train over several processes under mpirun. */
+static int runs_distributed(const cli_command *c)
+{
+    return strcmp(c->name, "embed") == 0;
+}
+
+/* Runs c, as one rank of an mpirun job when launched by mpirun: a rank that
+ * fails stops the others (they would wait for it in their next exchange). */
+static int run_command(const cli_command *c, int argc, char **argv)
+{
+    if (loom_dist_init(&argc, &argv) < 0) {
+        fprintf(stderr, "loom %s: %s\n", c->name, loom_error_message());
+        return CLI_EXIT_ERROR;
+    }
+    if (loom_dist_size() > 1 && !runs_distributed(c)) {
+        if (loom_dist_rank() == 0)
+            fprintf(stderr, "loom %s: does not run under mpirun with %d processes (embed does)\n",
+                    c->name, loom_dist_size());
+        loom_dist_finalize();
+        return CLI_EXIT_USAGE;
+    }
+    int rc = c->run(argc - 1, argv + 1);
+    if (rc != CLI_EXIT_OK && loom_dist_size() > 1) {
+        fflush(stderr);
+        loom_dist_abort(rc);
+    }
+    loom_dist_finalize();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     blas_restart(argv);
@@ -90,8 +121,10 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
-        printf("loom %s (OpenBLAS kernels: %s; loom kernels: %s)\n", LOOM_VERSION, loom_blas_core(),
-               loom_simd_name(loom_simd_level()));
+        const char *mpi = loom_dist_library();
+        printf("loom %s (OpenBLAS kernels: %s; loom kernels: %s; %s%s)\n", LOOM_VERSION,
+               loom_blas_core(), loom_simd_name(loom_simd_level()), mpi ? "MPI: " : "no MPI",
+               mpi ? mpi : "");
         return CLI_EXIT_OK;
     }
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
@@ -101,5 +134,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "loom: unknown command '%s' (see 'loom help')\n", name);
         return CLI_EXIT_USAGE;
     }
-    return c->run(argc - 1, argv + 1);
+    return run_command(c, argc, argv);
 }

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "embed/word2vec.h"
 #include "base/alloc.h"
+#include "base/dist.h"
 #include "base/error.h"
 #include "base/parallel.h"
 #include "base/rng.h"
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* A line longer than this many known words is trained as several
  * sentences (gensim's limit). */
@@ -30,6 +32,8 @@
 #define SYNC_WORDS 10000
 /* The learning rate never falls below this fraction of its start. */
 #define MIN_ALPHA_RATIO 1e-4
+/* Under mpirun, matrices are exchanged in chunks of this many floats. */
+#define SYNC_CHUNK ((size_t)1 << 20)
 
 struct loom_w2v {
     loom_w2v_opts o;
@@ -56,6 +60,16 @@ struct loom_w2v {
     double start_time;
     loom_progress *progress;
     loom_w2v_stats stats;
+
+    /* under mpirun: the ranks' exchanges (see dist_sync) */
+    int ranks, rank;
+    pthread_mutex_t dist_lock;        /* one thread at a time talks to the ranks */
+    atomic_uint_fast64_t next_sync;   /* this rank's words_done when the next is due */
+    atomic_uint_fast64_t global_base; /* words read by all ranks at the last sync */
+    atomic_uint_fast64_t local_base;  /* this rank's words_done then */
+    atomic_int threads_done;          /* threads that finished every epoch */
+    float *sync_buf;                  /* a chunk of a matrix on its way */
+    float *base[2];                   /* syn0 and syn1 as at the last sync */
 };
 
 void loom_w2v_opts_default(loom_w2v_opts *o)
@@ -71,6 +85,7 @@ void loom_w2v_opts_default(loom_w2v_opts *o)
     o->epochs = 5;
     o->threads = 1;
     o->seed = 1;
+    o->sync_words = 1000000;
     loom_tok_opts_default(&o->tok);
 }
 
@@ -101,6 +116,8 @@ int loom_w2v_opts_check(const loom_w2v_opts *o)
         return loom_error(LOOM_EINVAL, "alpha must be 0..10");
     if (o->threads < 1 || o->threads > 1024)
         return loom_error(LOOM_EINVAL, "threads must be 1..1024, not %d", o->threads);
+    if (o->sync_words < 1000)
+        return loom_error(LOOM_EINVAL, "sync-words must be at least 1000");
     return 0;
 }
 
@@ -112,12 +129,23 @@ int loom_w2v_new(loom_w2v **out, const loom_w2v_opts *o, const char *const *path
         return rc;
     if (n == 0)
         return loom_error(LOOM_EINVAL, "no corpus file given");
+    for (size_t i = 0; i < n && loom_dist_size() > 1; i++) {
+        struct stat st;
+        if (strcmp(paths[i], "-") == 0 || (stat(paths[i], &st) == 0 && !S_ISREG(st.st_mode)))
+            return loom_error(LOOM_EINVAL,
+                              "%s: under mpirun every process reads the corpus itself: give "
+                              "a regular file, not stdin or a pipe",
+                              strcmp(paths[i], "-") == 0 ? "stdin" : paths[i]);
+    }
     loom_w2v *w = loom_calloc(1, sizeof *w);
     if (!w)
         return LOOM_ENOMEM;
     w->o = *o;
     w->start_alpha = (float)loom_w2v_start_alpha(o);
+    w->ranks = loom_dist_size();
+    w->rank = loom_dist_rank();
     pthread_mutex_init(&w->lock, NULL);
+    pthread_mutex_init(&w->dist_lock, NULL);
     loom_sigmoid_table_init(&w->sigmoid);
     if ((rc = loom_shards_open(&w->corpus, paths, n)) < 0) {
         loom_w2v_free(w);
@@ -137,7 +165,9 @@ void loom_w2v_free(loom_w2v *w)
     loom_noise_free(&w->noise);
     loom_huffman_free(&w->tree);
     free(w->epoch_loss), free(w->epoch_n), free(w->epoch_threads);
+    free(w->sync_buf), free(w->base[0]), free(w->base[1]);
     pthread_mutex_destroy(&w->lock);
+    pthread_mutex_destroy(&w->dist_lock);
     free(w);
 }
 
@@ -206,6 +236,61 @@ static long long split(long long size, int i, int n)
     return (long long)((__int128)size * i / n);
 }
 
+/* Under mpirun: every rank's counts added into v, in rank order, so that
+ * every rank ends with the same vocabulary (ids included). */
+static int merge_ranks(loom_vocab **v)
+{
+    if (loom_dist_size() == 1)
+        return 0;
+    /* this rank's words as "word\0" + 8 bytes of count */
+    size_t bytes = 0, nw = loom_vocab_size(*v);
+    for (size_t id = 0; id < nw; id++)
+        bytes += strlen(loom_vocab_word(*v, (int32_t)id)) + 1 + sizeof(uint64_t);
+    char *mine = loom_malloc(bytes ? bytes : 1, 1), *all = NULL, *q = mine;
+    size_t *sizes = loom_malloc((size_t)loom_dist_size(), sizeof *sizes);
+    loom_vocab *merged = NULL;
+    int rc = mine && sizes ? loom_vocab_new(&merged) : LOOM_ENOMEM;
+    for (size_t id = 0; id < nw && rc == 0; id++) {
+        const char *word = loom_vocab_word(*v, (int32_t)id);
+        uint64_t count = loom_vocab_count(*v, (int32_t)id);
+        size_t len = strlen(word) + 1;
+        memcpy(q, word, len);
+        memcpy(q + len, &count, sizeof count);
+        q += len + sizeof count;
+    }
+    if (rc == 0)
+        rc = loom_dist_allgather(mine, bytes, &all, sizes);
+    const char *r = all, *end = all ? all + bytes : NULL;
+    if (all) {
+        end = all;
+        for (int k = 0; k < loom_dist_size(); k++)
+            end += sizes[k];
+    }
+    while (rc == 0 && r < end) {
+        size_t len = strlen(r);
+        uint64_t count;
+        memcpy(&count, r + len + 1, sizeof count);
+        rc = loom_vocab_add(merged, r, len, count);
+        r += len + 1 + sizeof count;
+    }
+    free(mine), free(all), free(sizes);
+    if (rc < 0) {
+        loom_vocab_free(merged);
+        return rc;
+    }
+    loom_vocab_free(*v);
+    *v = merged;
+    return 0;
+}
+
+/* The byte range of the corpus that thread `i` of this rank reads. */
+static void thread_range(const loom_w2v *w, long long size, int i, long long *begin, long long *end)
+{
+    int all = w->ranks * w->o.threads, k = w->rank * w->o.threads + i;
+    *begin = split(size, k, all);
+    *end = split(size, k + 1, all);
+}
+
 int loom_w2v_count(loom_w2v *w, loom_progress *p)
 {
     int n = w->o.threads;
@@ -214,10 +299,14 @@ int loom_w2v_count(loom_w2v *w, loom_progress *p)
     if (!jobs)
         return LOOM_ENOMEM;
     atomic_llong bytes = 0;
-    loom_progress_set_total(p, (double)size / 1e6);
+    long long first, last, unused;
+    thread_range(w, size, 0, &first, &unused);
+    thread_range(w, size, n - 1, &unused, &last);
+    loom_progress_set_total(p, (double)(last - first) / 1e6);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        jobs[i] = (count_job){w, NULL, split(size, i, n), split(size, i + 1, n), &bytes, p};
+        jobs[i] = (count_job){w, NULL, 0, 0, &bytes, p};
+        thread_range(w, size, i, &jobs[i].begin, &jobs[i].end);
         rc = loom_vocab_new(&jobs[i].vocab);
     }
     if (rc == 0)
@@ -234,6 +323,8 @@ int loom_w2v_count(loom_w2v *w, loom_progress *p)
     for (int i = 1; i < n; i++)
         loom_vocab_free(jobs[i].vocab);
     free(jobs);
+    if (rc == 0)
+        rc = merge_ranks(&v);
     if (rc < 0) {
         loom_vocab_free(v);
         return rc;
@@ -244,14 +335,19 @@ int loom_w2v_count(loom_w2v *w, loom_progress *p)
 
 /* ---- the model ---- */
 
+/* The rows of the output matrix (NS: one per word; HS: the inner nodes). */
+static size_t out_rows(const loom_w2v *w)
+{
+    return w->o.loss == LOOM_W2V_HS ? (w->nwords > 1 ? w->nwords - 1 : 1) : w->nwords;
+}
+
 static int setup_model(loom_w2v *w)
 {
     size_t n = w->nwords, dim = (size_t)w->o.dim;
     uint64_t *counts = loom_malloc(n, sizeof *counts);
     w->keep = loom_malloc(n, sizeof *w->keep);
-    size_t out_rows = w->o.loss == LOOM_W2V_HS ? (n > 1 ? n - 1 : 1) : n;
     w->syn0 = loom_aligned_alloc(n * dim, sizeof(float));
-    w->syn1 = loom_aligned_alloc(out_rows * dim, sizeof(float));
+    w->syn1 = loom_aligned_alloc(out_rows(w) * dim, sizeof(float));
     if (!counts || !w->keep || !w->syn0 || !w->syn1) {
         free(counts);
         return LOOM_ENOMEM;
@@ -271,7 +367,7 @@ static int setup_model(loom_w2v *w)
     loom_rng_seed(&rng, w->o.seed, 0);
     for (size_t i = 0; i < n * dim; i++)
         w->syn0[i] = (2.0f * loom_rng_uniform(&rng) - 1.0f) / (float)dim;
-    memset(w->syn1, 0, out_rows * dim * sizeof(float));
+    memset(w->syn1, 0, out_rows(w) * dim * sizeof(float));
     return 0;
 }
 
@@ -333,11 +429,86 @@ static inline void prefetch_row(const float *row, size_t dim)
         __builtin_prefetch(row + i, 1);
 }
 
+/* Under mpirun: one exchange with the other ranks, made by one thread of
+ * each rank (holding dist_lock) when its rank has read sync_words more
+ * words, or when its rank has finished. The ranks first add up how many
+ * words each read since the last exchange and how many are still training
+ * (`active`); then, chunk by chunk, they add up their matrices' changes
+ * since the last exchange and every rank takes the last exchange's values
+ * plus all ranks' changes: as if every rank's updates had been made to one
+ * matrix (Hogwild across processes; an average would halve each rank's
+ * learning rate). The other threads go on training meanwhile, so an update
+ * made while its chunk is on the way can be lost. Every rank makes the same
+ * calls in the same order, whichever of its threads makes them. Returns the
+ * number of ranks that were still training, or a negative error. */
+static int dist_sync(loom_w2v *w, int active)
+{
+    uint64_t local = atomic_load(&w->words_done);
+    uint64_t head[2] = {local - atomic_load(&w->local_base), (uint64_t)active};
+    int rc = loom_dist_sum_u64(head, 2);
+    if (rc < 0)
+        return rc;
+    atomic_fetch_add(&w->global_base, head[0]);
+    atomic_store(&w->local_base, local);
+    atomic_store(&w->next_sync, local + w->o.sync_words);
+    w->stats.syncs++;
+    if (head[1] == 0)
+        return 0;
+    size_t dim = (size_t)w->o.dim, chunk = SYNC_CHUNK;
+    float *mats[2] = {w->syn0, w->syn1};
+    size_t lens[2] = {w->nwords * dim, out_rows(w) * dim};
+    for (int m = 0; m < 2; m++)
+        for (size_t i = 0; i < lens[m]; i += chunk) {
+            size_t n = lens[m] - i < chunk ? lens[m] - i : chunk;
+            float *cur = mats[m] + i, *base = w->base[m] + i;
+            for (size_t j = 0; j < n; j++)
+                w->sync_buf[j] = cur[j] - base[j];
+            if ((rc = loom_dist_sum_f32(w->sync_buf, n)) < 0)
+                return rc;
+            for (size_t j = 0; j < n; j++)
+                cur[j] = base[j] += w->sync_buf[j];
+        }
+    return (int)head[1];
+}
+
+/* Under mpirun: the exchange's buffer and the matrices as they start (the
+ * same on every rank: the same seed). */
+static int dist_setup(loom_w2v *w)
+{
+    size_t lens[2] = {w->nwords * (size_t)w->o.dim, out_rows(w) * (size_t)w->o.dim};
+    free(w->sync_buf), free(w->base[0]), free(w->base[1]);
+    w->sync_buf = loom_malloc(SYNC_CHUNK, sizeof(float));
+    w->base[0] = loom_malloc(lens[0], sizeof(float));
+    w->base[1] = loom_malloc(lens[1], sizeof(float));
+    if (!w->sync_buf || !w->base[0] || !w->base[1])
+        return LOOM_ENOMEM;
+    memcpy(w->base[0], w->syn0, lens[0] * sizeof(float));
+    memcpy(w->base[1], w->syn1, lens[1] * sizeof(float));
+    return 0;
+}
+
+/* The words read so far by every rank: exact at each exchange, this rank's
+ * own words times the ranks in between. */
+static uint64_t global_words(loom_w2v *w, uint64_t local)
+{
+    if (w->ranks == 1)
+        return local;
+    uint64_t base = atomic_load(&w->local_base);
+    return atomic_load(&w->global_base) + (local > base ? local - base : 0) * (uint64_t)w->ranks;
+}
+
 /* Words in, learning rate out; reports progress when it is due. */
 static void sync_worker(worker *k)
 {
     loom_w2v *w = k->w;
-    uint64_t done = atomic_fetch_add(&w->words_done, k->unsynced) + k->unsynced;
+    uint64_t local = atomic_fetch_add(&w->words_done, k->unsynced) + k->unsynced;
+    if (w->ranks > 1 && local >= atomic_load(&w->next_sync) &&
+        pthread_mutex_trylock(&w->dist_lock) == 0) {
+        if (local >= atomic_load(&w->next_sync) && k->rc == 0)
+            k->rc = dist_sync(w, 1) < 0 ? LOOM_EIO : 0;
+        pthread_mutex_unlock(&w->dist_lock);
+    }
+    uint64_t done = global_words(w, local);
     double total = (double)w->train_words * w->o.epochs + 1;
     double left = 1.0 - (double)done / total;
     k->alpha = w->start_alpha * (float)(left > MIN_ALPHA_RATIO ? left : MIN_ALPHA_RATIO);
@@ -351,7 +522,7 @@ static void sync_worker(worker *k)
         snprintf(detail, sizeof detail, "epoch %d/%d  loss %.4f  lr %.5f  %.0fk words/s/thread",
                  k->epoch + 1, w->o.epochs,
                  w->interval_n ? w->interval_loss / (double)w->interval_n : 0.0, k->alpha,
-                 secs > 0 ? (double)done / secs / w->o.threads / 1e3 : 0.0);
+                 secs > 0 ? (double)done / secs / w->o.threads / w->ranks / 1e3 : 0.0);
         loom_progress_update(w->progress, (double)done, detail);
         w->interval_loss = 0;
         w->interval_n = 0;
@@ -461,7 +632,7 @@ static int end_sentence(void *ctx)
     if (k->len > 1)
         train_sentence(k);
     k->len = k->read = 0;
-    return 0;
+    return k->rc;
 }
 
 static int on_word(void *ctx, const char *tok, size_t len)
@@ -530,6 +701,21 @@ static void end_epoch(worker *k)
     k->epoch_n = 0;
 }
 
+/* Under mpirun, the last of a rank's threads to finish hands its rank's
+ * last words to the others, then keeps answering their exchanges, as an
+ * idle rank, until every rank has finished: all end with the same average. */
+static int drain(loom_w2v *w)
+{
+    if (w->ranks == 1 || atomic_fetch_add(&w->threads_done, 1) + 1 < w->o.threads)
+        return 0;
+    pthread_mutex_lock(&w->dist_lock);
+    int rc = dist_sync(w, 1);
+    while (rc > 0)
+        rc = dist_sync(w, 0);
+    pthread_mutex_unlock(&w->dist_lock);
+    return rc < 0 ? rc : 0;
+}
+
 /* One thread's share of training: ctx is the array of workers. */
 static int train_share(void *ctx, int thread, int nthreads)
 {
@@ -547,6 +733,8 @@ static int train_share(void *ctx, int thread, int nthreads)
     }
     loom_tokenizer_free(t);
     worker_release(k);
+    if (k->rc == 0)
+        k->rc = drain(k->w);
     return k->rc;
 }
 
@@ -576,13 +764,22 @@ int loom_w2v_train(loom_w2v *w, loom_progress *p)
     for (int i = 0; i < n; i++) {
         jobs[i].w = w;
         jobs[i].id = i;
-        jobs[i].begin = split(size, i, n);
-        jobs[i].end = split(size, i + 1, n);
+        thread_range(w, size, i, &jobs[i].begin, &jobs[i].end);
         jobs[i].alpha = w->start_alpha;
-        loom_rng_seed(&jobs[i].rng, w->o.seed, (uint64_t)i + 1);
+        loom_rng_seed(&jobs[i].rng, w->o.seed, (uint64_t)(w->rank * n + i) + 1);
+    }
+    if (w->ranks > 1 && (rc = dist_setup(w)) < 0) {
+        free(jobs);
+        return rc;
     }
     atomic_store(&w->words_done, 0);
+    atomic_store(&w->global_base, 0);
+    atomic_store(&w->local_base, 0);
+    atomic_store(&w->next_sync, w->o.sync_words);
+    atomic_store(&w->threads_done, 0);
     memset(&w->stats, 0, sizeof w->stats);
+    w->stats.ranks = w->ranks;
+    double comm0 = loom_dist_seconds();
     w->interval_loss = 0;
     w->interval_n = 0;
     w->progress = p;
@@ -591,12 +788,15 @@ int loom_w2v_train(loom_w2v *w, loom_progress *p)
     rc = loom_parallel_run(n, train_share, jobs);
     free(jobs);
     w->stats.seconds = loom_now() - w->start_time;
-    w->stats.words = atomic_load(&w->words_done);
+    w->stats.words = w->ranks > 1 ? atomic_load(&w->global_base) : atomic_load(&w->words_done);
+    w->stats.sync_seconds = loom_dist_seconds() - comm0;
     w->progress = NULL;
     if (rc == 0) {
         char detail[96];
         snprintf(detail, sizeof detail, "loss %.4f  %.0fk words/s/thread", w->stats.loss,
-                 w->stats.seconds > 0 ? (double)w->stats.words / w->stats.seconds / n / 1e3 : 0);
+                 w->stats.seconds > 0
+                     ? (double)w->stats.words / w->stats.seconds / n / w->ranks / 1e3
+                     : 0);
         loom_progress_finish(p, detail);
     }
     return rc;

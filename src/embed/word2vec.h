@@ -22,19 +22,21 @@ enum { LOOM_W2V_SKIPGRAM = 0, LOOM_W2V_CBOW = 1 };
 enum { LOOM_W2V_NS = 0, LOOM_W2V_HS = 1 };
 
 typedef struct {
-    int model;          /* LOOM_W2V_SKIPGRAM (default) or LOOM_W2V_CBOW */
-    int loss;           /* LOOM_W2V_NS (default) or LOOM_W2V_HS */
-    int dim;            /* vector size, 100 */
-    int window;         /* largest distance to a context word, 5 */
-    int negative;       /* negatives per target (NS), 5 */
-    double sample;      /* subsampling threshold, 1e-3; 0 keeps every word */
-    uint64_t min_count; /* rarer words are dropped, 5 */
-    size_t max_vocab;   /* keep at most this many words, 0: no limit */
-    int epochs;         /* passes over the corpus, 5 */
-    double alpha;       /* start learning rate; 0: 0.025 skip-gram, 0.05 CBOW */
-    int threads;        /* 1 */
-    uint64_t seed;      /* 1; with one thread the output depends on it alone */
-    loom_tok_opts tok;  /* how the corpus is cut into words */
+    int model;           /* LOOM_W2V_SKIPGRAM (default) or LOOM_W2V_CBOW */
+    int loss;            /* LOOM_W2V_NS (default) or LOOM_W2V_HS */
+    int dim;             /* vector size, 100 */
+    int window;          /* largest distance to a context word, 5 */
+    int negative;        /* negatives per target (NS), 5 */
+    double sample;       /* subsampling threshold, 1e-3; 0 keeps every word */
+    uint64_t min_count;  /* rarer words are dropped, 5 */
+    size_t max_vocab;    /* keep at most this many words, 0: no limit */
+    int epochs;          /* passes over the corpus, 5 */
+    double alpha;        /* start learning rate; 0: 0.025 skip-gram, 0.05 CBOW */
+    int threads;         /* 1 */
+    uint64_t seed;       /* 1; with one thread the output depends on it alone */
+    uint64_t sync_words; /* under mpirun: words each process reads between two
+                            averagings of the ranks' matrices, 1000000 */
+    loom_tok_opts tok;   /* how the corpus is cut into words */
 } loom_w2v_opts;
 
 void loom_w2v_opts_default(loom_w2v_opts *o);
@@ -46,7 +48,8 @@ double loom_w2v_start_alpha(const loom_w2v_opts *o);
 typedef struct loom_w2v loom_w2v;
 
 /* Checks the options and opens the corpus files ("-" is stdin, spooled to
- * a temporary file; .gz is read through zlib). */
+ * a temporary file; .gz is read through zlib). Under mpirun every rank reads
+ * the files itself: stdin and pipes are refused there. */
 int loom_w2v_new(loom_w2v **out, const loom_w2v_opts *o, const char *const *paths, size_t n);
 void loom_w2v_free(loom_w2v *w);
 
@@ -62,9 +65,9 @@ const loom_vocab *loom_w2v_vocab(const loom_w2v *w);
 /* Bytes in the corpus (uncompressed). */
 long long loom_w2v_corpus_bytes(const loom_w2v *w);
 
-/* Trains. Progress reports words; its detail shows epoch, mean loss over
- * the last interval, learning rate and words/s per thread, and a note at
- * the end of each epoch. */
+/* Trains. Progress reports words (of all ranks under mpirun); its detail
+ * shows epoch, mean loss over the last interval, learning rate and words/s
+ * per thread, and a note at the end of each epoch. */
 int loom_w2v_train(loom_w2v *w, loom_progress *p);
 
 /* The input vectors, vocabulary size x dim, row i for vocabulary id i. */
@@ -73,10 +76,13 @@ const float *loom_w2v_vectors(const loom_w2v *w);
 int loom_w2v_save(const loom_w2v *w, const char *path, int format);
 
 typedef struct {
-    uint64_t words;   /* corpus words read in training, all epochs */
-    uint64_t trained; /* words kept by subsampling, all epochs */
-    double seconds;   /* training wall time */
-    double loss;      /* mean loss per prediction over the last epoch */
+    uint64_t words;      /* corpus words read in training, all epochs */
+    uint64_t trained;    /* words kept by subsampling, all epochs */
+    double seconds;      /* training wall time */
+    double loss;         /* mean loss per prediction over the last epoch */
+    int ranks;           /* processes that trained (1 without mpirun) */
+    int syncs;           /* averagings of the ranks' matrices */
+    double sync_seconds; /* wall time this rank spent in them */
 } loom_w2v_stats;
 
 void loom_w2v_get_stats(const loom_w2v *w, loom_w2v_stats *s);
