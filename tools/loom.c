@@ -81,7 +81,7 @@ static void blas_restart(char **argv)
 /* The commands that train over several processes under mpirun. */
 static int runs_distributed(const cli_command *c)
 {
-    return strcmp(c->name, "embed") == 0;
+    return strcmp(c->name, "embed") == 0 || strcmp(c->name, "seq2seq") == 0;
 }
 
 /* Runs c, as one rank of an mpirun job when launched by mpirun: a rank that
@@ -94,7 +94,8 @@ static int run_command(const cli_command *c, int argc, char **argv)
     }
     if (loom_dist_size() > 1 && !runs_distributed(c)) {
         if (loom_dist_rank() == 0)
-            fprintf(stderr, "loom %s: does not run under mpirun with %d processes (embed does)\n",
+            fprintf(stderr,
+                    "loom %s: does not run under mpirun with %d processes (embed and seq2seq do)\n",
                     c->name, loom_dist_size());
         loom_dist_finalize();
         return CLI_EXIT_USAGE;

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "tokflags.h"
 #include "base/error.h"
+#include "base/dist.h"
 #include "base/progress.h"
 #include "seq/train.h"
 
@@ -80,6 +81,13 @@ static const char help[] =
     "  -q, --quiet            no progress and no report lines\n"
     "      --progress         show progress even when stderr is not a terminal\n"
     "  -h, --help             this help\n"
+    "\n"
+    "Under 'mpirun -np N loom seq2seq ...' (a loom built with Open MPI: see\n"
+    "'loom --version') the N processes train one model, synchronously: each\n"
+    "computes the gradients of its share of every batch, the gradients are\n"
+    "summed over the processes before each step, and the first writes the\n"
+    "model and checkpoints. N processes of T threads compute what one process\n"
+    "of N x T threads does. See the README, 'More than one machine'.\n"
     "\n"
     "examples:\n"
     "  loom seq2seq tests/fixtures/seq/reverse-train.tsv -o reverse.loom --epochs 5\n"
@@ -260,7 +268,9 @@ static int run_seq2seq(int argc, char **argv)
                       (char *)a.o.valid, (char *)a.o.vectors[0], (char *)a.o.vectors[1]};
     if (cli_inputs(inputs, 6))
         return CLI_EXIT_ERROR;
-    int show = cli_progress_enabled(a.progress);
+    /* under mpirun the first process speaks for all */
+    a.quiet = a.quiet || loom_dist_rank() != 0;
+    int show = loom_dist_rank() == 0 && cli_progress_enabled(a.progress);
     loom_progress *p = loom_progress_new("seq2seq", 0, "steps", show);
     loom_seq_train_result res;
     int rc = loom_seq_train_run(&a.o, p, a.quiet ? NULL : show ? report : report_plain, p, &res);
@@ -275,6 +285,12 @@ static int run_seq2seq(int argc, char **argv)
                 "wrote %s%s\n",
                 res.steps, res.tokens, res.seconds, res.tokens_per_s, a.o.output,
                 res.hit_max_steps ? " and the checkpoint (--max-steps)" : "");
+    if (!a.quiet && loom_dist_size() > 1)
+        fprintf(stderr,
+                "loom seq2seq: %d processes; summing gradients took %.1f s, %.1f%% of the "
+                "first process' time\n",
+                loom_dist_size(), loom_dist_seconds(),
+                res.seconds > 0 ? 100 * loom_dist_seconds() / res.seconds : 0.0);
     return CLI_EXIT_OK;
 }
 

@@ -13,7 +13,7 @@ noinst_HEADERS += src/base/parallel.h src/base/hash.h src/base/dist.h
 
 check_PROGRAMS += tests/test_base tests/helper_slow_writer
 TESTS += tests/test_base tests/e2e/test_cli.sh tests/e2e/test_atomic_write.sh tests/e2e/test_outputs.sh tests/e2e/test_hostile_inputs.sh tests/e2e/test_help_examples.sh tests/e2e/test_mpi.sh
-EXTRA_DIST += tests/e2e/test_mpi.sh tests/lsan-mpi.supp tests/e2e/test_cli.sh tests/e2e/test_atomic_write.sh tests/e2e/test_outputs.sh tests/e2e/test_hostile_inputs.sh tests/e2e/test_help_examples.sh
+EXTRA_DIST += tests/e2e/test_mpi.sh tests/e2e/st_compare.py tests/lsan-mpi.supp tests/e2e/test_cli.sh tests/e2e/test_atomic_write.sh tests/e2e/test_outputs.sh tests/e2e/test_hostile_inputs.sh tests/e2e/test_help_examples.sh
 tests_test_base_SOURCES = tests/test_base.c tests/testutil.c tests/testutil.h
 tests_test_base_CFLAGS = $(TEST_CFLAGS)
 tests_test_base_LDADD = $(TEST_LIBS)

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "base/dist.h"
 #include "base/error.h"
 #include "base/writer.h"
 #include "core/blas.h"
@@ -156,6 +158,16 @@ int loom_seq_train_run(const loom_seq_train_opts *given, loom_progress *progress
         return loom_error(LOOM_EINVAL, "a training run needs an output and pairs or two files");
     if ((rc = loom_check_writable(o.output)) < 0)
         return rc;
+    const char *inputs[] = {o.pairs, o.src, o.tgt, o.valid};
+    for (size_t i = 0; i < 4 && loom_dist_size() > 1; i++) {
+        struct stat st;
+        if (inputs[i] &&
+            (strcmp(inputs[i], "-") == 0 || (stat(inputs[i], &st) == 0 && !S_ISREG(st.st_mode))))
+            return loom_error(LOOM_EINVAL,
+                              "%s: under mpirun every process reads the data itself: give a "
+                              "regular file, not stdin or a pipe",
+                              strcmp(inputs[i], "-") == 0 ? "stdin" : inputs[i]);
+    }
     char ckpt[4200];
     if (!o.checkpoint) {
         snprintf(ckpt, sizeof ckpt, "%s.ckpt", o.output);

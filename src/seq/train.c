@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/dist.h"
 #include "base/error.h"
 #include "core/blas.h"
 #include "core/optim.h"
@@ -128,6 +129,8 @@ typedef loom_seq_position position;
 static int save_model(loom_seq_bundle *b, const loom_seq_train_opts *o, const char *path,
                       const position *p, const loom_optim *opt)
 {
+    if (loom_dist_rank() != 0) /* under mpirun every rank holds the same model: one writes */
+        return 0;
     position at = *p;
     at.best_loss = at.best_bleu = NAN;
     if (isfinite(p->best) && o->best_by == LOOM_SEQ_BEST_BLEU)
@@ -219,19 +222,30 @@ static loom_seq_batch rows_of(const loom_seq_batch *b, int a, int e)
 }
 
 /* Gradients of the mean loss over the batch's target tokens, summed into
- * the model's gradient block. */
+ * the model's gradient block. Under mpirun (base/dist.h) every rank holds
+ * the whole batch (they all read the same data in the same order) and the
+ * ranks' threads are the workers of one run: thread t of rank r is worker
+ * r * nthreads + t, with that worker's rows and dropout stream, so that N
+ * ranks of T threads compute what one process of N x T threads does; the
+ * gradients, loss and token counts are then summed over the ranks, and
+ * every rank takes the same optimizer step. */
 static int batch_gradients(worker *wk, int nthreads, loom_params *ps, const loom_seq_batch *b,
                            double *loss, long *tokens)
 {
     long total = 0;
     for (int i = 0; i < b->n; i++)
         total += b->tgt_lens[i];
-    int used = nthreads < b->n ? nthreads : b->n;
+    int all = nthreads * loom_dist_size(), first = nthreads * loom_dist_rank();
+    int used = all < b->n ? all : b->n;
+    used = used - first < 0 ? 0 : used - first < nthreads ? used - first : nthreads;
     pthread_t tid[LOOM_SEQ_MAX_THREADS];
     int started[LOOM_SEQ_MAX_THREADS] = {0};
     loom_params_zero_grad(ps);
+    all = all < b->n ? all : b->n;
+    wk[0].sub = rows_of(b, 0, 0);
     for (int t = 0; t < used; t++) {
-        wk[t].sub = rows_of(b, (int)((long)b->n * t / used), (int)((long)b->n * (t + 1) / used));
+        long g = first + t;
+        wk[t].sub = rows_of(b, (int)((long)b->n * g / all), (int)((long)b->n * (g + 1) / all));
         wk[t].scale = 1.0f / (float)(total ? total : 1);
         wk[t].rc = 0;
         if (t > 0) {
@@ -243,6 +257,7 @@ static int batch_gradients(worker *wk, int nthreads, loom_params *ps, const loom
                 work_share(&wk[t]);
         }
     }
+    wk[0].rc = 0;
     work_share(&wk[0]);
     int rc = wk[0].rc;
     *loss = wk[0].loss, *tokens = wk[0].tokens;
@@ -257,7 +272,13 @@ static int batch_gradients(worker *wk, int nthreads, loom_params *ps, const loom
         const float *g2 = loom_seq_replica_grads(wk[t].m, &n2);
         loom_axpy(nf < n2 ? nf : n2, 1.0f, g2, g);
     }
-    return rc;
+    if (rc || loom_dist_size() == 1)
+        return rc;
+    double sums[2] = {*loss, (double)*tokens};
+    if ((rc = loom_dist_sum_f32(g, nf)) || (rc = loom_dist_sum_f64(sums, 2)))
+        return rc;
+    *loss = sums[0], *tokens = (long)sums[1];
+    return 0;
 }
 
 /* ---- the loop ---- */
@@ -356,7 +377,8 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
     if (!rc)
         rc = loom_seq_work_new(&w, b->model);
     for (int t = 0; t < nthreads && !rc; t++) {
-        wk[t].idx = t, wk[t].seed = o->seed, wk[t].smoothing = o->label_smoothing;
+        wk[t].idx = loom_dist_rank() * nthreads + t; /* its dropout stream: batch_gradients */
+        wk[t].seed = o->seed, wk[t].smoothing = o->label_smoothing;
         wk[t].m = b->model, wk[t].w = w;
         if (t > 0 && !(rc = loom_seq_model_replica(&wk[t].m, b->model)))
             rc = loom_seq_work_new(&wk[t].w, wk[t].m);

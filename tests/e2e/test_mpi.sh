@@ -86,6 +86,31 @@ expect_status "2 ranks: a command that does not run distributed is refused" 2 \
 expect_grep "2 ranks: vocab refused, saying why" "does not run under mpirun with 2 processes" "$TMP/err"
 [ "$(grep -c 'does not run under mpirun' "$TMP/err")" -eq 1 ] && ok "2 ranks: said once" || not_ok "2 ranks: said once"
 
+# seq2seq: 2 ranks x 1 thread compute what 1 process x 2 threads does (the
+# same rows and dropout stream per worker) and, without dropout, what 1 x 1
+# does: the same weights after 20 steps, to float rounding
+pairs="$LOOM_SRCDIR/tests/fixtures/seq/reverse-train.tsv"
+seq="--emb 16 --hidden 32 --batch 16 --epochs 100 --max-steps 20 --seed 3 --quiet"
+"$LOOM" seq2seq "$pairs" -o "$TMP/s11.loom" $seq --threads 1
+"$LOOM" seq2seq "$pairs" -o "$TMP/s12.loom" $seq --threads 2
+expect_status "seq2seq 2 ranks: trains" 0 $MPIRUN -np 2 "$LOOM" seq2seq "$pairs" -o "$TMP/s21.loom" $seq --threads 1
+compare() { # NAME A B
+    if r=$(/usr/bin/python3 "$LOOM_SRCDIR/tests/e2e/st_compare.py" "$2" "$3" 1e-5); then ok "$1 ($r)"; else not_ok "$1 ($r)"; fi
+}
+compare "seq2seq: 2 ranks x 1 thread = 1 process x 2 threads" "$TMP/s12.loom" "$TMP/s21.loom"
+compare "seq2seq: 2 ranks x 1 thread = 1 process x 1 thread" "$TMP/s11.loom" "$TMP/s21.loom"
+"$LOOM" seq2seq "$pairs" -o "$TMP/d12.loom" $seq --threads 2 --dropout 0.3
+$MPIRUN -np 2 "$LOOM" seq2seq "$pairs" -o "$TMP/d21.loom" $seq --threads 1 --dropout 0.3
+compare "seq2seq with dropout: 2 ranks x 1 thread = 1 process x 2 threads" "$TMP/d12.loom" "$TMP/d21.loom"
+# --resume under mpirun: 10 steps, then 10 more from the checkpoint
+$MPIRUN -np 2 "$LOOM" seq2seq "$pairs" -o "$TMP/r.loom" $(echo "$seq" | sed 's/--max-steps 20/--max-steps 10/') --threads 1
+expect_status "seq2seq 2 ranks: --resume" 0 $MPIRUN -np 2 "$LOOM" seq2seq "$pairs" -o "$TMP/r.loom" $seq --threads 1 --resume "$TMP/r.loom.ckpt"
+compare "seq2seq: 2 ranks, 10 + 10 steps (--resume) = 20 steps" "$TMP/s21.loom" "$TMP/r.loom"
+ls -A "$TMP" | grep -v '^[sdr][0-9]*\.loom' | grep '\.loom' >"$TMP/extra" || true
+[ ! -s "$TMP/extra" ] && ok "seq2seq 2 ranks: no stray files" || { not_ok "seq2seq 2 ranks: no stray files"; cat "$TMP/extra"; }
+expect_status "seq2seq 2 ranks: stdin refused" 1 sh -c "cat '$pairs' | $MPIRUN -np 2 '$LOOM' seq2seq - -o '$TMP/x.loom' --quiet"
+expect_grep "seq2seq 2 ranks: stdin refused, saying why" "stdin: under mpirun every process reads the data itself" "$TMP/err"
+
 # a rank that dies: the job stops (well before the run would have ended),
 # with mpirun's message, and no output or temporary file is left
 mkdir "$TMP/odir"
