@@ -496,6 +496,117 @@ START_TEST(analogies_equal_brute_force)
 }
 END_TEST
 
+/* With LOOM_INDEX_BATCH_INVARIANT a query's hits do not depend on the
+ * queries searched with it (several widths and batch sizes, each query also
+ * searched alone): the same rows, and scores to the bit with OpenBLAS's
+ * Prescott, Sandybridge, SkylakeX and Cooperlake kernels; its Haswell
+ * kernels were seen to move the last bit, hence the 1e-6 bound. */
+START_TEST(batch_invariant_index_scores_do_not_depend_on_company)
+{
+    static const size_t dims[] = {24, 300};
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+        size_t n = 1000, dim = dims[d];
+        float *rows = malloc(n * dim * sizeof *rows);
+        char **words = malloc(n * sizeof *words);
+        uint64_t x = 88172645463325252ull + d;
+        for (size_t i = 0; i < n * dim; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            rows[i] = (float)((x >> 11) * (1.0 / 9007199254740992.0)) - 0.5f;
+        }
+        for (size_t i = 0; i < n; i++) {
+            words[i] = malloc(16);
+            snprintf(words[i], 16, "w%zu", i);
+        }
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/loom-test-invariant-%d.bin", (int)getpid());
+        ck_assert_int_eq(
+            loom_vectors_save_rows(path, LOOM_VEC_BIN, n, dim, (const char *const *)words, rows),
+            0);
+        loom_vectors *v;
+        ck_assert_int_eq(loom_vectors_load(&v, path), 0);
+        unlink(path);
+        loom_index *ix;
+        ck_assert_int_eq(loom_index_new(&ix, v, LOOM_INDEX_BATCH_INVARIANT, 2), 0);
+        enum { M = 70, K = 5 };
+        long q[M];
+        for (int i = 0; i < M; i++)
+            q[i] = (i * 577 + 3) % (long)n;
+        loom_hit alone[M * K];
+        for (int i = 0; i < M; i++)
+            ck_assert_int_eq(loom_index_nearest_many(ix, 1, q + i, 1, K, 0, alone + i * K), 0);
+        static const int sizes[] = {2, 7, 64};
+        for (size_t b = 0; b < sizeof sizes / sizeof sizes[0]; b++) {
+            int m = sizes[b];
+            loom_hit together[M * K];
+            for (int i0 = 0; i0 < M; i0 += m) {
+                int mm = M - i0 < m ? M - i0 : m;
+                ck_assert_int_eq(
+                    loom_index_nearest_many(ix, (size_t)mm, q + i0, 1, K, 0, together + i0 * K), 0);
+            }
+            for (int i = 0; i < M * K; i++) {
+                ck_assert_int_eq(together[i].row, alone[i].row);
+                ck_assert_msg(fabsf(together[i].score - alone[i].score) <= 1e-6f,
+                              "dim %zu batch %d: query %d's score %.9g alone, %.9g batched", dim, m,
+                              i / K, alone[i].score, together[i].score);
+            }
+        }
+        loom_index_free(ix);
+        loom_vectors_free(v);
+        for (size_t i = 0; i < n; i++)
+            free(words[i]);
+        free(words);
+        free(rows);
+    }
+}
+END_TEST
+
+/* most_similar(positive=[b, c], negative=[a]) is the analogy, score for
+ * score, with both methods; padding (-1) in the row lists changes nothing. */
+START_TEST(most_similar_is_the_analogy_and_ignores_padding)
+{
+    loom_vectors *v = random_vectors(4);
+    loom_index *ix;
+    ck_assert_int_eq(loom_index_new(&ix, v, 0, 2), 0);
+    enum { M = 30, K = 6 };
+    long abc[3 * M], pos[3 * M], neg[2 * M];
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < 3; j++)
+            abc[3 * i + j] = (i * 31 + j * 7 + 3) % SN;
+        /* positives b, c then padding; negatives padding then a */
+        pos[3 * i] = abc[3 * i + 1], pos[3 * i + 1] = abc[3 * i + 2], pos[3 * i + 2] = -1;
+        neg[2 * i] = -1, neg[2 * i + 1] = abc[3 * i];
+    }
+    for (int method = LOOM_ANALOGY_ADD; method <= LOOM_ANALOGY_MUL; method++) {
+        loom_hit want[M * K], got[M * K];
+        ck_assert_int_eq(loom_index_analogy(ix, M, abc, method, K, 0, want), 0);
+        ck_assert_int_eq(loom_index_most_similar(ix, M, pos, 3, neg, 2, method, K, 0, got), 0);
+        for (int i = 0; i < M * K; i++) {
+            ck_assert_int_eq(got[i].row, want[i].row);
+            ck_assert_float_eq_tol(got[i].score, want[i].score,
+                                   1e-6 * fmaxf(1, fabsf(want[i].score)));
+        }
+    }
+    /* one positive word: add ranks as nearest; mul scores (1 + cos) / 2 / (1 + 1e-6) */
+    long one = 5;
+    loom_hit near[K], add[K], mul[K];
+    ck_assert_int_eq(loom_index_nearest(ix, &one, 1, K, 0, near), 0);
+    ck_assert_int_eq(loom_index_most_similar(ix, 1, &one, 1, NULL, 0, LOOM_ANALOGY_ADD, K, 0, add),
+                     0);
+    ck_assert_int_eq(loom_index_most_similar(ix, 1, &one, 1, NULL, 0, LOOM_ANALOGY_MUL, K, 0, mul),
+                     0);
+    for (int t = 0; t < K; t++) {
+        ck_assert_int_eq(add[t].row, near[t].row);
+        ck_assert_int_eq(mul[t].row, near[t].row);
+        ck_assert_float_eq_tol(mul[t].score, (1 + near[t].score) / 2 / (1 + 1e-6f), 1e-6);
+    }
+    long bad = SN;
+    ck_assert_int_eq(loom_index_most_similar(ix, 1, &bad, 1, NULL, 0, LOOM_ANALOGY_ADD, K, 0, add),
+                     LOOM_EINVAL);
+    loom_index_free(ix);
+    loom_vectors_free(v);
+}
+END_TEST
+
 /* ---- evaluation ---- */
 
 START_TEST(rank_correlations_match_scipy)
@@ -598,6 +709,8 @@ static Suite *vectors_suite(void)
     tcase_add_checked_fixture(eval, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(eval, rank_correlations_match_scipy);
     tcase_add_test(eval, analogy_eval_counts_like_gensim);
+    tcase_add_test(eval, most_similar_is_the_analogy_and_ignores_padding);
+    tcase_add_test(eval, batch_invariant_index_scores_do_not_depend_on_company);
     suite_add_tcase(s, eval);
     return s;
 }

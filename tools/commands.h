@@ -17,6 +17,7 @@ extern const cli_command cmd_classify;
 extern const cli_command cmd_translate;
 extern const cli_command cmd_bleu;
 extern const cli_command cmd_info;
+extern const cli_command cmd_serve;
 extern const cli_command cmd_help;
 
 #endif

@@ -25,6 +25,7 @@ struct loom_index {
     loom_vectors *v;
     float *unit; /* count x dim */
     int own;     /* unit is our copy */
+    int gemm;    /* LOOM_INDEX_BATCH_INVARIANT: no GEMV for a lone query */
     size_t n, dim;
     int threads;
 };
@@ -58,6 +59,7 @@ int loom_index_new(loom_index **out, loom_vectors *v, int flags, int threads)
         threads = c > 0 ? (int)c : 1;
     }
     ix->threads = threads;
+    ix->gemm = (flags & LOOM_INDEX_BATCH_INVARIANT) != 0;
     if (flags & LOOM_INDEX_IN_PLACE) {
         ix->unit = loom_vectors_matrix(v);
     } else {
@@ -130,8 +132,10 @@ static int cmp_best_first(const void *pa, const void *pb)
 typedef struct {
     const loom_index *ix;
     size_t m;
-    const float *Q; /* m * per x dim */
-    size_t per;     /* query rows per query: 1, or 3 for 3CosMul */
+    const float *Q;           /* m * per x dim */
+    size_t per;               /* query rows per query: 1, or the unit rows of a 3CosMul query */
+    int mul;                  /* 3CosMul: the per rows are combined by combine_mul */
+    const signed char *kinds; /* mul: m x per, +1 positive, -1 negative, 0 padding */
     const long *exclude;
     size_t nexclude;
     size_t k, limit;
@@ -161,12 +165,21 @@ static void select_top(const search_job *job, size_t q, const float *s, size_t n
     }
 }
 
-/* 3CosMul: rows a, b, c of cosines become one row of objectives in place. */
-static void combine_mul(float *a, const float *b, const float *c, size_t n)
+/* 3CosMul (gensim's most_similar_cosmul): the per rows of cosines of one
+ * query become one row of objectives in place, the product of (1 + cos) / 2
+ * over its positive rows over the product over its negative rows + 1e-6. */
+static void combine_mul(float *s, const signed char *kinds, size_t per, size_t n)
 {
     for (size_t j = 0; j < n; j++) {
-        float pa = (1 + a[j]) * 0.5f, pb = (1 + b[j]) * 0.5f, pc = (1 + c[j]) * 0.5f;
-        a[j] = pb * pc / (pa + 1e-6f);
+        float num = 1, den = 1;
+        for (size_t r = 0; r < per; r++) {
+            float p = (1 + s[r * n + j]) * 0.5f;
+            if (kinds[r] > 0)
+                num *= p;
+            else if (kinds[r] < 0)
+                den *= p;
+        }
+        s[j] = num / (den + 1e-6f);
     }
 }
 
@@ -176,22 +189,30 @@ static void search_block(search_job *job, size_t q0, size_t qn, float *Qb, float
     size_t dim = ix->dim, per = job->per, rows = qn * per;
     size_t limit = job->limit && job->limit < ix->n ? job->limit : ix->n;
     memcpy(Qb, job->Q + q0 * per * dim, rows * dim * sizeof *Qb);
-    if (per == 1)
+    if (!job->mul)
         normalize_rows(Qb, rows, dim);
+    /* batch invariance: the GEMM always has a multiple of 16 rows (zero
+     * rows pad it), so no query lands in a kernel's edge case, whose sums
+     * may run in another order (seen with OpenBLAS's Prescott kernels) */
+    size_t grows = rows;
+    if (ix->gemm) {
+        grows = (rows + 15) / 16 * 16;
+        memset(Qb + rows * dim, 0, (grows - rows) * dim * sizeof *Qb);
+    }
     for (size_t i = 0; i < qn * job->k; i++)
         job->hits[q0 * job->k + i] = (loom_hit){-1, -INFINITY};
     for (size_t c0 = 0; c0 < limit; c0 += ROW_CHUNK) {
         size_t cn = limit - c0 < ROW_CHUNK ? limit - c0 : ROW_CHUNK;
         const float *U = ix->unit + c0 * dim;
-        if (rows == 1)
+        if (rows == 1 && !ix->gemm)
             loom_gemv(LOOM_NOTRANS, (int)cn, (int)dim, 1.0f, U, (int)dim, Qb, 0.0f, S);
         else
-            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, (int)rows, (int)cn, (int)dim, 1.0f, Qb, (int)dim, U,
-                      (int)dim, 0.0f, S, (int)cn);
+            loom_gemm(LOOM_NOTRANS, LOOM_TRANS, (int)grows, (int)cn, (int)dim, 1.0f, Qb, (int)dim,
+                      U, (int)dim, 0.0f, S, (int)cn);
         for (size_t q = 0; q < qn; q++) {
             float *s = S + q * per * cn;
-            if (per == 3)
-                combine_mul(s, s + cn, s + 2 * cn, cn);
+            if (job->mul)
+                combine_mul(s, job->kinds + (q0 + q) * per, per, cn);
             select_top(job, q0 + q, s, cn, c0);
         }
     }
@@ -287,6 +308,69 @@ int loom_index_nearest(const loom_index *ix, const long *rows, size_t n, size_t 
     return rc < 0 ? rc : loom_index_nearest_many(ix, 1, rows, n, k, limit, hits);
 }
 
+int loom_index_most_similar(const loom_index *ix, size_t m, const long *pos, size_t npos,
+                            const long *neg, size_t nneg, int method, size_t k, size_t limit,
+                            loom_hit *hits)
+{
+    size_t dim = ix->dim, width = npos + nneg;
+    if (method != LOOM_ANALOGY_ADD && method != LOOM_ANALOGY_MUL)
+        return loom_error(LOOM_EINVAL, "unknown analogy method %d", method);
+    if (width == 0 || width > 1024)
+        return loom_error(LOOM_EINVAL, "a query takes 1 to 1024 words, not %zu", width);
+    /* the rows of query i, positives first; they are also its exclusions */
+    long *rows = loom_malloc(m ? m * width : 1, sizeof *rows);
+    if (!rows)
+        return LOOM_ENOMEM;
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < npos; j++)
+            rows[i * width + j] = pos[i * npos + j];
+        for (size_t j = 0; j < nneg; j++)
+            rows[i * width + npos + j] = neg[i * nneg + j];
+    }
+    int rc = 0;
+    for (size_t i = 0; i < m * width && rc == 0; i++)
+        if (rows[i] != -1)
+            rc = check_rows(ix, rows + i, 1);
+    int mul = method == LOOM_ANALOGY_MUL;
+    size_t per = mul ? width : 1;
+    float *Q = rc ? NULL : loom_calloc(m ? m * per * dim : 1, sizeof *Q);
+    signed char *kinds = rc || !mul ? NULL : loom_calloc(m ? m * per : 1, 1);
+    if (rc == 0 && (!Q || (mul && !kinds)))
+        rc = LOOM_ENOMEM;
+    for (size_t i = 0; i < m && rc == 0; i++)
+        for (size_t j = 0; j < width; j++) {
+            long r = rows[i * width + j];
+            if (r < 0)
+                continue;
+            float sign = j < npos ? 1.0f : -1.0f;
+            if (!mul) {
+                /* gensim's mean of unit vectors, up to a length the search drops */
+                loom_axpy(dim, sign, loom_index_unit(ix, (size_t)r), Q + i * dim);
+            } else {
+                memcpy(Q + (i * per + j) * dim, loom_index_unit(ix, (size_t)r), dim * sizeof *Q);
+                kinds[i * per + j] = (signed char)sign;
+            }
+        }
+    if (rc == 0) {
+        search_job job = {.ix = ix,
+                          .m = m,
+                          .Q = Q,
+                          .per = per,
+                          .mul = mul,
+                          .kinds = kinds,
+                          .exclude = rows,
+                          .nexclude = width,
+                          .k = k,
+                          .limit = limit,
+                          .hits = hits};
+        rc = run_search(&job);
+    }
+    free(kinds);
+    free(Q);
+    free(rows);
+    return rc;
+}
+
 int loom_index_analogy(const loom_index *ix, size_t m, const long *abc, int method, size_t k,
                        size_t limit, loom_hit *hits)
 {
@@ -296,9 +380,14 @@ int loom_index_analogy(const loom_index *ix, size_t m, const long *abc, int meth
     if (method != LOOM_ANALOGY_ADD && method != LOOM_ANALOGY_MUL)
         return loom_error(LOOM_EINVAL, "unknown analogy method %d", method);
     size_t dim = ix->dim, per = method == LOOM_ANALOGY_MUL ? 3 : 1;
+    static const signed char abc_kinds[3] = {-1, 1, 1}; /* b - a + c */
     float *Q = loom_malloc(m * per * dim, sizeof *Q);
-    if (!Q)
+    signed char *kinds = per > 1 ? loom_malloc(m * per, 1) : NULL;
+    if (!Q || (per > 1 && !kinds)) {
+        free(Q);
+        free(kinds);
         return LOOM_ENOMEM;
+    }
     for (size_t i = 0; i < m; i++) {
         const float *a = loom_index_unit(ix, (size_t)abc[3 * i]);
         const float *b = loom_index_unit(ix, (size_t)abc[3 * i + 1]);
@@ -311,18 +400,22 @@ int loom_index_analogy(const loom_index *ix, size_t m, const long *abc, int meth
             memcpy(q, a, dim * sizeof *q);
             memcpy(q + dim, b, dim * sizeof *q);
             memcpy(q + 2 * dim, c, dim * sizeof *q);
+            memcpy(kinds + i * per, abc_kinds, 3);
         }
     }
     search_job job = {.ix = ix,
                       .m = m,
                       .Q = Q,
                       .per = per,
+                      .mul = method == LOOM_ANALOGY_MUL,
+                      .kinds = kinds,
                       .exclude = abc,
                       .nexclude = 3,
                       .k = k,
                       .limit = limit,
                       .hits = hits};
     rc = run_search(&job);
+    free(kinds);
     free(Q);
     return rc;
 }

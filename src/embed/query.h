@@ -19,7 +19,14 @@ typedef struct {
 } loom_hit;
 
 enum {
-    LOOM_INDEX_IN_PLACE = 1 /* normalise v's own matrix instead of a copy */
+    LOOM_INDEX_IN_PLACE = 1, /* normalise v's own matrix instead of a copy */
+    /* a lone query goes through the GEMM too (not a GEMV, which sums in
+     * another order) and every GEMM has a multiple of 16 rows: a query's
+     * hits then do not depend on how many queries are searched with it, its
+     * scores being the same to the bit with OpenBLAS's Prescott, Sandybridge,
+     * SkylakeX and Cooperlake kernels (within 1e-6 with its Haswell ones);
+     * a server batching its clients' queries needs that (test_vectors) */
+    LOOM_INDEX_BATCH_INVARIANT = 2
 };
 
 enum { LOOM_ANALOGY_ADD = 0, LOOM_ANALOGY_MUL = 1 };
@@ -62,5 +69,17 @@ int loom_index_nearest_many(const loom_index *ix, size_t m, const long *rows, si
  * hits is m x k. */
 int loom_index_analogy(const loom_index *ix, size_t m, const long *abc, int method, size_t k,
                        size_t limit, loom_hit *hits);
+
+/* gensim's most_similar (LOOM_ANALOGY_ADD: the cosine with the mean of
+ * the positive unit vectors minus the negative ones) and
+ * most_similar_cosmul (LOOM_ANALOGY_MUL: the product of (1 + cos) / 2 over
+ * the positives over the product over the negatives, + 1e-6) for m queries
+ * at once, one GEMM per block of them: query i has the positive rows
+ * pos[i * npos .. + npos) and the negative rows neg[i * nneg .. + nneg),
+ * -1 entries being padding, and excludes all of them. 1 to 1024 rows per
+ * query. hits is m x k. */
+int loom_index_most_similar(const loom_index *ix, size_t m, const long *pos, size_t npos,
+                            const long *neg, size_t nneg, int method, size_t k, size_t limit,
+                            loom_hit *hits);
 
 #endif

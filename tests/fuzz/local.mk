@@ -2,11 +2,12 @@
 # only by ./configure --enable-fuzzing (clang, ASan, UBSan); scripts/fuzz
 # builds and runs them with the seeds in tests/fuzz/corpus/NAME/.
 FUZZ_TARGETS = tests/fuzz/fuzz_vectors tests/fuzz/fuzz_model tests/fuzz/fuzz_pairs \
-	tests/fuzz/fuzz_vocab tests/fuzz/fuzz_eval tests/fuzz/fuzz_tokenize
+	tests/fuzz/fuzz_vocab tests/fuzz/fuzz_eval tests/fuzz/fuzz_tokenize tests/fuzz/fuzz_request
 if FUZZING
 noinst_PROGRAMS = $(FUZZ_TARGETS)
 endif
-FUZZ_LINK_LIBS = libloom.la $(ZLIB_LIBS) $(OPENBLAS_LIBS) $(UTF8PROC_LIBS) $(JANSSON_LIBS) -lm -lpthread
+FUZZ_LINK_LIBS = libloom.la $(ZLIB_LIBS) $(OPENBLAS_LIBS) $(UTF8PROC_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) \
+	-lm -lpthread
 FUZZ_LINK_FLAGS = $(AM_LDFLAGS) -static -fsanitize=fuzzer
 tests_fuzz_fuzz_vectors_SOURCES = tests/fuzz/fuzz_vectors.c tests/fuzz/fuzz_util.h
 tests_fuzz_fuzz_vectors_LDADD = $(FUZZ_LINK_LIBS)
@@ -26,4 +27,7 @@ tests_fuzz_fuzz_eval_LDFLAGS = $(FUZZ_LINK_FLAGS)
 tests_fuzz_fuzz_tokenize_SOURCES = tests/fuzz/fuzz_tokenize.c tests/fuzz/fuzz_util.h
 tests_fuzz_fuzz_tokenize_LDADD = $(FUZZ_LINK_LIBS)
 tests_fuzz_fuzz_tokenize_LDFLAGS = $(FUZZ_LINK_FLAGS)
+tests_fuzz_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_request_LDADD = $(FUZZ_LINK_LIBS)
+tests_fuzz_fuzz_request_LDFLAGS = $(FUZZ_LINK_FLAGS)
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/make-corpus

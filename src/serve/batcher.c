@@ -1,0 +1,175 @@
+/* loom serve: a queue of jobs and worker threads that take them in batches
+ * (see batcher.h). One mutex guards the queue; the batch function and the
+ * completions run outside it. */
+#include "config.h"
+#include "serve/batcher.h"
+
+#include "base/alloc.h"
+#include "base/error.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct loom_serve_batcher {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    loom_serve_job *head, *tail;
+    size_t pending; /* items queued */
+    size_t max_batch, max_pending;
+    int wait_ms;
+    int stopping;
+    loom_serve_batch_fn fn;
+    void *ctx;
+    int nworkers;
+    pthread_t *workers;
+};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Waits (mutex held) until a batch is due; returns 0 when stopping with an
+ * empty queue. */
+static int wait_for_batch(loom_serve_batcher *b)
+{
+    for (;;) {
+        if (!b->head) {
+            if (b->stopping)
+                return 0;
+            pthread_cond_wait(&b->cv, &b->mu);
+            continue;
+        }
+        double due = b->head->queued + b->wait_ms * 1e-3;
+        if (b->pending >= b->max_batch || b->stopping || now() >= due)
+            return 1;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double left = due - now();
+        long long ns = (long long)(left * 1e9) + 1;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec += (long)(ns % 1000000000);
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+    }
+}
+
+static void *worker(void *arg)
+{
+    loom_serve_batcher *b = arg;
+    loom_serve_job **jobs = NULL;
+    size_t cap = 0;
+    pthread_mutex_lock(&b->mu);
+    while (wait_for_batch(b)) {
+        /* take jobs in order while they fit (always the first) */
+        int n = 0;
+        size_t items = 0;
+        while (b->head && (n == 0 || items + b->head->size <= b->max_batch)) {
+            if (loom_grow((void **)&jobs, &cap, (size_t)n + 1, sizeof *jobs) != 0)
+                break;
+            loom_serve_job *j = b->head;
+            b->head = j->next;
+            if (!b->head)
+                b->tail = NULL;
+            b->pending -= j->size;
+            items += j->size;
+            jobs[n++] = j;
+        }
+        if (b->head)
+            pthread_cond_signal(&b->cv); /* another worker may take the rest */
+        pthread_mutex_unlock(&b->mu);
+        if (n > 0)
+            b->fn(b->ctx, jobs, n, items);
+        for (int i = 0; i < n; i++)
+            jobs[i]->complete(jobs[i]);
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    free(jobs);
+    return NULL;
+}
+
+int loom_serve_batcher_new(loom_serve_batcher **out, loom_serve_batch_fn fn, void *ctx,
+                           size_t max_batch, int wait_ms, size_t max_pending, int workers)
+{
+    *out = NULL;
+    loom_serve_batcher *b = loom_calloc(1, sizeof *b);
+    if (!b)
+        return LOOM_ENOMEM;
+    b->fn = fn, b->ctx = ctx;
+    b->max_batch = max_batch ? max_batch : 1;
+    b->wait_ms = wait_ms < 0 ? 0 : wait_ms;
+    b->max_pending = max_pending;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    b->workers = loom_calloc(workers > 0 ? (size_t)workers : 1, sizeof *b->workers);
+    if (!b->workers) {
+        loom_serve_batcher_free(b);
+        return LOOM_ENOMEM;
+    }
+    for (int i = 0; i < (workers > 0 ? workers : 1); i++) {
+        int e = pthread_create(&b->workers[i], NULL, worker, b);
+        if (e != 0) {
+            loom_serve_batcher_free(b);
+            return loom_error(LOOM_ENOMEM, "cannot start a batch thread (error %d)", e);
+        }
+        b->nworkers++;
+    }
+    *out = b;
+    return 0;
+}
+
+void loom_serve_batcher_stop(loom_serve_batcher *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->stopping = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    for (int i = 0; i < b->nworkers; i++)
+        pthread_join(b->workers[i], NULL);
+    b->nworkers = 0;
+}
+
+void loom_serve_batcher_free(loom_serve_batcher *b)
+{
+    if (!b)
+        return;
+    loom_serve_batcher_stop(b);
+    free(b->workers);
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+int loom_serve_batcher_submit(loom_serve_batcher *b, loom_serve_job *j)
+{
+    pthread_mutex_lock(&b->mu);
+    if (b->stopping || (b->pending > 0 && b->pending + j->size > b->max_pending)) {
+        pthread_mutex_unlock(&b->mu);
+        return loom_error(LOOM_EINVAL, "the server is busy: %zu items are waiting", b->pending);
+    }
+    j->next = NULL;
+    j->queued = now();
+    if (b->tail)
+        b->tail->next = j;
+    else
+        b->head = j;
+    b->tail = j;
+    b->pending += j->size;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    return 0;
+}

@@ -1,0 +1,41 @@
+/* loom serve: the dynamic batcher. Jobs (a request's queries or sentences)
+ * wait in a queue; a worker takes what has gathered once the oldest job has
+ * waited `wait_ms` or `max_batch` items are there, hands the batch to the
+ * owner's function and then completes each job (the server resumes the
+ * request's connection). Knows nothing of what a job holds. */
+#ifndef LOOM_SERVE_BATCHER_H
+#define LOOM_SERVE_BATCHER_H
+
+#include <stddef.h>
+
+typedef struct loom_serve_job loom_serve_job;
+struct loom_serve_job {
+    size_t size;                         /* items (queries, sentences), >= 1 */
+    void (*complete)(loom_serve_job *j); /* called by the worker once the batch is done */
+    void *owner;                         /* for complete() */
+    /* owned by the batcher */
+    loom_serve_job *next;
+    double queued;
+};
+
+/* Runs one batch: jobs[0..n) (their sizes add up to at most max_batch,
+ * or one job larger than that). Each job's result goes into the job. */
+typedef void (*loom_serve_batch_fn)(void *ctx, loom_serve_job **jobs, int n, size_t items);
+
+typedef struct loom_serve_batcher loom_serve_batcher;
+
+/* `workers` threads take batches; at most `max_pending` items wait (more
+ * are refused). */
+int loom_serve_batcher_new(loom_serve_batcher **out, loom_serve_batch_fn fn, void *ctx,
+                           size_t max_batch, int wait_ms, size_t max_pending, int workers);
+/* Refuses new jobs, completes the queued ones and stops the workers;
+ * accepts NULL and a stopped batcher. */
+void loom_serve_batcher_stop(loom_serve_batcher *b);
+/* Stops it and frees it; accepts NULL. */
+void loom_serve_batcher_free(loom_serve_batcher *b);
+
+/* Queues j; its complete() runs later on a worker thread. Returns 0, or
+ * LOOM_EINVAL (the queue is full or stopping: the server answers 503). */
+int loom_serve_batcher_submit(loom_serve_batcher *b, loom_serve_job *j);
+
+#endif
