@@ -85,7 +85,7 @@ void loom_w2v_opts_default(loom_w2v_opts *o)
     o->epochs = 5;
     o->threads = 1;
     o->seed = 1;
-    o->sync_words = 1000000;
+    o->sync_words = 200000;
     loom_tok_opts_default(&o->tok);
 }
 

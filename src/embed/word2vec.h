@@ -35,7 +35,7 @@ typedef struct {
     int threads;         /* 1 */
     uint64_t seed;       /* 1; with one thread the output depends on it alone */
     uint64_t sync_words; /* under mpirun: words each process reads between two
-                            averagings of the ranks' matrices, 1000000 */
+                            exchanges of the ranks' changes, 200000 */
     loom_tok_opts tok;   /* how the corpus is cut into words */
 } loom_w2v_opts;
 
