@@ -381,6 +381,23 @@ START_TEST(grow_keeps_items_and_doubles)
 }
 END_TEST
 
+START_TEST(grow_max_stops_at_the_bound)
+{
+    char *a = NULL;
+    size_t cap = 0;
+    ck_assert_int_eq(loom_grow_max((void **)&a, &cap, 1, 10, 1), 0);
+    ck_assert_uint_eq(cap, 10); /* 16 would pass the bound */
+    ck_assert_int_eq(loom_grow_max((void **)&a, &cap, 11, 1000, 1), 0);
+    ck_assert_uint_eq(cap, 20); /* doubled, under the bound */
+    ck_assert_int_eq(loom_grow_max((void **)&a, &cap, 21, 30, 1), 0);
+    ck_assert_uint_eq(cap, 30); /* doubling would pass it: stops there */
+    ck_assert_int_eq(loom_grow_max((void **)&a, &cap, 31, 30, 1), 0);
+    ck_assert_uint_eq(cap, 31); /* a need above the bound still gets its room */
+    memset(a, 'x', cap);
+    free(a);
+}
+END_TEST
+
 START_TEST(grow_overflow_leaves_the_array)
 {
     double *a = NULL;
@@ -617,6 +634,7 @@ static Suite *base_suite(void)
     tcase_add_test(tc, arena_aligns_and_bounds);
     tcase_add_test(tc, grow_keeps_items_and_doubles);
     tcase_add_test(tc, grow_overflow_leaves_the_array);
+    tcase_add_test(tc, grow_max_stops_at_the_bound);
     tcase_add_test(tc, hash_depends_on_every_byte_and_not_on_address);
     tcase_add_test(tc, hash_low_bits_spread);
     tcase_add_test(tc, parallel_runs_each_share_once);

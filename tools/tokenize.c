@@ -180,10 +180,8 @@ static int run_tokenize(int argc, char **argv)
     int rc = o ? loom_writer_open(&o->w, output, LOOM_WRITE_AUTO) : LOOM_ENOMEM;
     for (int i = 0; i < nfiles && rc == 0; i++)
         rc = tokenize_file(t, files[i], o, progress);
-    if (rc == 0)
-        rc = loom_writer_commit(o->w);
-    else if (o)
-        loom_writer_abort(o->w);
+    if (o)
+        rc = loom_writer_finish(o->w, rc);
     free(o);
     loom_tokenizer_free(t);
     return rc < 0 ? cli_fail() : CLI_EXIT_OK;

@@ -83,11 +83,18 @@ size_t loom_grow_size(size_t cap, size_t need, size_t size)
 
 int loom_grow(void **p, size_t *cap, size_t need, size_t size)
 {
+    return loom_grow_max(p, cap, need, SIZE_MAX, size);
+}
+
+int loom_grow_max(void **p, size_t *cap, size_t need, size_t most, size_t size)
+{
     if (need <= *cap)
         return 0;
     size_t c = loom_grow_size(*cap, need, size);
     if (c == 0)
         return loom_error(LOOM_ENOMEM, "array of %zu x %zu bytes overflows", need, size);
+    if (c > most)
+        c = most > need ? most : need;
     /* through memcpy, so that any object pointer type may be passed */
     void *old;
     memcpy(&old, p, sizeof old);

@@ -28,6 +28,11 @@ char *loom_strdup(const char *s);
  * loom_realloc. */
 int loom_grow(void **p, size_t *cap, size_t need, size_t size);
 
+/* loom_grow for a buffer whose final size is known or bounded: the new
+ * capacity is never above `most` items (need <= most), so a buffer filled
+ * as data arrives doubles towards its bound instead of overshooting it. */
+int loom_grow_max(void **p, size_t *cap, size_t need, size_t most, size_t size);
+
 /* The capacity loom_grow moves to from `cap` to hold `need` items, or 0
  * when that would exceed SIZE_MAX / size. */
 size_t loom_grow_size(size_t cap, size_t need, size_t size);

@@ -212,16 +212,8 @@ int loom_reader_getline(loom_reader *r, char **buf, size_t *cap, size_t *len, si
         if (*len + n + 1 > max)
             return loom_error(LOOM_EFORMAT, "%s:%lld: line longer than %zu bytes", r->path, r->line,
                               max);
-        if (*len + n + 1 > *cap) {
-            size_t want = (*len + n + 1) * 2;
-            if (want > max + 1)
-                want = max + 1;
-            char *grown = loom_realloc(*buf, want, 1);
-            if (!grown)
-                return LOOM_ENOMEM;
-            *buf = grown;
-            *cap = want;
-        }
+        if ((rc = loom_grow_max((void **)buf, cap, *len + n + 1, max + 1, 1)) < 0)
+            return rc;
         memcpy(*buf + *len, piece, n);
         *len += n;
         (*buf)[*len] = '\0';

@@ -519,11 +519,10 @@ static int read_data(loom_st_file *f, loom_reader *r, uint64_t total, uint64_t a
     f->data = buf;
     while (n < total) {
         if (n == cap) {
-            size_t grown = 2 * cap < total ? 2 * cap : (size_t)total;
-            if (!(buf = loom_realloc(f->data, grown, 1)))
-                return LOOM_ENOMEM;
-            f->data = buf;
-            cap = grown;
+            int rc = loom_grow_max((void **)&f->data, &cap, n + 1, (size_t)total, 1);
+            if (rc < 0)
+                return rc;
+            buf = f->data;
         }
         long k = loom_reader_read(r, buf + n, cap - n);
         if (k < 0)

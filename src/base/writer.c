@@ -461,6 +461,15 @@ void loom_writer_abort(loom_writer *w)
     release(w);
 }
 
+int loom_writer_finish(loom_writer *w, int rc)
+{
+    if (rc != 0) {
+        loom_writer_abort(w);
+        return rc;
+    }
+    return loom_writer_commit(w);
+}
+
 const char *loom_writer_path(const loom_writer *w)
 {
     return w->path;

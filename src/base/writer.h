@@ -29,6 +29,10 @@ int loom_writer_printf(loom_writer *w, const char *fmt, ...) __attribute__((form
 int loom_writer_commit(loom_writer *w);
 /* Removes the temporary and frees w. Accepts NULL. */
 void loom_writer_abort(loom_writer *w);
+/* The end of a writer whatever came before: commits w when rc is 0 (its
+ * result is returned), otherwise aborts it and returns rc, so that
+ * `return loom_writer_finish(w, rc);` ends a save. */
+int loom_writer_finish(loom_writer *w, int rc);
 const char *loom_writer_path(const loom_writer *w);
 
 /* Checks, before long work starts, that `path` can be created: it is not

@@ -1,6 +1,7 @@
 /* loom: the row-major float32 wrappers of blas.h over OpenBLAS's cblas.
  * This is the only file of the core that includes cblas.h. */
 #include "core/blas.h"
+#include "core/vmath.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -112,11 +113,14 @@ const char *loom_blas_better_core(void)
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
     if (getenv("OPENBLAS_CORETYPE") || !generic_core(loom_blas_core()))
         return NULL;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+    /* the level loom's own kernels run at (vmath.h: LOOM_NO_AVX2 and
+     * LOOM_NO_AVX512 lower it), then what OpenBLAS's kernel sets need
+     * beyond it */
+    loom_simd level = loom_simd_level();
+    if (level < LOOM_SIMD_AVX2)
         return NULL;
     /* __builtin_cpu_supports checks that the OS saves the AVX-512 state too */
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+    if (level < LOOM_SIMD_AVX512 || !__builtin_cpu_supports("avx512bw") ||
         !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq"))
         return "Haswell";
     unsigned a, b, c, d;

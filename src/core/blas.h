@@ -53,6 +53,8 @@ const char *loom_blas_core(void);
  * has AVX2 and FMA, and OPENBLAS_CORETYPE is not set, this names the set
  * the CPU can run, in OPENBLAS_CORETYPE's spelling ("Cooperlake" with
  * AVX-512 BF16, "SkylakeX" with AVX-512, else "Haswell"); otherwise NULL.
+ * The CPU's features are those of loom_simd_level (core/vmath.h), so
+ * LOOM_NO_AVX2 gives NULL and LOOM_NO_AVX512 at most "Haswell".
  * OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so a program sets it
  * before it starts, or starts itself again with it (as `loom` does). */
 const char *loom_blas_better_core(void);

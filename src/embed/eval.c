@@ -157,13 +157,10 @@ typedef struct {
 
 static int add_section(loom_analogy_eval *e, const char *name, size_t len)
 {
-    if ((e->nsections & (e->nsections - 1)) == 0) { /* grow at powers of two */
-        size_t cap = e->nsections ? 2 * e->nsections : 16;
-        loom_analogy_section *s = loom_realloc(e->sections, cap, sizeof *s);
-        if (!s)
-            return LOOM_ENOMEM;
-        e->sections = s;
-    }
+    int rc =
+        loom_grow((void **)&e->sections, &e->sections_cap, e->nsections + 1, sizeof *e->sections);
+    if (rc < 0)
+        return rc;
     loom_analogy_section *s = &e->sections[e->nsections];
     memset(s, 0, sizeof *s);
     s->name = loom_malloc(len + 1, 1);

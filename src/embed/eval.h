@@ -20,7 +20,7 @@ typedef struct {
 
 typedef struct {
     loom_analogy_section *sections; /* in file order */
-    size_t nsections;
+    size_t nsections, sections_cap;
     /* Sections named "gram..." are syntactic, the others semantic (the
      * convention of word2vec's compute-accuracy). */
     loom_analogy_section semantic, syntactic, total;

@@ -41,6 +41,18 @@ static inline float dot_v4(const float *restrict x, const float *restrict y, siz
     return s;
 }
 
+/* combine_v4 and combine_avx2's last elements, y[i..n), one at a time. */
+static inline void combine_tail(float *restrict y, int from_zero, float *const *x, const float *c,
+                                size_t nx, size_t i, size_t n)
+{
+    for (; i < n; i++) {
+        float acc = from_zero ? 0.0f : y[i];
+        for (size_t j = 0; j < nx; j++)
+            acc += c[j] * x[j][i];
+        y[i] = acc;
+    }
+}
+
 /* y = y0 + sum_j c[j] x[j], a block at a time held in registers, so y is
  * read and written once however many rows are summed. y0 is y itself, or
  * zero when from_zero. */
@@ -54,12 +66,7 @@ static inline void combine_v4(float *restrict y, int from_zero, float *const *x,
             acc += c[j] * loom_v4_load(x[j] + i);
         loom_v4_store(y + i, acc);
     }
-    for (; i < n; i++) {
-        float acc = from_zero ? 0.0f : y[i];
-        for (size_t j = 0; j < nx; j++)
-            acc += c[j] * x[j][i];
-        y[i] = acc;
-    }
+    combine_tail(y, from_zero, x, c, nx, i, n);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -110,12 +117,7 @@ combine_avx2(float *restrict y, int from_zero, float *const *x, const float *c, 
             acc = _mm_fmadd_ps(_mm_set1_ps(c[j]), _mm_loadu_ps(x[j] + i), acc);
         _mm_storeu_ps(y + i, acc);
     }
-    for (; i < n; i++) {
-        float acc = from_zero ? 0.0f : y[i];
-        for (size_t j = 0; j < nx; j++)
-            acc += c[j] * x[j][i];
-        y[i] = acc;
-    }
+    combine_tail(y, from_zero, x, c, nx, i, n);
 }
 #endif
 

@@ -35,6 +35,18 @@ static inline int is_space(unsigned char c)
     return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f' || c == 0;
 }
 
+/* Sets f's path (where its shards are read) and name (what messages say),
+ * copies of `kept` and `name`, and opens `path` into *r. */
+static int open_named(shard_file *f, const char *kept, const char *name, const char *path,
+                      loom_reader **r)
+{
+    f->path = loom_strdup(kept);
+    f->name = loom_strdup(name);
+    if (!f->path || !f->name)
+        return LOOM_ENOMEM;
+    return loom_reader_open(r, path);
+}
+
 /* Copies stdin, a pipe or a FIFO (decompressed when it is gzip) to a
  * temporary file: threads need a file they can each seek in. */
 static int spool(shard_file *f, const char *path)
@@ -60,19 +72,13 @@ static int spool(shard_file *f, const char *path)
      * killed run leaves nothing behind. */
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    if (access(proc, R_OK) == 0 && unlink(tmpl) == 0) {
-        free(tmpl);
-        f->path = loom_strdup(proc);
-    } else {
+    int unlinked = access(proc, R_OK) == 0 && unlink(tmpl) == 0;
+    if (!unlinked)
         f->spool_path = tmpl;
-        f->path = loom_strdup(tmpl);
-    }
-    f->name = loom_strdup(strcmp(path, "-") ? path : "<stdin>");
-    if (!f->path || !f->name)
-        return LOOM_ENOMEM;
-
     loom_reader *r;
-    int rc = loom_reader_open(&r, path);
+    int rc = open_named(f, unlinked ? proc : tmpl, strcmp(path, "-") ? path : "<stdin>", path, &r);
+    if (unlinked)
+        free(tmpl);
     if (rc < 0)
         return rc;
     char *buf = loom_malloc(CHUNK, 1);
@@ -101,12 +107,8 @@ out:
  * decompression for gzip. */
 static int measure(shard_file *f, const char *path)
 {
-    f->path = loom_strdup(path);
-    f->name = loom_strdup(path);
-    if (!f->path || !f->name)
-        return LOOM_ENOMEM;
     loom_reader *r;
-    int rc = loom_reader_open(&r, path);
+    int rc = open_named(f, path, path, path, &r);
     if (rc < 0)
         return rc;
     struct stat st;

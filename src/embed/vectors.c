@@ -101,15 +101,12 @@ static int reserve_row(loom_vectors *v, size_t limit)
 {
     if (v->n < v->cap)
         return 0;
-    size_t cap = v->cap ? v->cap * 2 : 1024;
-    if (limit && cap > limit)
-        cap = limit;
-    if (cap <= v->n)
-        cap = v->n + 1;
-    float *rows = loom_realloc(v->rows, cap * v->dim, sizeof *rows);
-    if (!rows)
-        return LOOM_ENOMEM;
-    v->rows = rows;
+    /* rows and offs share one capacity: a row is an item of dim floats */
+    size_t cap = v->cap;
+    int rc = loom_grow_max((void **)&v->rows, &cap, v->n + 1, limit ? limit : SIZE_MAX,
+                           v->dim * sizeof *v->rows);
+    if (rc < 0)
+        return rc;
     size_t *offs = loom_realloc(v->offs, cap, sizeof *offs);
     if (!offs)
         return LOOM_ENOMEM;
@@ -134,16 +131,9 @@ static int add_word(loom_vectors *v, const char *word, size_t len, size_t *first
         *first = v->slots[h] - 1;
         return 0;
     }
-    if (v->chars_len + len + 1 > v->chars_cap) {
-        size_t cap = v->chars_cap ? v->chars_cap : 1 << 16;
-        while (cap < v->chars_len + len + 1)
-            cap *= 2;
-        char *chars = loom_realloc(v->chars, cap, 1);
-        if (!chars)
-            return LOOM_ENOMEM;
-        v->chars = chars;
-        v->chars_cap = cap;
-    }
+    int rc = loom_grow((void **)&v->chars, &v->chars_cap, v->chars_len + len + 1, 1);
+    if (rc < 0)
+        return rc;
     memcpy(v->chars + v->chars_len, word, len);
     v->chars[v->chars_len + len] = '\0';
     v->offs[v->n] = v->chars_len;
@@ -213,13 +203,10 @@ static int vs_fill(vstream *s, size_t want)
         /* The buffer grows with the bytes that arrive, never to `want` at
          * once: a header's claim costs memory only if the data is there. */
         if (have == s->cap) {
-            size_t cap = s->cap * 2 < want ? s->cap * 2 : want;
-            unsigned char *buf = loom_realloc(s->buf, cap, 1);
-            if (!buf)
+            if (loom_grow_max((void **)&s->buf, &s->cap, have + 1, want, 1) < 0)
                 return loom_error(LOOM_ENOMEM, "%s: out of memory for a row of %zu bytes", s->path,
                                   want);
-            s->p = s->buf = buf;
-            s->cap = cap;
+            s->p = s->buf;
         }
         size_t ask = s->cap - have < STREAM_PIECE ? s->cap - have : STREAM_PIECE;
         int k = gzread(s->gz, s->buf + have, (unsigned)ask);
@@ -635,14 +622,9 @@ static int read_text_row(parser *ps)
     }
     const unsigned char *le = nl ? nl : s->end;
     size_t len = (size_t)(le - s->p);
-    if (len + 1 > ps->line_cap) {
-        size_t cap = len + 1 > 2 * ps->line_cap ? len + 1 : 2 * ps->line_cap;
-        char *line = loom_realloc(ps->line, cap, 1);
-        if (!line)
-            return LOOM_ENOMEM;
-        ps->line = line;
-        ps->line_cap = cap;
-    }
+    int rc = loom_grow((void **)&ps->line, &ps->line_cap, len + 1, 1);
+    if (rc < 0)
+        return rc;
     memcpy(ps->line, s->p, len);
     ps->line[len] = '\0';
     s->p = nl ? nl + 1 : s->end;
@@ -658,14 +640,10 @@ static int read_text_row(parser *ps)
             p++;
         if (p == e)
             break;
-        if (k == ps->tok_cap) {
-            size_t cap = ps->tok_cap ? 2 * ps->tok_cap : v->dim + 8;
-            char **tok = loom_realloc(ps->tok, cap, sizeof *tok);
-            if (!tok)
-                return LOOM_ENOMEM;
-            ps->tok = tok;
-            ps->tok_cap = cap;
-        }
+        if (k == ps->tok_cap &&
+            (rc = loom_grow((void **)&ps->tok, &ps->tok_cap, k < v->dim + 8 ? v->dim + 8 : k + 1,
+                            sizeof *ps->tok)) < 0)
+            return rc;
         ps->tok[k++] = p;
         while (p < e && !is_space((unsigned char)*p))
             p++;
@@ -698,7 +676,7 @@ static int read_text_row(parser *ps)
         wlen = strlen(word);
         shown = (int)(wlen < SHOW_WORD ? wlen : SHOW_WORD);
     }
-    int rc = reserve_row(v, ps->declared);
+    rc = reserve_row(v, ps->declared);
     if (rc < 0)
         return rc;
     float *row = v->rows + v->n * v->dim;
@@ -984,11 +962,7 @@ int loom_vectors_save_rows(const char *path, int format, size_t n, size_t dim,
         }
     }
     free(buf);
-    if (rc < 0) {
-        loom_writer_abort(w);
-        return rc;
-    }
-    return loom_writer_commit(w);
+    return loom_writer_finish(w, rc);
 }
 
 int loom_vectors_save(const loom_vectors *v, const char *path, int format)

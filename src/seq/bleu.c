@@ -352,15 +352,23 @@ static int split_tokens(loom_bleu *b, const buf *text, size_t *count)
     return 0;
 }
 
+/* Room in keys for the *count = len - n + 1 n-grams of len items (none
+ * when len < n); NULL when out of memory. */
+static ngram_key *keys_room(buf *keys, size_t len, int n, size_t *count)
+{
+    *count = len >= (size_t)n ? len - (size_t)n + 1 : 0;
+    if (buf_reserve(keys, *count * sizeof(ngram_key) + 1))
+        return NULL;
+    return (ngram_key *)keys->p;
+}
+
 /* Word n-gram keys of order n over ids[0..len): four 32-bit ids in two
  * words, unused slots 0. */
 static int word_keys(buf *keys, const uint32_t *ids, size_t len, int n, size_t *count)
 {
-    *count = len >= (size_t)n ? len - (size_t)n + 1 : 0;
-    int rc = buf_reserve(keys, *count * sizeof(ngram_key) + 1);
-    if (rc)
-        return rc;
-    ngram_key *k = (ngram_key *)keys->p;
+    ngram_key *k = keys_room(keys, len, n, count);
+    if (!k)
+        return LOOM_ENOMEM;
     for (size_t i = 0; i < *count; i++) {
         uint32_t w[4] = {0, 0, 0, 0};
         for (int j = 0; j < n; j++)
@@ -432,11 +440,9 @@ static int chrf_chars(buf *out, const char *s, size_t n, size_t *count)
 /* Character n-gram keys of order n: six 21-bit code points in two words. */
 static int char_keys(buf *keys, const uint32_t *cps, size_t len, int n, size_t *count)
 {
-    *count = len >= (size_t)n ? len - (size_t)n + 1 : 0;
-    int rc = buf_reserve(keys, *count * sizeof(ngram_key) + 1);
-    if (rc)
-        return rc;
-    ngram_key *k = (ngram_key *)keys->p;
+    ngram_key *k = keys_room(keys, len, n, count);
+    if (!k)
+        return LOOM_ENOMEM;
     for (size_t i = 0; i < *count; i++) {
         uint64_t w[6] = {0, 0, 0, 0, 0, 0};
         for (int j = 0; j < n; j++)

@@ -534,15 +534,16 @@ static long normalise(loom_tokenizer *t, const char *s, size_t n)
             return loom_error(LOOM_EFORMAT, "utf8proc: %s", utf8proc_errmsg(got));
         if ((size_t)got <= t->cps_cap)
             break;
-        utf8proc_int32_t *grown = loom_realloc(t->cps, (size_t)got, sizeof *grown);
-        if (!grown)
-            return LOOM_ENOMEM;
-        t->cps = grown;
-        unsigned char *cls = loom_realloc(t->cls, (size_t)got, 1);
+        /* cps and cls share one capacity */
+        size_t cap = t->cps_cap;
+        int rc = loom_grow((void **)&t->cps, &cap, (size_t)got, sizeof *t->cps);
+        if (rc < 0)
+            return rc;
+        unsigned char *cls = loom_realloc(t->cls, cap, 1);
         if (!cls)
             return LOOM_ENOMEM;
         t->cls = cls;
-        t->cps_cap = (size_t)got;
+        t->cps_cap = cap;
     }
     got = utf8proc_normalize_utf32(t->cps, got, t->nfkc);
     if (got < 0)

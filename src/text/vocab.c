@@ -356,11 +356,7 @@ int loom_vocab_save(const loom_vocab *v, const char *path)
             rc = loom_writer_write(w, p, (size_t)(num + sizeof num - p));
         }
     }
-    if (rc < 0) {
-        loom_writer_abort(w);
-        return rc;
-    }
-    return loom_writer_commit(w);
+    return loom_writer_finish(w, rc);
 }
 
 /* One "word count" line: the word is everything before the last space. */
