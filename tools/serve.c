@@ -13,7 +13,8 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: loom serve [--vectors NAME=FILE]... [--classifier NAME=FILE]... [OPTIONS]\n"
+    "usage: loom serve [--vectors NAME=FILE]... [--model NAME=FILE]...\n"
+    "                  [--classifier NAME=FILE]... [OPTIONS]\n"
     "\n"
     "Serves what it is given over HTTP until SIGTERM or SIGINT (then it stops\n"
     "accepting, finishes the requests in flight and exits 0). JSON in and out:\n"
@@ -25,6 +26,14 @@ static const char help[] =
     "  POST /v1/analogy     {\"vectors\", \"queries\": [[a, b, c], ...] | \"a\", \"b\",\n"
     "                        \"c\", \"k\", \"method\"}: a is to b as c is to ?\n"
     "  POST /v1/similarity  {\"vectors\", \"pairs\": [[w1, w2], ...]}: cosines\n"
+    "  POST /v1/translate   {\"model\", \"src\": [sentences], \"beam\", \"nbest\", \"alpha\",\n"
+    "                        \"align\"} -> {\"translations\": [{\"tgt\", \"tokens\",\n"
+    "                        \"src_tokens\", \"score\", \"logp\", \"nbest\": [...], \"align\"}]}\n"
+    "                        in the order of src; absent fields take loom translate's\n"
+    "                        defaults\n"
+    "  POST /translator/translate  OpenNMT-py's REST route: [{\"src\", \"id\"}, ...] ->\n"
+    "                        [[{\"src\", \"tgt\", \"n_best\", \"pred_score\"}, ...]]; \"id\"\n"
+    "                        names the model (--model 100=FILE for OpenNMT's default)\n"
     "  POST /v1/tokenize    {\"text\" | \"texts\", \"keep_case\", \"punct\": \"keep\"|\"drop\",\n"
     "                        \"model\": a classifier whose tokenizer to use}\n"
     "  POST /v1/classify    {\"classifier\", \"text\" | \"texts\", \"k\", \"threshold\"}\n"
@@ -32,15 +41,18 @@ static const char help[] =
     "  GET  /healthz        {\"status\": \"ok\"}\n"
     "  GET  /metrics        Prometheus text: requests, errors, latency, batch sizes\n"
     "  GET  /               a page to try it in a browser\n"
-    "Names (NAME=) are what requests give as \"vectors\" or \"classifier\"; without\n"
-    "one, the first loaded is used. Errors are {\"error\": {\"code\", \"message\"}}\n"
-    "with 400 (bad JSON, wrong types, unknown name), 404, 405, 413 (body too\n"
-    "large), 422 (unknown words, listed in \"unknown\") or 503 (busy). Nearest\n"
-    "and analogy queries arriving together are answered by one search (a GEMM\n"
-    "per block of queries); an answer never depends on its company.\n"
+    "Names (NAME=) are what requests give as \"vectors\", \"model\" or \"classifier\";\n"
+    "without one, the first loaded is used. Errors are {\"error\": {\"code\",\n"
+    "\"message\"}} with 400 (bad JSON, wrong types, unknown name, too many tokens),\n"
+    "404, 405, 413 (body too large), 422 (unknown words, listed in \"unknown\") or\n"
+    "503 (busy). Nearest and analogy queries arriving together are answered by\n"
+    "one search (a GEMM per block of queries), and sentences to translate by one\n"
+    "decoder call (--batch-wait-ms, --max-batch); an answer never depends on its\n"
+    "company.\n"
     "\n"
     "options:\n"
     "      --vectors NAME=FILE    word vectors (any format loom reads); repeatable\n"
+    "      --model NAME=FILE      a model made by loom seq2seq; repeatable\n"
     "      --classifier NAME=FILE a model made by loom classify train; repeatable\n"
     "      --host ADDR            address to listen on (default 127.0.0.1)\n"
     "      --port N               port (default 8080; 0: any free one, printed)\n"
@@ -57,6 +69,7 @@ static const char help[] =
     "      --max-texts N          texts or sentences per request (default 256)\n"
     "      --max-text-bytes N     bytes of one text or sentence (default 4096)\n"
     "      --max-k N              neighbours per query (default 1000)\n"
+    "      --max-tokens N         tokens of a sentence to translate (default 200)\n"
     "      --check                load everything, bind the port, print what would\n"
     "                             be served and exit (a configuration check)\n"
     "  -q, --quiet                print nothing but errors and the listening line\n"
@@ -71,6 +84,8 @@ static const char help[] =
 enum {
     OPT_VECTORS = 0x2000,
     OPT_CLASSIFIER,
+    OPT_MODEL,
+    OPT_MAX_TOKENS,
     OPT_HOST,
     OPT_PORT,
     OPT_THREADS,
@@ -92,7 +107,7 @@ enum {
 enum { MAX_SERVED = 64 };
 
 typedef struct {
-    int kind; /* OPT_VECTORS, OPT_CLASSIFIER */
+    int kind; /* OPT_VECTORS, OPT_MODEL, OPT_CLASSIFIER */
     char *arg;
 } served_arg;
 
@@ -122,6 +137,8 @@ static int run_serve(int argc, char **argv)
     static const struct option longopts[] = {
         {"vectors", required_argument, 0, OPT_VECTORS},
         {"classifier", required_argument, 0, OPT_CLASSIFIER},
+        {"model", required_argument, 0, OPT_MODEL},
+        {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
         {"host", required_argument, 0, OPT_HOST},
         {"port", required_argument, 0, OPT_PORT},
         {"threads", required_argument, 0, OPT_THREADS},
@@ -151,6 +168,7 @@ static int run_serve(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_VECTORS:
+        case OPT_MODEL:
         case OPT_CLASSIFIER:
             if (nserved == MAX_SERVED)
                 return cli_usage("serve", "at most %d vectors and models", MAX_SERVED);
@@ -214,6 +232,10 @@ static int run_serve(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             o.limits.max_sentence = (size_t)v;
             break;
+        case OPT_MAX_TOKENS:
+            if (parse_int("max-tokens", optarg, 1, 1 << 20, &o.limits.max_tokens) < 0)
+                return CLI_EXIT_USAGE;
+            break;
         case OPT_MAX_K:
             if (parse_int("max-k", optarg, 1, 1 << 20, &o.limits.max_k) < 0)
                 return CLI_EXIT_USAGE;
@@ -235,27 +257,31 @@ static int run_serve(int argc, char **argv)
     if (optind < argc)
         return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
     if (nserved == 0)
-        return cli_usage("serve", "nothing to serve: give --vectors or --classifier NAME=FILE");
+        return cli_usage("serve",
+                         "nothing to serve: give --vectors, --model or --classifier NAME=FILE");
 
     loom_server *s;
     if (loom_server_new(&s, &o) != 0)
         return cli_fail();
     for (int i = 0; i < nserved; i++) {
         char *name, *file;
-        int vec = served[i].kind == OPT_VECTORS;
-        if (split_named(vec ? "vectors" : "classifier", served[i].arg, &name, &file) < 0) {
+        int kind = served[i].kind;
+        const char *what = kind == OPT_VECTORS ? "vectors"
+                           : kind == OPT_MODEL ? "model"
+                                               : "classifier";
+        if (split_named(what, served[i].arg, &name, &file) < 0) {
             loom_server_free(s);
             return CLI_EXIT_USAGE;
         }
-        int rc = vec ? loom_server_add_vectors(s, name, file)
-                     : loom_server_add_classifier(s, name, file);
+        int rc = kind == OPT_VECTORS ? loom_server_add_vectors(s, name, file)
+                 : kind == OPT_MODEL ? loom_server_add_model(s, name, file)
+                                     : loom_server_add_classifier(s, name, file);
         if (rc != 0) {
             loom_server_free(s);
             return cli_fail();
         }
         if (!quiet)
-            fprintf(stderr, "loom serve: %s '%s' from %s\n", vec ? "vectors" : "classifier", name,
-                    file);
+            fprintf(stderr, "loom serve: %s '%s' from %s\n", what, name, file);
     }
     /* The signals are taken by sigwait below, never by a handler; every
      * thread the server starts inherits the mask. A client that hangs up

@@ -9,6 +9,8 @@
 #include "serve/batcher.h"
 #include "serve/metrics.h"
 #include "serve/server.h"
+#include "seq/model_file.h"
+#include "seq/translator.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -22,9 +24,12 @@ typedef struct {
 
 typedef struct {
     char *name, *path;
-    char *info; /* loom info's description */
-    void *translator;
+    char *info;              /* loom info's description */
+    loom_seq_bundle *bundle; /* the model, its vocabularies and tokenizers */
+    loom_translator *translator;
 } served_model;
+
+void serve_model_free(served_model *m);
 
 typedef struct {
     char *name, *path;

@@ -1,7 +1,8 @@
 # src/serve: the HTTP JSON API and page over vectors, models and
 # classifiers (libmicrohttpd, jansson); `loom serve`.
 libloom_la_SOURCES += src/serve/request.c src/serve/metrics.c src/serve/batcher.c \
-	src/serve/server.c src/serve/vectors.c src/serve/texts.c src/serve/page.c
+	src/serve/server.c src/serve/vectors.c src/serve/texts.c src/serve/page.c \
+	src/serve/translate.c
 loomserveincdir = $(includedir)/loom/serve
 loomserveinc_HEADERS = src/serve/server.h src/serve/request.h
 noinst_HEADERS += src/serve/internal.h src/serve/batcher.h src/serve/metrics.h

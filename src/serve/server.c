@@ -214,6 +214,8 @@ static const route routes[] = {
     {R_SIMILARITY, "POST", &serve_similarity_handler},
     {R_TOKENIZE, "POST", &serve_tokenize_handler},
     {R_CLASSIFY, "POST", &serve_classify_handler},
+    {R_TRANSLATE, "POST", &serve_translate_handler},
+    {R_ONMT, "POST", &serve_onmt_handler},
 };
 
 static const route *find_route(const char *url, route_id *id)
@@ -348,7 +350,7 @@ static enum MHD_Result answer_post(request *r)
     a.wait->owner = r;
     MHD_suspend_connection(r->conn);
     r->suspended = 1;
-    if (loom_serve_batcher_submit(a.batcher, a.wait) != 0) {
+    if (!a.batcher || loom_serve_batcher_submit(a.batcher, a.wait) != 0) {
         r->refused = 1;
         MHD_resume_connection(r->conn);
     }
@@ -483,6 +485,10 @@ int loom_server_start(loom_server *s)
     int rc =
         loom_serve_batcher_new(&s->nearest_batcher, serve_nearest_batch, s, (size_t)s->o.max_batch,
                                s->o.batch_wait_ms, (size_t)s->o.max_pending, 1);
+    if (rc == 0 && s->nmod > 0)
+        rc = loom_serve_batcher_new(&s->translate_batcher, serve_translate_batch, s,
+                                    (size_t)s->o.max_batch, s->o.batch_wait_ms,
+                                    (size_t)s->o.max_pending, 1);
     if (rc < 0) {
         freeaddrinfo(ai);
         return rc;
@@ -559,6 +565,9 @@ void loom_server_free(loom_server *s)
         free(s->cls[i].path);
     }
     free(s->cls);
+    for (size_t i = 0; i < s->nmod; i++)
+        serve_model_free(&s->mod[i]);
+    free(s->mod);
     loom_serve_metrics_free(s->metrics);
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->mu);

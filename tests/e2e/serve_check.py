@@ -19,6 +19,8 @@ import threading
 import time
 
 PORT, VECTORS, CLASSIFIER, PID = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+SRC = open(sys.argv[5]).read().splitlines()
+BEAM3 = open(sys.argv[6]).read().splitlines()
 failures = 0
 
 
@@ -169,6 +171,60 @@ tot = float([l.split()[-1] for l in metrics.splitlines() if l.startswith('loom_b
 ok(tot > cnt, "concurrent queries were batched (%g queries in %g batches)" % (tot, cnt))
 ok('loom_requests_total{route="/v1/nearest",code="200"}' in metrics and "# TYPE loom_request_seconds histogram" in metrics,
    "GET /metrics is Prometheus text with requests and latency")
+
+# ---- translation ----
+s, j = post("/v1/translate", {"model": "rev", "src": SRC, "beam": 3})
+ok(s == 200 and [t["tgt"] for t in j["translations"]] == BEAM3,
+   "translate: %d sentences in order, as loom translate --beam 3" % len(SRC), j)
+s, j = post("/v1/translate", {"src": SRC[:3], "beam": 4, "nbest": 3, "align": True})
+t0 = j["translations"][0] if s == 200 else {}
+ok(s == 200 and len(t0["nbest"]) == 3 and t0["nbest"][0]["tgt"] == t0["tgt"]
+   and t0["nbest"][0]["score"] >= t0["nbest"][1]["score"]
+   and len(t0["align"]) == len(t0["tokens"]) + 1 and all(len(r) == len(t0["src_tokens"]) for r in t0["align"])
+   and all(abs(sum(r) - 1) < 1e-4 for r in t0["align"]),
+   "translate: n-best best first, attention rows (tokens + </s>) x source tokens summing to 1", j)
+alone_tr = {x: post("/v1/translate", {"src": [x], "beam": 3})[1] for x in SRC[:32]}
+tog_tr = {}
+
+
+def one_tr(x):
+    tog_tr[x] = post("/v1/translate", {"src": [x], "beam": 3})[1]
+
+
+ts = [threading.Thread(target=one_tr, args=(x,)) for x in SRC[:32]]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+
+
+def same_tr(a, b):
+    ta, tb = a["translations"][0], b["translations"][0]
+    return ta["tgt"] == tb["tgt"] and abs(ta["score"] - tb["score"]) <= 1e-5 * max(1, abs(ta["score"]))
+
+
+# the words are the same; the scores may move in the 7th digit (the
+# decoder's products have other shapes in a larger batch)
+ok(all(same_tr(tog_tr[x], alone_tr[x]) for x in SRC[:32]),
+   "32 concurrent translate requests get their answers sent alone (same words, scores to 1e-5)")
+print("# %d of 32 batched translations identical to the byte to the lone ones"
+      % sum(tog_tr[x] == alone_tr[x] for x in SRC[:32]))
+s, metrics = request("GET", "/metrics")
+cnt = float([l.split()[-1] for l in metrics.splitlines() if l.startswith('loom_batch_size_count{batcher="translate"}')][0])
+tot = float([l.split()[-1] for l in metrics.splitlines() if l.startswith('loom_batch_size_sum{batcher="translate"}')][0])
+ok(tot > cnt, "concurrent sentences were merged into decoder batches (%g sentences in %g batches)" % (tot, cnt))
+s, j = post("/translator/translate", [{"src": SRC[0], "id": 100}, {"src": SRC[1], "id": 100}])
+ok(s == 200 and isinstance(j, list) and len(j) == 1 and [e["src"] for e in j[0]] == SRC[:2]
+   and j[0][0]["n_best"] == 1 and isinstance(j[0][0]["pred_score"], float) and j[0][0]["tgt"],
+   "OpenNMT-py's /translator/translate: [[{src, tgt, n_best, pred_score}]]", j)
+s, j = post("/translator/translate", [{"src": "a b", "id": 7}])
+ok(s == 400 and j.get("status") == "error" and "7" in j.get("error", ""), "OpenNMT route: unknown id, OpenNMT's error shape", j)
+s, j = post("/v1/translate", {"model": "nope", "src": ["a"]})
+ok(is_error(s, j, 400), "translate: unknown model is 400", j)
+s, j = post("/v1/translate", {"src": [" ".join(["a"] * 31)]})
+ok(is_error(s, j, 400) and "31 tokens" in j["error"]["message"], "translate: a sentence over --max-tokens is 400", j)
+s, j = post("/v1/translate", {"src": ["a"], "beam": 2, "nbest": 3})
+ok(is_error(s, j, 400), "translate: nbest above the beam is 400", j)
 
 # ---- bad requests: the right status, a JSON error, and the server goes on ----
 cases = [

@@ -23,7 +23,13 @@ expect_status "serve --check loads, binds and exits" 0 \
     "$LOOM" serve --vectors sotu="$FIXTURES/vectors/sotu.bin" --port 0 --check
 expect_grep "... printing where it listens" "listening on http://127.0.0.1:[0-9]+/" "$TMP/out"
 
+cut -f1 "$FIXTURES/seq/reverse-valid.tsv" | head -n 40 >"$TMP/rev.src"
+expect_status "loom translate gives the expected translations" 0 \
+    "$LOOM" translate "$FIXTURES/seq/reverse.loom" "$TMP/rev.src" --beam 3 -q
+cp "$TMP/out" "$TMP/rev.beam3"
+
 "$LOOM" serve --vectors sotu="$FIXTURES/vectors/sotu.bin" --classifier reviews="$TMP/cls.loom" \
+    --model rev="$FIXTURES/seq/reverse.loom" --model 100="$FIXTURES/seq/reverse.loom" --max-tokens 30 \
     --port 0 --batch-wait-ms 20 --max-connections 64 --timeout 2 --threads 2 \
     >"$TMP/serve.out" 2>"$TMP/serve.err" &
 pid=$!
@@ -43,7 +49,7 @@ if [ -z "$port" ]; then
 fi
 ok "the server starts (port $port)"
 
-"$PY" "$LOOM_SRCDIR/tests/e2e/serve_check.py" "$port" "$FIXTURES/vectors/sotu.bin" "$TMP/cls.loom" "$pid" \
+"$PY" "$LOOM_SRCDIR/tests/e2e/serve_check.py" "$port" "$FIXTURES/vectors/sotu.bin" "$TMP/cls.loom" "$pid" "$TMP/rev.src" "$TMP/rev.beam3" \
     >"$TMP/check.out" 2>&1
 cat "$TMP/check.out"
 passed=$((passed + $(grep -c '^ok - ' "$TMP/check.out")))
