@@ -1210,6 +1210,18 @@ END_TEST
 
 /* Adam's vectorised loop (8 lanes where the CPU has AVX2) gives the bits
  * of the scalar formula on every element, the 8-lane body and the tail. */
+static void no_avx512(void)
+{
+    setenv("LOOM_NO_AVX512", "1", 1);
+}
+
+static void no_avx2(void)
+{
+    setenv("LOOM_NO_AVX2", "1", 1);
+}
+
+/* Adam's vector paths (16 lanes with AVX-512, 8 with AVX2) give the bits
+ * of the scalar loop; run at each level (the avx2 and portable cases). */
 START_TEST(test_adam_vector_path_is_bit_exact)
 {
     enum { N = 37 };
@@ -1422,6 +1434,17 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_unfrozen_param_starts_fresh_after_load);
     tcase_add_test(tc, test_lr_schedules);
     suite_add_tcase(s, tc);
+    /* the vector paths below the CPU's own level (Check runs each test in
+     * a process of its own, which decides its level after the fixture) */
+    TCase *t8 = tcase_create("avx2");
+    tcase_add_checked_fixture(t8, no_avx512, NULL);
+    tcase_add_test(t8, test_adam_vector_path_is_bit_exact);
+    suite_add_tcase(s, t8);
+    TCase *t4 = tcase_create("portable");
+    tcase_add_checked_fixture(t4, no_avx2, NULL);
+    tcase_add_test(t4, test_adam_vector_path_is_bit_exact);
+    tcase_add_test(t4, test_optimizers_match_torch);
+    suite_add_tcase(s, t4);
     return s;
 }
 

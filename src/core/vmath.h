@@ -101,26 +101,6 @@ static inline void loom_v4_store(float *p, loom_v4f v)
     memcpy(p, &v, sizeof v);
 }
 
-/* y[i] = f(x[i]) for n floats (y may equal x; the arrays must not
- * otherwise overlap). vmath.c picks, once per process, an AVX2+FMA version
- * (eight lanes, the same Cephes polynomials) when the CPU has it, else the
- * four-lane one above; both are within 2 ulp. */
-void loom_vexp(float *y, const float *x, size_t n);
-void loom_vsigmoid(float *y, const float *x, size_t n);
-void loom_vtanh(float *y, const float *x, size_t n);
-
-/* The four-lane versions, always available (the tests check both). */
-void loom_vexp_generic(float *y, const float *x, size_t n);
-void loom_vsigmoid_generic(float *y, const float *x, size_t n);
-void loom_vtanh_generic(float *y, const float *x, size_t n);
-
-/* The largest of n >= 1 floats (NaNs are skipped unless all are), and the
- * sum of n floats accumulated in double: the reductions of a softmax over a
- * vocabulary, eight lanes wide where AVX2 is (same dispatch as above). The
- * sum's order depends only on n, so results repeat run to run. */
-float loom_vmax(const float *x, size_t n);
-double loom_vsum(const float *x, size_t n);
-
 /* The one CPU-dispatch point. Every SIMD kernel of the library (vmath,
  * the few-row product, Adam, word2vec's HogBatch step) asks it which
  * version to run; none asks the CPU itself. Levels are ordered, so a
@@ -128,7 +108,7 @@ double loom_vsum(const float *x, size_t n);
 typedef enum {
     LOOM_SIMD_PORTABLE = 0, /* four lanes through vector extensions (SSE2, NEON) */
     LOOM_SIMD_AVX2 = 1,     /* eight lanes with AVX2 and FMA */
-    LOOM_SIMD_AVX512 = 2    /* AVX-512F too; its kernels are AVX2's until 16-lane ones exist */
+    LOOM_SIMD_AVX512 = 2    /* AVX-512F (and DQ) too: sixteen lanes */
 } loom_simd;
 
 /* The highest level this CPU runs, lowered by the environment: LOOM_NO_AVX2
@@ -139,5 +119,36 @@ loom_simd loom_simd_level(void);
 
 /* "portable", "avx2" or "avx512". */
 const char *loom_simd_name(loom_simd level);
+
+/* y[i] = f(x[i]) for n floats (y may equal x; the arrays must not
+ * otherwise overlap). vmath.c picks, once per process (loom_simd_level),
+ * an AVX-512 version (sixteen lanes) or an AVX2+FMA one (eight lanes) when
+ * the CPU has them, else the four-lane one above; the same Cephes
+ * polynomials, all within 2 ulp, and the AVX2 and AVX-512 versions give
+ * the same bits. */
+void loom_vexp(float *y, const float *x, size_t n);
+void loom_vsigmoid(float *y, const float *x, size_t n);
+void loom_vtanh(float *y, const float *x, size_t n);
+
+/* The same at a given level (at most the CPU's: a higher one runs the
+ * CPU's own), so that the tests compare each path with the portable one. */
+void loom_vexp_level(loom_simd level, float *y, const float *x, size_t n);
+void loom_vsigmoid_level(loom_simd level, float *y, const float *x, size_t n);
+void loom_vtanh_level(loom_simd level, float *y, const float *x, size_t n);
+float loom_vmax_level(loom_simd level, const float *x, size_t n);
+
+/* The four-lane versions, always available (the tests check both). */
+void loom_vexp_generic(float *y, const float *x, size_t n);
+void loom_vsigmoid_generic(float *y, const float *x, size_t n);
+void loom_vtanh_generic(float *y, const float *x, size_t n);
+
+/* The largest of n >= 1 floats (NaNs are skipped unless all are), and the
+ * sum of n floats accumulated in double: the reductions of a softmax over a
+ * vocabulary, sixteen lanes (max) or eight (sum) wide where AVX-512 or
+ * AVX2 is (same dispatch as above). The sum's order depends only on n and
+ * is the same at both levels, so results repeat run to run and machine to
+ * machine. */
+float loom_vmax(const float *x, size_t n);
+double loom_vsum(const float *x, size_t n);
 
 #endif
