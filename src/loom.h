@@ -16,9 +16,10 @@
 #include "base/rng.h"
 #include "base/safetensors.h"
 
-/* text: tokenizer and vocabulary */
+/* text: tokenizer, vocabulary, subword models (SentencePiece) */
 #include "text/tokenizer.h"
 #include "text/vocab.h"
+#include "text/subword.h"
 
 /* core: matrices, parameters, layers, losses, optimizers */
 #include "core/blas.h"

@@ -7,6 +7,7 @@
 
 extern const cli_command cmd_tokenize;
 extern const cli_command cmd_vocab;
+extern const cli_command cmd_subword;
 extern const cli_command cmd_embed;
 extern const cli_command cmd_nearest;
 extern const cli_command cmd_analogy;

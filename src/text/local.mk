@@ -1,10 +1,11 @@
-# src/text: tokenizer and vocabulary, their commands and tests.
-libloom_la_SOURCES += src/text/tokenizer.c src/text/vocab.c
+# src/text: tokenizer, vocabulary and subword models, their commands and tests.
+libloom_la_SOURCES += src/text/tokenizer.c src/text/vocab.c src/text/subword.cc \
+	src/text/subword_stream.c
 
 loomtextincdir = $(includedir)/loom/text
-loomtextinc_HEADERS = src/text/tokenizer.h src/text/vocab.h
+loomtextinc_HEADERS = src/text/tokenizer.h src/text/vocab.h src/text/subword.h
 
-loom_SOURCES += tools/tokflags.c tools/tokenize.c tools/vocab.c
+loom_SOURCES += tools/tokflags.c tools/tokenize.c tools/vocab.c tools/subword.c
 noinst_HEADERS += tools/tokflags.h
 
 check_PROGRAMS += tests/test_text
@@ -12,5 +13,11 @@ TESTS += tests/test_text
 tests_test_text_SOURCES = tests/test_text.c tests/testutil.c tests/testutil.h
 tests_test_text_CFLAGS = $(TEST_CFLAGS)
 tests_test_text_LDADD = $(TEST_LIBS)
-TESTS += tests/e2e/test_text.sh tests/e2e/test_text_corpus.sh
-EXTRA_DIST += tests/e2e/test_text.sh tests/e2e/test_text_corpus.sh tests/fixtures/text
+check_PROGRAMS += tests/test_subword
+TESTS += tests/test_subword
+tests_test_subword_SOURCES = tests/test_subword.c tests/testutil.c tests/testutil.h
+tests_test_subword_CFLAGS = $(TEST_CFLAGS)
+tests_test_subword_LDADD = $(TEST_LIBS)
+TESTS += tests/e2e/test_text.sh tests/e2e/test_text_corpus.sh tests/e2e/test_subword.sh
+EXTRA_DIST += tests/e2e/test_text.sh tests/e2e/test_text_corpus.sh tests/e2e/test_subword.sh \
+	tests/fixtures/text tests/fixtures/subword

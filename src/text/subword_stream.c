@@ -1,0 +1,162 @@
+/* loom: whole inputs through a subword model, a line per line: text to
+ * pieces or ids (encode) and back (decode). The segmentation itself is
+ * SentencePiece's, behind subword.h; this file only reads, splits and
+ * writes, so that the command line and C users share one loop. */
+#include "config.h"
+#include "text/subword.h"
+#include "base/alloc.h"
+#include "base/error.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void report(loom_progress *p, loom_reader *r, double mb_before, long long lines)
+{
+    if ((lines & 0xff) != 0 || !loom_progress_due(p))
+        return;
+    char detail[48];
+    snprintf(detail, sizeof detail, "%lld lines", lines);
+    loom_progress_update(p, mb_before + (double)loom_reader_raw_offset(r) / 1e6, detail);
+}
+
+static int write_pieces(loom_writer *w, const loom_pieces *p, int ids)
+{
+    int rc = 0;
+    char num[16];
+    for (size_t i = 0; i < p->n && rc == 0; i++) {
+        if (i && (rc = loom_writer_write(w, " ", 1)) != 0)
+            break;
+        if (ids) {
+            int k = snprintf(num, sizeof num, "%d", (int)p->v[i].id);
+            rc = loom_writer_write(w, num, (size_t)k);
+        } else {
+            rc = loom_writer_write(w, p->v[i].piece, p->v[i].piece_len);
+        }
+    }
+    return rc ? rc : loom_writer_write(w, "\n", 1);
+}
+
+int loom_subword_encode_stream(const loom_subword *sw, loom_reader *r, loom_writer *w, int ids,
+                               loom_progress *progress, double mb_before)
+{
+    loom_pieces p = {0};
+    char *buf = NULL;
+    size_t cap = 0, len;
+    long long lines = 0;
+    int rc;
+    while ((rc = loom_reader_getline(r, &buf, &cap, &len, LOOM_SUBWORD_MAX_LINE)) == 1) {
+        if ((rc = loom_subword_encode(sw, buf, len, &p)) < 0) {
+            rc = loom_error_prefix(rc, loom_reader_path(r), loom_reader_line_number(r));
+            break;
+        }
+        if ((rc = write_pieces(w, &p, ids)) < 0)
+            break;
+        report(progress, r, mb_before, ++lines);
+    }
+    free(buf);
+    loom_pieces_free(&p);
+    return rc < 0 ? rc : 0;
+}
+
+/* Splits `line` at spaces into words (in place: the spaces become NULs). */
+static int split(char *line, size_t len, char ***words, size_t **lens, size_t *cap, size_t *n)
+{
+    *n = 0;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && line[i] == ' ')
+            i++;
+        if (i == len)
+            break;
+        size_t start = i;
+        while (i < len && line[i] != ' ')
+            i++;
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 64;
+            char **nw = loom_realloc(*words, c, sizeof *nw);
+            if (!nw)
+                return LOOM_ENOMEM;
+            *words = nw;
+            size_t *nl = loom_realloc(*lens, c, sizeof *nl);
+            if (!nl)
+                return LOOM_ENOMEM;
+            *lens = nl;
+            *cap = c;
+        }
+        line[i] = '\0'; /* the line buffer has room for a NUL after its end */
+        (*words)[*n] = line + start;
+        (*lens)[*n] = i - start;
+        (*n)++;
+        i++;
+    }
+    return 0;
+}
+
+static int parse_ids(const loom_subword *sw, loom_reader *r, char *const *words, size_t n,
+                     int32_t *ids)
+{
+    int size = loom_subword_size(sw);
+    for (size_t i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        long v = strtol(words[i], &end, 10);
+        if (*end || end == words[i] || errno)
+            return loom_error(LOOM_EFORMAT, "%s:%lld: '%.40s' is not a piece id",
+                              loom_reader_path(r), loom_reader_line_number(r), words[i]);
+        if (v < 0 || v >= size)
+            return loom_error(LOOM_EFORMAT,
+                              "%s:%lld: id %ld is out of range (the model has %d pieces)",
+                              loom_reader_path(r), loom_reader_line_number(r), v, size);
+        ids[i] = (int32_t)v;
+    }
+    return 0;
+}
+
+int loom_subword_decode_stream(const loom_subword *sw, loom_reader *r, loom_writer *w, int ids,
+                               loom_progress *progress, double mb_before)
+{
+    loom_pieces p = {0};
+    char *buf = NULL, **words = NULL;
+    size_t cap = 0, len, *lens = NULL, wcap = 0, n;
+    int32_t *idv = NULL;
+    size_t idcap = 0;
+    long long lines = 0;
+    int rc;
+    while ((rc = loom_reader_getline(r, &buf, &cap, &len, LOOM_SUBWORD_MAX_LINE)) == 1) {
+        if ((rc = split(buf, len, &words, &lens, &wcap, &n)) < 0)
+            break;
+        if (ids) {
+            if (wcap > idcap) {
+                int32_t *v = loom_realloc(idv, wcap, sizeof *v);
+                if (!v) {
+                    rc = LOOM_ENOMEM;
+                    break;
+                }
+                idv = v;
+                idcap = wcap;
+            }
+            if ((rc = parse_ids(sw, r, words, n, idv)) < 0)
+                break;
+            rc = loom_subword_decode(sw, idv, n, &p);
+        } else {
+            rc = loom_subword_decode_pieces(sw, (const char *const *)words, lens, n, &p);
+        }
+        if (rc < 0) {
+            rc = loom_error_prefix(rc, loom_reader_path(r), loom_reader_line_number(r));
+            break;
+        }
+        if ((rc = loom_writer_write(w, p.text, p.text_len)) < 0 ||
+            (rc = loom_writer_write(w, "\n", 1)) < 0)
+            break;
+        report(progress, r, mb_before, ++lines);
+    }
+    free(buf);
+    free(words);
+    free(lens);
+    free(idv);
+    loom_pieces_free(&p);
+    return rc < 0 ? rc : 0;
+}
