@@ -35,6 +35,7 @@ static void save_sample(const char *path)
     static const float f[6] = {1.5f, -2.25f, 3e-8f, 1e30f, 0.0f, -0.0f};
     static const int32_t i32[3] = {-1, 0, 2147483647};
     static const int64_t i64[2] = {-5, 1LL << 40};
+    static const uint8_t u8[5] = {0, 0x80, 0xff, 'a', 10}; /* an odd length, laid out last */
     loom_st_writer *w;
     ck_assert_int_eq(loom_st_writer_new(&w), 0);
     int shape[2] = {2, 3};
@@ -42,6 +43,8 @@ static void save_sample(const char *path)
     ck_assert_int_eq(loom_st_writer_add_f32(w, "weights", 2, shape, f), 0);
     ck_assert_int_eq(loom_st_writer_add(w, "ids", LOOM_ST_I32, 1, &s3, i32), 0);
     ck_assert_int_eq(loom_st_writer_add(w, "big", LOOM_ST_I64, 1, &s2, i64), 0);
+    int64_t s5 = 5;
+    ck_assert_int_eq(loom_st_writer_add(w, "bytes", LOOM_ST_U8, 1, &s5, u8), 0);
     ck_assert_int_eq(loom_st_writer_add(w, "ids", LOOM_ST_I32, 1, &s3, i32), LOOM_EINVAL);
     ck_assert_int_eq(loom_st_writer_meta(w, "format", "loom-test"), 0);
     ck_assert_int_eq(loom_st_writer_meta(w, "config", "{\"dim\": 3, \"name\": \"\\u00e9\"}"), 0);
@@ -54,7 +57,7 @@ static void check_sample(const char *path)
 {
     loom_st_file *f;
     ck_assert_int_eq(loom_st_open(&f, path), 0);
-    ck_assert_uint_eq(loom_st_count(f), 3);
+    ck_assert_uint_eq(loom_st_count(f), 4);
     ck_assert_str_eq(loom_st_at(f, 0)->name, "weights"); /* header keeps the order of _add */
     const loom_st_tensor *t = loom_st_find(f, "weights");
     ck_assert_int_eq(t->dtype, LOOM_ST_F32);
@@ -71,6 +74,14 @@ static void check_sample(const char *path)
     const int64_t *big = loom_st_find(f, "big")->data;
     ck_assert(big[1] == 1LL << 40 && big[0] == -5);
     ck_assert_uint_eq((uintptr_t)big % 8, 0);
+    const loom_st_tensor *b = loom_st_find(f, "bytes");
+    ck_assert(b->dtype == LOOM_ST_U8 && b->numel == 5 && b->nbytes == 5);
+    ck_assert_str_eq(loom_st_dtype_name(b->dtype), "U8");
+    ck_assert_int_eq(memcmp(b->data,
+                            "\0\x80\xff"
+                            "a\n",
+                            5),
+                     0);
     ck_assert_str_eq(loom_st_meta(f, "format"), "loom-test 2");
     ck_assert_str_eq(loom_st_meta(f, "config"), "{\"dim\": 3, \"name\": \"\\u00e9\"}");
     ck_assert_ptr_null(loom_st_meta(f, "nope"));
@@ -158,8 +169,8 @@ START_TEST(test_foreign_files_are_format_errors)
     write_raw(test_path("size"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}",
               zeros, 4);
     expect_format_error(test_path("size"), "do not match");
-    write_raw(test_path("past"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
-              zeros, 8);
+    write_raw(test_path("past"),
+              "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", zeros, 8);
     expect_format_error(test_path("past"), "truncated");
     write_raw(test_path("neg"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}",
               zeros, 4);

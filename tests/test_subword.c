@@ -80,6 +80,59 @@ START_TEST(encode_spans_cover_the_input_in_order)
 }
 END_TEST
 
+typedef struct {
+    char buf[512];
+    size_t len;
+    int n, starts;
+} token_log;
+
+static int log_token(void *ctx, const char *tok, size_t len)
+{
+    token_log *l = ctx;
+    ck_assert_uint_lt(l->len + len + 1, sizeof l->buf);
+    if (l->n++)
+        l->buf[l->len++] = ' ';
+    memcpy(l->buf + l->len, tok, len);
+    l->len += len;
+    l->buf[l->len] = '\0';
+    l->starts += loom_subword_piece_starts_word(tok, len);
+    return 0;
+}
+
+static int stop_at_second(void *ctx, const char *tok, size_t len)
+{
+    (void)tok, (void)len;
+    return ++*(int *)ctx == 2 ? 42 : 0;
+}
+
+/* Pieces as tokens: the same pieces as encoding, in the tokenizer's
+ * callback, one word start per word; the callback's non-zero return stops. */
+START_TEST(tokenize_gives_the_pieces_as_tokens)
+{
+    const char *s = "Tom isn't here, Mary.";
+    loom_pieces p = {0};
+    ck_assert_int_eq(loom_subword_encode(model, s, strlen(s), &p), 0);
+    char want[512] = "";
+    for (size_t i = 0; i < p.n; i++) {
+        if (i)
+            strcat(want, " ");
+        strncat(want, p.v[i].piece, p.v[i].piece_len);
+    }
+    token_log l = {.len = 0};
+    ck_assert_int_eq(loom_subword_tokenize(model, s, strlen(s), log_token, &l), 0);
+    ck_assert_str_eq(l.buf, want);
+    ck_assert_int_eq(l.n, (int)p.n);
+    ck_assert_int_eq(l.starts, 4); /* Tom, isn't, here, Mary. */
+    ck_assert_int_gt(l.n, 4);
+    int calls = 0;
+    ck_assert_int_eq(loom_subword_tokenize(model, s, strlen(s), stop_at_second, &calls), 42);
+    ck_assert_int_eq(calls, 2);
+    ck_assert(!loom_subword_piece_starts_word("ab", 2));
+    ck_assert(!loom_subword_piece_starts_word("\xe2\x96", 2));
+    loom_pieces_free(&p);
+}
+END_TEST
+
 START_TEST(decode_gives_text_and_spans)
 {
     const char *s = "Tom is a good swimmer.";
@@ -374,6 +427,7 @@ static Suite *subword_suite(void)
     tcase_add_checked_fixture(tc, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(tc, encode_spans_cover_the_input_in_order);
     tcase_add_test(tc, decode_gives_text_and_spans);
+    tcase_add_test(tc, tokenize_gives_the_pieces_as_tokens);
     tcase_add_test(tc, decode_refuses_ids_out_of_range);
     tcase_add_test(tc, vocabulary_queries);
     tcase_add_test(tc, bytes_and_files_load_the_same_model);

@@ -21,8 +21,8 @@
 #define MAX_HEADER (100u * 1024 * 1024)
 #define META_KEY "__metadata__"
 
-static const char *const dtype_names[] = {"F32", "I32", "I64", "F64"};
-static const size_t dtype_sizes[] = {4, 4, 8, 8};
+static const char *const dtype_names[] = {"F32", "I32", "I64", "F64", "U8"};
+static const size_t dtype_sizes[] = {4, 4, 8, 8, 1};
 #define NDTYPES (sizeof dtype_sizes / sizeof dtype_sizes[0])
 
 const char *loom_st_dtype_name(loom_st_dtype dtype)
@@ -187,7 +187,7 @@ static void layout(const loom_st_writer *w, size_t *order, uint64_t *begin)
 {
     size_t k = 0;
     uint64_t off = 0;
-    for (size_t size = 8; size >= 4; size /= 2)
+    for (size_t size = 8; size >= 1; size /= 2)
         for (size_t i = 0; i < w->n; i++)
             if (dtype_sizes[w->t[i].dtype] == size) {
                 order[k++] = i;

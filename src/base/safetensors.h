@@ -16,7 +16,8 @@ typedef enum {
     LOOM_ST_F32 = 0, /* "F32" */
     LOOM_ST_I32 = 1, /* "I32" */
     LOOM_ST_I64 = 2, /* "I64" */
-    LOOM_ST_F64 = 3  /* "F64" */
+    LOOM_ST_F64 = 3, /* "F64" */
+    LOOM_ST_U8 = 4   /* "U8": bytes (an embedded file, such as a subword model) */
 } loom_st_dtype;
 
 /* ---- writing ---- */

@@ -18,6 +18,7 @@ extern "C" {
 #include "base/progress.h"
 #include "base/reader.h"
 #include "base/writer.h"
+#include "text/tokenizer.h"
 
 typedef struct loom_subword loom_subword;
 
@@ -123,6 +124,21 @@ int loom_subword_decode(const loom_subword *sw, const int32_t *ids, size_t n, lo
  * vocabulary does not hold decodes as <unk> does. */
 int loom_subword_decode_pieces(const loom_subword *sw, const char *const *pieces,
                                const size_t *lens, size_t n, loom_pieces *out);
+
+/* ---- pieces as tokens (src/text/subword_stream.c) ---- */
+
+/* Segments one sentence and calls on_token for each piece's text, as
+ * loom_tokenize_string calls it for words (tokenizer.h), so that the
+ * callers of the tokenizer read pieces the same way. A piece holding white
+ * space (a model made without SentencePiece's escaping of it) is
+ * LOOM_EFORMAT: pieces must stay one token each in files of pieces. */
+int loom_subword_tokenize(const loom_subword *sw, const char *s, size_t n, loom_token_fn on_token,
+                          void *ctx);
+
+/* 1 when a piece begins a word: it starts with U+2581 "▁" (the first piece
+ * of a sentence always does unless the text began with a non-space that
+ * SentencePiece kept glued, which the caller treats as a start too). */
+int loom_subword_piece_starts_word(const char *piece, size_t len);
 
 /* ---- whole inputs (src/text/subword_stream.c) ---- */
 

@@ -160,3 +160,28 @@ int loom_subword_decode_stream(const loom_subword *sw, loom_reader *r, loom_writ
     loom_pieces_free(&p);
     return rc < 0 ? rc : 0;
 }
+
+int loom_subword_tokenize(const loom_subword *sw, const char *s, size_t n, loom_token_fn on_token,
+                          void *ctx)
+{
+    loom_pieces p = {0};
+    int rc = loom_subword_encode(sw, s, n, &p);
+    for (size_t i = 0; i < p.n && rc == 0; i++) {
+        const loom_piece *pc = &p.v[i];
+        for (size_t k = 0; k < pc->piece_len && rc == 0; k++)
+            if (strchr(" \t\n\r\v\f", pc->piece[k]) && pc->piece[k])
+                rc = loom_error(LOOM_EFORMAT,
+                                "piece %zu of the sentence holds white space (a subword model "
+                                "that does not escape it cannot segment tokens)",
+                                i + 1);
+        if (rc == 0)
+            rc = on_token(ctx, pc->piece, pc->piece_len);
+    }
+    loom_pieces_free(&p);
+    return rc;
+}
+
+int loom_subword_piece_starts_word(const char *piece, size_t len)
+{
+    return len >= 3 && memcmp(piece, "\xe2\x96\x81", 3) == 0;
+}
