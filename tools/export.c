@@ -1,0 +1,99 @@
+/* loom export: writes a sequence model as ONNX graphs with the JSON that
+ * a runtime loop needs (src/export/seq_onnx.h). This file parses options. */
+#include "config.h"
+#include "cli.h"
+#include "base/error.h"
+#include "export/seq_onnx.h"
+#include "seq/model_file.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: loom export MODEL -o DIR [OPTIONS]\n"
+    "\n"
+    "Writes the sequence model MODEL (from loom seq2seq) as ONNX files that run in\n"
+    "onnxruntime or any ONNX runtime, in the directory DIR (which must not exist or\n"
+    "be empty; it appears complete or not at all):\n"
+    "  encoder.onnx       src_ids, src_lens -> enc, keys, mask, h0 (c0 for LSTM)\n"
+    "  decoder_step.onnx  prev, h (c), enc, keys, mask -> logp, h_out (c_out), attn\n"
+    "  vocab.json         both vocabularies, special ids, tokenizer options\n"
+    "  interface.json     each graph's inputs and outputs (names, dtypes, shapes with\n"
+    "                     symbolic dimensions), the model's sizes, the search's rules\n"
+    "The graphs are dynamic in batch and lengths; the search (greedy or beam) is the\n"
+    "caller's loop, as interface.json describes. GRU and LSTM models with any\n"
+    "attention, bidirectional and stacked encoders are exported; another cell is\n"
+    "refused with the option it cannot express, and nothing is written.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR       the directory to write (required)\n"
+    "      --step-cell op|unrolled  the decoder step's cell as ONNX's GRU/LSTM\n"
+    "                         operator (default) or as MatMul/Sigmoid/Tanh nodes\n"
+    "  -q, --quiet            no closing summary\n"
+    "      --progress         accepted for symmetry (export is quick)\n"
+    "  -h, --help             this help\n"
+    "\n"
+    "example:\n"
+    "  loom export tests/fixtures/seq/reverse.loom -o reverse-onnx\n";
+
+enum { OPT_STEP_CELL = 0x2000 };
+
+static int run_export(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
+                                             {"step-cell", required_argument, 0, OPT_STEP_CELL},
+                                             CLI_COMMON_LONGOPTS,
+                                             {0, 0, 0, 0}};
+    const char *out = NULL;
+    int quiet = 0, c;
+    loom_export_opts o;
+    loom_export_opts_default(&o);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "ho:q", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            out = optarg;
+            break;
+        case OPT_STEP_CELL: {
+            int k = cli_choice("export", "step-cell", optarg, loom_export_cell_names);
+            if (k < 0)
+                return CLI_EXIT_USAGE;
+            o.step_cell = (loom_export_cell)k;
+            break;
+        }
+        case CLI_OPT_HELP:
+            return cli_help("export");
+        case CLI_OPT_QUIET:
+            quiet = 1;
+            break;
+        case CLI_OPT_PROGRESS:
+            break;
+        default:
+            return cli_bad_option("export", argc, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("export", "expects one MODEL, not %d file names", argc - optind);
+    if (!out || !*out)
+        return cli_usage("export", "needs -o DIR");
+    const char *model = argv[optind];
+    if (cli_inputs(argv + optind, 1))
+        return CLI_EXIT_ERROR;
+    loom_seq_bundle b;
+    memset(&b, 0, sizeof b);
+    int rc = loom_seq_file_load(&b, model, NULL);
+    if (!rc)
+        rc = loom_export_seq(&b, model, out, &o);
+    loom_seq_bundle_free(&b);
+    if (rc)
+        return cli_fail();
+    if (!quiet)
+        fprintf(stderr,
+                "loom export: wrote %s/{encoder.onnx,decoder_step.onnx,interface.json,"
+                "vocab.json}\n",
+                out);
+    return CLI_EXIT_OK;
+}
+
+const cli_command cmd_export = {"export", run_export, "write a sequence model as ONNX graphs",
+                                help};
