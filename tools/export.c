@@ -29,19 +29,29 @@ static const char help[] =
     "  -o, --output DIR       the directory to write (required)\n"
     "      --step-cell op|unrolled  the decoder step's cell as ONNX's GRU/LSTM\n"
     "                         operator (default) or as MatMul/Sigmoid/Tanh nodes\n"
+    "      --web              also the page that translates in a browser, entirely\n"
+    "                         client-side, with onnxruntime-web: index.html and\n"
+    "                         loom-onnx.js (serve DIR over HTTP and open it)\n"
+    "      --ort-web DIST     copy onnxruntime-web's WebAssembly build (ort.wasm.min.js,\n"
+    "                         ort-wasm-simd-threaded.{mjs,wasm}) from DIST, e.g.\n"
+    "                         tests/onnx/node_modules/onnxruntime-web/dist (implies\n"
+    "                         --web); without it the page loads them from jsDelivr\n"
     "  -q, --quiet            no closing summary\n"
     "      --progress         accepted for symmetry (export is quick)\n"
     "  -h, --help             this help\n"
     "\n"
     "example:\n"
-    "  loom export tests/fixtures/seq/reverse.loom -o reverse-onnx\n";
+    "  loom export tests/fixtures/seq/reverse.loom -o reverse-onnx\n"
+    "  loom export tests/fixtures/seq/reverse.loom -o reverse-web --web\n";
 
-enum { OPT_STEP_CELL = 0x2000 };
+enum { OPT_STEP_CELL = 0x2000, OPT_WEB, OPT_ORT_WEB };
 
 static int run_export(int argc, char **argv)
 {
     static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
                                              {"step-cell", required_argument, 0, OPT_STEP_CELL},
+                                             {"web", no_argument, 0, OPT_WEB},
+                                             {"ort-web", required_argument, 0, OPT_ORT_WEB},
                                              CLI_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     const char *out = NULL;
@@ -61,6 +71,13 @@ static int run_export(int argc, char **argv)
             o.step_cell = (loom_export_cell)k;
             break;
         }
+        case OPT_WEB:
+            o.web = 1;
+            break;
+        case OPT_ORT_WEB:
+            o.ort_web = optarg;
+            o.web = 1;
+            break;
         case CLI_OPT_HELP:
             return cli_help("export");
         case CLI_OPT_QUIET:

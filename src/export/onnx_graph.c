@@ -229,7 +229,8 @@ static Onnx__TensorProto *tensor(og *g, const char *name, const int64_t *dims, i
         name = buf;
     }
     t->name = str(g, name);
-    memcpy(d, dims, nd * sizeof *d);
+    if (nd) /* a scalar has no dims (and dims may be NULL) */
+        memcpy(d, dims, nd * sizeof *d);
     t->n_dims = (size_t)nd, t->dims = d;
     t->has_data_type = 1, t->data_type = dtype;
     push(g, (void ***)&g->inits, &g->ninits, &g->capinits, t);

@@ -26,12 +26,15 @@
 #include "base/error.h"
 #include "base/writer.h"
 #include "export/onnx_graph.h"
+#include "export/web.h"
 
 const char *const loom_export_cell_names[] = {"op", "unrolled", NULL};
 
 void loom_export_opts_default(loom_export_opts *o)
 {
     o->step_cell = LOOM_EXPORT_CELL_OP;
+    o->web = 0;
+    o->ort_web = NULL;
 }
 
 /* What the graphs need to know of the model. */
@@ -576,6 +579,8 @@ int loom_export_seq(const loom_seq_bundle *b, const char *model_path, const char
                         json_pack("{s:o,s:o,s:o}", "special_ids", specials_json(), "source",
                                   side_json(b->vocab[0], &b->tok[0]), "target",
                                   side_json(b->vocab[1], &b->tok[1])));
+    if (!rc && o->web)
+        rc = loom_export_web(tmp, o->ort_web);
     if (!rc && rename(tmp, dir) != 0)
         rc = loom_error(LOOM_EIO, "%s: %s", dir, strerror(errno));
 done:

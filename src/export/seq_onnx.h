@@ -28,6 +28,8 @@ extern const char *const loom_export_cell_names[]; /* "op", "unrolled", NULL */
 
 typedef struct {
     loom_export_cell step_cell;
+    int web;             /* 1: also the browser page (export/web.h) */
+    const char *ort_web; /* onnxruntime-web's dist directory to copy from, or NULL */
 } loom_export_opts;
 
 void loom_export_opts_default(loom_export_opts *o);

@@ -76,6 +76,19 @@ for m in gru-bahdanau gru-dot gru-general gru-none gru-tied lstm-bahdanau lstm-d
     done
 done
 
+# the page's tokenizer (web/loom-onnx.js) against loom's: the Tatoeba test
+# split's both sides, the UDHR in 14 languages and the rules' hard cases
+if [ "$have_ort" = 1 ]; then
+    zcat "$LOOM_SRCDIR/corpus/tatoeba-eng-fra.test.tsv.gz" | tr '\t' '\n' >"$TMP/tok-in"
+    cat "$FIXTURES"/text/udhr-*.txt >>"$TMP/tok-in"
+    printf "Stra\303\237e caf\303\251 \357\254\201ne \357\274\222 don't l\342\200\231homme 3.14 1,000\n" >>"$TMP/tok-in"
+    printf "hi!!! \360\237\221\215\360\237\217\275 x-y \316\243\316\237\316\246\316\237\316\243.\n" >>"$TMP/tok-in"
+    "$LOOM" tokenize "$TMP/tok-in" -q >"$TMP/tok.loom"
+    node "$CHECK" tokenize "$TMP/tok-in" >"$TMP/tok.js"
+    expect_same "loom-onnx.js tokenizes $(wc -l <"$TMP/tok-in") lines as loom tokenize does" \
+        "$TMP/tok.loom" "$TMP/tok.js"
+fi
+
 # an option the exporter cannot express: refused by name, nothing written
 expect_status "elman model refused, exit 1" 1 "$LOOM" export "$SEQ/equiv-elman-bahdanau.loom" \
     -o "$TMP/elman"

@@ -10,6 +10,9 @@
 //       compares with `loom translate`'s lines: identical, or a tie (the
 //       two hypotheses' scores under the exported model within --tol),
 //       or different (a failure).
+//   node check.js tokenize FILE
+//       prints loom-onnx.js's tokens of each line, space-separated, as
+//       `loom tokenize FILE` does (loom's default options).
 //   node check.js run DIR SOURCES [--beam K] [--batch N]
 //       prints the translations and, on stderr, the CPU seconds of the
 //       decoding (for scripts/bench-onnx).
@@ -18,7 +21,7 @@
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
-const { Translator, score } = require(path.join(__dirname, '..', '..', 'web', 'loom-onnx.js'));
+const { Translator, score, tokenize } = require(path.join(__dirname, '..', '..', 'web', 'loom-onnx.js'));
 
 function opt(args, name, def) {
   const i = args.indexOf(name);
@@ -122,6 +125,12 @@ async function main() {
   const args = process.argv.slice(2);
   const cmd = args[0],
     dir = args[1];
+  if (cmd === 'tokenize') {
+    const out = fs.readFileSync(args[1], 'utf8').split('\n');
+    if (out[out.length - 1] === '') out.pop();
+    process.stdout.write(out.map((l) => tokenize(l, {}).join(' ')).join('\n') + '\n');
+    return;
+  }
   const tol = Number(opt(args, '--tol', '1e-4'));
   const K = Number(opt(args, '--beam', '1'));
   const tr = await load(dir, Number(opt(args, '--threads', '1')));
