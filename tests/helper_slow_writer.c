@@ -1,7 +1,13 @@
 /* Test helper: writes `megabytes` MB to PATH through loom's atomic writer,
  * pausing `pause_ms` between megabytes, so a test can kill it half-way. */
 #include "config.h"
-#include "loom.h"
+#include "base/alloc.h"
+#include "base/error.h"
+#include "base/progress.h"
+#include "base/reader.h"
+#include "base/rng.h"
+#include "base/safetensors.h"
+#include "base/writer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,13 @@
  * input), the atomic writer, the arena, the growable array, the string
  * hash, the thread fan-out and the RNG. */
 #include "config.h"
-#include "loom.h"
+#include "base/alloc.h"
+#include "base/error.h"
+#include "base/progress.h"
+#include "base/reader.h"
+#include "base/rng.h"
+#include "base/safetensors.h"
+#include "base/writer.h"
 
 #include "base/hash.h"
 #include "base/parallel.h"

@@ -2,7 +2,9 @@
  * subcommand lives in tools/<name>.c; this file only finds it. */
 #include "config.h"
 #include "commands.h"
-#include "loom.h"
+#include "base/error.h"
+#include "base/writer.h"
+#include "core/blas.h"
 #include "base/dist.h"
 #include "core/vmath.h"
 

@@ -4,8 +4,7 @@ libloom_la_SOURCES += \
 	src/base/progress.c src/base/rng.c src/base/safetensors.c \
 	src/base/parallel.c src/base/dist.c
 
-loombaseincdir = $(includedir)/loom/base
-loombaseinc_HEADERS = \
+noinst_HEADERS += \
 	src/base/error.h src/base/alloc.h src/base/reader.h src/base/writer.h \
 	src/base/progress.h src/base/rng.h src/base/safetensors.h
 # internal: built into the library, not installed

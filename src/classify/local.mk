@@ -2,8 +2,7 @@
 # `loom classify`.
 libloom_la_SOURCES += src/classify/data.c src/classify/model.c src/classify/cnn.c \
 	src/classify/train.c src/classify/eval.c
-loomclassifyincdir = $(includedir)/loom/classify
-loomclassifyinc_HEADERS = src/classify/data.h src/classify/model.h src/classify/cnn.h \
+noinst_HEADERS += src/classify/data.h src/classify/model.h src/classify/cnn.h \
 	src/classify/train.h src/classify/eval.h
 loom_SOURCES += tools/classify.c
 check_PROGRAMS += tests/test_classify

@@ -7,8 +7,7 @@ libloom_la_SOURCES += \
 	src/core/embedding.c src/core/conv1d.c src/core/dropout.c src/core/loss.c \
 	src/core/optim.c src/core/concat.c
 
-loomcoreincdir = $(includedir)/loom/core
-loomcoreinc_HEADERS = \
+noinst_HEADERS += \
 	src/core/blas.h src/core/param.h src/core/dense.h src/core/activation.h \
 	src/core/embedding.h src/core/conv1d.h src/core/dropout.h src/core/loss.h \
 	src/core/optim.h src/core/concat.h
@@ -25,7 +24,7 @@ tests_helper_params_save_LDADD = libloom.la
 # core B: recurrent layers and attention
 libloom_la_SOURCES += src/core/rnn.c src/core/attention.c src/core/vmath.c src/core/smallgemm.c \
 	src/core/attn_rnn.c
-loomcoreinc_HEADERS += src/core/rnn.h src/core/attention.h src/core/attn_rnn.h
+noinst_HEADERS += src/core/rnn.h src/core/attention.h src/core/attn_rnn.h
 noinst_HEADERS += src/core/vmath.h src/core/smallmm.h
 check_PROGRAMS += tests/test_rnn
 TESTS += tests/test_rnn
@@ -66,7 +65,7 @@ EXTRA_DIST += tests/e2e/test_blas.sh
 
 # the mean of a bag of embedding rows (fastText's input layer; src/classify)
 libloom_la_SOURCES += src/core/bag.c
-loomcoreinc_HEADERS += src/core/bag.h
+noinst_HEADERS += src/core/bag.h
 check_PROGRAMS += tests/test_bag
 TESTS += tests/test_bag
 EXTRA_DIST += tests/fixtures/core/make_bag_fixtures.py tests/fixtures/core/bag.safetensors
@@ -77,7 +76,7 @@ tests_test_bag_LDADD = $(TEST_LIBS)
 # convolution + max-pool over time on packed sequences, with a backward
 # pass through the maxima only (src/classify's CNN)
 libloom_la_SOURCES += src/core/convpool.c
-loomcoreinc_HEADERS += src/core/convpool.h
+noinst_HEADERS += src/core/convpool.h
 check_PROGRAMS += tests/test_convpool
 TESTS += tests/test_convpool
 tests_test_convpool_SOURCES = tests/test_convpool.c

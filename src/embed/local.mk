@@ -3,8 +3,7 @@
 # (The word2vec trainer has its own fragment, train.mk.)
 libloom_la_SOURCES += src/embed/vectors.c src/embed/query.c src/embed/eval.c
 
-loomembedioincdir = $(includedir)/loom/embed
-loomembedioinc_HEADERS = src/embed/vectors.h src/embed/query.h src/embed/eval.h
+noinst_HEADERS += src/embed/vectors.h src/embed/query.h src/embed/eval.h
 
 loom_SOURCES += tools/veccli.c tools/nearest.c tools/analogy.c tools/eval.c tools/convert.c tools/info.c
 noinst_HEADERS += tools/veccli.h

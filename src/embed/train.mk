@@ -2,8 +2,7 @@
 libloom_la_SOURCES += src/embed/word2vec.c src/embed/hogbatch.c src/embed/sampling.c \
 	src/embed/huffman.c src/embed/shards.c
 
-loomembedtrainincdir = $(includedir)/loom/embed
-loomembedtraininc_HEADERS = src/embed/word2vec.h
+noinst_HEADERS += src/embed/word2vec.h
 noinst_HEADERS += src/embed/hogbatch.h src/embed/sampling.h src/embed/huffman.h \
 	src/embed/shards.h
 

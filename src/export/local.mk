@@ -20,8 +20,7 @@ src/export/web_files.c: $(LOOM_WEB_FILES) $(srcdir)/src/export/embed-files.sh
 libloom_la_SOURCES += src/export/onnx_graph.c src/export/seq_onnx.c src/export/web.c
 noinst_HEADERS += src/export/onnx_graph.h src/export/web.h
 EXTRA_DIST += src/export/embed-files.sh web/index.html
-loomexportincdir = $(includedir)/loom/export
-loomexportinc_HEADERS = src/export/seq_onnx.h
+noinst_HEADERS += src/export/seq_onnx.h
 loom_SOURCES += tools/export.c
 
 # tests: every fixture model exported, checked by onnx.checker and run in

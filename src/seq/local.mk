@@ -2,8 +2,7 @@
 
 # bleu and chrF (corpus BLEU-4 and chrF as sacreBLEU; `loom bleu`)
 libloom_la_SOURCES += src/seq/bleu.c
-loomseqbleuincdir = $(includedir)/loom/seq
-loomseqbleuinc_HEADERS = src/seq/bleu.h
+noinst_HEADERS += src/seq/bleu.h
 loom_SOURCES += tools/bleu.c
 check_PROGRAMS += tests/test_bleu
 TESTS += tests/test_bleu tests/e2e/test_bleu.sh tests/e2e/test_tatoeba_corpus.sh
@@ -16,8 +15,7 @@ tests_test_bleu_LDADD = $(TEST_LIBS)
 # `loom seq2seq`, `loom translate`
 libloom_la_SOURCES += src/seq/data.c src/seq/model.c src/seq/model_file.c src/seq/options.c \
 	src/seq/train.c src/seq/run.c src/seq/decode.c src/seq/transfer.c src/seq/translator.c
-loomseqincdir = $(includedir)/loom/seq
-loomseqinc_HEADERS = src/seq/data.h src/seq/model.h src/seq/model_file.h src/seq/options.h \
+noinst_HEADERS += src/seq/data.h src/seq/model.h src/seq/model_file.h src/seq/options.h \
 	src/seq/train.h src/seq/decode.h src/seq/transfer.h src/seq/translator.h
 loom_SOURCES += tools/seq2seq.c tools/translate.c tools/seq_info.c
 check_PROGRAMS += tests/test_seq

@@ -3,8 +3,7 @@
 libloom_la_SOURCES += src/serve/request.c src/serve/metrics.c src/serve/batcher.c \
 	src/serve/server.c src/serve/vectors.c src/serve/texts.c src/serve/page.c \
 	src/serve/translate.c
-loomserveincdir = $(includedir)/loom/serve
-loomserveinc_HEADERS = src/serve/server.h src/serve/request.h
+noinst_HEADERS += src/serve/server.h src/serve/request.h
 noinst_HEADERS += src/serve/internal.h src/serve/batcher.h src/serve/metrics.h
 loom_SOURCES += tools/serve.c
 TESTS += tests/e2e/test_serve.sh

@@ -2,8 +2,7 @@
 libloom_la_SOURCES += src/text/tokenizer.c src/text/vocab.c src/text/subword.cc \
 	src/text/subword_stream.c
 
-loomtextincdir = $(includedir)/loom/text
-loomtextinc_HEADERS = src/text/tokenizer.h src/text/vocab.h src/text/subword.h
+noinst_HEADERS += src/text/tokenizer.h src/text/vocab.h src/text/subword.h
 
 loom_SOURCES += tools/tokflags.c tools/tokenize.c tools/vocab.c tools/subword.c
 noinst_HEADERS += tools/tokflags.h
