@@ -1,6 +1,7 @@
 /* Tests for src/core (core A): BLAS wrappers, parameter sets and
  * initialisers, dense (and its block variant), concatenation, activations, embedding, conv1d +
- * pooling, dropout, losses, optimizers and schedules.
+ * pooling, dropout, losses, optimizers and schedules, and selection over a
+ * row (argmax, top-k).
  *
  * Two kinds of evidence for every layer and loss:
  *  - gradient checks: the analytic backward against central finite
@@ -35,6 +36,7 @@
 #include "core/loss.h"
 #include "core/optim.h"
 #include "core/param.h"
+#include "core/select.h"
 
 #include <check.h>
 #include <math.h>
@@ -1396,6 +1398,111 @@ START_TEST(test_lr_schedules)
 }
 END_TEST
 
+/* ---- selection over a row (core/select.h) ---- */
+
+START_TEST(test_argmax_first_of_ties)
+{
+    float x[] = {1.0f, 3.0f, -2.0f, 3.0f, 0.5f};
+    ck_assert_int_eq(loom_argmax(x, 5), 1);
+    ck_assert_int_eq(loom_argmax(x, 1), 0);
+    ck_assert_int_eq(loom_argmax(NULL, 0), 0);
+    float y[] = {-INFINITY, -INFINITY, -1e30f};
+    ck_assert_int_eq(loom_argmax(y, 3), 2);
+    ck_assert_int_eq(loom_argmax(y, 2), 0);
+    float z[] = {0.0f, NAN, -1.0f, 2.0f, NAN};
+    ck_assert_int_eq(loom_argmax(z, 5), 3); /* a NaN never wins after x[0] */
+    /* against a plain scan on rows with many equal values */
+    for (int trial = 0; trial < 200; trial++) {
+        int n = 1 + (int)loom_rng_below(&test_rng, 300);
+        float r[300];
+        for (int i = 0; i < n; i++)
+            r[i] = (float)loom_rng_below(&test_rng, 7);
+        int want = 0;
+        for (int i = 0; i < n; i++)
+            if (r[i] > r[want] || (r[i] == r[want] && i < want))
+                want = i;
+        ck_assert_int_eq(loom_argmax(r, n), want);
+    }
+}
+END_TEST
+
+/* The reference top-k: all scores sorted by score, best first, the earlier
+ * offered first among equals (a stable sort), cut to k. */
+typedef struct {
+    float score;
+    int order, id;
+} ref_entry;
+
+static int ref_better_first(const void *pa, const void *pb)
+{
+    const ref_entry *a = pa, *b = pb;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return (a->order > b->order) - (a->order < b->order);
+}
+
+START_TEST(test_topk_is_stable_sorted_prefix)
+{
+    enum { MAXN = 500, MAXK = 12 };
+    static float x[MAXN];
+    static ref_entry ref[3 * MAXN];
+    for (int trial = 0; trial < 300; trial++) {
+        int n = 1 + (int)loom_rng_below(&test_rng, MAXN),
+            k = 1 + (int)loom_rng_below(&test_rng, MAXK);
+        int rows = 1 + (int)loom_rng_below(&test_rng, 3), nref = 0;
+        loom_scored top[MAXK], pieces[MAXK];
+        int have = 0, have_p = 0;
+        for (int row = 0; row < rows; row++) {
+            /* small integers, so that many scores tie; the row's offset as
+             * the beam's cumulative score */
+            for (int i = 0; i < n; i++)
+                x[i] = (float)loom_rng_below(&test_rng, trial % 2 ? 5 : 1000) - 2.0f;
+            float add = (float)loom_rng_below(&test_rng, 3) * 0.5f;
+            for (int i = 0; i < n; i++)
+                ref[nref] = (ref_entry){x[i] + add, nref, row * MAXN + i}, nref++;
+            loom_topk_offer(top, &have, k, x, n, add, row * MAXN);
+            /* the same row offered in two pieces */
+            int cut = (int)loom_rng_below(&test_rng, (uint32_t)n + 1);
+            loom_topk_offer(pieces, &have_p, k, x, cut, add, row * MAXN);
+            loom_topk_offer(pieces, &have_p, k, x + cut, n - cut, add, row * MAXN + cut);
+        }
+        qsort(ref, nref, sizeof *ref, ref_better_first);
+        int want = nref < k ? nref : k;
+        ck_assert_int_eq(have, want);
+        ck_assert_int_eq(have_p, want);
+        for (int j = 0; j < want; j++) {
+            ck_assert_float_eq(top[j].score, ref[j].score);
+            ck_assert_int_eq(top[j].id, ref[j].id);
+            ck_assert_float_eq(pieces[j].score, ref[j].score);
+            ck_assert_int_eq(pieces[j].id, ref[j].id);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_topk_full_list_rejects_equal_score)
+{
+    float x[] = {2.0f, 1.0f, 2.0f, 3.0f, 1.0f, -INFINITY};
+    loom_scored top[2];
+    int have = 0;
+    loom_topk_offer(top, &have, 2, x, 6, 1.0f, 10);
+    ck_assert_int_eq(have, 2);
+    ck_assert_int_eq(top[0].id, 13);
+    ck_assert_float_eq(top[0].score, 4.0f);
+    ck_assert_int_eq(top[1].id, 10);
+    ck_assert_float_eq(top[1].score, 3.0f);
+    /* an offer that only equals the last entry does not displace it */
+    float y = 2.0f;
+    loom_topk_offer(top, &have, 2, &y, 1, 1.0f, 99);
+    ck_assert_int_eq(top[1].id, 10);
+    /* a short row fills the list only as far as it goes */
+    have = 0;
+    loom_topk_offer(top, &have, 2, x + 5, 1, 0.0f, 0);
+    ck_assert_int_eq(have, 1);
+    ck_assert_int_eq(top[0].id, 0);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -1433,6 +1540,9 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_optim_state_resume_is_exact);
     tcase_add_test(tc, test_unfrozen_param_starts_fresh_after_load);
     tcase_add_test(tc, test_lr_schedules);
+    tcase_add_test(tc, test_argmax_first_of_ties);
+    tcase_add_test(tc, test_topk_is_stable_sorted_prefix);
+    tcase_add_test(tc, test_topk_full_list_rejects_equal_score);
     suite_add_tcase(s, tc);
     /* the vector paths below the CPU's own level (Check runs each test in
      * a process of its own, which decides its level after the fixture) */

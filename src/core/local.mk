@@ -5,12 +5,12 @@
 libloom_la_SOURCES += \
 	src/core/blas.c src/core/param.c src/core/dense.c src/core/activation.c \
 	src/core/embedding.c src/core/conv1d.c src/core/dropout.c src/core/loss.c \
-	src/core/optim.c src/core/concat.c
+	src/core/optim.c src/core/concat.c src/core/select.c
 
 noinst_HEADERS += \
 	src/core/blas.h src/core/param.h src/core/dense.h src/core/activation.h \
 	src/core/embedding.h src/core/conv1d.h src/core/dropout.h src/core/loss.h \
-	src/core/optim.h src/core/concat.h
+	src/core/optim.h src/core/concat.h src/core/select.h
 
 check_PROGRAMS += tests/test_safetensors tests/helper_params_save
 TESTS += tests/test_safetensors tests/e2e/test_safetensors_python.sh

@@ -12,6 +12,7 @@
 #include "base/alloc.h"
 #include "base/error.h"
 #include "core/blas.h"
+#include "core/select.h"
 
 void loom_seq_decode_defaults(loom_seq_decode_opts *o)
 {
@@ -112,32 +113,28 @@ static int rebuild(const history *h, const ending *e, loom_seq_hyp *out)
     return 0;
 }
 
-/* Top `k` (cum, row, token) candidates kept sorted, best first. */
-typedef struct {
-    float cum;
-    int row, tok;
-} cand;
+/* The ids a search may produce are every target id from <unk> on but <s>:
+ * two ranges of a row of log-probabilities, [<unk>, <s>) and (<s>, V),
+ * taken in id order. */
+_Static_assert(LOOM_UNK < LOOM_BOS && LOOM_BOS < LOOM_EOS, "the special ids' order");
+#define FIRST LOOM_UNK
+#define AFTER_BOS (LOOM_BOS + 1)
 
-static void cand_push(cand *c, int *n, int k, float cum, int row, int tok)
+/* Greedy search for one row: the best word, the lowest id on ties. */
+static int best_word(const float *lp, int V)
 {
-    if (*n == k && cum <= c[k - 1].cum)
-        return;
-    int i = *n < k ? (*n)++ : k - 1;
-    while (i > 0 && c[i - 1].cum < cum) {
-        c[i] = c[i - 1];
-        i--;
-    }
-    c[i] = (cand){cum, row, tok};
+    int a = FIRST + loom_argmax(lp + FIRST, LOOM_BOS - FIRST);
+    int b = AFTER_BOS + loom_argmax(lp + AFTER_BOS, V - AFTER_BOS);
+    return lp[b] > lp[a] ? b : a;
 }
 
-/* Greedy search for the lane row r: takes the best token. */
-static int argmax_token(const float *lp, int V)
+/* Beam search: offers beam row k's words, scored cum + log p, to the top
+ * list; an entry's id is k * V + the word. */
+static void offer_words(loom_scored *top, int *have, int ntop, const float *lp, int V, float cum,
+                        int k)
 {
-    int best = LOOM_UNK;
-    for (int v = LOOM_UNK; v < V; v++)
-        if (v != LOOM_BOS && lp[v] > lp[best])
-            best = v;
-    return best;
+    loom_topk_offer(top, have, ntop, lp + FIRST, LOOM_BOS - FIRST, cum, k * V + FIRST);
+    loom_topk_offer(top, have, ntop, lp + AFTER_BOS, V - AFTER_BOS, cum, k * V + AFTER_BOS);
 }
 
 /* The models a search steps, each with its workspace. */
@@ -219,7 +216,7 @@ static int search(const ensemble *en, const int *const *src, const int *lens, in
     int *sprev = loom_malloc(R, sizeof(int)), *slot = loom_malloc(n, sizeof(int));
     char *active = loom_calloc(3 * (size_t)n, 1), *lane_on = active + n, *finished = active + 2 * n;
     int *beam_ends = loom_calloc(n, sizeof(int));
-    cand *cands = loom_malloc(2 * (size_t)K, sizeof(cand));
+    loom_scored *cands = loom_malloc(2 * (size_t)K, sizeof *cands);
     if (!h->tok || !h->par || (align && (!h->wts || !wts)) || !logp || !cum || !ncum || !prev ||
         !from || !sprev || !slot || !active || !beam_ends || !cands) {
         rc = LOOM_ENOMEM;
@@ -257,7 +254,7 @@ static int search(const ensemble *en, const int *const *src, const int *lens, in
             if (finished[i])
                 continue;
             if (lane_on[i]) {
-                int r = r0 + K, v = argmax_token(logp + (size_t)(q0 + K) * V, V);
+                int r = r0 + K, v = best_word(logp + (size_t)(q0 + K) * V, V);
                 float c = cum[r] + logp[(size_t)(q0 + K) * V + v];
                 tok[r] = v;
                 if (v == LOOM_EOS) {
@@ -271,27 +268,25 @@ static int search(const ensemble *en, const int *const *src, const int *lens, in
             }
             if (active[i]) {
                 int nc = 0, live = 0;
-                for (int k = 0; k < K; k++) {
-                    if (cum[r0 + k] == -INFINITY)
-                        continue;
-                    const float *lp = logp + (size_t)(q0 + k) * V;
-                    for (int v = LOOM_UNK; v < V; v++)
-                        if (v != LOOM_BOS)
-                            cand_push(cands, &nc, 2 * K, cum[r0 + k] + lp[v], r0 + k, v);
-                }
+                for (int k = 0; k < K; k++)
+                    if (cum[r0 + k] != -INFINITY)
+                        offer_words(cands, &nc, 2 * K, logp + (size_t)(q0 + k) * V, V, cum[r0 + k],
+                                    k);
                 for (int c = 0; c < nc && live < K; c++) {
-                    if (cands[c].tok == LOOM_EOS) {
+                    int k = cands[c].id / V, v = cands[c].id % V;
+                    float cc = cands[c].score;
+                    if (v == LOOM_EOS) {
                         if (c < K) { /* only an </s> inside the top K ends a hypothesis */
-                            rc |= ending_add(&ends[i], t, cands[c].row, 1, cands[c].cum,
-                                             loom_seq_score(cands[c].cum, t + 1, alpha));
+                            rc |= ending_add(&ends[i], t, r0 + k, 1, cc,
+                                             loom_seq_score(cc, t + 1, alpha));
                             beam_ends[i]++;
                         }
                         continue;
                     }
-                    par[r0 + live] = cands[c].row;
-                    from[q0 + live] = q0 + (cands[c].row - r0);
-                    tok[r0 + live] = cands[c].tok;
-                    ncum[r0 + live] = cands[c].cum;
+                    par[r0 + live] = r0 + k;
+                    from[q0 + live] = q0 + k;
+                    tok[r0 + live] = v;
+                    ncum[r0 + live] = cc;
                     live++;
                 }
                 if (beam_ends[i] >= K || live == 0) {
@@ -448,10 +443,7 @@ done:
 
 int loom_seq_align_argmax(const float *row, int src_len)
 {
-    int best = 0;
-    for (int j = 1; j < src_len; j++)
-        best = row[j] > row[best] ? j : best;
-    return best;
+    return loom_argmax(row, src_len);
 }
 
 void loom_seq_hard_align(const loom_seq_hyp *h, int *out)
