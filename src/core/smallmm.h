@@ -12,8 +12,15 @@
  * row strides ldx, ldw, ldy (smallgemm.c): W is read once for all rows,
  * without the packing that makes sgemm slow on few rows (beam search: 30%
  * faster at beam 5). Other shapes, or a machine without AVX2 and FMA, go
- * to loom_gemm. One row stays with sgemv, which is faster still there. */
+ * to loom_gemm. One row stays with sgemv, which is faster still there.
+ * Only for a W of at most LOOM_MM_ROWS_MAX_W floats (1 MB, the hidden
+ * layers' products): the kernel walks W's rows down 8 or 16 columns at a
+ * time, so for an output layer (320 x 8,000 floats) each of its K loads is
+ * on another page and W comes from memory once per 8 rows; there sgemm's
+ * packing is cheaper (greedy decoding at batch 16 took 3-4x the CPU, beam 5
+ * at batch 1 twice as much). */
 #define LOOM_MM_ROWS_MAX 16
+#define LOOM_MM_ROWS_MAX_W (256 * 1024)
 void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta,
                   float *Y, int ldy);
 /* 1 when loom_mm_rows has its fast kernel on this machine. */
@@ -25,7 +32,8 @@ static inline void loom_mm_ldx(int M, int N, int K, const float *X, int ldx, con
 {
     if (M == 1)
         loom_gemv(LOOM_TRANS, K, N, 1.0f, W, N, X, beta, Y);
-    else if (M <= LOOM_MM_ROWS_MAX && loom_mm_rows_fast())
+    else if (M <= LOOM_MM_ROWS_MAX && (size_t)K * (size_t)N <= LOOM_MM_ROWS_MAX_W &&
+             loom_mm_rows_fast())
         loom_mm_rows(M, N, K, X, ldx, W, N, beta, Y, N);
     else
         loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, ldx, W, N, beta, Y, N);
