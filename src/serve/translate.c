@@ -289,9 +289,15 @@ static void translate_group(loom_server *s, translate_state **g, int n)
             src[k] = g[i]->req.src[j];
             lens[k] = g[i]->req.lens[j];
         }
+    /* the translator decodes each batch on one thread: the gathered
+     * sentences are cut into a batch per thread (64 on 2 threads: two
+     * batches of 32 decoded at once, as sorted by length) */
+    loom_translate_opts o = g[0]->o;
+    size_t per = (total + (size_t)o.threads - 1) / (size_t)o.threads;
+    if (per < (size_t)o.batch)
+        o.batch = per > 0 ? (int)per : 1;
     if (rc == 0)
-        rc = loom_translator_translate_with(g[0]->m->translator, &g[0]->o, src, lens, (int)total,
-                                            out);
+        rc = loom_translator_translate_with(g[0]->m->translator, &o, src, lens, (int)total, out);
     loom_serve_metrics_batch(s->metrics, LOOM_SERVE_BATCH_TRANSLATE, total);
     size_t k = 0;
     for (int i = 0; i < n; i++) {
