@@ -2,7 +2,7 @@
  * bytes are read as training data in fastText's format and as
  * label<TAB>text (dictionary, then examples), and as a model file. Any
  * input must load or be refused with a message, never crash or read out
- * of bounds. Built and run by scripts/fuzz-classify. */
+ * of bounds. Built and run by scripts/fuzz. */
 #include "config.h"
 #include "base/error.h"
 #include "classify/data.h"

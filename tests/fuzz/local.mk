@@ -3,12 +3,12 @@
 # builds and runs them with the seeds in tests/fuzz/corpus/NAME/.
 FUZZ_TARGETS = tests/fuzz/fuzz_vectors tests/fuzz/fuzz_model tests/fuzz/fuzz_pairs \
 	tests/fuzz/fuzz_vocab tests/fuzz/fuzz_eval tests/fuzz/fuzz_tokenize tests/fuzz/fuzz_request \
-	tests/fuzz/fuzz_subword
+	tests/fuzz/fuzz_subword tests/fuzz/fuzz_classify
 if FUZZING
 noinst_PROGRAMS = $(FUZZ_TARGETS)
 endif
 FUZZ_LINK_LIBS = libloom.la $(ZLIB_LIBS) $(OPENBLAS_LIBS) $(UTF8PROC_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) \
-	-lm -lpthread
+	$(MPI_LIBS) $(PROTOBUF_C_LIBS) -lm -lpthread
 FUZZ_LINK_FLAGS = $(AM_LDFLAGS) -static -fsanitize=fuzzer
 # libloom holds C++ (src/text/subword.cc): the harnesses are linked by the
 # C++ compiler (clang++), as loom is (see Makefile.am).
@@ -44,4 +44,8 @@ tests_fuzz_fuzz_subword_SOURCES = tests/fuzz/fuzz_subword.c tests/fuzz/fuzz_util
 tests_fuzz_fuzz_subword_LDADD = $(FUZZ_LINK_LIBS)
 tests_fuzz_fuzz_subword_LDFLAGS = $(FUZZ_LINK_FLAGS)
 nodist_EXTRA_tests_fuzz_fuzz_subword_SOURCES = tools/cxxlink.cc
+tests_fuzz_fuzz_classify_SOURCES = tests/fuzz/fuzz_classify.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_classify_LDADD = $(FUZZ_LINK_LIBS)
+tests_fuzz_fuzz_classify_LDFLAGS = $(FUZZ_LINK_FLAGS)
+nodist_EXTRA_tests_fuzz_fuzz_classify_SOURCES = tools/cxxlink.cc
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/make-corpus
