@@ -31,6 +31,14 @@ static const char help[] =
     "      --min-count N      drop words seen fewer than N times (default 1)\n"
     "      --max-vocab N      keep at most N words per side (default 0: all)\n"
     "      --max-len N        drop pairs with a side over N tokens (default 50; 0: none)\n"
+    "subword units (SentencePiece .model files, from 'loom subword train'):\n"
+    "      --src-subword SPM, --tgt-subword SPM  read that side as the model's pieces:\n"
+    "                         training reads raw text, the vocabulary is the pieces\n"
+    "                         seen in training, the model file embeds SPM, and\n"
+    "                         'loom translate' reads and writes raw text (the\n"
+    "                         tokenizer options do not apply to that side)\n"
+    "      --joint-subword SPM  one model for both sides (with --tie-embeddings: one\n"
+    "                         vocabulary and one embedding table of pieces)\n"
     "model:\n"
     "      --cell gru|lstm|elman  recurrent cell of encoder and decoder (default gru);\n"
     "                         elman is the plain h = tanh(x U + h' W + b)\n"
@@ -96,7 +104,10 @@ static const char help[] =
     " -o en-fr.loom --epochs 1 --max-steps 50\n"
     "  loom embed corpus/sotu.txt.gz -o sotu.vec --dim 32 --epochs 1 --quiet && loom seq2seq"
     " corpus/tatoeba-eng-fra.train.tsv.gz -o en-fr.loom --src-vectors sotu.vec"
-    " --src-vocab-from-vectors 20000 --scale-vectors --freeze src --max-steps 10\n";
+    " --src-vocab-from-vectors 20000 --scale-vectors --freeze src --max-steps 10\n"
+    "  loom subword train tests/fixtures/subword/tatoeba.txt -o tatoeba.model --vocab-size 400 -q"
+    " && loom seq2seq corpus/tatoeba-eng-fra.valid.tsv.gz -o en-fr-sw.loom --joint-subword"
+    " tatoeba.model --tie-embeddings --max-steps 20\n";
 
 enum {
     OPT_TABLE = 0x3000, /* an option of the library's table, set by its name */
@@ -151,6 +162,9 @@ static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
                                          TABLE("max-steps", required_argument),
                                          TABLE("stop-at-exact", required_argument),
                                          TABLE("best-by", required_argument),
+                                         TABLE("src-subword", required_argument),
+                                         TABLE("tgt-subword", required_argument),
+                                         TABLE("joint-subword", required_argument),
                                          {"src-keep-case", no_argument, 0, OPT_SIDE + 0},
                                          {"tgt-keep-case", no_argument, 0, OPT_SIDE + 1},
                                          {"src-punct", required_argument, 0, OPT_SIDE + 2},

@@ -21,7 +21,10 @@ static const char help[] =
     "Translates each line of FILE (default stdin; .gz is read transparently)\n"
     "with a model written by 'loom seq2seq' and prints one line per input\n"
     "line: the output tokens joined by spaces. The model file carries its\n"
-    "vocabularies and tokenizer options; nothing else is needed.\n"
+    "vocabularies and tokenizer options; nothing else is needed. A model\n"
+    "trained on subword units (seq2seq --src-subword/--tgt-subword/--joint-subword)\n"
+    "embeds its SentencePiece models: it reads raw text and writes raw, cased,\n"
+    "detokenised text, with alignments merged to words.\n"
     "\n"
     "options:\n"
     "  -k, --beam K           beam size (default 1: greedy search)\n"
@@ -40,6 +43,8 @@ static const char help[] =
     "      --replace-unk      write each <unk> of the output as the source token it\n"
     "                         attends to most (names, numbers, rare words pass\n"
     "                         through; as OpenNMT's -replace_unk)\n"
+    "      --pieces           subword models: print the output pieces joined by\n"
+    "                         spaces, not the decoded text (alignments per piece)\n"
     "      --attention-svg DIR  write DIR/NNNNNN.svg, one attention heat map per\n"
     "                         sentence (source words across, output words down)\n"
     "      --ensemble M2,M3   decode with MODEL and these models as an ensemble: at\n"
@@ -60,7 +65,11 @@ static const char help[] =
     "  echo 'a b c' | loom translate tests/fixtures/seq/reverse.loom --align hard\n"
     "  echo 'a zebra c' | loom translate tests/fixtures/seq/reverse.loom --replace-unk\n"
     "  echo 'a b c d' | loom translate tests/fixtures/seq/reverse.loom --ensemble "
-    "tests/fixtures/translate/reverse-seed2.loom\n";
+    "tests/fixtures/translate/reverse-seed2.loom\n"
+    "  echo \"Where's Tom?\" | loom translate tests/fixtures/translate/en-fr-subword.loom --beam "
+    "4\n"
+    "  echo \"Where's Tom?\" | loom translate tests/fixtures/translate/en-fr-subword.loom --pieces "
+    "--align hard\n";
 
 enum {
     OPT_ALPHA = 0x3000,
@@ -71,7 +80,8 @@ enum {
     OPT_SVG,
     OPT_THREADS,
     OPT_REPLACE_UNK,
-    OPT_ENSEMBLE
+    OPT_ENSEMBLE,
+    OPT_PIECES
 };
 enum { ALIGN_NONE = 0, ALIGN_SOFT = 1, ALIGN_HARD = 2 };
 
@@ -174,6 +184,7 @@ static int run_translate(int argc, char **argv)
                                              {"threads", required_argument, 0, OPT_THREADS},
                                              {"replace-unk", no_argument, 0, OPT_REPLACE_UNK},
                                              {"ensemble", required_argument, 0, OPT_ENSEMBLE},
+                                             {"pieces", no_argument, 0, OPT_PIECES},
                                              CLI_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
     static const char *const aligns[] = {"soft", "hard", NULL};
@@ -225,6 +236,9 @@ static int run_translate(int argc, char **argv)
             break;
         case OPT_ENSEMBLE:
             ensemble = optarg;
+            break;
+        case OPT_PIECES:
+            o.pieces = 1;
             break;
         case CLI_OPT_HELP:
             return cli_help(cmd);

@@ -58,6 +58,11 @@ int loom_export_seq_check(const loom_seq_bundle *b, const char *model_path)
                           "%s: option cell=%s cannot be exported: the ONNX exporter writes GRU and "
                           "LSTM models",
                           model_path, loom_rnn_cell_name(c->cell));
+    if (b->subword[0] || b->subword[1])
+        return loom_error(LOOM_EINVAL,
+                          "%s: the model reads and writes subword pieces (it embeds tensor "
+                          "'%s'): the ONNX export does not carry SentencePiece models yet",
+                          model_path, b->subword[0] ? LOOM_SEQ_SUBWORD_SRC : LOOM_SEQ_SUBWORD_TGT);
     return 0;
 }
 

@@ -19,6 +19,7 @@ struct loom_seq_pairs {
     uint32_t *tok; /* byte offset of each token in text (32 bits: memory is the limit) */
     char *text;
     size_t len, textcap;
+    const loom_subword *sw[2]; /* while reading: the sides' subword models, or NULL */
 };
 
 static int on_token(void *ctx, const char *tok, size_t len)
@@ -37,11 +38,12 @@ static int on_token(void *ctx, const char *tok, size_t len)
 }
 
 /* Tokenises one side of the pair being added; empty is an error. */
-static int add_side(loom_seq_pairs *p, loom_tokenizer *t, const char *s, size_t n, const char *path,
-                    long long line, const char *side)
+static int add_side(loom_seq_pairs *p, loom_tokenizer *t, const loom_subword *sw, const char *s,
+                    size_t n, const char *path, long long line, const char *side)
 {
     size_t before = p->ntok;
-    int rc = loom_tokenize_string(t, s, n, on_token, p);
+    int rc = sw ? loom_subword_tokenize(sw, s, n, on_token, p)
+                : loom_tokenize_string(t, s, n, on_token, p);
     if (rc)
         return loom_error_prefix(rc, path, line);
     if (p->ntok == before)
@@ -60,10 +62,10 @@ static int add_pair(loom_seq_pairs *p, loom_tokenizer *ts, loom_tokenizer *tt, c
         return LOOM_ENOMEM;
     size_t mark_tok = p->ntok, mark_len = p->len;
     p->start[2 * p->n] = (uint32_t)p->ntok;
-    if ((rc = add_side(p, ts, src, ns, spath, sline, "source")))
+    if ((rc = add_side(p, ts, p->sw[0], src, ns, spath, sline, "source")))
         goto undo;
     p->start[2 * p->n + 1] = (uint32_t)p->ntok;
-    if ((rc = add_side(p, tt, tgt, nt, tpath, tline, "target")))
+    if ((rc = add_side(p, tt, p->sw[1], tgt, nt, tpath, tline, "target")))
         goto undo;
     p->n++;
     p->start[2 * p->n] = (uint32_t)p->ntok;
@@ -144,10 +146,18 @@ static int read_two(loom_seq_pairs *p, loom_tokenizer *ts, loom_tokenizer *tt, c
 int loom_seq_pairs_read(loom_seq_pairs **out, const char *path, const char *tgt_path,
                         const loom_tok_opts *src_tok, const loom_tok_opts *tgt_tok)
 {
+    return loom_seq_pairs_read_subword(out, path, tgt_path, src_tok, tgt_tok, NULL);
+}
+
+int loom_seq_pairs_read_subword(loom_seq_pairs **out, const char *path, const char *tgt_path,
+                                const loom_tok_opts *src_tok, const loom_tok_opts *tgt_tok,
+                                const loom_subword *const *sw)
+{
     *out = NULL;
     loom_seq_pairs *p = loom_calloc(1, sizeof *p);
     if (!p)
         return LOOM_ENOMEM;
+    p->sw[0] = sw ? sw[0] : NULL, p->sw[1] = sw ? sw[1] : NULL;
     loom_tokenizer *ts = NULL, *tt = NULL;
     int rc = loom_tokenizer_new(&ts, src_tok);
     if (!rc)
@@ -160,6 +170,7 @@ int loom_seq_pairs_read(loom_seq_pairs **out, const char *path, const char *tgt_
     }
     loom_tokenizer_free(ts);
     loom_tokenizer_free(tt);
+    p->sw[0] = p->sw[1] = NULL;
     if (rc) {
         loom_seq_pairs_free(p);
         return rc;

@@ -11,6 +11,7 @@
 
 #include "base/rng.h"
 #include "seq/model.h"
+#include "text/subword.h"
 #include "text/tokenizer.h"
 #include "text/vocab.h"
 
@@ -24,6 +25,11 @@ typedef struct loom_seq_pairs loom_seq_pairs;
  * LOOM_EFORMAT naming the file and line. */
 int loom_seq_pairs_read(loom_seq_pairs **out, const char *path, const char *tgt_path,
                         const loom_tok_opts *src_tok, const loom_tok_opts *tgt_tok);
+/* The same with a side segmented into pieces by subword model sw[side]
+ * (sw[side] NULL: that side's tokenizer); sw may be NULL. */
+int loom_seq_pairs_read_subword(loom_seq_pairs **out, const char *path, const char *tgt_path,
+                                const loom_tok_opts *src_tok, const loom_tok_opts *tgt_tok,
+                                const loom_subword *const *sw);
 void loom_seq_pairs_free(loom_seq_pairs *p);
 size_t loom_seq_pairs_count(const loom_seq_pairs *p);
 /* Tokens of one side (0 source, 1 target) of pair i. */

@@ -35,8 +35,8 @@ tests_test_seq_options_LDADD = $(TEST_LIBS)
 
 # the translator (translation as a library call)
 check_PROGRAMS += tests/test_translate
-TESTS += tests/test_translate tests/e2e/test_translate.sh
-EXTRA_DIST += tests/e2e/test_translate.sh tests/fixtures/translate
+TESTS += tests/test_translate tests/e2e/test_translate.sh tests/e2e/test_translate_subword.sh
+EXTRA_DIST += tests/e2e/test_translate.sh tests/e2e/test_translate_subword.sh tests/fixtures/translate
 tests_test_translate_SOURCES = tests/test_translate.c tests/testutil.c tests/testutil.h
 tests_test_translate_CFLAGS = $(TEST_CFLAGS)
 tests_test_translate_LDADD = $(TEST_LIBS)

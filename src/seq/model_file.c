@@ -15,6 +15,18 @@
 #include "base/alloc.h"
 #include "base/error.h"
 
+static const char *const subword_tensor[3] = {LOOM_SEQ_SUBWORD_SRC, LOOM_SEQ_SUBWORD_TGT,
+                                              LOOM_SEQ_SUBWORD_JOINT};
+
+/* Which side's subword model tensor `name` is (2: both), or -1. */
+static int subword_side(const char *name)
+{
+    for (int s = 0; s < 3; s++)
+        if (strcmp(name, subword_tensor[s]) == 0)
+            return s;
+    return -1;
+}
+
 void loom_seq_bundle_free(loom_seq_bundle *b)
 {
     if (!b)
@@ -22,6 +34,8 @@ void loom_seq_bundle_free(loom_seq_bundle *b)
     loom_seq_model_free(b->model);
     loom_vocab_free(b->vocab[0]);
     loom_vocab_free(b->vocab[1]);
+    loom_subword_free(b->subword[0]);
+    loom_subword_free(b->subword[1]);
     memset(b, 0, sizeof *b);
 }
 
@@ -113,6 +127,17 @@ int loom_seq_file_writer(loom_st_writer **out, const loom_seq_bundle *b)
     for (size_t i = 0; i < loom_params_len(ps); i++) {
         loom_param *p = loom_params_at(ps, i);
         rc |= loom_st_writer_add_f32(w, p->name, p->ndim, p->shape, p->value);
+    }
+    size_t size[2] = {0, 0};
+    const void *bytes[2] = {NULL, NULL}; /* the .model files' bytes, borrowed from b */
+    for (int s = 0; s < 2; s++)
+        bytes[s] = b->subword[s] ? loom_subword_bytes(b->subword[s], &size[s]) : NULL;
+    int joint = bytes[0] && bytes[1] && size[0] == size[1] && !memcmp(bytes[0], bytes[1], size[0]);
+    for (int s = 0; s < 2 - joint; s++) {
+        int64_t shape[1] = {(int64_t)size[s]};
+        if (bytes[s])
+            rc |= loom_st_writer_add(w, subword_tensor[joint ? 2 : s], LOOM_ST_U8, 1, shape,
+                                     bytes[s]);
     }
     if (rc) {
         loom_st_writer_free(w);
@@ -220,6 +245,15 @@ static int check_header(const loom_st_file *f, void *arg)
     }
     for (size_t i = 0; i < loom_st_count(f); i++) {
         const loom_st_tensor *t = loom_st_at(f, i);
+        if (subword_side(t->name) >= 0) { /* an embedded .model file: bytes */
+            if (t->dtype != LOOM_ST_U8 || t->ndim != 1 || t->numel == 0 ||
+                t->numel > LOOM_SEQ_SUBWORD_MAX_BYTES)
+                return loom_error(LOOM_EFORMAT,
+                                  "%s: tensor '%s' must hold a SentencePiece model's bytes "
+                                  "(U8, one dimension, 1 byte to %zu MB)",
+                                  loom_st_path(f), t->name, LOOM_SEQ_SUBWORD_MAX_BYTES >> 20);
+            continue;
+        }
         size_t want = expected_numel(x->want, t->name);
         if (!want)
             return loom_error(LOOM_EFORMAT, "%s: tensor '%s' is not a parameter of this model",
@@ -258,6 +292,21 @@ int loom_seq_file_load(loom_seq_bundle *b, const char *path, loom_st_file **f_ou
                             loom_vocab_size(b->vocab[s]), s ? c->tgt_vocab : c->src_vocab);
             goto fail;
         }
+    }
+    const loom_st_tensor *joint = loom_st_find(f, LOOM_SEQ_SUBWORD_JOINT);
+    for (int s = 0; s < 2; s++) { /* an embedded subword model must load */
+        const loom_st_tensor *t = loom_st_find(f, subword_tensor[s]);
+        char name[4200];
+        if (t && joint) {
+            rc =
+                loom_error(LOOM_EFORMAT, "%s: tensors '%s' and '%s' both segment the %s side", path,
+                           subword_tensor[s], LOOM_SEQ_SUBWORD_JOINT, s ? "target" : "source");
+            goto fail;
+        }
+        t = t ? t : joint;
+        snprintf(name, sizeof name, "%s: tensor '%s'", path, t ? t->name : "");
+        if (t && (rc = loom_subword_load_bytes(&b->subword[s], t->data, t->nbytes, name)))
+            goto fail;
     }
     if ((rc = check_finite(f)) || (rc = loom_seq_model_new_zero(&b->model, c)) ||
         (rc = loom_params_read(loom_seq_model_params(b->model), f)))
@@ -355,12 +404,25 @@ int loom_seq_describe(char **out, const char *path)
     for (int side = 0; side < 2; side++) {
         loom_seq_tok_format(tok, sizeof tok, &b.tok[side]);
         size_t n = loom_vocab_size(b.vocab[side]);
-        rc |= appendf(&s, &len, &cap, "%s vocabulary: %zu words (", side ? "target" : "source", n);
+        rc |= appendf(&s, &len, &cap, "%s vocabulary: %zu %s (", side ? "target" : "source", n,
+                      b.subword[side] ? "pieces" : "words");
         for (size_t i = 4; i < n && i < 12; i++)
             rc |= appendf(&s, &len, &cap, "%s%s", i > 4 ? " " : "",
                           loom_vocab_word(b.vocab[side], (int32_t)i));
         rc |= appendf(&s, &len, &cap, "%s); tokenizer %s\n", n > 12 ? " ..." : "", tok);
     }
+    for (int side = 0; side < 2; side++)
+        if (b.subword[side]) {
+            size_t bytes;
+            loom_subword_bytes(b.subword[side], &bytes);
+            rc |= appendf(&s, &len, &cap,
+                          "%s subword model: SentencePiece, %d pieces (tensor '%s', %zu bytes); "
+                          "the tokenizer options do not apply\n",
+                          side ? "target" : "source", loom_subword_size(b.subword[side]),
+                          loom_st_find(f, LOOM_SEQ_SUBWORD_JOINT) ? LOOM_SEQ_SUBWORD_JOINT
+                                                                  : subword_tensor[side],
+                          bytes);
+        }
     text t = {s, len, cap}; /* how it was trained, from the options table */
     rc |= loom_seq_meta_each(f, LOOM_SEQ_META_TRAIN | LOOM_SEQ_META_RESULT, append_key, &t);
     s = t.s, len = t.len, cap = t.cap;

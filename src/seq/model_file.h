@@ -9,17 +9,31 @@
 #include "base/safetensors.h"
 #include "seq/model.h"
 #include "seq/options.h"
+#include "text/subword.h"
 #include "text/tokenizer.h"
 #include "text/vocab.h"
 
 #define LOOM_SEQ_FORMAT "loom-seq2seq"
 #define LOOM_SEQ_FORMAT_VERSION "1"
 
+/* The tensors that embed a side's SentencePiece model (its .model file's
+ * bytes, dtype U8, one dimension); one model for both sides is stored
+ * once, as subword.joint. */
+#define LOOM_SEQ_SUBWORD_SRC "subword.src"
+#define LOOM_SEQ_SUBWORD_TGT "subword.tgt"
+#define LOOM_SEQ_SUBWORD_JOINT "subword.joint"
+/* The largest embedded subword model a file may hold. */
+#define LOOM_SEQ_SUBWORD_MAX_BYTES ((size_t)64 << 20)
+
 /* A model with what it needs to read and write words. */
 typedef struct {
     loom_seq_model *model;
     loom_vocab *vocab[2]; /* source, target */
     loom_tok_opts tok[2];
+    /* A side read as SentencePiece pieces (NULL: words, by tok[side]); the
+     * vocabulary then holds pieces. Saved as the U8 tensors above; owned
+     * by the bundle (two objects even when both sides share one model). */
+    loom_subword *subword[2];
 } loom_seq_bundle;
 
 void loom_seq_bundle_free(loom_seq_bundle *b); /* frees the members, not b */
@@ -34,7 +48,9 @@ int loom_seq_file_writer(loom_st_writer **out, const loom_seq_bundle *b);
  * metadata value is checked by the options table's rules, the
  * vocabularies must list their words in id order, the tensors must have
  * the shapes the metadata implies (checked before the model's memory is
- * taken) and hold no NaN or infinity; LOOM_EFORMAT names file and key. When f_out is not NULL the
+ * taken) and hold no NaN or infinity, and an embedded subword model
+ * must load (LOOM_EFORMAT naming file and tensor otherwise); LOOM_EFORMAT
+ * names file and key. When f_out is not NULL the
  * open file is handed back (for checkpoint state); close it with loom_st_close. */
 int loom_seq_file_load(loom_seq_bundle *b, const char *path, loom_st_file **f_out);
 

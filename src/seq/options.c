@@ -87,6 +87,10 @@ static const row table[] = {
     {"src_vectors", "src-vectors", TRAIN, OPTIONAL | RESUME, T_PATH, O(vectors[0]), 0, 0, NULL, NULL},
     {"tgt_vectors", "tgt-vectors", TRAIN, OPTIONAL | RESUME, T_PATH, O(vectors[1]), 0, 0, NULL, NULL},
     {"best_by", "best-by", TRAIN, OPTIONAL | RESUME, T_ENUM, O(best_by), 0, 0, best_by_names, NULL},
+    /* the files the subword models came from (the model file embeds their bytes) */
+    {"src_subword", "src-subword", TRAIN, OPTIONAL | RESUME, T_PATH, O(subword[0]), 0, 0, NULL, NULL},
+    {"tgt_subword", "tgt-subword", TRAIN, OPTIONAL | RESUME, T_PATH, O(subword[1]), 0, 0, NULL, NULL},
+    {"joint_subword", "joint-subword", TRAIN, OPTIONAL | RESUME, T_PATH, O(joint_subword), 0, 0, NULL, NULL},
     /* the command line only */
     {NULL, "checkpoint-every", 0, 0, T_F64, O(checkpoint_minutes), 0, 1e9, NULL, NULL},
     {NULL, "max-steps", 0, 0, T_LONG, O(max_steps), 0, LONG_MAX_D, NULL, NULL},
@@ -428,6 +432,12 @@ int loom_seq_opts_check(const loom_seq_train_opts *o)
     if (o->src_vocab_from_vectors >= 0 && tie)
         return loom_error(LOOM_EINVAL, "--src-vocab-from-vectors cannot be used with "
                                        "--tie-embeddings (the one vocabulary is the target's too)");
+    if (o->joint_subword && (o->subword[0] || o->subword[1]))
+        return loom_error(LOOM_EINVAL, "--joint-subword segments both sides: it cannot be "
+                                       "combined with --src-subword or --tgt-subword");
+    if (tie && !o->joint_subword && (o->subword[0] || o->subword[1]))
+        return loom_error(LOOM_EINVAL, "--tie-embeddings with subword models needs "
+                                       "--joint-subword (one model, one vocabulary of pieces)");
     if (resume)
         return 0; /* the checkpoint names its vectors */
     if (o->src_vocab_from_vectors >= 0 && !o->vectors[0])

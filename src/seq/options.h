@@ -34,6 +34,11 @@ typedef struct {
     int max_vocab;         /* words per side (0: all) */
     int max_len;           /* pairs with a longer side are dropped (0: none) */
     loom_tok_opts tok[2];  /* source, target */
+    /* SentencePiece .model files segmenting a side into pieces (NULL: the
+     * tokenizer's words); joint_subword: one model for both sides. The
+     * model file embeds them. */
+    const char *subword[2];
+    const char *joint_subword;
     /* model: emb 0 takes the vectors' size (else 64); attn_dim 0 the hidden
      * size; the vocabulary sizes come from the data */
     loom_seq_config model;

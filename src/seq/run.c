@@ -111,6 +111,23 @@ static int new_model(loom_seq_bundle *b, const run *r)
     return 0;
 }
 
+/* The subword models of a new run (a resumed one has its checkpoint's
+ * embedded ones): each side's .model file, or the joint one for both. */
+static int load_subword(loom_seq_bundle *b, const run *r)
+{
+    const loom_seq_train_opts *o = r->o;
+    for (int s = 0; s < 2; s++) {
+        const char *path = o->joint_subword ? o->joint_subword : o->subword[s];
+        int rc = path ? loom_subword_load(&b->subword[s], path) : 0;
+        if (rc)
+            return rc;
+        if (path)
+            note(r->report, r->ctx, "%s side: pieces of %s (%d-piece SentencePiece model)",
+                 side_names[s], path, loom_subword_size(b->subword[s]));
+    }
+    return 0;
+}
+
 /* A resumed run continues its checkpoint's run: the model, vocabularies
  * and the options that make the run (options.c's RESUME rows) come from
  * the file, checked as the command line's are. */
@@ -183,8 +200,13 @@ int loom_seq_train_run(const loom_seq_train_opts *given, loom_progress *progress
         goto done;
     if (o.model.tie_embeddings && o.freeze) /* one table: the source's */
         o.freeze = LOOM_SEQ_FREEZE_SRC;
-    if ((rc = loom_seq_pairs_read(&pairs, data, o.pairs ? NULL : o.tgt, &o.tok[0], &o.tok[1])) ||
-        (o.valid && (rc = loom_seq_pairs_read(&vpairs, o.valid, NULL, &o.tok[0], &o.tok[1]))))
+    if (!resume && (rc = load_subword(&b, &r)))
+        goto done;
+    const loom_subword *const *sw = (const loom_subword *const *)b.subword;
+    if ((rc = loom_seq_pairs_read_subword(&pairs, data, o.pairs ? NULL : o.tgt, &o.tok[0],
+                                          &o.tok[1], sw)) ||
+        (o.valid &&
+         (rc = loom_seq_pairs_read_subword(&vpairs, o.valid, NULL, &o.tok[0], &o.tok[1], sw))))
         goto done;
     if (!resume) {
         if ((rc = build_vocab(&b.vocab[0], pairs, 0, &r)) ||

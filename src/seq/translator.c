@@ -131,6 +131,16 @@ static int same_tok(const loom_tok_opts *a, const loom_tok_opts *b)
            a->pretokenized == b->pretokenized;
 }
 
+/* 1 when both are NULL or hold the same serialized model. */
+static int same_subword(const loom_subword *a, const loom_subword *b)
+{
+    size_t na, nb;
+    if (!a || !b)
+        return a == b;
+    const void *x = loom_subword_bytes(a, &na), *y = loom_subword_bytes(b, &nb);
+    return na == nb && memcmp(x, y, na) == 0;
+}
+
 static int check_opts(const loom_translate_opts *o)
 {
     const loom_seq_decode_opts *d = &o->decode;
@@ -168,6 +178,12 @@ static int make(loom_translator **out, loom_seq_bundle *const *models, const cha
                               "%s: its source tokenizer options differ from %s's (the models of "
                               "an ensemble must read the same tokens)",
                               name, first);
+        for (int side = 0; side < 2; side++)
+            if (!same_subword(models[e]->subword[side], models[0]->subword[side]))
+                return loom_error(LOOM_EINVAL,
+                                  "%s: its %s subword model differs from %s's (the models of an "
+                                  "ensemble must read and write the same pieces)",
+                                  name, side ? "target" : "source", first);
     }
     loom_translator *t = loom_calloc(1, sizeof *t);
     if (!t)
@@ -303,7 +319,9 @@ static int read_sentence(const loom_translator *t, worker *wk, const char *s, si
 {
     memset(tr, 0, sizeof *tr);
     wk->ntok = wk->tokbuf_len = 0;
-    int rc = loom_tokenize_string(wk->tok, s, len, collect_token, wk);
+    const loom_subword *sw = t->b[0]->subword[0];
+    int rc = sw ? loom_subword_tokenize(sw, s, len, collect_token, wk)
+                : loom_tokenize_string(wk->tok, s, len, collect_token, wk);
     if (rc < 0)
         return rc;
     size_t n = wk->ntok;
@@ -472,6 +490,113 @@ int loom_translation_merge_align(const loom_translation *t, loom_translation_hyp
     return 0;
 }
 
+/* Word numbers of pieces: word[k] is the whitespace-separated word of the
+ * decoded text that piece k belongs to; returns the count. A U+2581 "▁"
+ * is a space: the next piece with text after it opens a word, and a piece
+ * that is only spaces belongs to the word before it (or the first). */
+static int piece_words(const char *const *pieces, int n, int *word)
+{
+    int w = -1, space = 1;
+    for (int k = 0; k < n; k++) {
+        const char *p = pieces[k];
+        size_t len = strlen(p);
+        while (loom_subword_piece_starts_word(p, len))
+            p += 3, len -= 3, space = 1;
+        if (len > 0 && space)
+            w++, space = 0;
+        word[k] = w < 0 ? 0 : w;
+    }
+    return w < 0 ? n > 0 : w + 1;
+}
+
+/* Appends len bytes to a growing string. */
+static int put(char **s, size_t *len, size_t *cap, const char *x, size_t n)
+{
+    if (loom_grow((void **)s, cap, *len + n + 1, 1))
+        return LOOM_ENOMEM;
+    if (n)
+        memcpy(*s + *len, x, n);
+    *len += n;
+    (*s)[*len] = '\0';
+    return 0;
+}
+
+/* The raw text of pieces: each run of the subword model's own pieces
+ * decoded by SentencePiece; a piece it lacks (a character its training
+ * left out, which the vocabulary kept as a piece of its own) passes
+ * through as written, never as SentencePiece's " ⁇ ". Each "▁" that opens
+ * a word is a space, except at the start of the text. */
+static int pieces_text(const loom_subword *sw, const char *const *pieces, int n, char **out)
+{
+    char *s = NULL;
+    size_t len = 0, cap = 0;
+    int32_t *ids = loom_malloc((size_t)n + 1, sizeof *ids);
+    loom_pieces p = {0};
+    int rc = ids ? put(&s, &len, &cap, "", 0) : LOOM_ENOMEM;
+    for (int k = 0; k < n && !rc;) {
+        size_t pl = strlen(pieces[k]);
+        int starts = loom_subword_piece_starts_word(pieces[k], pl);
+        if (len && starts && (rc = put(&s, &len, &cap, " ", 1)))
+            break;
+        int m = 0;
+        while (k + m < n &&
+               (ids[m] = loom_subword_find(sw, pieces[k + m], strlen(pieces[k + m]))) >= 0)
+            m++;
+        if (m > 0) { /* SentencePiece drops the run's opening space itself */
+            if (!(rc = loom_subword_decode(sw, ids, (size_t)m, &p)))
+                rc = put(&s, &len, &cap, p.text, p.text_len);
+            k += m;
+            continue;
+        }
+        for (size_t i = starts ? 3 : 0; i < pl && !rc; i++) {
+            int mark = i + 3 <= pl && loom_subword_piece_starts_word(pieces[k] + i, 3);
+            rc = put(&s, &len, &cap, mark ? " " : pieces[k] + i, 1);
+            i += mark ? 2 : 0;
+        }
+        k++;
+    }
+    loom_pieces_free(&p);
+    free(ids);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* A subword model's output: the pieces decoded into raw text, and the
+ * attention merged to words on the sides read as pieces. */
+static int detokenise(const loom_translator *t, const loom_translation *tr, loom_translation_hyp *h)
+{
+    const loom_subword *src_sw = t->b[0]->subword[0], *tgt_sw = t->b[0]->subword[1];
+    int n = h->hyp.len, ns = tr->src_len, rc = 0;
+    int *word = loom_malloc((size_t)n + 1, sizeof *word);
+    int *src_word = loom_malloc((size_t)ns + 1, sizeof *src_word);
+    if (!word || !src_word) {
+        rc = LOOM_ENOMEM;
+        goto done;
+    }
+    int nw = n;
+    if (tgt_sw) {
+        char *text;
+        if ((rc = pieces_text(tgt_sw, h->words, n, &text)))
+            goto done;
+        free(h->text);
+        h->text = text;
+        nw = piece_words(h->words, n, word);
+    } else {
+        for (int k = 0; k < n; k++)
+            word[k] = k;
+    }
+    int nsw = src_sw ? piece_words(tr->src_tokens, ns, src_word) : ns;
+    rc = loom_translation_merge_align(tr, h, word, nw, src_sw ? src_word : NULL, nsw);
+done:
+    free(word);
+    free(src_word);
+    return rc;
+}
+
 /* The words of a hypothesis, replace_unk, the text and the post-processing. */
 static int finish_hyp(const loom_translator *t, const loom_translate_opts *o,
                       const loom_translation *tr, loom_translation_hyp *h)
@@ -499,7 +624,11 @@ static int finish_hyp(const loom_translator *t, const loom_translate_opts *o,
         p += wl;
     }
     *p = '\0';
-    return o->postprocess ? o->postprocess(o->postprocess_ctx, tr, h) : 0;
+    const loom_seq_bundle *b = t->b[0];
+    int rc = 0;
+    if (!o->pieces && (b->subword[0] || b->subword[1]))
+        rc = detokenise(t, tr, h);
+    return rc ? rc : o->postprocess ? o->postprocess(o->postprocess_ctx, tr, h) : 0;
 }
 
 /* Decodes the read sentences tr[0..n) and fills their hypotheses. */

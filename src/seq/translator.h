@@ -103,6 +103,13 @@ typedef struct {
     int batch;                   /* sentences decoded together (default 64) */
     int threads;     /* threads one call uses, each decoding whole batches (default 1) */
     int replace_unk; /* each <unk> of the output becomes the source token it attends to most */
+    /* Models that read and write SentencePiece pieces (loom_seq_bundle's
+     * subword) take raw text: the source is segmented by its subword model
+     * and each hypothesis's text is the pieces decoded into raw text (its
+     * word_align the attention merged to whitespace-separated words, both
+     * sides) before postprocess runs. pieces = 1 leaves the text as the
+     * pieces joined by spaces (and the alignment per piece). */
+    int pieces;
     loom_translate_post_fn postprocess; /* NULL: the text is the words joined by spaces */
     void *postprocess_ctx;
 } loom_translate_opts;
@@ -112,11 +119,10 @@ void loom_translate_defaults(loom_translate_opts *o);
 typedef struct loom_translator loom_translator;
 
 /* A translator over n models (n > 1: an ensemble). Every model must have
- * the first one's target vocabulary and source tokenizer options (source
- * vocabularies may differ): LOOM_EINVAL naming the member otherwise. The
- * translator borrows the bundles, which must outlive it; it prepares
- * their models for decoding (loom_seq_model_prepare_decoding), so make it
- * before any thread translates with them. */
+ * the first one's target vocabulary and source tokenizer options, and the
+ * same subword models (source vocabularies may differ): LOOM_EINVAL naming the member otherwise.
+ * The translator borrows the bundles, which must outlive it; it prepares their models for decoding
+ * (loom_seq_model_prepare_decoding), so make it before any thread translates with them. */
 int loom_translator_new(loom_translator **out, loom_seq_bundle *const *models, int n,
                         const loom_translate_opts *o);
 /* The same from model files, which the translator loads and owns. Errors

@@ -6,6 +6,7 @@ usage: st_edit.py IN OUT [EDIT...]
   KEY=VALUE          set __metadata__[KEY] to VALUE
   reverse:KEY        reverse the order of the lines of __metadata__[KEY]
   fill:TENSOR:X      set every element of a float32 tensor to X (nan, inf, 0.5)
+  bytes:TENSOR:N     set every byte of a U8 tensor (an embedded file) to N (0-255)
 
 Only the header and the edited tensors change; offsets stay valid, so the
 file is well-formed safetensors and only its content is wrong."""
@@ -35,6 +36,12 @@ def main(argv):
             assert t["dtype"] == "F32", name + " is not float32"
             a, b = t["data_offsets"]
             data[a:b] = struct.pack("<f", float(value)) * ((b - a) // 4)
+        elif e.startswith("bytes:"):
+            _, name, value = e.split(":", 2)
+            t = header[name]
+            assert t["dtype"] == "U8", name + " is not U8"
+            a, b = t["data_offsets"]
+            data[a:b] = bytes([int(value)]) * (b - a)
         else:
             key, value = e.split("=", 1)
             meta[key] = value
