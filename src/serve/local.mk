@@ -6,5 +6,6 @@ libloom_la_SOURCES += src/serve/request.c src/serve/metrics.c src/serve/batcher.
 noinst_HEADERS += src/serve/server.h src/serve/request.h
 noinst_HEADERS += src/serve/internal.h src/serve/batcher.h src/serve/metrics.h
 loom_SOURCES += tools/serve.c
-TESTS += tests/e2e/test_serve.sh
-EXTRA_DIST += tests/e2e/test_serve.sh tests/e2e/serve_check.py
+TESTS += tests/e2e/test_serve.sh tests/e2e/test_serve_page.sh
+EXTRA_DIST += tests/e2e/test_serve.sh tests/e2e/serve_check.py tests/e2e/test_serve_page.sh \
+	tests/e2e/serve_page.py

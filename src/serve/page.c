@@ -12,6 +12,7 @@ const char serve_page_html[] =
     "<meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
     "<title>loom serve</title>\n"
+    "<link rel=\"icon\" href=\"data:,\">\n"
     "<style>\n"
     "body { font-family: sans-serif; max-width: 60em; margin: 1em auto; padding: 0 1em; color: "
     "#222; }\n"

@@ -388,6 +388,12 @@ int loom_serve_parse_tokenize(loom_serve_texts_req *r, json_t *root, const loom_
             return loom_serve_fail(st, 400, "\"punct\" must be \"keep\" or \"drop\"");
         r->punct_drop = strcmp(punct, "drop") == 0;
     }
+    const char *side = NULL;
+    if (opt_string(root, "side", &side, st))
+        return st->status;
+    if (side && strcmp(side, "src") != 0 && strcmp(side, "tgt") != 0)
+        return loom_serve_fail(st, 400, "\"side\" must be \"src\" or \"tgt\"");
+    r->side = side && strcmp(side, "tgt") == 0;
     return 0;
 }
 

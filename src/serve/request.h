@@ -84,8 +84,10 @@ int loom_serve_parse_similarity(loom_serve_similarity_req *r, json_t *root,
                                 const loom_serve_limits *lim, loom_serve_status *st);
 void loom_serve_similarity_done(loom_serve_similarity_req *r);
 
-/* Texts: POST /v1/tokenize {"text" | "texts", "model"?, "keep_case"?,
- * "punct"?}, POST /v1/classify {"classifier", "text" | "texts", "k",
+/* Texts: POST /v1/tokenize {"text" | "texts", "model"?, "side"?,
+ * "keep_case"?, "punct"?} ("model": a classifier or a translation model
+ * whose tokenizer to use, "side": "src" (default) or "tgt" of a
+ * translation model), POST /v1/classify {"classifier", "text" | "texts", "k",
  * "threshold"}. One text ("text") answers with one object, "texts" with
  * a list. */
 typedef struct {
@@ -96,6 +98,7 @@ typedef struct {
     const char **texts;
     size_t *lens;
     int keep_case, punct_drop; /* tokenize; -1 when absent */
+    int side;                  /* tokenize: 0 "src" (also when absent), 1 "tgt" */
     int k;                     /* classify: labels per text (default 1, 0: all) */
     double threshold;          /* classify: minimum probability (default 0) */
 } loom_serve_texts_req;

@@ -1,7 +1,8 @@
 /* loom serve: the routes over plain texts, answered on the request's own
  * thread: /v1/tokenize (the tokenizer with the request's options, or with
- * a served classifier's) and /v1/classify (a served classifier's label
- * probabilities, each text predicted alone). */
+ * a served classifier's or translation model's: the words it reads) and
+ * /v1/classify (a served classifier's label probabilities, each text
+ * predicted alone). */
 #include "config.h"
 #include "serve/internal.h"
 
@@ -73,9 +74,11 @@ static answer handle_tokenize(loom_server *s, const char *body, size_t n, void *
     loom_tok_opts_default(&o);
     if (r->model) {
         served_classifier *c = serve_find_classifier(s, r->model);
-        if (!c)
-            return serve_error(400, "no classifier named '%s' (see GET /v1/models)", r->model);
-        o = c->m->dict->fmt.tok;
+        served_model *m = c ? NULL : serve_find_model(s, r->model);
+        if (!c && !m)
+            return serve_error(400, "no classifier or model named '%s' (see GET /v1/models)",
+                               r->model);
+        o = c ? c->m->dict->fmt.tok : m->bundle->tok[r->side];
     }
     if (r->keep_case >= 0)
         o.keep_case = r->keep_case;

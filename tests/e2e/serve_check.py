@@ -219,6 +219,17 @@ ok(s == 200 and isinstance(j, list) and len(j) == 1 and [e["src"] for e in j[0]]
    "OpenNMT-py's /translator/translate: [[{src, tgt, n_best, pred_score}]]", j)
 s, j = post("/translator/translate", [{"src": "a b", "id": 7}])
 ok(s == 400 and j.get("status") == "error" and "7" in j.get("error", ""), "OpenNMT route: unknown id, OpenNMT's error shape", j)
+s, j = post("/v1/translate", {"src": ["D c, B a!"]})
+want = j["translations"][0]["src_tokens"] if s == 200 else None
+s, j = post("/v1/tokenize", {"model": "rev", "text": "D c, B a!"})
+ok(s == 200 and j["tokens"] == want == ["d", "c", ",", "b", "a", "!"],
+   "tokenize with a translation model: the tokens /v1/translate reads", (j, want))
+s, j = post("/v1/tokenize", {"model": "rev", "side": "tgt", "texts": ["A b", "C"], "keep_case": True})
+ok(s == 200 and j == {"tokens": [["A", "b"], ["C"]]}, "tokenize: a model's target side, with keep_case", j)
+s, j = post("/v1/tokenize", {"model": "rev", "side": "middle", "text": "a"})
+ok(is_error(s, j, 400) and "side" in j["error"]["message"], "tokenize: a side other than src/tgt is 400", j)
+s, j = post("/v1/tokenize", {"model": "nope", "text": "a"})
+ok(is_error(s, j, 400) and "nope" in j["error"]["message"], "tokenize: an unknown model is 400 naming it", j)
 s, j = post("/v1/translate", {"model": "nope", "src": ["a"]})
 ok(is_error(s, j, 400), "translate: unknown model is 400", j)
 s, j = post("/v1/translate", {"src": [" ".join(["a"] * 31)]})
