@@ -15,6 +15,9 @@ tests_test_bleu_LDADD = $(TEST_LIBS)
 # `loom seq2seq`, `loom translate`
 libloom_la_SOURCES += src/seq/data.c src/seq/model.c src/seq/model_file.c src/seq/options.c \
 	src/seq/train.c src/seq/run.c src/seq/decode.c src/seq/transfer.c src/seq/translator.c
+# the model's parameters (params.c) and passes (model.c) share model_impl.h
+libloom_la_SOURCES += src/seq/params.c
+noinst_HEADERS += src/seq/model_impl.h
 noinst_HEADERS += src/seq/data.h src/seq/model.h src/seq/model_file.h src/seq/options.h \
 	src/seq/train.h src/seq/decode.h src/seq/transfer.h src/seq/translator.h
 loom_SOURCES += tools/seq2seq.c tools/translate.c tools/seq_info.c

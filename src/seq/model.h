@@ -1,6 +1,7 @@
 /* loom: the attention + RNN encoder-decoder. Its parameters, the
  * teacher-forced training pass (forward, loss, backward) and the two pieces
- * decoding needs (encode a batch, one decoder step). Built from the core's
+ * decoding needs (encode a batch, one decoder step): params.c makes the
+ * model, model.c runs it. Built from the core's
  * recurrent layers and attention; knows token ids, not words (vocabularies
  * and the file format live in model_file.c, search in decode.c).
  *
@@ -93,8 +94,6 @@ typedef struct {
 typedef struct loom_seq_work loom_seq_work;
 int loom_seq_work_new(loom_seq_work **out, const loom_seq_model *m);
 void loom_seq_work_free(loom_seq_work *w);
-/* Bytes held. */
-size_t loom_seq_work_bytes(const loom_seq_work *w);
 
 /* Teacher-forced forward pass: *loss is the summed (label-smoothed)
  * cross-entropy over the batch's target tokens and *tokens their number.
@@ -119,7 +118,6 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
                    const int *lens, int n, int src_len, int K);
 void loom_seq_state_free(loom_seq_state *st);
 int loom_seq_state_rows(const loom_seq_state *st);
-int loom_seq_state_src_len(const loom_seq_state *st);
 /* Beam reordering: row r takes the decoder state of row from[r], which
  * must belong to the same sentence. */
 void loom_seq_state_reorder(loom_seq_state *st, const int *from);
