@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             rc = loom_subword_decode(sw, ids, k, &p);
         }
-        fuzz_refused(rc);
+        fuzz_refused(rc); /* encoding may refuse a model that loaded, with a message */
+        rc = 0;
         for (int i = 0; i < n && i < 64; i++)
             if (!loom_subword_piece(sw, i))
                 abort();
