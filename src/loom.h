@@ -318,6 +318,74 @@ typedef struct {
 /* Figures of the last training run. */
 void loom_w2v_get_stats(const loom_w2v *w, loom_w2v_stats *s);
 
+/* ========================= sequence models ============================== */
+
+/* Encoder-decoder translation models (GRU, LSTM or Elman cells, with or
+ * without attention), trained on sentence pairs and saved as one model
+ * file (safetensors with the vocabularies and options inside), as
+ * `loom seq2seq` and `loom translate` do.
+ *
+ *   const char *train[] = {"hidden", "64", "epochs", "20", NULL};
+ *   loom_seq_train_pairs("pairs.tsv", "model.loom", train, NULL);
+ *   const char *model = "model.loom", *beam[] = {"beam", "5", NULL};
+ *   loom_translator *tr;
+ *   loom_translator_load(&tr, &model, 1, beam);
+ *   const char *src[] = {"the cat sleeps ."};
+ *   char *out[1];
+ *   loom_translate_sentences(tr, src, 1, out, NULL);   // out[0]: "..."
+ *   free(out[0]);
+ *   loom_translator_free(tr);
+ *
+ * Options are given by name as `loom seq2seq` and `loom translate` take
+ * them without the dashes, in a NULL-terminated array of name, value
+ * pairs ({"lr", "0.003", "cell", "lstm", NULL}); NULL or an empty array
+ * means the command line's defaults. */
+
+/* Trains a new model on `pairs` (UTF-8 lines "source<TAB>target", plain or
+ * .gz) and writes it to `output` atomically, checkpointing to
+ * output.ckpt as it goes. `options` takes every option of `loom help
+ * seq2seq` that has a value (cell, attention, layers, bidirectional, emb,
+ * hidden, attn-dim, tie-embeddings, dropout, threads, valid-every,
+ * patience, lr, clip, label-smoothing, batch, epochs, seed, max-len,
+ * min-count, max-vocab, freeze, src-vectors, tgt-vectors, best-by, ...)
+ * and "valid", a file of validation pairs: with one, the model kept is the
+ * one that did best on it. Errors: LOOM_ENOTFOUND for an unknown option
+ * name ("no option --foo"), LOOM_EIO naming a file that cannot be opened
+ * or written, LOOM_EINVAL naming the option
+ * and its range ("--lr must be between 1e-09 and 10, not 20"), LOOM_EFORMAT
+ * naming file and line for bad data. The progress line (p may
+ * be NULL) shows tokens/s, loss and ETA. */
+int loom_seq_train_pairs(const char *pairs, const char *output, const char *const *options,
+                         loom_progress *p);
+
+/* A loaded model (or an ensemble) ready to translate. Its calls may come
+ * from several threads at once; each sentence's output is what it would
+ * be translated alone. */
+typedef struct loom_translator loom_translator;
+
+/* Loads the model files paths[0..n) (n > 1: an ensemble, averaging their
+ * log-probabilities at every step; they must share the target vocabulary
+ * and the source tokenizer). Options: "beam" (1: greedy, the default),
+ * "alpha" (GNMT length penalty, 0.6), "max-len" (output tokens; 0: twice
+ * the source's + 10), "batch" (sentences decoded together, 64), "threads"
+ * (per call, 1) and "replace-unk" (1: an <unk> of the output becomes the
+ * source word it attends to most). Errors name the file (LOOM_EIO when it
+ * cannot be read, LOOM_EFORMAT for a damaged or foreign file) or the option (LOOM_EINVAL,
+ * LOOM_ENOTFOUND for an unknown name). */
+int loom_translator_load(loom_translator **out, const char *const *paths, int n,
+                         const char *const *options);
+void loom_translator_free(loom_translator *t);
+
+/* Translates the n NUL-terminated UTF-8 sentences src[0..n), tokenized as
+ * the model was trained: out[i] receives the best translation of src[i]
+ * as words joined by spaces (malloc'd: free each with free(); "" for a
+ * sentence without tokens) and, when scores is not NULL, scores[i] its
+ * length-normalised log-probability. On error nothing is left to free:
+ * LOOM_EFORMAT names a sentence the tokenizer refuses ("sentence 3:
+ * invalid UTF-8 ..."), LOOM_ENOMEM. */
+int loom_translate_sentences(loom_translator *t, const char *const *src, int n, char **out,
+                             float *scores);
+
 #ifdef __cplusplus
 }
 #endif

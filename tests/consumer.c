@@ -2,8 +2,10 @@
  * would: built and run by `make check` against the built library, and by
  * `make installcheck` (so by distcheck) against the installed header and
  * library. It tokenizes, builds a vocabulary, trains word vectors on a
- * small corpus it writes, saves and loads them, queries them, and checks
- * that errors come back as codes with messages naming the file. */
+ * small corpus it writes, saves and loads them, queries them, trains a
+ * small translation model on pairs it writes and translates with it, and
+ * checks that errors come back as codes with messages naming the file or
+ * the option. */
 #include <loom.h>
 
 #include <math.h>
@@ -128,6 +130,66 @@ static void vectors_and_queries(void)
     remove(out);
 }
 
+/* Sentences of one to four words from six, each word translated alone:
+ * a model learns it in a few epochs. */
+static int write_pairs(const char *path)
+{
+    static const char *const en[] = {"one", "two", "three", "cat", "dog", "red"},
+                             *const fr[] = {"un", "deux", "trois", "chat", "chien", "rouge"};
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    unsigned x = 7;
+    for (int line = 0; line < 400; line++) {
+        int len = 1 + line % 4, w[4];
+        for (int i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            w[i] = (int)(x >> 16) % 6;
+        }
+        for (int side = 0; side < 2; side++)
+            for (int i = 0; i < len; i++)
+                fprintf(f, "%s%s", side ? fr[w[i]] : en[w[i]],
+                        i + 1 < len ? " "
+                        : side      ? "\n"
+                                    : "\t");
+    }
+    return fclose(f);
+}
+
+static void train_and_translate(void)
+{
+    const char *pairs = "consumer-pairs.tsv", *model = "consumer-model.loom";
+    CHECK(write_pairs(pairs) == 0);
+    const char *train[] = {"hidden", "32",      "emb", "16",   "epochs", "15", "min-count",
+                           "1",      "threads", "1",   "seed", "1",      NULL};
+    CHECK(loom_seq_train_pairs(pairs, model, train, NULL) == 0);
+
+    loom_translator *tr;
+    const char *decode[] = {"beam", "3", NULL};
+    CHECK(loom_translator_load(&tr, &model, 1, decode) == 0);
+    if (!tr)
+        return;
+    const char *src[] = {"one red dog", "Cat two !", ""};
+    char *out[3];
+    float scores[3];
+    CHECK(loom_translate_sentences(tr, src, 3, out, scores) == 0);
+    CHECK(strcmp(out[0], "un rouge chien") == 0);
+    /* tokenized as in training: case folded; "!" was never seen: <unk> */
+    CHECK(strncmp(out[1], "chat deux", 9) == 0);
+    CHECK(strcmp(out[2], "") == 0);
+    CHECK(scores[0] < 0 && isfinite(scores[0]));
+    for (int i = 0; i < 3; i++)
+        free(out[i]);
+    const char bad[] = "un \xff";
+    const char *bad_src[] = {"one", bad};
+    CHECK(loom_translate_sentences(tr, bad_src, 2, out, NULL) == LOOM_EFORMAT);
+    CHECK(strstr(loom_error_message(), "sentence 2") != NULL);
+    loom_translator_free(tr);
+    remove(pairs);
+    remove(model);
+    remove("consumer-model.loom.ckpt"); /* the trainer's checkpoint */
+}
+
 static void errors(void)
 {
     loom_vectors *v = (loom_vectors *)&v;
@@ -142,12 +204,28 @@ static void errors(void)
     loom_w2v_opts_default(&o);
     o.window = 0;
     CHECK(loom_w2v_opts_check(&o) == LOOM_EINVAL && strstr(loom_error_message(), "window"));
+
+    /* sequence models: options by name, checked; files named */
+    const char *lr[] = {"lr", "20", NULL}, *nosuch[] = {"no-such-option", "1", NULL};
+    CHECK(loom_seq_train_pairs("consumer-pairs.tsv", "x.loom", lr, NULL) == LOOM_EINVAL);
+    CHECK(strstr(loom_error_message(), "--lr") != NULL);
+    CHECK(loom_seq_train_pairs("consumer-pairs.tsv", "x.loom", nosuch, NULL) == LOOM_ENOTFOUND);
+    CHECK(strstr(loom_error_message(), "--no-such-option") != NULL);
+    CHECK(loom_seq_train_pairs("consumer-no-pairs.tsv", "x.loom", NULL, NULL) == LOOM_EIO);
+    CHECK(strstr(loom_error_message(), "consumer-no-pairs.tsv") != NULL);
+    loom_translator *tr = (loom_translator *)&tr;
+    const char *missing = "consumer-no-such-model.loom", *beam0[] = {"beam", "0", NULL};
+    CHECK(loom_translator_load(&tr, &missing, 1, NULL) == LOOM_EIO && tr == NULL);
+    CHECK(strstr(loom_error_message(), missing) != NULL);
+    CHECK(loom_translator_load(&tr, &missing, 1, beam0) == LOOM_EINVAL && tr == NULL);
+    CHECK(strstr(loom_error_message(), "--beam") != NULL);
 }
 
 int main(void)
 {
     tokenize_and_count();
     vectors_and_queries();
+    train_and_translate();
     errors();
     printf("%s loom %s\n", failures ? "FAILED" : "ok", LOOM_VERSION);
     return failures ? 1 : 0;

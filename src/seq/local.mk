@@ -14,7 +14,8 @@ tests_test_bleu_LDADD = $(TEST_LIBS)
 # the encoder-decoder: data, model, file format, training, decoding;
 # `loom seq2seq`, `loom translate`
 libloom_la_SOURCES += src/seq/data.c src/seq/model.c src/seq/model_file.c src/seq/options.c \
-	src/seq/train.c src/seq/run.c src/seq/decode.c src/seq/transfer.c src/seq/translator.c
+	src/seq/train.c src/seq/run.c src/seq/decode.c src/seq/transfer.c src/seq/translator.c \
+	src/seq/api.c
 # the model's parameters (params.c) and passes (model.c) share model_impl.h
 libloom_la_SOURCES += src/seq/params.c
 noinst_HEADERS += src/seq/model_impl.h
