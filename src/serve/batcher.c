@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/progress.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -26,13 +27,6 @@ struct loom_serve_batcher {
     pthread_t *workers;
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Waits (mutex held) until a batch is due; returns 0 when stopping with an
  * empty queue. */
 static int wait_for_batch(loom_serve_batcher *b)
@@ -45,11 +39,11 @@ static int wait_for_batch(loom_serve_batcher *b)
             continue;
         }
         double due = b->head->queued + b->wait_ms * 1e-3;
-        if (b->pending >= b->max_batch || b->stopping || now() >= due)
+        if (b->pending >= b->max_batch || b->stopping || loom_now() >= due)
             return 1;
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        double left = due - now();
+        double left = due - loom_now();
         long long ns = (long long)(left * 1e9) + 1;
         ts.tv_sec += (time_t)(ns / 1000000000);
         ts.tv_nsec += (long)(ns % 1000000000);
@@ -162,7 +156,7 @@ int loom_serve_batcher_submit(loom_serve_batcher *b, loom_serve_job *j)
         return loom_error(LOOM_EINVAL, "the server is busy: %zu items are waiting", b->pending);
     }
     j->next = NULL;
-    j->queued = now();
+    j->queued = loom_now();
     if (b->tail)
         b->tail->next = j;
     else

@@ -73,6 +73,12 @@ answer serve_error(int status, const char *fmt, ...) __attribute__((format(print
 answer serve_error_st(const loom_serve_status *st);
 answer serve_ok(json_t *body);
 
+/* The first call of a handler: parses the body into *root and sets
+ * *state to a zeroed state of `size` bytes, which it returns. NULL with
+ * *err the answer to send (a 4xx for the body, 503 for memory). */
+void *serve_begin(loom_server *s, const char *body, size_t n, size_t size, void **state,
+                  json_t **root, answer *err);
+
 /* Handlers: `body` is the request body (NUL-terminated, n bytes); `state`
  * is the handler's own pointer for the request, NULL on the first call,
  * freed by `done` (called once at the end, may be NULL). */

@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/progress.h"
 #include "classify/model.h"
 #include "core/blas.h"
 #include "embed/query.h"
@@ -68,6 +69,21 @@ answer serve_ok(json_t *body)
     if (!body)
         return serve_error(503, "out of memory");
     return (answer){200, body, NULL, NULL};
+}
+
+void *serve_begin(loom_server *s, const char *body, size_t n, size_t size, void **state,
+                  json_t **root, answer *err)
+{
+    loom_serve_status bad = {0};
+    if (!(*root = loom_serve_parse_json(body, n, &s->o.limits, &bad))) {
+        *err = serve_error_st(&bad);
+        return NULL;
+    }
+    if (!(*state = loom_calloc(1, size))) {
+        json_decref(*root);
+        *err = serve_error(503, "out of memory");
+    }
+    return *state;
 }
 
 /* ---- what is served ---- */
@@ -243,13 +259,6 @@ struct request {
     void *state;
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static enum MHD_Result send_text(request *r, int status, const char *type, char *text, size_t len,
                                  enum MHD_ResponseMemoryMode mode)
 {
@@ -385,7 +394,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         r->s = s;
         r->conn = conn;
-        r->t0 = now();
+        r->t0 = loom_now();
         r->rt = find_route(url, &r->id);
         *con_cls = r;
         pthread_mutex_lock(&s->mu);
@@ -424,7 +433,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     request *r = *con_cls;
     if (!r)
         return;
-    loom_serve_metrics_request(s->metrics, r->id, r->status ? r->status : 500, now() - r->t0);
+    loom_serve_metrics_request(s->metrics, r->id, r->status ? r->status : 500, loom_now() - r->t0);
     loom_serve_metrics_inflight(s->metrics, -1);
     if (r->rt && r->rt->h && r->rt->h->done)
         r->rt->h->done(r->state);

@@ -34,19 +34,11 @@ static int begin(loom_server *s, const char *body, size_t n, void **state,
                               loom_serve_status *),
                  answer *err)
 {
+    json_t *root;
+    texts_state *st = serve_begin(s, body, n, sizeof *st, state, &root, err);
+    if (!st)
+        return -1;
     loom_serve_status bad = {0};
-    json_t *root = loom_serve_parse_json(body, n, &s->o.limits, &bad);
-    if (!root) {
-        *err = serve_error_st(&bad);
-        return -1;
-    }
-    texts_state *st = loom_calloc(1, sizeof *st);
-    if (!st) {
-        json_decref(root);
-        *err = serve_error(503, "out of memory");
-        return -1;
-    }
-    *state = st;
     int rc = parse(&st->req, root, &s->o.limits, &bad);
     json_decref(root);
     if (rc) {

@@ -203,16 +203,11 @@ static answer handle(loom_server *s, const char *body, size_t n, void **state, i
             return serve_error(500, "translation failed: %s", st->err);
         return onmt ? onmt_answer(st) : v1_answer(st);
     }
+    answer err;
+    json_t *root;
+    if (!(st = serve_begin(s, body, n, sizeof *st, state, &root, &err)))
+        return err;
     loom_serve_status bad = {0};
-    json_t *root = loom_serve_parse_json(body, n, &s->o.limits, &bad);
-    if (!root)
-        return serve_error_st(&bad);
-    st = loom_calloc(1, sizeof *st);
-    if (!st) {
-        json_decref(root);
-        return serve_error(503, "out of memory");
-    }
-    *state = st;
     st->onmt = onmt;
     int rc = onmt ? loom_serve_parse_onmt(&st->req, root, &s->o.limits, &bad)
                   : loom_serve_parse_translate(&st->req, root, &s->o.limits, &bad);

@@ -152,16 +152,11 @@ static answer handle_nearest_or_analogy(loom_server *s, const char *body, size_t
     nearest_state *st = *state;
     if (st) /* resumed: the batch is done */
         return nearest_answer(st);
+    answer err;
+    json_t *root;
+    if (!(st = serve_begin(s, body, n, sizeof *st, state, &root, &err)))
+        return err;
     loom_serve_status bad = {0};
-    json_t *root = loom_serve_parse_json(body, n, &s->o.limits, &bad);
-    if (!root)
-        return serve_error_st(&bad);
-    st = loom_calloc(1, sizeof *st);
-    if (!st) {
-        json_decref(root);
-        return serve_error(503, "out of memory");
-    }
-    *state = st;
     st->analogy = analogy;
     int rc = loom_serve_parse_nearest(&st->req, root, analogy, &s->o.limits, &bad);
     json_decref(root);
@@ -301,16 +296,12 @@ static void similarity_done(void *p)
 
 static answer handle_similarity(loom_server *s, const char *body, size_t n, void **state)
 {
+    answer err;
+    json_t *root;
+    similarity_state *st = serve_begin(s, body, n, sizeof *st, state, &root, &err);
+    if (!st)
+        return err;
     loom_serve_status bad = {0};
-    json_t *root = loom_serve_parse_json(body, n, &s->o.limits, &bad);
-    if (!root)
-        return serve_error_st(&bad);
-    similarity_state *st = loom_calloc(1, sizeof *st);
-    if (!st) {
-        json_decref(root);
-        return serve_error(503, "out of memory");
-    }
-    *state = st;
     int rc = loom_serve_parse_similarity(&st->req, root, &s->o.limits, &bad);
     json_decref(root);
     if (rc)
