@@ -3,11 +3,11 @@
 #include "base/dist.h"
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/progress.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #ifdef HAVE_MPI
 #include <mpi.h>
@@ -46,16 +46,20 @@ double loom_dist_seconds(void)
     return seconds;
 }
 
+/* allgather in a world of one: a copy of mine */
+static int gather_alone(const void *mine, size_t n, char **all, size_t *sizes)
+{
+    sizes[0] = n;
+    *all = loom_malloc(n ? n : 1, 1);
+    if (!*all)
+        return LOOM_ENOMEM;
+    memcpy(*all, mine, n);
+    return 0;
+}
+
 #ifdef HAVE_MPI
 
 static int joined;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 const char *loom_dist_library(void)
 {
@@ -100,62 +104,51 @@ void loom_dist_abort(int status)
 /* Chunks of at most this many elements per call. */
 #define CHUNK (1 << 24)
 
-static int sum(void *buf, size_t n, size_t elem, MPI_Datatype type)
+/* An allreduce sum (root < 0) or a broadcast from root of buf's n
+ * elements, in chunks. */
+static int collective(void *buf, size_t n, size_t elem, MPI_Datatype type, int root)
 {
     if (size_ == 1)
         return 0;
-    double t0 = now();
+    double t0 = loom_now();
     for (size_t i = 0; i < n; i += CHUNK) {
         int count = (int)(n - i < CHUNK ? n - i : CHUNK);
-        if (MPI_Allreduce(MPI_IN_PLACE, (char *)buf + i * elem, count, type, MPI_SUM,
-                          MPI_COMM_WORLD) != MPI_SUCCESS)
-            return loom_error(LOOM_EIO, "MPI_Allreduce failed");
+        void *p = (char *)buf + i * elem;
+        int rc = root < 0 ? MPI_Allreduce(MPI_IN_PLACE, p, count, type, MPI_SUM, MPI_COMM_WORLD)
+                          : MPI_Bcast(p, count, type, root, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS)
+            return loom_error(LOOM_EIO, root < 0 ? "MPI_Allreduce failed" : "MPI_Bcast failed");
     }
-    seconds += now() - t0;
+    seconds += loom_now() - t0;
     return 0;
 }
 
 int loom_dist_sum_f32(float *buf, size_t n)
 {
-    return sum(buf, n, sizeof *buf, MPI_FLOAT);
+    return collective(buf, n, sizeof *buf, MPI_FLOAT, -1);
 }
 
 int loom_dist_sum_f64(double *buf, size_t n)
 {
-    return sum(buf, n, sizeof *buf, MPI_DOUBLE);
+    return collective(buf, n, sizeof *buf, MPI_DOUBLE, -1);
 }
 
 int loom_dist_sum_u64(uint64_t *buf, size_t n)
 {
-    return sum(buf, n, sizeof *buf, MPI_UINT64_T);
+    return collective(buf, n, sizeof *buf, MPI_UINT64_T, -1);
 }
 
 int loom_dist_bcast(void *buf, size_t n, int root)
 {
-    if (size_ == 1)
-        return 0;
-    double t0 = now();
-    for (size_t i = 0; i < n; i += CHUNK) {
-        int count = (int)(n - i < CHUNK ? n - i : CHUNK);
-        if (MPI_Bcast((char *)buf + i, count, MPI_BYTE, root, MPI_COMM_WORLD) != MPI_SUCCESS)
-            return loom_error(LOOM_EIO, "MPI_Bcast failed");
-    }
-    seconds += now() - t0;
-    return 0;
+    return collective(buf, n, 1, MPI_BYTE, root);
 }
 
 int loom_dist_allgather(const void *mine, size_t n, char **all, size_t *sizes)
 {
     *all = NULL;
-    if (size_ == 1) {
-        sizes[0] = n;
-        *all = loom_malloc(n ? n : 1, 1);
-        if (!*all)
-            return LOOM_ENOMEM;
-        memcpy(*all, mine, n);
-        return 0;
-    }
-    double t0 = now();
+    if (size_ == 1)
+        return gather_alone(mine, n, all, sizes);
+    double t0 = loom_now();
     uint64_t mine64 = n, *all64 = loom_malloc((size_t)size_, sizeof *all64);
     int *counts = loom_malloc((size_t)size_, sizeof *counts);
     int *displs = loom_malloc((size_t)size_, sizeof *displs);
@@ -186,7 +179,7 @@ int loom_dist_allgather(const void *mine, size_t n, char **all, size_t *sizes)
         free(*all);
         *all = NULL;
     }
-    seconds += now() - t0;
+    seconds += loom_now() - t0;
     return rc;
 }
 
@@ -241,12 +234,7 @@ int loom_dist_bcast(void *buf, size_t n, int root)
 
 int loom_dist_allgather(const void *mine, size_t n, char **all, size_t *sizes)
 {
-    sizes[0] = n;
-    *all = loom_malloc(n ? n : 1, 1);
-    if (!*all)
-        return LOOM_ENOMEM;
-    memcpy(*all, mine, n);
-    return 0;
+    return gather_alone(mine, n, all, sizes);
 }
 
 #endif

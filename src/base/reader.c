@@ -280,3 +280,27 @@ int loom_reader_open_at(loom_reader **out, const char *path, long long offset)
     *out = r;
     return 0;
 }
+
+int loom_reader_each_line(const char *path, size_t max, loom_line_fn fn, void *ctx,
+                          const char *if_empty)
+{
+    loom_reader *r;
+    int rc = loom_reader_open(&r, path);
+    if (rc)
+        return rc;
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    long long lines = 0;
+    while ((rc = loom_reader_getline(r, &buf, &cap, &len, max)) == 1) {
+        if (len == 0)
+            continue;
+        lines++;
+        if ((rc = fn(ctx, buf, len, loom_reader_path(r), loom_reader_line_number(r))))
+            break;
+    }
+    if (rc == 0 && lines == 0 && if_empty)
+        rc = loom_error(LOOM_EFORMAT, "%s: %s", loom_reader_path(r), if_empty);
+    free(buf);
+    loom_reader_close(r);
+    return rc < 0 ? rc : 0;
+}

@@ -57,4 +57,17 @@ void loom_reader_close(loom_reader *r);
  * the word vector trainer to give each thread its own byte range. */
 int loom_reader_open_at(loom_reader **out, const char *path, long long offset);
 
+/* Called with each non-empty line (without its newline; writable, valid
+ * during the call), the file's name as loom_reader_path gives it, and the
+ * 1-based line number. A non-zero return stops the file: negative is an
+ * error, positive an early end. */
+typedef int (*loom_line_fn)(void *ctx, char *line, size_t len, const char *name, long long lineno);
+
+/* Opens path and calls fn on each of its non-empty lines (at most `max`
+ * bytes, as loom_reader_getline). Returns 0 or a negative code: the
+ * reader's or fn's. When `if_empty` is not NULL, a file without a
+ * non-empty line is LOOM_EFORMAT "NAME: if_empty". */
+int loom_reader_each_line(const char *path, size_t max, loom_line_fn fn, void *ctx,
+                          const char *if_empty);
+
 #endif

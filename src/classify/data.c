@@ -241,33 +241,28 @@ int loom_cls_encode(loom_cls_encoder *e, const char *line, size_t len, const int
 typedef int (*line_fn)(void *ctx, loom_cls_encoder *e, const char *line, size_t len,
                        long long lineno, const char *path);
 
+typedef struct {
+    loom_cls_encoder *e;
+    const loom_cls_format *f;
+    line_fn each;
+    void *ctx;
+} each_ctx;
+
+static int each_example(void *ctx, char *line, size_t len, const char *name, long long lineno)
+{
+    each_ctx *c = ctx;
+    int rc = parse(c->e, c->f, line, len);
+    if (rc)
+        return loom_error_prefix(rc, name, lineno);
+    return c->each(c->ctx, c->e, line, len, lineno, name);
+}
+
 static int each_line(const char *path, loom_cls_encoder *e, const loom_cls_format *f, line_fn each,
                      void *ctx)
 {
-    loom_reader *r;
-    int rc = loom_reader_open(&r, path);
-    if (rc)
-        return rc;
-    char *buf = NULL;
-    size_t cap = 0, len = 0;
-    long long lines = 0, examples = 0;
-    while ((rc = loom_reader_getline(r, &buf, &cap, &len, LOOM_CLS_MAX_LINE)) == 1) {
-        lines = loom_reader_line_number(r);
-        if (len == 0)
-            continue;
-        examples++;
-        if ((rc = parse(e, f, buf, len))) {
-            rc = loom_error_prefix(rc, loom_reader_path(r), lines);
-            break;
-        }
-        if ((rc = each(ctx, e, buf, len, lines, loom_reader_path(r))))
-            break;
-    }
-    if (rc == 0 && examples == 0)
-        rc = loom_error(LOOM_EFORMAT, "%s: empty file: no examples", loom_reader_path(r));
-    free(buf);
-    loom_reader_close(r);
-    return rc < 0 ? rc : 0;
+    each_ctx c = {e, f, each, ctx};
+    return loom_reader_each_line(path, LOOM_CLS_MAX_LINE, each_example, &c,
+                                 "empty file: no examples");
 }
 
 static int no_label(const char *path, long long line, const loom_cls_format *f)

@@ -204,23 +204,12 @@ int loom_cls_init_vectors(loom_classifier *m, const char *path, uint64_t seed,
                           loom_cls_coverage *cov)
 {
     memset(cov, 0, sizeof *cov);
+    size_t D = (size_t)m->cfg.dim;
     loom_vectors *vec;
-    int rc = loom_vectors_load(&vec, path);
+    int rc = loom_vectors_load_dim(&vec, path, D, "the model's", "dim");
     if (rc)
         return rc;
-    size_t D = (size_t)m->cfg.dim, nval = loom_vectors_count(vec) * loom_vectors_dim(vec);
-    if (loom_vectors_dim(vec) != D) {
-        loom_vectors_free(vec);
-        return loom_error(LOOM_EINVAL,
-                          "%s: vectors of dimension %zu, but the model's is %zu (--dim)", path,
-                          loom_vectors_dim(vec), D);
-    }
-    double sum = 0, sq = 0;
-    const float *all = loom_vectors_matrix(vec);
-    for (size_t i = 0; i < nval; i++)
-        sum += all[i], sq += (double)all[i] * all[i];
-    double mean = nval ? sum / (double)nval : 0;
-    cov->sd = nval ? sqrt(fmax(sq / (double)nval - mean * mean, 1e-12)) : 1;
+    cov->sd = loom_vectors_sd(vec);
     loom_rng rng;
     loom_rng_seed(&rng, seed, 11);
     const loom_vocab *words = m->dict->words;
@@ -394,12 +383,10 @@ static int vocab_parse(loom_vocab **out, const char *s, size_t expect, const cha
     if (!rc && loom_vocab_size(v) != expect)
         rc = loom_error(LOOM_EFORMAT, "%s: metadata '%s' holds %zu entries, the header says %zu",
                         path, key, loom_vocab_size(v), expect);
-    if (rc) {
-        loom_vocab_free(v);
-        return rc;
-    }
+    if (rc)
+        loom_vocab_free(v), v = NULL;
     *out = v;
-    return 0;
+    return rc;
 }
 
 static int meta_long(loom_st_writer *w, const char *key, long long v)

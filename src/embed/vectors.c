@@ -976,3 +976,31 @@ int loom_vectors_save(const loom_vectors *v, const char *path, int format)
     free(words);
     return rc;
 }
+
+int loom_vectors_load_dim(loom_vectors **out, const char *path, size_t dim, const char *what,
+                          const char *flag)
+{
+    loom_vectors *v;
+    int rc = loom_vectors_load(&v, path);
+    if (rc)
+        return rc;
+    size_t d = loom_vectors_dim(v);
+    if (d != dim) {
+        loom_vectors_free(v);
+        return loom_error(LOOM_EINVAL, "%s: vectors of dimension %zu, but %s is %zu (--%s)", path,
+                          d, what, dim, flag);
+    }
+    *out = v;
+    return 0;
+}
+
+double loom_vectors_sd(const loom_vectors *v)
+{
+    size_t nval = loom_vectors_count(v) * loom_vectors_dim(v);
+    const float *all = nval ? loom_vectors_row(v, 0) : NULL; /* the rows are contiguous */
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < nval; i++)
+        sum += all[i], sq += (double)all[i] * all[i];
+    double mean = nval ? sum / (double)nval : 0;
+    return nval ? sqrt(fmax(sq / (double)nval - mean * mean, 1e-12)) : 1;
+}

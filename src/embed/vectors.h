@@ -37,4 +37,13 @@ float *loom_vectors_matrix(loom_vectors *v);
 /* The format LOOM_VEC_AUTO picks for `path`. */
 int loom_vectors_format_for(const char *path);
 
+/* Loads the vectors at path for embeddings of `dim` columns: LOOM_EINVAL
+ * "PATH: vectors of dimension D, but WHAT is DIM (--FLAG)" (nothing
+ * loaded) when their dimension differs; else as loom_vectors_load. */
+int loom_vectors_load_dim(loom_vectors **out, const char *path, size_t dim, const char *what,
+                          const char *flag);
+/* The standard deviation of all of v's values (at least 1e-6; 1 when v is
+ * empty): the scale of rows drawn for words the file lacks. */
+double loom_vectors_sd(const loom_vectors *v);
+
 #endif

@@ -75,35 +75,29 @@ undo:
     return rc;
 }
 
+typedef struct {
+    loom_seq_pairs *p;
+    loom_tokenizer *ts, *tt;
+} tsv_ctx;
+
+static int tsv_line(void *ctx, char *buf, size_t len, const char *name, long long line)
+{
+    tsv_ctx *c = ctx;
+    char *tab = memchr(buf, '\t', len);
+    if (!tab)
+        return loom_error(LOOM_EFORMAT, "%s:%lld: no TAB between source and target", name, line);
+    char *tgt = tab + 1;
+    size_t nt = len - (size_t)(tgt - buf);
+    char *tab2 = memchr(tgt, '\t', nt);
+    if (tab2)
+        nt = (size_t)(tab2 - tgt);
+    return add_pair(c->p, c->ts, c->tt, buf, (size_t)(tab - buf), tgt, nt, name, line, name, line);
+}
+
 static int read_tsv(loom_seq_pairs *p, loom_tokenizer *ts, loom_tokenizer *tt, const char *path)
 {
-    loom_reader *r;
-    int rc = loom_reader_open(&r, path);
-    if (rc)
-        return rc;
-    char *buf = NULL;
-    size_t cap = 0, len;
-    const char *name = loom_reader_path(r);
-    while ((rc = loom_reader_getline(r, &buf, &cap, &len, LINE_MAX_BYTES)) == 1) {
-        long long line = loom_reader_line_number(r);
-        if (len == 0)
-            continue;
-        char *tab = memchr(buf, '\t', len);
-        if (!tab) {
-            rc = loom_error(LOOM_EFORMAT, "%s:%lld: no TAB between source and target", name, line);
-            break;
-        }
-        char *tgt = tab + 1;
-        size_t nt = len - (size_t)(tgt - buf);
-        char *tab2 = memchr(tgt, '\t', nt);
-        if (tab2)
-            nt = (size_t)(tab2 - tgt);
-        if ((rc = add_pair(p, ts, tt, buf, (size_t)(tab - buf), tgt, nt, name, line, name, line)))
-            break;
-    }
-    free(buf);
-    loom_reader_close(r);
-    return rc < 0 ? rc : 0;
+    tsv_ctx c = {p, ts, tt};
+    return loom_reader_each_line(path, LINE_MAX_BYTES, tsv_line, &c, NULL);
 }
 
 static int read_two(loom_seq_pairs *p, loom_tokenizer *ts, loom_tokenizer *tt, const char *spath,

@@ -13,25 +13,16 @@ int loom_seq_init_embedding(loom_param *emb, const loom_vocab *v, const char *pa
                             uint64_t seed, loom_seq_coverage *cov)
 {
     memset(cov, 0, sizeof *cov);
+    size_t n = loom_vocab_size(v);
+    if (emb->ndim != 2 || (size_t)emb->shape[0] != n)
+        return loom_error(LOOM_EINVAL, "%s: the embedding has %d rows for %zu words", path,
+                          emb->ndim == 2 ? emb->shape[0] : 0, n);
+    size_t dim = (size_t)emb->shape[1];
     loom_vectors *vec;
-    int rc = loom_vectors_load(&vec, path);
+    int rc = loom_vectors_load_dim(&vec, path, dim, "the model's embedding size", "emb");
     if (rc)
         return rc;
-    size_t dim = loom_vectors_dim(vec), n = loom_vocab_size(v);
-    if (emb->ndim != 2 || (size_t)emb->shape[1] != dim || (size_t)emb->shape[0] != n) {
-        loom_vectors_free(vec);
-        return loom_error(LOOM_EINVAL,
-                          "%s: vectors of dimension %zu, but the model's embedding size is %d "
-                          "(--emb)",
-                          path, dim, emb->shape[1]);
-    }
-    double sum = 0, sq = 0;
-    size_t nval = loom_vectors_count(vec) * dim;
-    const float *all = loom_vectors_matrix(vec);
-    for (size_t i = 0; i < nval; i++)
-        sum += all[i], sq += (double)all[i] * all[i];
-    double mean = nval ? sum / nval : 0;
-    double sd = nval ? sqrt(fmax(sq / nval - mean * mean, 1e-12)) : 1;
+    double sd = loom_vectors_sd(vec);
     double scale = unit_sd ? 1 / sd : 1;
     cov->sd = sd, cov->scale = scale;
     loom_rng rng;
