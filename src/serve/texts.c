@@ -1,6 +1,7 @@
 /* loom serve: the routes over plain texts, answered on the request's own
  * thread: /v1/tokenize (the tokenizer with the request's options, or with
- * a served classifier's or translation model's: the words it reads) and
+ * a served classifier's or translation model's: the words it reads, or the
+ * pieces of the model's embedded subword model for that side) and
  * /v1/classify (a served classifier's label probabilities, each text
  * predicted alone). */
 #include "config.h"
@@ -9,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/error.h"
 #include "classify/model.h"
+#include "text/subword.h"
 #include "text/tokenizer.h"
 #include "text/vocab.h"
 
@@ -64,6 +66,7 @@ static answer handle_tokenize(loom_server *s, const char *body, size_t n, void *
     loom_serve_texts_req *r = &((texts_state *)*state)->req;
     loom_tok_opts o;
     loom_tok_opts_default(&o);
+    const loom_subword *sw = NULL; /* a subword side: its pieces, whatever the options */
     if (r->model) {
         served_classifier *c = serve_find_classifier(s, r->model);
         served_model *m = c ? NULL : serve_find_model(s, r->model);
@@ -71,6 +74,7 @@ static answer handle_tokenize(loom_server *s, const char *body, size_t n, void *
             return serve_error(400, "no classifier or model named '%s' (see GET /v1/models)",
                                r->model);
         o = c ? c->m->dict->fmt.tok : m->bundle->tok[r->side];
+        sw = m ? m->bundle->subword[r->side] : NULL;
     }
     if (r->keep_case >= 0)
         o.keep_case = r->keep_case;
@@ -84,7 +88,8 @@ static answer handle_tokenize(loom_server *s, const char *body, size_t n, void *
     json_t *all = json_array();
     for (size_t i = 0; i < r->ntexts; i++) {
         json_t *toks = json_array();
-        int rc = loom_tokenize_string(t, r->texts[i], r->lens[i], add_token, toks);
+        int rc = sw ? loom_subword_tokenize(sw, r->texts[i], r->lens[i], add_token, toks)
+                    : loom_tokenize_string(t, r->texts[i], r->lens[i], add_token, toks);
         if (rc < 0) {
             json_decref(toks);
             json_decref(all);

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "seq/model_file.h"
 #include "seq/translator.h"
+#include "text/subword.h"
 #include "text/tokenizer.h"
 
 #include <math.h>
@@ -96,8 +97,9 @@ static int count_token(void *ctx, const char *tok, size_t len)
     return 0;
 }
 
-/* The number of tokens of each sentence, by the model's tokenizer: more
- * than max_tokens (or bytes it refuses) is a 400 naming the sentence. */
+/* The number of tokens of each sentence, by the model's tokenizer (or its
+ * source subword model: pieces): more than max_tokens (or bytes it
+ * refuses) is a 400 naming the sentence. */
 static answer check_lengths(loom_server *s, translate_state *st)
 {
     loom_tokenizer *t;
@@ -106,7 +108,9 @@ static answer check_lengths(loom_server *s, translate_state *st)
     answer a = {0};
     for (size_t i = 0; i < st->req.n && !a.body; i++) {
         int n = 0;
-        if (loom_tokenize_string(t, st->req.src[i], st->req.lens[i], count_token, &n) < 0)
+        const loom_subword *sw = st->m->bundle->subword[0];
+        if ((sw ? loom_subword_tokenize(sw, st->req.src[i], st->req.lens[i], count_token, &n)
+                : loom_tokenize_string(t, st->req.src[i], st->req.lens[i], count_token, &n)) < 0)
             a = serve_error(400, "sentence %zu: %s", i, loom_error_message());
         else if (n > s->o.limits.max_tokens)
             a = serve_error(400, "sentence %zu has %d tokens, more than %d (--max-tokens)", i, n,

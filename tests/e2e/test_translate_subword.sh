@@ -39,7 +39,8 @@ cp "$TMP/out" pieces.txt
 expect_lines "--pieces: one line per input line" 5 pieces.txt
 expect_grep "--pieces gives pieces (a word start is U+2581)" "^▁" pieces.txt
 # the pieces decoded by SentencePiece itself are translate's text
-/usr/bin/python3 - joint.loom sp.from-file.model <<'PY'
+embedded() { # MODEL.loom OUT.model: the bytes of its tensor subword.joint
+    /usr/bin/python3 - "$1" "$2" <<'PY'
 import json, struct, sys
 blob = open(sys.argv[1], "rb").read()
 (n,) = struct.unpack("<Q", blob[:8])
@@ -47,6 +48,8 @@ t = json.loads(blob[8:8 + n])["subword.joint"]
 a, b = t["data_offsets"]
 open(sys.argv[2], "wb").write(blob[8 + n + a:8 + n + b])
 PY
+}
+embedded joint.loom sp.from-file.model
 expect_status "the embedded model is a .model file" 0 "$LOOM" subword decode sp.from-file.model \
     pieces.txt
 expect_same "translate's text is its pieces decoded by SentencePiece" "$TMP/out" text.txt
@@ -81,6 +84,57 @@ expect_status "--replace-unk" 0 "$LOOM" translate "$FIXTURE" raw.txt --replace-u
 mkdir svg
 expect_status "--attention-svg" 0 "$LOOM" translate "$FIXTURE" raw.txt --attention-svg svg --quiet
 expect_grep "the heat map's rows are pieces" "▁" svg/000001.svg
+
+# ---- loom serve: tokenize and token counts read the embedded model's pieces ----
+embedded "$FIXTURE" fx.model
+printf '%s\n' "Incomprehensibilities everywhere." >long.txt
+"$LOOM" subword encode fx.model raw.txt long.txt >fx.pieces
+"$LOOM" serve --model sw="$FIXTURE" --max-tokens 12 --port 0 --threads 1 >serve.out 2>serve.err &
+spid=$!
+port=""
+for _ in $(seq 1 100); do
+    port=$(sed -n 's/^loom serve: listening on http:\/\/127.0.0.1:\([0-9]*\)\/$/\1/p' serve.out)
+    [ -n "$port" ] && break
+    kill -0 "$spid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$port" ]; then
+    not_ok "serve starts with a subword model ($(head -n 2 serve.err))"
+else
+    /usr/bin/python3 - "$port" raw.txt long.txt fx.pieces >serve.check 2>&1 <<'PY'
+import http.client, json, sys
+port, raw, long_, pieces = sys.argv[1:]
+texts = open(raw).read().splitlines() + open(long_).read().splitlines()
+want = [l.split(" ") for l in open(pieces).read().splitlines()]
+def post(path, body):
+    c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
+    c.request("POST", path, body=json.dumps(body).encode())
+    r = c.getresponse()
+    return r.status, json.loads(r.read().decode())
+def check(good, name, detail):
+    print(("ok - " if good else "not ok - ") + name + ("" if good else ": " + str(detail)[:300]))
+s, j = post("/v1/tokenize", {"model": "sw", "texts": texts})
+check(s == 200 and j["tokens"] == want, "tokenize with a subword model: the pieces of its embedded model", j)
+s, j = post("/v1/tokenize", {"model": "sw", "side": "tgt", "text": texts[0], "keep_case": False})
+check(s == 200 and j["tokens"] == want[0],
+      "tokenize: the target side's pieces (case options do not apply to pieces)", j)
+n = len(want[-1])
+s, j = post("/v1/translate", {"model": "sw", "src": [texts[-1]]})
+msg = j.get("error", {}).get("message", "") if isinstance(j, dict) else ""
+check(n > 12 and s == 400 and ("%d tokens" % n) in msg,
+      "translate: --max-tokens counts pieces (%d pieces in 2 words)" % n, (s, j))
+s, j = post("/v1/translate", {"model": "sw", "src": [texts[0]]})
+check(s == 200, "translate: a sentence within --max-tokens pieces", (s, j))
+PY
+    cat serve.check
+    passed=$((passed + $(grep -c '^ok - ' serve.check)))
+    failed=$((failed + $(grep -c '^not ok' serve.check)))
+    [ "$(grep -c '^ok - ' serve.check)" -eq 4 ] || not_ok "the serve checks ran to the end"
+fi
+kill "$spid" 2>/dev/null
+wait "$spid" 2>/dev/null
+if grep -qE 'Sanitizer|runtime error' serve.err; then not_ok "serve: no sanitizer report"; else
+    ok "serve: no sanitizer report"; fi
 
 # ---- separate models, resuming ----
 "$LOOM" subword train "$FIXTURES/subword/tatoeba.txt" -o sp.model --vocab-size 400 --threads 1 -q
