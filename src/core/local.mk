@@ -23,9 +23,10 @@ tests_helper_params_save_LDADD = libloom.la
 
 # core B: recurrent layers and attention
 libloom_la_SOURCES += src/core/rnn.c src/core/attention.c src/core/vmath.c src/core/smallgemm.c \
+	src/core/packmm.c \
 	src/core/attn_rnn.c
 noinst_HEADERS += src/core/rnn.h src/core/attention.h src/core/attn_rnn.h
-noinst_HEADERS += src/core/vmath.h src/core/smallmm.h
+noinst_HEADERS += src/core/vmath.h src/core/smallmm.h src/core/packmm.h
 check_PROGRAMS += tests/test_rnn
 TESTS += tests/test_rnn
 tests_test_rnn_SOURCES = tests/test_rnn.c

@@ -737,7 +737,10 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
     /* the out layer, log p = log softmax([s; c; e] Wo + bo): a few rows, so
      * one copy and one product (training multiplies the blocks in place) */
     loom_concat_forward(st->o, o, no, R);
-    loom_dense_forward(logp, st->o, m->out_w->value, m->out_b->value, R, m->Dout, V);
+    if (m->out_pack) /* prepared for decoding: W packed once, not per step by sgemm */
+        loom_packw_mm(m->out_pack, R, st->o, m->Dout, m->out_b->value, logp, V);
+    else
+        loom_dense_forward(logp, st->o, m->out_w->value, m->out_b->value, R, m->Dout, V);
     loom_log_softmax_inplace(logp, st->scratch, R, V);
     if (align && m->Dc)
         memcpy(align, st->wts, (size_t)R * S * sizeof(float));

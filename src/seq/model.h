@@ -67,7 +67,9 @@ int loom_seq_model_declare(loom_params **out, const loom_seq_config *c);
  * projection, computed once: a row copy per token in place of a
  * matrix-vector product). For a model whose weights no longer change, as
  * in `loom translate`; call it again after changing them (training never
- * calls it). Skipped, returning 0, when the tables would exceed 64 MB. */
+ * calls it). Skipped, returning 0, when the tables would exceed 64 MB.
+ * Also packs the output layer's weights once (core/packmm.h: a copy of
+ * them) for the decoder step's few-row product, whatever their size. */
 int loom_seq_model_prepare_decoding(loom_seq_model *m);
 
 /* A replica for data-parallel training: shares m's weights, has its own

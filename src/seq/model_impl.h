@@ -8,6 +8,7 @@
 
 #include "core/attention.h"
 #include "core/attn_rnn.h"
+#include "core/packmm.h"
 #include "core/param.h"
 #include "core/rnn.h"
 #include "seq/model.h"
@@ -31,6 +32,8 @@ struct loom_seq_model {
      * projections of the encoder's first layer (per direction, bias
      * included) and of the decoder's embedding share (no bias) */
     float *dec_tab_src[2], *dec_tab_tgt;
+    /* decoding only: out_w packed for the few-row product (core/packmm.h) */
+    loom_packw *out_pack;
     /* replicas only: private copies of the parameters, pointing at the
      * master's values and at an own gradient block */
     loom_param *own;

@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/error.h"
 #include "core/dense.h"
+#include "core/packmm.h"
 
 int loom_seq_config_check(const loom_seq_config *c)
 {
@@ -237,6 +238,10 @@ int loom_seq_model_prepare_decoding(loom_seq_model *m)
     for (int d = 0; d < 2; d++)
         free(m->dec_tab_src[d]), m->dec_tab_src[d] = NULL;
     free(m->dec_tab_tgt), m->dec_tab_tgt = NULL;
+    loom_packw_free(m->out_pack), m->out_pack = NULL;
+    int rc = loom_packw_new(&m->out_pack, m->out_w->value, m->Dout, c->tgt_vocab, c->tgt_vocab);
+    if (rc)
+        return rc;
     if (((size_t)c->src_vocab * m->dirs + c->tgt_vocab) * GH * sizeof(float) >
         DECODE_TABLES_MAX_BYTES)
         return 0;
@@ -264,6 +269,7 @@ void loom_seq_model_free(loom_seq_model *m)
         free(m->dec_tab_src[0]);
         free(m->dec_tab_src[1]);
         free(m->dec_tab_tgt);
+        loom_packw_free(m->out_pack);
     }
     free(m);
 }
@@ -287,6 +293,7 @@ int loom_seq_model_replica(loom_seq_model **out, loom_seq_model *m)
         return LOOM_ENOMEM;
     *r = *m;
     r->dec_tab_src[0] = r->dec_tab_src[1] = r->dec_tab_tgt = NULL;
+    r->out_pack = NULL;
     size_t n = loom_params_len(m->ps), nf;
     float *base = loom_params_grads(m->ps, &nf);
     r->own = loom_calloc(n, sizeof *r->own);

@@ -1,0 +1,277 @@
+/* loom: the product with a pre-packed W (see packmm.h). Panel p holds
+ * columns [32p, 32p + 32) of W as K rows of 32 floats (the last panel
+ * zero-padded), 64-byte aligned. For each panel, rows of X go through in
+ * groups (12 rows x 32 columns in 24 AVX-512 accumulators; 6 rows x 16
+ * columns in 12 AVX2 ones, the panel taken in two halves), so the panel is
+ * read from memory once per call and from L1/L2 by the other groups. */
+#include "config.h"
+#include "core/packmm.h"
+
+#include "base/alloc.h"
+#include "base/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NR LOOM_PACKW_NR
+
+struct loom_packw {
+    int K, N, np; /* rows, columns, panels */
+    float *panels;
+};
+
+int loom_packw_new(loom_packw **out, const float *W, int K, int N, int ldw)
+{
+    *out = NULL;
+    if (K < 1 || N < 1 || ldw < N)
+        return loom_error(LOOM_EINVAL, "packw: a %d x %d matrix (row stride %d)", K, N, ldw);
+    loom_packw *p = loom_calloc(1, sizeof *p);
+    if (!p)
+        return LOOM_ENOMEM;
+    p->K = K, p->N = N, p->np = (N + NR - 1) / NR;
+    p->panels = loom_aligned_alloc((size_t)p->np * K * NR, sizeof(float));
+    if (!p->panels) {
+        free(p);
+        return LOOM_ENOMEM;
+    }
+    for (int q = 0; q < p->np; q++) {
+        int j0 = q * NR, n = N - j0 < NR ? N - j0 : NR;
+        float *dst = p->panels + (size_t)q * K * NR;
+        for (int k = 0; k < K; k++, dst += NR) {
+            memcpy(dst, W + (size_t)k * ldw + j0, (size_t)n * sizeof(float));
+            if (n < NR)
+                memset(dst + n, 0, (size_t)(NR - n) * sizeof(float));
+        }
+    }
+    *out = p;
+    return 0;
+}
+
+void loom_packw_free(loom_packw *p)
+{
+    if (!p)
+        return;
+    free(p->panels);
+    free(p);
+}
+
+int loom_packw_rows(const loom_packw *p)
+{
+    return p->K;
+}
+
+int loom_packw_cols(const loom_packw *p)
+{
+    return p->N;
+}
+
+/* The portable path: k in order from zero, then the bias, per output. */
+static void mm_portable(const loom_packw *p, int M, const float *X, size_t ldx, const float *b,
+                        float *Y, size_t ldy)
+{
+    int K = p->K;
+    for (int q = 0; q < p->np; q++) {
+        const float *P = p->panels + (size_t)q * K * NR;
+        int j0 = q * NR, n = p->N - j0 < NR ? p->N - j0 : NR;
+        for (int m = 0; m < M; m++) {
+            float acc[NR] = {0};
+            const float *x = X + (size_t)m * ldx;
+            for (int k = 0; k < K; k++) {
+                float xv = x[k];
+                const float *w = P + (size_t)k * NR;
+                for (int j = 0; j < NR; j++)
+                    acc[j] += xv * w[j];
+            }
+            float *y = Y + (size_t)m * ldy + j0;
+            for (int j = 0; j < n; j++)
+                y[j] = b ? acc[j] + b[j0 + j] : acc[j];
+        }
+    }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 __attribute__((target("avx512f")))
+#define INLINE inline __attribute__((always_inline))
+
+/* ---- AVX-512: MR rows x 32 columns of one panel ---- */
+
+#define MR512 12
+
+AVX512 static INLINE void tile512(const int MR, int K, const float *X, size_t ldx, const float *P,
+                                  const float *b, float *Y, size_t ldy, __mmask16 k0, __mmask16 k1)
+{
+    __m512 a0[MR512], a1[MR512];
+#pragma GCC unroll 12
+    for (int m = 0; m < MR; m++)
+        a0[m] = a1[m] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        __m512 w0 = _mm512_load_ps(P + (size_t)k * NR),
+               w1 = _mm512_load_ps(P + (size_t)k * NR + 16);
+#pragma GCC unroll 12
+        for (int m = 0; m < MR; m++) {
+            __m512 x = _mm512_set1_ps(X[(size_t)m * ldx + k]);
+            a0[m] = _mm512_fmadd_ps(x, w0, a0[m]);
+            a1[m] = _mm512_fmadd_ps(x, w1, a1[m]);
+        }
+    }
+    __m512 b0 = b ? _mm512_maskz_loadu_ps(k0, b) : _mm512_setzero_ps();
+    __m512 b1 = b ? _mm512_maskz_loadu_ps(k1, b + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 12
+    for (int m = 0; m < MR; m++) {
+        float *y = Y + (size_t)m * ldy;
+        _mm512_mask_storeu_ps(y, k0, b ? _mm512_add_ps(a0[m], b0) : a0[m]);
+        _mm512_mask_storeu_ps(y + 16, k1, b ? _mm512_add_ps(a1[m], b1) : a1[m]);
+    }
+}
+
+typedef void tile512_fn(int, const float *, size_t, const float *, const float *, float *, size_t,
+                        __mmask16, __mmask16);
+#define T512(MR)                                                                                   \
+    AVX512 static void tile512_##MR(int K, const float *X, size_t ldx, const float *P,             \
+                                    const float *b, float *Y, size_t ldy, __mmask16 k0,            \
+                                    __mmask16 k1)                                                  \
+    {                                                                                              \
+        tile512(MR, K, X, ldx, P, b, Y, ldy, k0, k1);                                              \
+    }
+T512(1)
+T512(2)
+T512(3)
+T512(4)
+T512(5)
+T512(6)
+T512(7)
+T512(8)
+T512(9)
+T512(10)
+T512(11)
+T512(12)
+static tile512_fn *const tiles512[MR512 + 1] = {
+    NULL,      tile512_1, tile512_2, tile512_3,  tile512_4,  tile512_5, tile512_6,
+    tile512_7, tile512_8, tile512_9, tile512_10, tile512_11, tile512_12};
+
+static void mm_avx512(const loom_packw *p, int M, const float *X, size_t ldx, const float *b,
+                      float *Y, size_t ldy)
+{
+    int K = p->K;
+    for (int q = 0; q < p->np; q++) {
+        const float *P = p->panels + (size_t)q * K * NR;
+        int j0 = q * NR, n = p->N - j0 < NR ? p->N - j0 : NR;
+        __mmask16 k0 = (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u);
+        __mmask16 k1 = (__mmask16)(n >= 32 ? 0xffffu : n > 16 ? (1u << (n - 16)) - 1u : 0u);
+        for (int m = 0; m < M; m += MR512) {
+            int mr = M - m < MR512 ? M - m : MR512;
+            tiles512[mr](K, X + (size_t)m * ldx, ldx, P, b ? b + j0 : NULL,
+                         Y + (size_t)m * ldy + j0, ldy, k0, k1);
+        }
+    }
+}
+
+/* ---- AVX2: MR rows x 16 columns (half a panel) ---- */
+
+#define MR256 6
+
+AVX2 static INLINE void tile256(const int MR, int K, const float *X, size_t ldx, const float *P,
+                                const float *b, float *Y, size_t ldy, __m256i k0, __m256i k1)
+{
+    __m256 a0[MR256], a1[MR256];
+#pragma GCC unroll 6
+    for (int m = 0; m < MR; m++)
+        a0[m] = a1[m] = _mm256_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        __m256 w0 = _mm256_load_ps(P + (size_t)k * NR), w1 = _mm256_load_ps(P + (size_t)k * NR + 8);
+#pragma GCC unroll 6
+        for (int m = 0; m < MR; m++) {
+            __m256 x = _mm256_broadcast_ss(X + (size_t)m * ldx + k);
+            a0[m] = _mm256_fmadd_ps(x, w0, a0[m]);
+            a1[m] = _mm256_fmadd_ps(x, w1, a1[m]);
+        }
+    }
+    __m256 b0 = b ? _mm256_maskload_ps(b, k0) : _mm256_setzero_ps();
+    __m256 b1 = b ? _mm256_maskload_ps(b + 8, k1) : _mm256_setzero_ps();
+#pragma GCC unroll 6
+    for (int m = 0; m < MR; m++) {
+        float *y = Y + (size_t)m * ldy;
+        _mm256_maskstore_ps(y, k0, b ? _mm256_add_ps(a0[m], b0) : a0[m]);
+        _mm256_maskstore_ps(y + 8, k1, b ? _mm256_add_ps(a1[m], b1) : a1[m]);
+    }
+}
+
+typedef void tile256_fn(int, const float *, size_t, const float *, const float *, float *, size_t,
+                        __m256i, __m256i);
+#define T256(MR)                                                                                   \
+    AVX2 static void tile256_##MR(int K, const float *X, size_t ldx, const float *P,               \
+                                  const float *b, float *Y, size_t ldy, __m256i k0, __m256i k1)    \
+    {                                                                                              \
+        tile256(MR, K, X, ldx, P, b, Y, ldy, k0, k1);                                              \
+    }
+T256(1)
+T256(2)
+T256(3)
+T256(4)
+T256(5)
+T256(6)
+static tile256_fn *const tiles256[MR256 + 1] = {NULL,      tile256_1, tile256_2, tile256_3,
+                                                tile256_4, tile256_5, tile256_6};
+
+/* lanes [0, n) of a vector of 8 set */
+AVX2 static __m256i lanes(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+AVX2 static void mm_avx2(const loom_packw *p, int M, const float *X, size_t ldx, const float *b,
+                         float *Y, size_t ldy)
+{
+    int K = p->K;
+    for (int q = 0; q < p->np; q++) {
+        const float *P = p->panels + (size_t)q * K * NR;
+        int j0 = q * NR, n = p->N - j0 < NR ? p->N - j0 : NR;
+        for (int h = 0; h < NR / 16 && 16 * h < n; h++) {
+            int nh = n - 16 * h;
+            __m256i k0 = lanes(nh), k1 = lanes(nh - 8);
+            int j = j0 + 16 * h;
+            for (int m = 0; m < M; m += MR256) {
+                int mr = M - m < MR256 ? M - m : MR256;
+                tiles256[mr](K, X + (size_t)m * ldx, ldx, P + 16 * h, b ? b + j : NULL,
+                             Y + (size_t)m * ldy + j, ldy, k0, k1);
+            }
+        }
+    }
+}
+
+void loom_packw_mm_level(loom_simd level, const loom_packw *p, int M, const float *X, int ldx,
+                         const float *b, float *Y, int ldy)
+{
+    if (M <= 0)
+        return;
+    loom_simd cpu = loom_simd_level();
+    if (level > cpu)
+        level = cpu;
+    if (level >= LOOM_SIMD_AVX512)
+        mm_avx512(p, M, X, (size_t)ldx, b, Y, (size_t)ldy);
+    else if (level == LOOM_SIMD_AVX2)
+        mm_avx2(p, M, X, (size_t)ldx, b, Y, (size_t)ldy);
+    else
+        mm_portable(p, M, X, (size_t)ldx, b, Y, (size_t)ldy);
+}
+
+#else
+
+void loom_packw_mm_level(loom_simd level, const loom_packw *p, int M, const float *X, int ldx,
+                         const float *b, float *Y, int ldy)
+{
+    (void)level;
+    if (M > 0)
+        mm_portable(p, M, X, (size_t)ldx, b, Y, (size_t)ldy);
+}
+
+#endif
+
+void loom_packw_mm(const loom_packw *p, int M, const float *X, int ldx, const float *b, float *Y,
+                   int ldy)
+{
+    loom_packw_mm_level(loom_simd_level(), p, M, X, ldx, b, Y, ldy);
+}
