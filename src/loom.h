@@ -84,7 +84,15 @@ typedef struct {
     int punct;        /* LOOM_PUNCT_KEEP (default) or LOOM_PUNCT_DROP */
     int invalid;      /* invalid UTF-8: LOOM_INVALID_ERROR (default) or _REPLACE (U+FFFD) */
     int pretokenized; /* 1: split on ASCII whitespace only, no normalisation */
+    int chars;        /* 1: each grapheme cluster is a token (NFKC, case folded unless
+                         keep_case); a run of white space between two is one
+                         LOOM_TOK_SPACE token; punct does not apply; wins over
+                         pretokenized */
 } loom_tok_opts;
+
+/* The token that stands for white space between characters (chars = 1):
+ * U+2581, as SentencePiece writes it. */
+#define LOOM_TOK_SPACE "\xe2\x96\x81"
 
 /* Fills o with the defaults above. */
 void loom_tok_opts_default(loom_tok_opts *o);

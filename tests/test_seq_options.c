@@ -292,7 +292,22 @@ START_TEST(tokenizer_options_are_parsed_strictly)
                      0);
     ck_assert(t.keep_case == 1 && t.punct == LOOM_PUNCT_DROP && t.pretokenized == 1);
     ck_assert_int_eq(t.invalid, LOOM_INVALID_REPLACE);
+    ck_assert_int_eq(t.chars, 0);
+    /* characters as tokens: written only when set, and read back */
+    char buf[128];
+    t.chars = 1;
+    loom_seq_tok_format(buf, sizeof buf, &t);
+    ck_assert_str_eq(buf, "keep_case=1 punct=drop invalid=replace pretokenized=1 chars=1");
+    memset(&t, 0, sizeof t);
+    ck_assert_int_eq(loom_seq_tok_parse(&t, buf), 0);
+    ck_assert(t.chars == 1 && t.keep_case == 1 && t.pretokenized == 1);
+    t.chars = 0;
+    loom_seq_tok_format(buf, sizeof buf, &t);
+    ck_assert_str_eq(buf, "keep_case=1 punct=drop invalid=replace pretokenized=1");
     static const char *const bad[] = {
+        "keep_case=0 punct=keep invalid=error pretokenized=0 chars=0",
+        "keep_case=0 punct=keep invalid=error pretokenized=0 chars=1 ",
+        "keep_case=0 punct=keep invalid=error pretokenized=0 chars=2",
         "keep_case=7 punct=keep invalid=error pretokenized=0",
         "keep_case=0 punct=maybe invalid=error pretokenized=0",
         "keep_case=0 punct=keep invalid=ignore pretokenized=0",

@@ -58,16 +58,32 @@ static int on_eol(void *ctx)
 
 /* Tokenizes s with the given options; returns the joined tokens, or
  * "ERROR: <message>" (static storage, valid until the next call). */
+static const char *tok_with(const char *s, size_t n, const loom_tok_opts *o);
+
 static const char *tok_opts(const char *s, size_t n, int keep_case, int punct, int invalid,
                             int pretokenized)
 {
-    static char *last;
-    free(last);
     loom_tok_opts o;
     loom_tok_opts_default(&o);
     o.keep_case = keep_case, o.punct = punct, o.invalid = invalid, o.pretokenized = pretokenized;
+    return tok_with(s, n, &o);
+}
+
+/* Characters as tokens (o.chars), case folded or kept. */
+static const char *tok_chars(const char *s, int keep_case, int invalid)
+{
+    loom_tok_opts o;
+    loom_tok_opts_default(&o);
+    o.chars = 1, o.keep_case = keep_case, o.invalid = invalid;
+    return tok_with(s, strlen(s), &o);
+}
+
+static const char *tok_with(const char *s, size_t n, const loom_tok_opts *o)
+{
+    static char *last;
+    free(last);
     loom_tokenizer *t;
-    ck_assert_int_eq(loom_tokenizer_new(&t, &o), 0);
+    ck_assert_int_eq(loom_tokenizer_new(&t, o), 0);
     joined j = {NULL, 0, 0, 1};
     put(&j, "", 0);
     int rc = loom_tokenize_string(t, s, n, on_tok, &j);
@@ -280,6 +296,75 @@ START_TEST(pretokenized_splits_on_ascii_space_only)
     char *pre = strdup(tok_opts(clean, strlen(clean), 0, 0, 0, 1));
     ck_assert_str_eq(pre, tok(clean));
     free(pre);
+}
+END_TEST
+
+/* ---- Characters as tokens ---------------------------------------------- */
+
+START_TEST(chars_are_grapheme_clusters)
+{
+    /* folded by default, kept on request; one space token between words */
+    ck_assert_str_eq(tok_chars("LOOM", 0, 0), "l o o m");
+    ck_assert_str_eq(tok_chars("LOOM", 1, 0), "L O O M");
+    ck_assert_str_eq(tok_chars("  ab \t c  ", 1, 0), "a b \xe2\x96\x81 c");
+    /* e + combining acute composes (NFKC) into one token; the ligature fi
+     * becomes two; a flag (two regional indicators) and a ZWJ family stay
+     * one cluster each; Hangul jamo compose into one syllable */
+    ck_assert_str_eq(tok_chars("cafe\xcc\x81", 0, 0), "c a f \xc3\xa9");
+    ck_assert_str_eq(tok_chars("\xef\xac\x81x", 0, 0), "f i x");
+    ck_assert_str_eq(tok_chars("\xf0\x9f\x87\xab\xf0\x9f\x87\xb7!", 0, 0),
+                     "\xf0\x9f\x87\xab\xf0\x9f\x87\xb7 !");
+    ck_assert_str_eq(tok_chars("\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9"
+                               "a",
+                               0, 0),
+                     "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9 a");
+    ck_assert_str_eq(tok_chars("\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab", 0, 0), "\xed\x95\x9c");
+    /* punctuation is a character like any other, and digits too */
+    ck_assert_str_eq(tok_chars("a,1", 0, 0), "a , 1");
+    /* invalid UTF-8: an error, or U+FFFD */
+    ck_assert_str_eq(tok_chars("a\xff"
+                               "b",
+                               0, 0),
+                     "ERROR: invalid UTF-8 at byte 1");
+    ck_assert_str_eq(tok_chars("a\xff"
+                               "b",
+                               0, 1),
+                     "a \xef\xbf\xbd b");
+    /* chars wins over pretokenized */
+    loom_tok_opts o;
+    loom_tok_opts_default(&o);
+    o.chars = o.pretokenized = 1;
+    ck_assert_str_eq(tok_with("ab c", 4, &o), "a b \xe2\x96\x81 c");
+}
+END_TEST
+
+START_TEST(chars_span_reader_pieces)
+{
+    /* a cluster (e + three combining marks) cut by the reader's pieces is
+     * still one token; lines do not carry a space token over */
+    const char *text = "abcde\xcc\x81\xcc\xa3\xcc\x88"
+                       "fgh ij \nk\n";
+    char *path = strdup(test_path("chars.txt"));
+    test_write_file(path, text, strlen(text));
+    loom_tok_opts o;
+    loom_tok_opts_default(&o);
+    o.chars = 1;
+    for (size_t bufsize = 4; bufsize <= 64; bufsize *= 2) {
+        joined j = {NULL, 0, 0, 1};
+        put(&j, "", 0);
+        loom_tokenizer *t;
+        loom_reader *r;
+        ck_assert_int_eq(loom_tokenizer_new(&t, &o), 0);
+        ck_assert_int_eq(loom_reader_open_sized(&r, path, bufsize), 0);
+        ck_assert_int_eq(loom_tokenize_stream(t, r, on_tok, on_eol, &j), 0);
+        loom_reader_close(r);
+        loom_tokenizer_free(t);
+        ck_assert_msg(
+            strcmp(j.s, "a b c d \xe1\xba\xb9\xcc\x81\xcc\x88 f g h \xe2\x96\x81 i j|k|") == 0,
+            "piece size %zu: '%s'", bufsize, j.s);
+        free(j.s);
+    }
+    free(path);
 }
 END_TEST
 
@@ -765,6 +850,8 @@ static Suite *text_suite(void)
     tcase_add_test(tc, invisible_and_control_characters);
     tcase_add_test(tc, long_tokens_are_cut);
     tcase_add_test(tc, pretokenized_splits_on_ascii_space_only);
+    tcase_add_test(tc, chars_are_grapheme_clusters);
+    tcase_add_test(tc, chars_span_reader_pieces);
     tcase_add_loop_test(tc, invalid_utf8_is_an_error, 0, N_BAD);
     tcase_add_loop_test(tc, invalid_utf8_is_replaced, 0, N_BAD);
     tcase_add_test(tc, invalid_utf8_names_file_line_and_byte);

@@ -86,6 +86,9 @@ static const char help[] =
     "      --stop-at-exact X  stop once validation exact match reaches X (0..1)\n" TOKFLAGS_HELP
     "  --src-keep-case, --tgt-keep-case, --src-punct, --tgt-punct, --src-pretokenized,\n"
     "  --tgt-pretokenized     the same for one side only\n"
+    "  --src-char, --tgt-char  characters as tokens on one side (--chars: both), as\n"
+    "                         for spelling -> pronunciation ('loom translate' then\n"
+    "                         joins a character target without spaces)\n"
     "  -q, --quiet            no progress and no report lines\n"
     "      --progress         show progress even when stderr is not a terminal\n"
     "  -h, --help             this help\n"
@@ -107,7 +110,9 @@ static const char help[] =
     " --src-vocab-from-vectors 20000 --scale-vectors --freeze src --max-steps 10\n"
     "  loom subword train tests/fixtures/subword/tatoeba.txt -o tatoeba.model --vocab-size 400 -q"
     " && loom seq2seq corpus/tatoeba-eng-fra.valid.tsv.gz -o en-fr-sw.loom --joint-subword"
-    " tatoeba.model --tie-embeddings --max-steps 20\n";
+    " tatoeba.model --tie-embeddings --max-steps 20\n"
+    "  loom seq2seq corpus/cmudict-g014b2b.train.gz -o g2p.loom --src-char --tgt-pretokenized"
+    " --max-steps 20 && echo LOOM | loom translate g2p.loom\n";
 
 enum {
     OPT_TABLE = 0x3000, /* an option of the library's table, set by its name */
@@ -171,6 +176,8 @@ static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
                                          {"tgt-punct", required_argument, 0, OPT_SIDE + 3},
                                          {"src-pretokenized", no_argument, 0, OPT_SIDE + 4},
                                          {"tgt-pretokenized", no_argument, 0, OPT_SIDE + 5},
+                                         {"src-char", no_argument, 0, OPT_SIDE + 6},
+                                         {"tgt-char", no_argument, 0, OPT_SIDE + 7},
                                          TOKFLAGS_LONGOPTS,
                                          CLI_COMMON_LONGOPTS,
                                          {0, 0, 0, 0}};
@@ -195,13 +202,14 @@ static void report_plain(void *ctx, const char *line)
  * `c` was one, 0 when not, -1 after a usage error. */
 static int tok_option(int c, const char *arg, loom_tok_opts *tok)
 {
-    static const int flags[] = {TOKFLAGS_KEEP_CASE, TOKFLAGS_PUNCT, TOKFLAGS_PRETOKENIZED};
-    if (c >= TOKFLAGS_KEEP_CASE && c <= TOKFLAGS_PRETOKENIZED) {
+    static const int flags[] = {TOKFLAGS_KEEP_CASE, TOKFLAGS_PUNCT, TOKFLAGS_PRETOKENIZED,
+                                TOKFLAGS_CHARS};
+    if (c >= TOKFLAGS_KEEP_CASE && c <= TOKFLAGS_CHARS) {
         if (tokflags_option("seq2seq", c, arg, &tok[0]) < 0)
             return -1;
         return tokflags_option("seq2seq", c, arg, &tok[1]);
     }
-    if (c < OPT_SIDE || c >= OPT_SIDE + 6)
+    if (c < OPT_SIDE || c >= OPT_SIDE + 8)
         return 0;
     int k = c - OPT_SIDE;
     return tokflags_option("seq2seq", flags[k / 2], arg, &tok[k % 2]) < 0 ? -1 : 1;

@@ -15,6 +15,9 @@ int tokflags_option(const char *cmd, int opt, const char *arg, loom_tok_opts *o)
     case TOKFLAGS_PRETOKENIZED:
         o->pretokenized = 1;
         return 1;
+    case TOKFLAGS_CHARS:
+        o->chars = 1;
+        return 1;
     case TOKFLAGS_PUNCT:
         if ((k = cli_choice(cmd, "punct", arg, punct)) < 0)
             return -1;

@@ -1,6 +1,6 @@
 /* loom command line: the tokenizer flags shared by every command that
  * reads a corpus (tokenize, vocab, embed, seq2seq, ...): --keep-case,
- * --punct keep|drop, --invalid error|replace, --pretokenized. Put
+ * --punct keep|drop, --invalid error|replace, --pretokenized, --chars. Put
  * TOKFLAGS_LONGOPTS in the command's option table, pass unknown option
  * codes to tokflags_option(), and include TOKFLAGS_HELP in the help. */
 #ifndef LOOM_TOOLS_TOKFLAGS_H
@@ -10,14 +10,21 @@
 
 #include <getopt.h>
 
-enum { TOKFLAGS_KEEP_CASE = 0x2000, TOKFLAGS_PUNCT, TOKFLAGS_INVALID, TOKFLAGS_PRETOKENIZED };
+enum {
+    TOKFLAGS_KEEP_CASE = 0x2000,
+    TOKFLAGS_PUNCT,
+    TOKFLAGS_INVALID,
+    TOKFLAGS_PRETOKENIZED,
+    TOKFLAGS_CHARS
+};
 
 /* clang-format off */
 #define TOKFLAGS_LONGOPTS                                                                          \
     {"keep-case", no_argument, 0, TOKFLAGS_KEEP_CASE},                                             \
         {"punct", required_argument, 0, TOKFLAGS_PUNCT},                                           \
         {"invalid", required_argument, 0, TOKFLAGS_INVALID},                                       \
-        {"pretokenized", no_argument, 0, TOKFLAGS_PRETOKENIZED}
+        {"pretokenized", no_argument, 0, TOKFLAGS_PRETOKENIZED},                                   \
+        {"chars", no_argument, 0, TOKFLAGS_CHARS}
 
 #define TOKFLAGS_HELP                                                                              \
     "      --keep-case        keep letter case (default: Unicode case folding)\n"                 \
@@ -25,7 +32,9 @@ enum { TOKFLAGS_KEEP_CASE = 0x2000, TOKFLAGS_PUNCT, TOKFLAGS_INVALID, TOKFLAGS_P
     "      --invalid error|replace\n"                                                            \
     "                         stop at invalid UTF-8 (default) or read it as U+FFFD\n"            \
     "      --pretokenized     split on ASCII white space only, no normalisation\n"               \
-    "                         (rules: 'loom help tokenize')\n"
+    "                         (rules: 'loom help tokenize')\n"                                    \
+    "      --chars            each grapheme cluster a token (NFKC, case folded unless\n"        \
+    "                         --keep-case); white space between two is one '\xe2\x96\x81'\n"
 
 /* clang-format on */
 

@@ -137,9 +137,11 @@ void loom_seq_train_defaults(loom_seq_train_opts *o)
 
 void loom_seq_tok_format(char *buf, size_t n, const loom_tok_opts *o)
 {
-    snprintf(buf, n, "keep_case=%d punct=%s invalid=%s pretokenized=%d", o->keep_case,
+    /* chars=1 only when set: word tokenizers read as they always did */
+    snprintf(buf, n, "keep_case=%d punct=%s invalid=%s pretokenized=%d%s", o->keep_case,
              o->punct == LOOM_PUNCT_DROP ? "drop" : "keep",
-             o->invalid == LOOM_INVALID_REPLACE ? "replace" : "error", o->pretokenized);
+             o->invalid == LOOM_INVALID_REPLACE ? "replace" : "error", o->pretokenized,
+             o->chars ? " chars=1" : "");
 }
 
 int loom_seq_tok_parse(loom_tok_opts *o, const char *s)
@@ -150,13 +152,14 @@ int loom_seq_tok_parse(loom_tok_opts *o, const char *s)
     loom_tok_opts_default(&t);
     if (sscanf(s, "keep_case=%d punct=%15s invalid=%15s pretokenized=%d%n", &t.keep_case, punct,
                invalid, &t.pretokenized, &end) != 4 ||
-        s[end] != '\0' || (t.keep_case != 0 && t.keep_case != 1) ||
-        (t.pretokenized != 0 && t.pretokenized != 1))
+        (s[end] != '\0' && strcmp(s + end, " chars=1") != 0) ||
+        (t.keep_case != 0 && t.keep_case != 1) || (t.pretokenized != 0 && t.pretokenized != 1))
         return LOOM_EFORMAT;
     if (strcmp(punct, "keep") != 0 && strcmp(punct, "drop") != 0)
         return LOOM_EFORMAT;
     if (strcmp(invalid, "error") != 0 && strcmp(invalid, "replace") != 0)
         return LOOM_EFORMAT;
+    t.chars = s[end] != '\0';
     t.punct = strcmp(punct, "drop") == 0 ? LOOM_PUNCT_DROP : LOOM_PUNCT_KEEP;
     t.invalid = strcmp(invalid, "replace") == 0 ? LOOM_INVALID_REPLACE : LOOM_INVALID_ERROR;
     *o = t;
@@ -333,7 +336,7 @@ static int parse(const row *r, const char *s, void *v, char *why, size_t n)
             return 0;
         snprintf(why, n,
                  "is not 'keep_case=0|1 punct=keep|drop invalid=error|replace "
-                 "pretokenized=0|1': '%s'",
+                 "pretokenized=0|1[ chars=1]': '%s'",
                  s);
         return -1;
     }

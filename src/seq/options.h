@@ -120,7 +120,8 @@ int loom_seq_meta_each(const loom_st_file *f, unsigned sections,
                        int (*fn)(void *ctx, const char *key, const char *value), void *ctx);
 
 /* Tokenizer options as one metadata string ("keep_case=0 punct=keep
- * invalid=error pretokenized=0") and back; parsing is strict. */
+ * invalid=error pretokenized=0", then " chars=1" for characters as
+ * tokens) and back; parsing is strict. */
 void loom_seq_tok_format(char *buf, size_t n, const loom_tok_opts *o);
 int loom_seq_tok_parse(loom_tok_opts *o, const char *s);
 

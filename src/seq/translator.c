@@ -128,7 +128,7 @@ static int same_vocab(const loom_vocab *a, const loom_vocab *b)
 static int same_tok(const loom_tok_opts *a, const loom_tok_opts *b)
 {
     return a->keep_case == b->keep_case && a->punct == b->punct && a->invalid == b->invalid &&
-           a->pretokenized == b->pretokenized;
+           a->pretokenized == b->pretokenized && a->chars == b->chars;
 }
 
 /* 1 when both are NULL or hold the same serialized model. */
@@ -610,6 +610,10 @@ static int finish_hyp(const loom_translator *t, const loom_translate_opts *o,
         h->words[k] = loom_vocab_word(v, h->hyp.ids[k]);
     if (o->replace_unk)
         loom_translation_replace_unk(tr, h);
+    /* words joined by spaces; characters (a target read as characters)
+     * joined as they are, the white space token standing for a space */
+    const loom_seq_bundle *b = t->b[0];
+    int chars = b->tok[1].chars && !b->subword[1];
     size_t len = 1;
     for (int k = 0; k < n; k++)
         len += strlen(h->words[k]) + 1;
@@ -617,14 +621,16 @@ static int finish_hyp(const loom_translator *t, const loom_translate_opts *o,
         return LOOM_ENOMEM;
     char *p = h->text;
     for (int k = 0; k < n; k++) {
-        size_t wl = strlen(h->words[k]);
-        if (k)
+        const char *wd = h->words[k];
+        size_t wl = strlen(wd);
+        if (chars && strcmp(wd, LOOM_TOK_SPACE) == 0)
+            wd = " ", wl = 1;
+        else if (k && !chars)
             *p++ = ' ';
-        memcpy(p, h->words[k], wl);
+        memcpy(p, wd, wl);
         p += wl;
     }
     *p = '\0';
-    const loom_seq_bundle *b = t->b[0];
     int rc = 0;
     if (!o->pieces && (b->subword[0] || b->subword[1]))
         rc = detokenise(t, tr, h);

@@ -73,6 +73,12 @@ struct loom_tokenizer {
     unsigned char *cls; /* the class of each of cps, beside it */
     size_t cps_cap;
     norm_entry *cache; /* allocated at the first non-ASCII run */
+    /* Characters as tokens (o.chars): the cluster being read is tok[0..len),
+     * with the last code point and utf8proc's break state; a white space
+     * run waits for the next cluster of its line. */
+    utf8proc_int32_t ch_prev;
+    utf8proc_int32_t ch_state;
+    int ch_space, ch_any;
     /* Where we are, for error messages. */
     const char *path;
     long long line, base;
@@ -757,8 +763,106 @@ static int feed_pretokenized(loom_tokenizer *t, const char *s, size_t n, int las
     return last ? emit_word(t) : 0;
 }
 
+/* ---- Characters as tokens --------------------------------------------- */
+
+/* Emits the cluster read so far, normalised (NFKC, folded unless
+ * keep_case): one token per cluster of the normalised text (a
+ * compatibility character may decompose into several), after the white
+ * space token when a space run came between it and the line's last one. */
+static int chars_flush(loom_tokenizer *t)
+{
+    if (t->len == 0)
+        return 0;
+    size_t n = t->len;
+    t->len = 0;
+    long ncp = normalise(t, t->tok, n);
+    if (ncp < 0)
+        return (int)ncp;
+    char buf[4 * 8];
+    utf8proc_int32_t state = 0;
+    size_t i = 0;
+    int rc = 0;
+    while (i < (size_t)ncp && !rc) {
+        size_t j = i + 1;
+        while (j < (size_t)ncp && j - i < 8 &&
+               !utf8proc_grapheme_break_stateful(t->cps[j - 1], t->cps[j], &state))
+            j++;
+        if (t->ch_space && t->ch_any)
+            rc = t->fn(t->ctx, LOOM_TOK_SPACE, sizeof LOOM_TOK_SPACE - 1);
+        t->ch_space = 0;
+        t->ch_any = 1;
+        if (!rc)
+            rc = t->fn(t->ctx, buf, encode(t->cps, i, j, buf));
+        i = j;
+    }
+    return rc;
+}
+
+static int is_char_space(int32_t c)
+{
+    if (c < 0x80)
+        return c <= 0x20 || c == 0x7F;
+    utf8proc_category_t k = utf8proc_category(c);
+    return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP ||
+           k == UTF8PROC_CATEGORY_CC;
+}
+
+/* o.chars: grapheme clusters (utf8proc's extended grapheme breaks) of the
+ * raw text, each normalised by chars_flush; a cluster may span pieces. */
+static int feed_chars(loom_tokenizer *t, const char *s, size_t n, int last)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    int rc = 0;
+    while (i < n && !rc) {
+        int32_t c;
+        int k = p[i] < 0x80 ? 1 : utf8_sequence(p + i, n - i);
+        if (k > 0) {
+            utf8proc_iterate(p + i, k, &c);
+        } else if (t->o.invalid == LOOM_INVALID_REPLACE) {
+            c = 0xFFFD;
+        } else {
+            return invalid_utf8(t, i);
+        }
+        const char *bytes = k > 0 ? s + i : replacement;
+        size_t nb = k > 0 ? (size_t)k : sizeof replacement;
+        i += (size_t)(k > 0 ? k : -k);
+        if (is_char_space(c)) {
+            rc = chars_flush(t);
+            t->ch_space = 1;
+            t->ch_prev = -1;
+            continue;
+        }
+        if (t->len && utf8proc_grapheme_break_stateful(t->ch_prev, c, &t->ch_state))
+            rc = chars_flush(t);
+        if (t->len == 0)
+            t->ch_state = 0;
+        t->ch_prev = c;
+        if (!rc && t->len + nb > LOOM_TOKEN_MAX) /* a cluster beyond reason: cut it */
+            rc = chars_flush(t);
+        if (!rc)
+            rc = append(t, bytes, nb);
+    }
+    if (last && !rc) {
+        rc = chars_flush(t);
+        t->ch_space = t->ch_any = 0, t->ch_prev = -1;
+    }
+    return rc;
+}
+
+/* The feed for the options: characters, pretokenized, or words. */
+static int feed_any(loom_tokenizer *t, const char *s, size_t n, int last)
+{
+    if (t->o.chars)
+        return feed_chars(t, s, n, last);
+    return t->o.pretokenized ? feed_pretokenized(t, s, n, last) : feed(t, s, n, last);
+}
+
 static void reset(loom_tokenizer *t, loom_token_fn fn, void *ctx)
 {
+    t->ch_prev = -1;
+    t->ch_state = 0;
+    t->ch_space = t->ch_any = 0;
     t->fn = fn;
     t->ctx = ctx;
     t->len = 0;
@@ -780,8 +884,7 @@ int loom_tokenize_stream(loom_tokenizer *t, loom_reader *r, loom_token_fn on_tok
     while ((rc = loom_reader_line(r, &piece, &n, &complete)) > 0) {
         t->line = loom_reader_line_number(r);
         t->base = loom_reader_offset(r);
-        rc = t->o.pretokenized ? feed_pretokenized(t, piece, n, complete)
-                               : feed(t, piece, n, complete);
+        rc = feed_any(t, piece, n, complete);
         if (rc)
             return rc;
         if (complete && on_eol && (rc = on_eol(ctx)) != 0)
@@ -794,5 +897,5 @@ int loom_tokenize_string(loom_tokenizer *t, const char *s, size_t n, loom_token_
                          void *ctx)
 {
     reset(t, on_token, ctx);
-    return t->o.pretokenized ? feed_pretokenized(t, s, n, 1) : feed(t, s, n, 1);
+    return feed_any(t, s, n, 1);
 }

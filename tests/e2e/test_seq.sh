@@ -36,6 +36,28 @@ for i in $(seq 40); do printf 'a b c\nd e f g h\nh\n\nb a d\n'; done >"$TMP/many
 expect_status "batches of 7 on 3 threads" 0 "$LOOM" translate "$SEQ/reverse.loom" "$TMP/many.txt" --batch 7 --threads 3
 expect_same "batched, threaded decoding keeps input order and results" "$TMP/out" "$TMP/one.out"
 
+# ---- characters as tokens: the reverse task written without spaces ----
+tr -d ' ' <"$TRAIN" >"$TMP/chars.tsv"
+expect_status "seq2seq --chars trains" 0 "$LOOM" seq2seq "$TMP/chars.tsv" -o "$TMP/chars.loom" $SMALL --chars --epochs 3
+printf 'abc\nhgfed\n' >"$TMP/cin.txt"
+printf 'cba\ndefgh\n' >"$TMP/cwant.txt"
+expect_status "a character model translates" 0 "$LOOM" translate "$TMP/chars.loom" "$TMP/cin.txt" -q
+expect_same "its output joins the characters without spaces" "$TMP/out" "$TMP/cwant.txt"
+expect_status "loom info on it" 0 "$LOOM" info "$TMP/chars.loom"
+expect_grep "both tokenizers say chars=1" 'target vocabulary: .*pretokenized=0 chars=1$' "$TMP/out"
+# spaces are the white space token, and come back as spaces
+cut -f1 "$TRAIN" | awk '{print $0 "\t" $0}' >"$TMP/copy.tsv"
+expect_status "--src-char --tgt-char trains a copy task" 0 "$LOOM" seq2seq "$TMP/copy.tsv" -o "$TMP/copy.loom" $SMALL --src-char --tgt-char --epochs 3
+printf 'a b c\nh g f e d\n' >"$TMP/cin.txt"
+expect_status "the copy model translates" 0 "$LOOM" translate "$TMP/copy.loom" "$TMP/cin.txt" -q
+expect_same "white space tokens come back as spaces" "$TMP/out" "$TMP/cin.txt"
+# a character source and a phoneme target, as in spelling -> pronunciation
+printf 'ab\tA B\nba\tB A\n' >"$TMP/g2p.tsv"
+expect_status "--src-char --tgt-pretokenized" 0 "$LOOM" seq2seq "$TMP/g2p.tsv" -o "$TMP/g2p.loom" $SMALL --src-char --tgt-pretokenized --tgt-keep-case --epochs 1
+expect_status "loom info on the G2P model" 0 "$LOOM" info "$TMP/g2p.loom"
+expect_grep "its source reads characters" 'source vocabulary: 6 words .*chars=1$' "$TMP/out"
+expect_grep "its target reads symbols" 'target vocabulary: 6 words \(A B\).*pretokenized=1$' "$TMP/out"
+
 # --replace-unk: a copy task whose second word is seen once (so <unk> on
 # both sides, --min-count 2); the model learns to write <unk> there while
 # attending to it, and --replace-unk puts the source token back
