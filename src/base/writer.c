@@ -45,6 +45,13 @@ struct loom_writer {
  * slots of pointers so a signal handler can walk them without locks. */
 static char *volatile open_tmps[MAX_OPEN];
 
+/* Directories filled under a temporary name (loom_writer_temp_dir): each a
+ * block of NUL-terminated paths, the files first, then an empty string,
+ * then the directory; slots of pointers as above. */
+#define MAX_TMP_DIRS 4
+static char *volatile tmp_dirs[MAX_TMP_DIRS];
+static pthread_mutex_t tmp_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* The files a command has declared as its inputs (loom_writer_protect). A
  * process-wide list because an output must not replace an input wherever
  * in the program each was named; a command names both long before the
@@ -240,6 +247,54 @@ void loom_writer_cleanup_all(void)
         if (t)
             unlink(t);
     }
+    for (int i = 0; i < MAX_TMP_DIRS; i++) {
+        const char *p = tmp_dirs[i];
+        if (!p)
+            continue;
+        for (; *p; p++) {
+            unlink(p);
+            while (*p)
+                p++;
+        }
+        rmdir(p + 1);
+    }
+}
+
+int loom_writer_temp_dir(const char *dir, const char *const *names)
+{
+    size_t dlen = strlen(dir), len = dlen + 2;
+    for (int i = 0; names[i]; i++)
+        len += dlen + strlen(names[i]) + 2;
+    char *b = loom_malloc(len, 1), *p = b;
+    if (!b)
+        return LOOM_ENOMEM;
+    for (int i = 0; names[i]; i++)
+        p += sprintf(p, "%s/%s", dir, names[i]) + 1;
+    *p++ = '\0';
+    memcpy(p, dir, dlen + 1);
+    int slot = -1;
+    pthread_mutex_lock(&tmp_dirs_lock);
+    for (int i = 0; i < MAX_TMP_DIRS && slot < 0; i++)
+        if (!tmp_dirs[i])
+            tmp_dirs[slot = i] = b;
+    pthread_mutex_unlock(&tmp_dirs_lock);
+    if (slot < 0) {
+        free(b);
+        return loom_error(LOOM_EINVAL, "%s: more than %d temporary directories at once", dir,
+                          MAX_TMP_DIRS);
+    }
+    return slot;
+}
+
+void loom_writer_temp_dir_end(int slot)
+{
+    if (slot < 0 || slot >= MAX_TMP_DIRS)
+        return;
+    pthread_mutex_lock(&tmp_dirs_lock);
+    char *b = tmp_dirs[slot];
+    tmp_dirs[slot] = NULL;
+    pthread_mutex_unlock(&tmp_dirs_lock);
+    free(b);
 }
 
 int loom_writer_open(loom_writer **out, const char *path, int mode)

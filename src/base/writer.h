@@ -49,8 +49,21 @@ int loom_writer_protect(const char *path);
 /* 1 when `path` ends with `suffix`. */
 int loom_has_suffix(const char *path, const char *suffix);
 
-/* Removes the temporaries of all open writers. Async-signal-safe: the
- * command line calls it from its SIGINT/SIGTERM handler. */
+/* Removes the temporaries of all open writers, and the directories
+ * declared by loom_writer_temp_dir with the files named in them.
+ * Async-signal-safe: the command line calls it from its SIGINT/SIGTERM
+ * handler. */
 void loom_writer_cleanup_all(void);
+
+/* Declares `dir` a directory being filled under a temporary name (one that
+ * is renamed into place when complete, as `loom export` writes DIR): until
+ * loom_writer_temp_dir_end, loom_writer_cleanup_all removes the files of
+ * `names` (NULL-terminated, names inside dir) and then dir. Returns a slot
+ * (>= 0) for loom_writer_temp_dir_end, or LOOM_ENOMEM / LOOM_EINVAL (more
+ * than a few such directories at once). */
+int loom_writer_temp_dir(const char *dir, const char *const *names);
+/* Forgets the directory of `slot` (after renaming or removing it); a
+ * negative slot is ignored. */
+void loom_writer_temp_dir_end(int slot);
 
 #endif

@@ -13,19 +13,15 @@
 #include "config.h"
 #include "export/seq_onnx.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/error.h"
-#include "base/writer.h"
 #include "export/onnx_graph.h"
+#include "export/outdir.h"
 #include "export/web.h"
 
 const char *const loom_export_cell_names[] = {"op", "unrolled", NULL};
@@ -372,19 +368,6 @@ static void graph_meta(og *g, const model_view *v)
     og_meta(g, "loom.bidirectional", v->c->bidirectional ? "1" : "0");
 }
 
-static int write_bytes(const char *path, const void *buf, size_t len)
-{
-    loom_writer *w;
-    int rc = loom_writer_open(&w, path, LOOM_WRITE_PLAIN);
-    if (rc)
-        return rc;
-    if ((rc = loom_writer_write(w, buf, len)) < 0) {
-        loom_writer_abort(w);
-        return rc;
-    }
-    return loom_writer_commit(w);
-}
-
 static const char *dtype_name(int t)
 {
     return t == OG_INT64 ? "int64" : t == OG_INT32 ? "int32" : t == OG_BOOL ? "bool" : "float32";
@@ -470,84 +453,38 @@ static json_t *side_json(const loom_vocab *vocab, const loom_tok_opts *t)
                      t->pretokenized, "words", words);
 }
 
-static int write_json(const char *dir, const char *file, json_t *j)
+static int write_graph(const loom_outdir *d, const char *file, og *g)
 {
-    char path[4400];
-    if (!j)
-        return loom_error(LOOM_ENOMEM, "out of memory building %s", file);
-    char *s = json_dumps(j, JSON_INDENT(1) | JSON_ENSURE_ASCII);
-    json_decref(j);
-    if (!s)
-        return loom_error(LOOM_ENOMEM, "out of memory building %s", file);
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    size_t len = strlen(s);
-    s[len] = '\n'; /* json_dumps's NUL becomes the file's last newline */
-    int rc = write_bytes(path, s, len + 1);
-    free(s);
-    return rc;
-}
-
-static int write_graph(const char *dir, const char *file, og *g)
-{
-    char path[4400];
     uint8_t *buf;
     size_t len;
     int rc = og_model_bytes(g, &buf, &len);
     if (rc)
         return rc;
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    rc = write_bytes(path, buf, len);
+    rc = loom_outdir_bytes(d, file, buf, len);
     free(buf);
     return rc;
 }
 
-/* Removes the temporary directory and what is in it (files only). */
-static void remove_dir(const char *dir)
+/* The files an export may write, for loom_outdir_begin: `own` then the
+ * page's (NULL-terminated in names, which has room for max). */
+void loom_export_file_names(const char **names, int max, const char *const *own)
 {
-    DIR *d = opendir(dir);
-    char path[4400];
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
-}
-
-/* 0 when dir does not exist or is an empty directory. */
-static int check_target(const char *dir)
-{
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return errno == ENOENT ? 0 : loom_error(LOOM_EIO, "%s: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return loom_error(LOOM_EINVAL, "%s: exists and is not a directory", dir);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int empty = 1;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            empty = 0;
-    if (d)
-        closedir(d);
-    if (!empty)
-        return loom_error(LOOM_EINVAL,
-                          "%s: directory is not empty (remove it, or name a new directory)", dir);
-    return 0;
+    int n = 0;
+    for (int i = 0; own[i] && n < max - 1; i++)
+        names[n++] = own[i];
+    for (const loom_web_file *f = loom_web_files; f->name && n < max - 1; f++)
+        names[n++] = f->name;
+    for (int i = 0; loom_ort_web_files[i] && n < max - 1; i++)
+        names[n++] = loom_ort_web_files[i];
+    names[n] = NULL;
 }
 
 int loom_export_seq(const loom_seq_bundle *b, const char *model_path, const char *dir,
                     const loom_export_opts *o)
 {
     int rc = loom_export_seq_check(b, model_path);
-    if (rc || (rc = check_target(dir)))
+    if (rc)
         return rc;
-    if (strlen(dir) > 4000)
-        return loom_error(LOOM_EINVAL, "%s: name too long", dir);
     const loom_seq_config *c = loom_seq_model_config(b->model);
     model_view v = {c,
                     loom_seq_model_params(b->model),
@@ -560,38 +497,33 @@ int loom_export_seq(const loom_seq_bundle *b, const char *model_path, const char
                     c->cell == LOOM_RNN_LSTM,
                     c->attention != LOOM_ATTN_NONE,
                     o->step_cell};
+    static const char *const own[] = {"encoder.onnx", "decoder_step.onnx", "interface.json",
+                                      "vocab.json", NULL};
+    const char *names[32];
+    loom_export_file_names(names, 32, own);
+    loom_outdir d;
+    if ((rc = loom_outdir_begin(&d, dir, names)))
+        return rc;
     og *enc = NULL, *step = NULL;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", dir);
-    if (!mkdtemp(tmp))
-        return loom_error(LOOM_EIO, "%s: cannot create a directory beside it: %s", dir,
-                          strerror(errno));
-    mode_t mask = umask(0); /* mkdtemp's 0700 becomes what mkdir would give */
-    umask(mask);
-    chmod(tmp, 0777 & ~mask);
     if ((rc = og_new(&enc, "loom_encoder")) || (rc = og_new(&step, "loom_decoder_step")))
         goto done;
     build_encoder(enc, &v);
     build_step(step, &v);
     graph_meta(enc, &v);
     graph_meta(step, &v);
-    if ((rc = write_graph(tmp, "encoder.onnx", enc)) ||
-        (rc = write_graph(tmp, "decoder_step.onnx", step)))
+    if ((rc = write_graph(&d, "encoder.onnx", enc)) ||
+        (rc = write_graph(&d, "decoder_step.onnx", step)))
         goto done;
-    rc = write_json(tmp, "interface.json", interface_json(&v, enc, step));
+    rc = loom_outdir_json(&d, "interface.json", interface_json(&v, enc, step));
     if (!rc)
-        rc = write_json(tmp, "vocab.json",
-                        json_pack("{s:o,s:o,s:o}", "special_ids", specials_json(), "source",
-                                  side_json(b->vocab[0], &b->tok[0]), "target",
-                                  side_json(b->vocab[1], &b->tok[1])));
+        rc = loom_outdir_json(&d, "vocab.json",
+                              json_pack("{s:o,s:o,s:o}", "special_ids", specials_json(), "source",
+                                        side_json(b->vocab[0], &b->tok[0]), "target",
+                                        side_json(b->vocab[1], &b->tok[1])));
     if (!rc && o->web)
-        rc = loom_export_web(tmp, o->ort_web);
-    if (!rc && rename(tmp, dir) != 0)
-        rc = loom_error(LOOM_EIO, "%s: %s", dir, strerror(errno));
+        rc = loom_export_web(d.tmp, o->ort_web);
 done:
-    if (rc)
-        remove_dir(tmp);
     og_free(enc);
     og_free(step);
-    return rc;
+    return loom_outdir_finish(&d, rc);
 }

@@ -44,4 +44,9 @@ int loom_export_seq_check(const loom_seq_bundle *b, const char *model_path);
 int loom_export_seq(const loom_seq_bundle *b, const char *model_path, const char *dir,
                     const loom_export_opts *o);
 
+/* The files an export may write, for loom_outdir_begin (export/outdir.h):
+ * `own` (NULL-terminated) then the browser page's; names has room for max
+ * entries, NULL-terminated. */
+void loom_export_file_names(const char **names, int max, const char *const *own);
+
 #endif
