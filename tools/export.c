@@ -3,6 +3,8 @@
 #include "config.h"
 #include "cli.h"
 #include "base/error.h"
+#include "classify/model.h"
+#include "export/cls_onnx.h"
 #include "export/seq_onnx.h"
 #include "seq/model_file.h"
 
@@ -25,6 +27,13 @@ static const char help[] =
     "attention, bidirectional and stacked encoders are exported; another cell is\n"
     "refused with the option it cannot express, and nothing is written.\n"
     "\n"
+    "A text classifier (from loom classify train; bag or cnn, any loss) is written\n"
+    "as one graph:\n"
+    "  classifier.onnx    ids, lens -> probs (the label probabilities)\n"
+    "  classifier.json    words, labels, tokenizer and n-gram settings: how a line\n"
+    "                     becomes ids\n"
+    "  interface.json     the graph's inputs and outputs\n"
+    "\n"
     "options:\n"
     "  -o, --output DIR       the directory to write (required)\n"
     "      --step-cell op|unrolled  the decoder step's cell as ONNX's GRU/LSTM\n"
@@ -42,7 +51,9 @@ static const char help[] =
     "\n"
     "example:\n"
     "  loom export tests/fixtures/seq/reverse.loom -o reverse-onnx\n"
-    "  loom export tests/fixtures/seq/reverse.loom -o reverse-web --web\n";
+    "  loom export tests/fixtures/seq/reverse.loom -o reverse-web --web\n"
+    "  loom classify train tests/fixtures/classify/train.txt -o bag.loom --dim 8 -q\n"
+    "  loom export bag.loom -o bag-onnx\n";
 
 enum { OPT_STEP_CELL = 0x2000, OPT_WEB, OPT_ORT_WEB };
 
@@ -96,21 +107,29 @@ static int run_export(int argc, char **argv)
     const char *model = argv[optind];
     if (cli_inputs(argv + optind, 1))
         return CLI_EXIT_ERROR;
-    loom_seq_bundle b;
-    memset(&b, 0, sizeof b);
-    int rc = loom_seq_file_load(&b, model, NULL);
-    if (!rc)
-        rc = loom_export_seq(&b, model, out, &o);
-    loom_seq_bundle_free(&b);
+    int rc, cls = loom_cls_is_model_file(model);
+    if (cls) {
+        loom_classifier *m = NULL;
+        rc = loom_classifier_load(&m, model);
+        if (!rc)
+            rc = loom_export_cls(m, model, out, &o);
+        loom_classifier_free(m);
+    } else {
+        loom_seq_bundle b;
+        memset(&b, 0, sizeof b);
+        rc = loom_seq_file_load(&b, model, NULL);
+        if (!rc)
+            rc = loom_export_seq(&b, model, out, &o);
+        loom_seq_bundle_free(&b);
+    }
     if (rc)
         return cli_fail();
     if (!quiet)
-        fprintf(stderr,
-                "loom export: wrote %s/{encoder.onnx,decoder_step.onnx,interface.json,"
-                "vocab.json}\n",
-                out);
+        fprintf(stderr, "loom export: wrote %s/{%s,interface.json}\n", out,
+                cls ? "classifier.onnx,classifier.json"
+                    : "encoder.onnx,decoder_step.onnx,vocab.json");
     return CLI_EXIT_OK;
 }
 
-const cli_command cmd_export = {"export", run_export, "write a sequence model as ONNX graphs",
-                                help};
+const cli_command cmd_export = {"export", run_export,
+                                "write a sequence model or classifier as ONNX graphs", help};

@@ -326,5 +326,82 @@
     }
   }
 
-  return { tokenize, score, Translator };
+  // fastText's word hash as loom_cls_hash: FNV-1a over the UTF-8 bytes
+  // read as signed chars, 32 bits.
+  function clsHash(word) {
+    let h = 2166136261;
+    for (const b of new TextEncoder().encode(word)) h = Math.imul((h ^ ((b << 24) >> 24)) >>> 0, 16777619) >>> 0;
+    return h;
+  }
+
+  // A classifier written by `loom export` (classifier.json, the session
+  // of classifier.onnx): a line -> ids as loom's encoder does, ids ->
+  // label probabilities.
+  class Classifier {
+    constructor(ort, dict, session) {
+      this.ort = ort;
+      this.dict = dict;
+      this.session = session;
+      this.index = new Map(dict.words.map((w, i) => [w, i]));
+    }
+
+    static async create(ort, dict, model, sessionOptions) {
+      return new Classifier(ort, dict, await ort.InferenceSession.create(model, sessionOptions));
+    }
+
+    // The ids of one line (labels on it left out).
+    ids(line) {
+      const d = this.dict;
+      let text = line;
+      if (d.tsv) {
+        const tab = line.indexOf('\t');
+        text = tab >= 0 ? line.slice(tab + 1) : line;
+      } else {
+        text = line
+          .split(/([ \t\r\v\f\n]+)/)
+          .map((w) => (w.startsWith(d.label_prefix) ? ' '.repeat(w.length) : w))
+          .join('');
+      }
+      const words = tokenize(text, d.tokenizer).concat([d.eos]);
+      const ids = [],
+        hs = [];
+      for (const w of words) {
+        if (this.index.has(w)) ids.push(this.index.get(w));
+        hs.push(clsHash(w));
+      }
+      if (d.word_ngrams > 1 && d.bucket > 0) {
+        const bucket = BigInt(d.bucket);
+        const s64 = (h) => BigInt.asUintN(64, BigInt(h | 0));
+        for (let i = 0; i < hs.length; i++) {
+          let h = s64(hs[i]);
+          for (let j = i + 1; j < hs.length && j < i + d.word_ngrams; j++) {
+            h = BigInt.asUintN(64, h * 116049371n + s64(hs[j]));
+            ids.push(d.nwords + Number(h % bucket));
+          }
+        }
+      }
+      return ids;
+    }
+
+    // Label probabilities of each line: an array of Float32Arrays.
+    async probs(lines) {
+      const all = lines.map((l) => this.ids(l));
+      const B = all.length,
+        T = Math.max(1, ...all.map((x) => x.length));
+      const ids = new BigInt64Array(B * T),
+        lens = new BigInt64Array(B);
+      all.forEach((x, b) => {
+        x.forEach((id, k) => (ids[b * T + k] = BigInt(id)));
+        lens[b] = BigInt(x.length);
+      });
+      const out = await this.session.run({
+        ids: new this.ort.Tensor('int64', ids, [B, T]),
+        lens: new this.ort.Tensor('int64', lens, [B]),
+      });
+      const L = this.dict.labels.length;
+      return all.map((_, b) => out.probs.data.slice(b * L, (b + 1) * L));
+    }
+  }
+
+  return { tokenize, score, Translator, Classifier };
 });

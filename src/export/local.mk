@@ -17,8 +17,8 @@ src/export/web_files.c: $(LOOM_WEB_FILES) $(srcdir)/src/export/embed-files.sh
 	$(AM_V_GEN)$(MKDIR_P) src/export && \
 	$(SHELL) $(srcdir)/src/export/embed-files.sh $(LOOM_WEB_FILES) >$@.tmp && mv $@.tmp $@
 
-libloom_la_SOURCES += src/export/onnx_graph.c src/export/outdir.c src/export/seq_onnx.c src/export/web.c
-noinst_HEADERS += src/export/onnx_graph.h src/export/outdir.h src/export/web.h
+libloom_la_SOURCES += src/export/cls_onnx.c src/export/onnx_graph.c src/export/outdir.c src/export/seq_onnx.c src/export/web.c
+noinst_HEADERS += src/export/cls_onnx.h src/export/onnx_graph.h src/export/outdir.h src/export/web.h
 EXTRA_DIST += src/export/embed-files.sh web/index.html
 noinst_HEADERS += src/export/seq_onnx.h
 loom_SOURCES += tools/export.c
@@ -28,6 +28,6 @@ loom_SOURCES += tools/export.c
 check_PROGRAMS += tests/helper_seq_logp
 tests_helper_seq_logp_SOURCES = tests/helper_seq_logp.c
 tests_helper_seq_logp_LDADD = libloom.la
-TESTS += tests/e2e/test_onnx.sh tests/e2e/test_onnx_web.sh tests/e2e/test_onnx_signal.sh
-EXTRA_DIST += tests/e2e/test_onnx.sh tests/e2e/test_onnx_web.sh tests/e2e/test_onnx_signal.sh tests/onnx/browser.py tests/onnx/check.js tests/onnx/package.json \
+TESTS += tests/e2e/test_onnx.sh tests/e2e/test_onnx_web.sh tests/e2e/test_onnx_signal.sh tests/e2e/test_onnx_classify.sh
+EXTRA_DIST += tests/e2e/test_onnx.sh tests/e2e/test_onnx_web.sh tests/e2e/test_onnx_signal.sh tests/e2e/test_onnx_classify.sh tests/onnx/browser.py tests/onnx/check.js tests/onnx/package.json \
 	tests/onnx/package-lock.json web/loom-onnx.js

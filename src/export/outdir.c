@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "base/writer.h"
+#include "export/onnx_graph.h"
 
 /* 0 when dir does not exist or is an empty directory. */
 static int check_target(const char *dir)
@@ -128,4 +129,57 @@ int loom_outdir_finish(loom_outdir *d, int rc)
     d->slot = -1;
     d->tmp[0] = '\0';
     return rc;
+}
+
+static const char *dtype_name(int t)
+{
+    return t == OG_INT64 ? "int64" : t == OG_INT32 ? "int32" : t == OG_BOOL ? "bool" : "float32";
+}
+
+/* {"file", "inputs": [{name, dtype, shape}], "outputs": [...]} of a graph. */
+json_t *loom_export_graph_json(const og *g, const char *file)
+{
+    json_t *o = json_pack("{s:s}", "file", file);
+    for (int io = 0; io < 2 && o; io++) {
+        json_t *arr = json_array();
+        for (int i = 0; i < og_io_count(g, io) && arr; i++) {
+            const char *name, *shape;
+            int dtype;
+            og_io_get(g, io, i, &name, &dtype, &shape);
+            json_t *dims = json_array();
+            for (const char *s = shape; *s && dims;) {
+                size_t len = strcspn(s, ",");
+                char tok[64];
+                snprintf(tok, sizeof tok, "%.*s", (int)len, s);
+                json_array_append_new(dims, tok[0] >= '0' && tok[0] <= '9'
+                                                ? json_integer(strtoll(tok, NULL, 10))
+                                                : json_string(tok));
+                s += len + (s[len] == ',');
+            }
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "name", name, "dtype",
+                                                 dtype_name(dtype), "shape", dims));
+        }
+        json_object_set_new(o, io ? "outputs" : "inputs", arr);
+    }
+    return o;
+}
+
+int loom_export_write_graph(const loom_outdir *d, const char *file, og *g)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = og_model_bytes(g, &buf, &len);
+    if (rc)
+        return rc;
+    rc = loom_outdir_bytes(d, file, buf, len);
+    free(buf);
+    return rc;
+}
+
+json_t *loom_export_tok_json(const loom_tok_opts *t)
+{
+    return json_pack("{s:b,s:s,s:s,s:b}", "keep_case", t->keep_case, "punct",
+                     t->punct == LOOM_PUNCT_DROP ? "drop" : "keep", "invalid",
+                     t->invalid == LOOM_INVALID_REPLACE ? "replace" : "error", "pretokenized",
+                     t->pretokenized);
 }

@@ -9,6 +9,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "export/onnx_graph.h"
+#include "text/tokenizer.h"
+
 #define LOOM_OUTDIR_MAX_PATH 4000
 
 typedef struct {
@@ -29,5 +32,13 @@ int loom_outdir_json(const loom_outdir *d, const char *file, json_t *j);
 /* The end whatever came before: with rc 0 renames the directory into
  * place (its result returned), otherwise removes it and returns rc. */
 int loom_outdir_finish(loom_outdir *d, int rc);
+
+/* Writes graph g as `file`. */
+int loom_export_write_graph(const loom_outdir *d, const char *file, og *g);
+/* {"file", "inputs": [{name, dtype, shape}], "outputs": [...]} of a graph
+ * (interface.json's entry). */
+json_t *loom_export_graph_json(const og *g, const char *file);
+/* A tokenizer's options as JSON (keep_case, punct, invalid, pretokenized). */
+json_t *loom_export_tok_json(const loom_tok_opts *t);
 
 #endif

@@ -368,39 +368,6 @@ static void graph_meta(og *g, const model_view *v)
     og_meta(g, "loom.bidirectional", v->c->bidirectional ? "1" : "0");
 }
 
-static const char *dtype_name(int t)
-{
-    return t == OG_INT64 ? "int64" : t == OG_INT32 ? "int32" : t == OG_BOOL ? "bool" : "float32";
-}
-
-/* {"file", "inputs": [{name, dtype, shape}], "outputs": [...]} of a graph. */
-static json_t *graph_json(const og *g, const char *file)
-{
-    json_t *o = json_pack("{s:s}", "file", file);
-    for (int io = 0; io < 2 && o; io++) {
-        json_t *arr = json_array();
-        for (int i = 0; i < og_io_count(g, io) && arr; i++) {
-            const char *name, *shape;
-            int dtype;
-            og_io_get(g, io, i, &name, &dtype, &shape);
-            json_t *dims = json_array();
-            for (const char *s = shape; *s && dims;) {
-                size_t len = strcspn(s, ",");
-                char tok[64];
-                snprintf(tok, sizeof tok, "%.*s", (int)len, s);
-                json_array_append_new(dims, tok[0] >= '0' && tok[0] <= '9'
-                                                ? json_integer(strtoll(tok, NULL, 10))
-                                                : json_string(tok));
-                s += len + (s[len] == ',');
-            }
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "name", name, "dtype",
-                                                 dtype_name(dtype), "shape", dims));
-        }
-        json_object_set_new(o, io ? "outputs" : "inputs", arr);
-    }
-    return o;
-}
-
 static json_t *specials_json(void)
 {
     return json_pack("{s:i,s:i,s:i,s:i}", "pad", LOOM_PAD, "unk", LOOM_UNK, "bos", LOOM_BOS, "eos",
@@ -432,9 +399,9 @@ static json_t *interface_json(const model_view *v, const og *enc, const og *step
         "source tokens of the longest sentence (the others padded with pad, their lengths in "
         "src_lens)",
         "rows", "hypotheses stepped together (a sentence's encoder outputs repeated per row)",
-        "graphs", "encoder", graph_json(enc, "encoder.onnx"), "decoder_step",
-        graph_json(step, "decoder_step.onnx"), "state", state, "per_source", src, "special_ids",
-        specials_json(), "search", "start",
+        "graphs", "encoder", loom_export_graph_json(enc, "encoder.onnx"), "decoder_step",
+        loom_export_graph_json(step, "decoder_step.onnx"), "state", state, "per_source", src,
+        "special_ids", specials_json(), "search", "start",
         "every row starts with prev = bos and the encoder's initial state", "tokens",
         "a hypothesis never takes pad or bos; eos ends it", "max_len",
         "2 * source length + 10 output tokens, eos included", "score",
@@ -447,22 +414,7 @@ static json_t *side_json(const loom_vocab *vocab, const loom_tok_opts *t)
     json_t *words = json_array();
     for (size_t i = 0; i < loom_vocab_size(vocab) && words; i++)
         json_array_append_new(words, json_string(loom_vocab_word(vocab, (int32_t)i)));
-    return json_pack("{s:{s:b,s:s,s:s,s:b},s:o}", "tokenizer", "keep_case", t->keep_case, "punct",
-                     t->punct == LOOM_PUNCT_DROP ? "drop" : "keep", "invalid",
-                     t->invalid == LOOM_INVALID_REPLACE ? "replace" : "error", "pretokenized",
-                     t->pretokenized, "words", words);
-}
-
-static int write_graph(const loom_outdir *d, const char *file, og *g)
-{
-    uint8_t *buf;
-    size_t len;
-    int rc = og_model_bytes(g, &buf, &len);
-    if (rc)
-        return rc;
-    rc = loom_outdir_bytes(d, file, buf, len);
-    free(buf);
-    return rc;
+    return json_pack("{s:o,s:o}", "tokenizer", loom_export_tok_json(t), "words", words);
 }
 
 /* The files an export may write, for loom_outdir_begin: `own` then the
@@ -511,8 +463,8 @@ int loom_export_seq(const loom_seq_bundle *b, const char *model_path, const char
     build_step(step, &v);
     graph_meta(enc, &v);
     graph_meta(step, &v);
-    if ((rc = write_graph(&d, "encoder.onnx", enc)) ||
-        (rc = write_graph(&d, "decoder_step.onnx", step)))
+    if ((rc = loom_export_write_graph(&d, "encoder.onnx", enc)) ||
+        (rc = loom_export_write_graph(&d, "decoder_step.onnx", step)))
         goto done;
     rc = loom_outdir_json(&d, "interface.json", interface_json(&v, enc, step));
     if (!rc)

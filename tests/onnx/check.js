@@ -13,6 +13,11 @@
 //   node check.js tokenize FILE
 //       prints loom-onnx.js's tokens of each line, space-separated, as
 //       `loom tokenize FILE` does (loom's default options).
+//   node check.js classify DIR FILE LOOM_PROBS [--batch N]
+//       the label probabilities of each line of FILE by the exported
+//       classifier (loom-onnx.js's encoder: tokenizer, ids, hashed
+//       n-grams) against `loom classify predict-prob MODEL FILE L`'s lines
+//       (label prob pairs), within --tol (default 1e-5 here).
 //   node check.js run DIR SOURCES [--beam K] [--batch N]
 //       prints the translations and, on stderr, the CPU seconds of the
 //       decoding (for scripts/bench-onnx).
@@ -21,7 +26,7 @@
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
-const { Translator, score, tokenize } = require(path.join(__dirname, '..', '..', 'web', 'loom-onnx.js'));
+const { Translator, Classifier, score, tokenize } = require(path.join(__dirname, '..', '..', 'web', 'loom-onnx.js'));
 
 function opt(args, name, def) {
   const i = args.indexOf(name);
@@ -121,6 +126,45 @@ async function checkTranslate(tr, sourcesFile, loomFile, K, tol) {
   return diff === 0;
 }
 
+async function checkClassify(dir, file, loomFile, tol, batch) {
+  const dict = JSON.parse(fs.readFileSync(path.join(dir, 'classifier.json'), 'utf8'));
+  const so = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' };
+  const cl = await Classifier.create(ort, dict, path.join(dir, 'classifier.onnx'), so);
+  const input = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim().length > 0);
+  const want = lines(loomFile);
+  if (want.length !== input.length) {
+    console.log(`classify: ${input.length} lines but loom printed ${want.length}`);
+    return false;
+  }
+  let n = 0,
+    worst = 0,
+    bad = 0,
+    argmax = 0;
+  for (let i = 0; i < input.length; i += batch) {
+    const got = await cl.probs(input.slice(i, i + batch));
+    got.forEach((p, k) => {
+      const f = want[i + k].split(' ');
+      const ref = new Map();
+      for (let j = 0; j + 1 < f.length; j += 2) ref.set(f[j], Number(f[j + 1]));
+      let best = 0;
+      dict.labels.forEach((lab, l) => {
+        if (p[l] > p[best]) best = l;
+        if (!ref.has(lab)) return;
+        const d = Math.abs(p[l] - ref.get(lab));
+        worst = Math.max(worst, d);
+        n++;
+        if (!(d <= tol)) bad++;
+      });
+      if (ref.size !== dict.labels.length) bad++; // loom printed every label
+      if (dict.labels[best] === f[0]) argmax++;
+    });
+  }
+  console.log(
+    `classify: ${input.length} lines, ${n} probabilities, max |onnxruntime - loom| ${worst.toExponential(2)}, over ${tol}: ${bad}; same best label ${argmax}`
+  );
+  return bad === 0 && n > 0;
+}
+
 async function main() {
   const args = process.argv.slice(2);
   const cmd = args[0],
@@ -130,6 +174,10 @@ async function main() {
     if (out[out.length - 1] === '') out.pop();
     process.stdout.write(out.map((l) => tokenize(l, {}).join(' ')).join('\n') + '\n');
     return;
+  }
+  if (cmd === 'classify') {
+    const ok = await checkClassify(dir, args[2], args[3], Number(opt(args, '--tol', '1e-5')), Number(opt(args, '--batch', '50')));
+    process.exit(ok ? 0 : 1);
   }
   const tol = Number(opt(args, '--tol', '1e-4'));
   const K = Number(opt(args, '--beam', '1'));
