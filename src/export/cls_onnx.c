@@ -32,6 +32,11 @@ static size_t weight_bytes(const loom_classifier *m)
 
 int loom_export_cls_check(const loom_classifier *m, const char *model_path)
 {
+    if (m->dict->fmt.tok.chars)
+        return loom_error(LOOM_EINVAL,
+                          "%s: option chars (characters as tokens) cannot be exported: "
+                          "loom-onnx.js has no grapheme-cluster tokenizer",
+                          model_path);
     size_t bytes = weight_bytes(m);
     if (bytes >= MAX_WEIGHT_BYTES)
         return loom_error(LOOM_EINVAL,

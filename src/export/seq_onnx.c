@@ -39,11 +39,29 @@ typedef struct {
     const loom_params *ps;
     int G, H, E, He, A, dirs, lstm, attn;
     loom_export_cell step_cell;
+    unsigned char *used; /* per parameter: written into a graph */
 } model_view;
 
 static const loom_param *param(const model_view *v, const char *name)
 {
-    return loom_params_find(v->ps, name);
+    const loom_param *p = loom_params_find(v->ps, name);
+    for (size_t i = 0; p && v->used && i < loom_params_len(v->ps); i++)
+        if (loom_params_at(v->ps, i) == p)
+            v->used[i] = 1;
+    return p;
+}
+
+/* A parameter the graphs do not read belongs to something the exporter
+ * does not know (a layer added since): refused, naming it. */
+static int check_all_used(const model_view *v, const char *model_path)
+{
+    for (size_t i = 0; i < loom_params_len(v->ps); i++)
+        if (!v->used[i])
+            return loom_error(LOOM_EINVAL,
+                              "%s: parameter '%s' belongs to a part of the model the ONNX "
+                              "exporter does not write",
+                              model_path, loom_params_at(v->ps, i)->name);
+    return 0;
 }
 
 int loom_export_seq_check(const loom_seq_bundle *b, const char *model_path)
@@ -54,6 +72,12 @@ int loom_export_seq_check(const loom_seq_bundle *b, const char *model_path)
                           "%s: option cell=%s cannot be exported: the ONNX exporter writes GRU and "
                           "LSTM models",
                           model_path, loom_rnn_cell_name(c->cell));
+    for (int side = 0; side < 2; side++)
+        if (b->tok[side].chars)
+            return loom_error(LOOM_EINVAL,
+                              "%s: option %s (characters as tokens) cannot be exported: "
+                              "loom-onnx.js has no grapheme-cluster tokenizer",
+                              model_path, side ? "tgt-char" : "src-char");
     if (b->subword[0] || b->subword[1])
         return loom_error(LOOM_EINVAL,
                           "%s: the model reads and writes subword pieces (it embeds tensor "
@@ -448,7 +472,8 @@ int loom_export_seq(const loom_seq_bundle *b, const char *model_path, const char
                     c->bidirectional ? 2 : 1,
                     c->cell == LOOM_RNN_LSTM,
                     c->attention != LOOM_ATTN_NONE,
-                    o->step_cell};
+                    o->step_cell,
+                    NULL};
     static const char *const own[] = {"encoder.onnx", "decoder_step.onnx", "interface.json",
                                       "vocab.json", NULL};
     const char *names[32];
@@ -459,8 +484,14 @@ int loom_export_seq(const loom_seq_bundle *b, const char *model_path, const char
     og *enc = NULL, *step = NULL;
     if ((rc = og_new(&enc, "loom_encoder")) || (rc = og_new(&step, "loom_decoder_step")))
         goto done;
+    if (!(v.used = loom_calloc(loom_params_len(v.ps) + 1, 1))) {
+        rc = LOOM_ENOMEM;
+        goto done;
+    }
     build_encoder(enc, &v);
     build_step(step, &v);
+    if ((rc = check_all_used(&v, model_path)))
+        goto done;
     graph_meta(enc, &v);
     graph_meta(step, &v);
     if ((rc = loom_export_write_graph(&d, "encoder.onnx", enc)) ||
@@ -475,6 +506,7 @@ int loom_export_seq(const loom_seq_bundle *b, const char *model_path, const char
     if (!rc && o->web)
         rc = loom_export_web(d.tmp, o->ort_web);
 done:
+    free(v.used);
     og_free(enc);
     og_free(step);
     return loom_outdir_finish(&d, rc);

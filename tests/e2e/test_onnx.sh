@@ -99,6 +99,13 @@ if [ ! -e "$TMP/elman" ] && [ -z "$(ls -d "$TMP"/elman.* 2>/dev/null)" ]; then
 else
     not_ok "something was written for the refused model"
 fi
+# characters as tokens: refused by name (the page has no such tokenizer)
+"$LOOM" seq2seq "$SEQ/reverse-valid.tsv" -o "$TMP/chars.loom" --tgt-char --emb 8 --hidden 8 \
+    --max-steps 2 -q 2>"$TMP/err" || not_ok "a --tgt-char model trains"
+expect_status "a --tgt-char model is refused, exit 1" 1 "$LOOM" export "$TMP/chars.loom" \
+    -o "$TMP/chars"
+expect_grep "naming the option tgt-char" "chars.loom: option tgt-char" "$TMP/err"
+[ ! -e "$TMP/chars" ] && ok "nothing written for it" || not_ok "a directory was written for it"
 # a directory with files in it is not replaced
 mkdir "$TMP/full" && echo keep >"$TMP/full/mine"
 expect_status "a non-empty output directory is refused" 1 "$LOOM" export "$SEQ/reverse.loom" \
