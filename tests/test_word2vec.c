@@ -267,7 +267,7 @@ static void scan_in_parts(loom_shards *s, int k, collected *c)
     loom_tokenizer *t;
     ck_assert_int_eq(loom_tokenizer_new(&t, &o), 0);
     memset(c, 0, sizeof *c);
-    loom_scan_fns fns = {collect_token, collect_eol, NULL, c};
+    loom_scan_fns fns = {collect_token, collect_eol, NULL, c, NULL};
     long long size = loom_shards_size(s);
     for (int i = 0; i < k; i++)
         ck_assert_int_eq(loom_shards_scan(s, size * i / k, size * (i + 1) / k, t, &fns), 0);

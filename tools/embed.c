@@ -11,6 +11,7 @@
 #include "base/writer.h"
 #include "embed/vectors.h"
 #include "embed/word2vec.h"
+#include "text/subword.h"
 #include "text/vocab.h"
 
 #include <stdint.h>
@@ -50,7 +51,12 @@ static const char help[] =
     "      --read-vocab FILE  use this vocabulary instead of counting the corpus\n"
     "                         (--min-count and --max-vocab still apply)\n"
     "      --sync-words N     under mpirun: words each process reads between two\n"
-    "                         exchanges of the processes' changes (default 200000)\n" TOKFLAGS_HELP
+    "                         exchanges of the processes' changes (default 200000)\n"
+    "      --subword SPM      read the corpus as the pieces of this SentencePiece\n"
+    "                         model ('loom subword'), as it streams: vectors for\n"
+    "                         pieces, which seq2seq --src-vectors loads for a model\n"
+    "                         on those pieces (--src-subword/--joint-subword SPM);\n"
+    "                         the tokenizer options below do not apply\n" TOKFLAGS_HELP
     "  -q, --quiet            no progress and no summary\n"
     "      --progress         show progress even when stderr is not a terminal\n"
     "  -h, --help             this help\n"
@@ -66,7 +72,9 @@ static const char help[] =
     "\n"
     "examples:\n"
     "  loom embed corpus/sotu.txt.gz -o sotu.bin --epochs 3\n"
-    "  loom embed corpus/sotu.txt.gz -o sotu.vec --model cbow --loss hs --dim 50 --quiet\n";
+    "  loom embed corpus/sotu.txt.gz -o sotu.vec --model cbow --loss hs --dim 50 --quiet\n"
+    "  loom subword train tests/fixtures/subword/tatoeba.txt -o sp.model --vocab-size 400 -q\n"
+    "  loom embed tests/fixtures/subword/tatoeba.txt --subword sp.model -o pieces.vec --dim 32\n";
 
 enum {
     OPT_FORMAT = 0x3000,
@@ -84,7 +92,8 @@ enum {
     OPT_SEED,
     OPT_SAVE_VOCAB,
     OPT_READ_VOCAB,
-    OPT_SYNC_WORDS
+    OPT_SYNC_WORDS,
+    OPT_SUBWORD
 };
 
 static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
@@ -104,13 +113,14 @@ static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
                                          {"save-vocab", required_argument, 0, OPT_SAVE_VOCAB},
                                          {"read-vocab", required_argument, 0, OPT_READ_VOCAB},
                                          {"sync-words", required_argument, 0, OPT_SYNC_WORDS},
+                                         {"subword", required_argument, 0, OPT_SUBWORD},
                                          TOKFLAGS_LONGOPTS,
                                          CLI_COMMON_LONGOPTS,
                                          {0, 0, 0, 0}};
 
 typedef struct {
     loom_w2v_opts w;
-    const char *output, *save_vocab, *read_vocab;
+    const char *output, *save_vocab, *read_vocab, *subword;
     int format, progress, quiet;
 } embed_args;
 
@@ -183,6 +193,9 @@ static int parse_option(embed_args *a, int c, int argc, char **argv)
     case OPT_READ_VOCAB:
         a->read_vocab = optarg;
         return 0;
+    case OPT_SUBWORD:
+        a->subword = optarg;
+        return 0;
     case CLI_OPT_HELP:
         cli_help("embed");
         return -1;
@@ -215,8 +228,15 @@ static int train(const embed_args *a, char **files, int nfiles)
     /* under mpirun the first process speaks for all */
     int first = loom_dist_rank() == 0, quiet = a->quiet || !first;
     int show = first && cli_progress_enabled(a->progress);
-    if (loom_w2v_new(&w, &a->w, (const char *const *)files, (size_t)nfiles) < 0)
+    loom_subword *sw = NULL;
+    if (a->subword && loom_subword_load(&sw, a->subword) < 0)
         return cli_fail();
+    if (loom_w2v_new(&w, &a->w, (const char *const *)files, (size_t)nfiles) < 0) {
+        loom_subword_free(sw);
+        return cli_fail();
+    }
+    if (sw)
+        loom_w2v_set_subword(w, sw);
     int rc;
     if (a->read_vocab) {
         loom_vocab *v;
@@ -232,8 +252,9 @@ static int train(const embed_args *a, char **files, int nfiles)
         rc = loom_vocab_save(loom_w2v_vocab(w), a->save_vocab);
     if (rc == 0 && !quiet) {
         const loom_vocab *v = loom_w2v_vocab(w);
-        fprintf(stderr, "loom embed: %zu words in the vocabulary, %llu corpus words, %.1f MB\n",
-                loom_vocab_size(v), (unsigned long long)loom_vocab_total(v),
+        const char *unit = sw ? "pieces" : "words";
+        fprintf(stderr, "loom embed: %zu %s in the vocabulary, %llu corpus %s, %.1f MB\n",
+                loom_vocab_size(v), unit, (unsigned long long)loom_vocab_total(v), unit,
                 (double)loom_w2v_corpus_bytes(w) / 1e6);
     }
     if (rc == 0) {
@@ -260,6 +281,7 @@ static int train(const embed_args *a, char **files, int nfiles)
                     s.seconds > 0 ? 100 * s.sync_seconds / s.seconds : 0.0);
     }
     loom_w2v_free(w);
+    loom_subword_free(sw);
     return rc < 0 ? cli_fail() : CLI_EXIT_OK;
 }
 
@@ -283,8 +305,8 @@ static int run_embed(int argc, char **argv)
         return cli_usage("embed", "writes a file, not stdout: give -o a file name");
     if (loom_w2v_opts_check(&a.w) < 0)
         return cli_usage("embed", "%s", loom_error_message());
-    char *vocab_in[] = {(char *)a.read_vocab};
-    if (cli_inputs(argv + optind, argc - optind) || cli_inputs(vocab_in, 1))
+    char *vocab_in[] = {(char *)a.read_vocab, (char *)a.subword};
+    if (cli_inputs(argv + optind, argc - optind) || cli_inputs(vocab_in, 2))
         return CLI_EXIT_ERROR;
     if (check_outputs(&a) < 0)
         return cli_fail();

@@ -231,7 +231,10 @@ static int feed(const shard_file *f, long long pos, loom_tokenizer *t, const loo
     while (at < n) {
         const char *nl = memchr(buf + at, '\n', n - at);
         size_t len = nl ? (size_t)(nl - (buf + at)) : n - at;
-        if ((rc = loom_tokenize_string(t, buf + at, len, fns->on_token, fns->ctx)) != 0) {
+        rc = fns->subword
+                 ? loom_subword_tokenize(fns->subword, buf + at, len, fns->on_token, fns->ctx)
+                 : loom_tokenize_string(t, buf + at, len, fns->on_token, fns->ctx);
+        if (rc != 0) {
             long long k;
             if (rc == LOOM_EFORMAT &&
                 sscanf(loom_error_message(), "invalid UTF-8 at byte %lld", &k) == 1)

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "text/subword.h"
 #include "text/tokenizer.h"
 
 typedef struct loom_shards loom_shards;
@@ -28,15 +29,20 @@ long long loom_shards_size(const loom_shards *s);
 /* What a scan calls: each token, each end of sentence (line end, file end
  * and range end), and after each chunk of input with its size in bytes
  * (for progress; may be NULL). A non-zero return from a callback stops
- * the scan and is returned. */
+ * the scan and is returned. With `subword` set, the tokens are that
+ * SentencePiece model's pieces instead of t's words: a line is segmented
+ * a stretch between two spaces at a time at most, which gives the pieces
+ * of the whole line for models that split at white space (SentencePiece's
+ * default: no piece crosses a space). */
 typedef struct {
     loom_token_fn on_token;
     loom_eol_fn on_eol;
     int (*on_bytes)(void *ctx, size_t n);
     void *ctx;
+    const loom_subword *subword; /* may be NULL: t's tokens */
 } loom_scan_fns;
 
-/* Tokenizes the range [begin, end) of the corpus with t. */
+/* Tokenizes the range [begin, end) of the corpus with t (or fns->subword). */
 int loom_shards_scan(const loom_shards *s, long long begin, long long end, loom_tokenizer *t,
                      const loom_scan_fns *fns);
 

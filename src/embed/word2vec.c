@@ -39,6 +39,7 @@ struct loom_w2v {
     loom_w2v_opts o;
     float start_alpha;
     loom_shards *corpus;
+    const loom_subword *subword; /* pieces instead of words (borrowed), or NULL */
     loom_vocab *vocab;
     size_t nwords;        /* vocabulary size */
     uint64_t train_words; /* sum of the kept words' counts: one epoch */
@@ -224,7 +225,7 @@ static int count_share(void *ctx, int thread, int nthreads)
     int rc = loom_tokenizer_new(&t, &j->w->o.tok);
     if (rc < 0)
         return rc;
-    loom_scan_fns fns = {count_token, NULL, count_bytes, j};
+    loom_scan_fns fns = {count_token, NULL, count_bytes, j, j->w->subword};
     rc = loom_shards_scan(j->w->corpus, j->begin, j->end, t, &fns);
     loom_tokenizer_free(t);
     return rc;
@@ -369,6 +370,11 @@ static int setup_model(loom_w2v *w)
         w->syn0[i] = (2.0f * loom_rng_uniform(&rng) - 1.0f) / (float)dim;
     memset(w->syn1, 0, out_rows(w) * dim * sizeof(float));
     return 0;
+}
+
+void loom_w2v_set_subword(loom_w2v *w, const loom_subword *sw)
+{
+    w->subword = sw;
 }
 
 int loom_w2v_set_vocab(loom_w2v *w, loom_vocab *v)
@@ -725,7 +731,7 @@ static int train_share(void *ctx, int thread, int nthreads)
     k->rc = worker_alloc(k);
     if (k->rc == 0)
         k->rc = loom_tokenizer_new(&t, &k->w->o.tok);
-    loom_scan_fns fns = {on_word, end_sentence, NULL, k};
+    loom_scan_fns fns = {on_word, end_sentence, NULL, k, k->w->subword};
     for (k->epoch = 0; k->rc == 0 && k->epoch < k->w->o.epochs; k->epoch++) {
         k->rc = loom_shards_scan(k->w->corpus, k->begin, k->end, t, &fns);
         if (k->rc == 0)

@@ -14,11 +14,17 @@
 
 #include "base/progress.h"
 #include "loom.h"
+#include "text/subword.h"
 #include "text/tokenizer.h"
 #include "text/vocab.h"
 
 /* The start learning rate in effect (alpha, or the model's default). */
 double loom_w2v_start_alpha(const loom_w2v_opts *o);
+/* Reads the corpus as the pieces of SentencePiece model sw (borrowed: it
+ * must outlive w) instead of the tokenizer's words, so that the vectors
+ * are the pieces' (the tokenizer options no longer apply). Call before
+ * counting or training. */
+void loom_w2v_set_subword(loom_w2v *w, const loom_subword *sw);
 /* Bytes in the corpus (uncompressed). */
 long long loom_w2v_corpus_bytes(const loom_w2v *w);
 

@@ -98,9 +98,9 @@ static int new_model(loom_seq_bundle *b, const run *r)
                  o->vectors[s], o->scale_vectors, o->seed + (uint64_t)s, &cov)))
             return rc;
         note(r->report, r->ctx,
-             "%s vectors %s: %zu of %zu words found (coverage %.1f%% of the vocabulary, %.1f%% "
+             "%s vectors %s: %zu of %zu %s found (coverage %.1f%% of the vocabulary, %.1f%% "
              "of the running tokens)",
-             side_names[s], o->vectors[s], cov.found, cov.words,
+             side_names[s], o->vectors[s], cov.found, cov.words, b->subword[s] ? "pieces" : "words",
              cov.words ? 100.0 * cov.found / cov.words : 0,
              cov.tokens ? 100.0 * cov.tokens_found / cov.tokens : 0);
         if (o->scale_vectors)

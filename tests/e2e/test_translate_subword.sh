@@ -136,6 +136,43 @@ wait "$spid" 2>/dev/null
 if grep -qE 'Sanitizer|runtime error' serve.err; then not_ok "serve: no sanitizer report"; else
     ok "serve: no sanitizer report"; fi
 
+# ---- vectors for pieces: loom embed --subword, loaded by --src-vectors ----
+gzip -dc "$PAIRS" | cut -f1 >src.txt
+expect_status "embed --subword" 0 "$LOOM" embed src.txt --subword sp2.model -o pieces.vec \
+    --format txt --dim 16 --min-count 1 --threads 1 --epochs 2
+expect_grep "embed counts pieces" "^loom embed: [0-9]+ pieces in the vocabulary" "$TMP/err"
+"$LOOM" subword encode sp2.model src.txt | "$LOOM" embed - --pretokenized -o piped.vec \
+    --format txt --dim 16 --min-count 1 --threads 1 --epochs 2 -q
+expect_same "embed --subword = subword encode | embed --pretokenized (one thread)" pieces.vec piped.vec
+expect_status "embed --subword on 2 threads" 0 "$LOOM" embed src.txt --subword sp2.model \
+    -o pieces2.vec --dim 16 --min-count 1 --threads 2 --epochs 1 --save-vocab two.vocab -q
+"$LOOM" embed src.txt --subword sp2.model -o pieces1.vec --dim 16 --min-count 1 --threads 1 \
+    --epochs 1 --save-vocab one.vocab -q
+expect_same "2 threads count the same pieces (ranges split a line between spaces)" one.vocab two.vocab
+if grep -q '^▁' one.vocab; then ok "the vocabulary holds pieces (▁...)"; else not_ok "the vocabulary holds pieces"; fi
+expect_status "seq2seq --src-subword loads the pieces' vectors" 0 "$LOOM" seq2seq "$PAIRS" \
+    -o vec.loom --src-subword sp2.model --emb 16 --hidden 8 --max-steps 2 --src-vectors pieces.vec
+n=$(sed -n 's/^loom seq2seq: source vectors pieces.vec: \([0-9]*\) of \([0-9]*\) pieces found.*/\1 \2/p' "$TMP/err")
+n=${n:-0 0}
+found=${n% *} rows=${n#* }
+if [ "$found" -gt 100 ] && [ "$found" -eq "$rows" ]; then
+    ok "every source piece's row initialised from the vectors ($found of $rows)"
+else not_ok "every source piece's row initialised from the vectors (got '$n')"; fi
+"$LOOM" embed src.txt -o words.vec --format txt --dim 16 --min-count 1 --threads 1 --epochs 1 -q
+"$LOOM" seq2seq "$PAIRS" -o vec2.loom --src-subword sp2.model --emb 16 --hidden 8 --max-steps 2 \
+    --src-vectors words.vec >/dev/null 2>words.err
+w=$(sed -n 's/^loom seq2seq: source vectors words.vec: \([0-9]*\) of.*/\1/p' words.err)
+if [ -n "$w" ] && [ "$w" -lt $((rows / 4)) ]; then
+    ok "word vectors of the same text cover few pieces ($w of $rows)"
+else not_ok "word vectors of the same text cover few pieces (got '$w' of $rows)"; fi
+expect_status "embed --subword: a missing .model" 1 "$LOOM" embed src.txt --subword none.model \
+    -o x.vec
+expect_grep "names it" "none.model" "$TMP/err"
+printf 'not a model' >bad.model
+expect_status "embed --subword: a corrupt .model" 1 "$LOOM" embed src.txt --subword bad.model \
+    -o x.vec
+expect_grep "names it" "bad.model" "$TMP/err"
+
 # ---- separate models, resuming ----
 "$LOOM" subword train "$FIXTURES/subword/tatoeba.txt" -o sp.model --vocab-size 400 --threads 1 -q
 expect_status "seq2seq --src-subword --tgt-subword" 0 "$LOOM" seq2seq "$PAIRS" -o sep.loom \
