@@ -27,6 +27,7 @@ static const char help[] =
     "      --src FILE, --tgt FILE  aligned files instead of PAIRS\n"
     "      --valid FILE       validation pairs: loss, greedy BLEU and exact match\n"
     "                         after each epoch; the best model (by loss) is kept\n"
+    "                         (BLEU of a subword target: on the detokenised text)\n"
     "      --valid-every N    validate every N steps instead of once per epoch\n"
     "      --min-count N      drop words seen fewer than N times (default 1)\n"
     "      --max-vocab N      keep at most N words per side (default 0: all)\n"

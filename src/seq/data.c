@@ -216,6 +216,9 @@ void loom_seq_corpus_free(loom_seq_corpus *c)
 {
     if (!c)
         return;
+    for (size_t i = 0; c->tgt_text && i < c->n; i++)
+        free(c->tgt_text[i]);
+    free(c->tgt_text);
     for (int s = 0; s < 2; s++) {
         free(c->off[s]);
         free(c->ids[s]);
@@ -268,6 +271,28 @@ int loom_seq_corpus_build(loom_seq_corpus **out, const loom_seq_pairs *p, const 
     }
     *out = c;
     return 0;
+}
+
+int loom_seq_corpus_set_tgt_text(loom_seq_corpus *c, const loom_seq_pairs *p,
+                                 const loom_subword *sw)
+{
+    if (c->n != p->n || c->tgt_text)
+        return loom_error(LOOM_EINVAL, "the target text needs the corpus' own pairs, none dropped");
+    size_t most = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (loom_seq_pairs_len(p, i, 1) > most)
+            most = loom_seq_pairs_len(p, i, 1);
+    const char **pieces = loom_malloc(most + 1, sizeof *pieces);
+    c->tgt_text = loom_calloc(c->n + 1, sizeof *c->tgt_text);
+    int rc = pieces && c->tgt_text ? 0 : LOOM_ENOMEM;
+    for (size_t i = 0; i < p->n && !rc; i++) {
+        size_t n = loom_seq_pairs_len(p, i, 1);
+        for (size_t k = 0; k < n; k++)
+            pieces[k] = loom_seq_pairs_token(p, i, 1, k);
+        rc = loom_subword_pieces_text(sw, pieces, (int)n, &c->tgt_text[i]);
+    }
+    free(pieces);
+    return rc;
 }
 
 typedef struct {

@@ -46,6 +46,7 @@ typedef struct {
     int32_t *ids[2];
     size_t dropped; /* pairs over max_len */
     size_t tokens[2], unknown[2];
+    char **tgt_text; /* NULL, or each pair's target side as text (a subword target) */
 } loom_seq_corpus;
 
 /* Maps the pairs to ids (unknown words to <unk>), dropping pairs with a
@@ -53,6 +54,13 @@ typedef struct {
 int loom_seq_corpus_build(loom_seq_corpus **out, const loom_seq_pairs *p, const loom_vocab *src,
                           const loom_vocab *tgt, int max_len);
 void loom_seq_corpus_free(loom_seq_corpus *c);
+/* Fills c->tgt_text with the target side of each pair of p (the pairs c
+ * was built from, none dropped) as raw text: its pieces joined by
+ * loom_subword_pieces_text, the reference that validation scores the
+ * detokenised hypotheses against. The text is the input after
+ * SentencePiece's normalisation (NFKC, runs of spaces as one). */
+int loom_seq_corpus_set_tgt_text(loom_seq_corpus *c, const loom_seq_pairs *p,
+                                 const loom_subword *sw);
 
 /* Tokenises one sentence and maps it to ids (unknown: <unk>); *ids grows. */
 int loom_seq_encode_sentence(loom_tokenizer *t, const loom_vocab *v, const char *s, size_t len,

@@ -215,7 +215,9 @@ int loom_seq_train_run(const loom_seq_train_opts *given, loom_progress *progress
         b.tok[0] = o.tok[0], b.tok[1] = o.tok[1];
     }
     if ((rc = loom_seq_corpus_build(&train, pairs, b.vocab[0], b.vocab[1], o.max_len)) ||
-        (vpairs && (rc = loom_seq_corpus_build(&valid, vpairs, b.vocab[0], b.vocab[1], 0))))
+        (vpairs && (rc = loom_seq_corpus_build(&valid, vpairs, b.vocab[0], b.vocab[1], 0))) ||
+        (vpairs && b.subword[1] &&
+         (rc = loom_seq_corpus_set_tgt_text(valid, vpairs, b.subword[1]))))
         goto done;
     loom_seq_pairs_free(pairs), pairs = NULL;
     loom_seq_pairs_free(vpairs), vpairs = NULL;

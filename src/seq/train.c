@@ -49,6 +49,35 @@ static int append_words(char **s, size_t *len, size_t *cap, const loom_vocab *v,
     return 0;
 }
 
+/* The text of a hypothesis of a subword target: its pieces decoded, as
+ * loom translate prints it, into *s (grown as needed). */
+static int piece_text(const loom_seq_bundle *b, const int *ids, int n, char **s, size_t *len,
+                      size_t *cap)
+{
+    const char **pieces = loom_malloc((size_t)n + 1, sizeof *pieces);
+    char *text = NULL;
+    if (!pieces)
+        return LOOM_ENOMEM;
+    for (int k = 0; k < n; k++)
+        pieces[k] = loom_vocab_word(b->vocab[1], ids[k]);
+    int rc = loom_subword_pieces_text(b->subword[1], pieces, n, &text);
+    free(pieces);
+    if (rc)
+        return rc;
+    *len = strlen(text);
+    if (*len + 1 > *cap) {
+        char *p = loom_realloc(*s, *len + 1, 1);
+        if (!p) {
+            free(text);
+            return LOOM_ENOMEM;
+        }
+        *s = p, *cap = *len + 1;
+    }
+    memcpy(*s, text, *len + 1);
+    free(text);
+    return 0;
+}
+
 int loom_seq_evaluate(loom_seq_bundle *b, loom_seq_work *w, const loom_seq_corpus *c, int batch,
                       double *loss, double *bleu, double *exact)
 {
@@ -87,6 +116,13 @@ int loom_seq_evaluate(loom_seq_bundle *b, loom_seq_work *w, const loom_seq_corpu
             for (int j = 0; same && j < rl; j++)
                 same = h->ids[j] == ref[j] && ref[j] != LOOM_UNK;
             matches += same;
+            if (c->tgt_text && b->subword[1]) { /* detokenised text against the raw reference */
+                rc = piece_text(b, h->ids, counts[k] ? h->len : 0, &hs, &hl, &hcap);
+                if (!rc)
+                    rc =
+                        loom_bleu_add(bl, hs, hl, c->tgt_text[idx[k]], strlen(c->tgt_text[idx[k]]));
+                continue;
+            }
             rc =
                 append_words(&hs, &hl, &hcap, b->vocab[1], h->ids, counts[k] ? h->len : 0, "<unk>");
             int *refi = loom_malloc((size_t)rl + 1, sizeof(int));

@@ -509,62 +509,6 @@ static int piece_words(const char *const *pieces, int n, int *word)
     return w < 0 ? n > 0 : w + 1;
 }
 
-/* Appends len bytes to a growing string. */
-static int put(char **s, size_t *len, size_t *cap, const char *x, size_t n)
-{
-    if (loom_grow((void **)s, cap, *len + n + 1, 1))
-        return LOOM_ENOMEM;
-    if (n)
-        memcpy(*s + *len, x, n);
-    *len += n;
-    (*s)[*len] = '\0';
-    return 0;
-}
-
-/* The raw text of pieces: each run of the subword model's own pieces
- * decoded by SentencePiece; a piece it lacks (a character its training
- * left out, which the vocabulary kept as a piece of its own) passes
- * through as written, never as SentencePiece's " ⁇ ". Each "▁" that opens
- * a word is a space, except at the start of the text. */
-static int pieces_text(const loom_subword *sw, const char *const *pieces, int n, char **out)
-{
-    char *s = NULL;
-    size_t len = 0, cap = 0;
-    int32_t *ids = loom_malloc((size_t)n + 1, sizeof *ids);
-    loom_pieces p = {0};
-    int rc = ids ? put(&s, &len, &cap, "", 0) : LOOM_ENOMEM;
-    for (int k = 0; k < n && !rc;) {
-        size_t pl = strlen(pieces[k]);
-        int starts = loom_subword_piece_starts_word(pieces[k], pl);
-        if (len && starts && (rc = put(&s, &len, &cap, " ", 1)))
-            break;
-        int m = 0;
-        while (k + m < n &&
-               (ids[m] = loom_subword_find(sw, pieces[k + m], strlen(pieces[k + m]))) >= 0)
-            m++;
-        if (m > 0) { /* SentencePiece drops the run's opening space itself */
-            if (!(rc = loom_subword_decode(sw, ids, (size_t)m, &p)))
-                rc = put(&s, &len, &cap, p.text, p.text_len);
-            k += m;
-            continue;
-        }
-        for (size_t i = starts ? 3 : 0; i < pl && !rc; i++) {
-            int mark = i + 3 <= pl && loom_subword_piece_starts_word(pieces[k] + i, 3);
-            rc = put(&s, &len, &cap, mark ? " " : pieces[k] + i, 1);
-            i += mark ? 2 : 0;
-        }
-        k++;
-    }
-    loom_pieces_free(&p);
-    free(ids);
-    if (rc) {
-        free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
-}
-
 /* A subword model's output: the pieces decoded into raw text, and the
  * attention merged to words on the sides read as pieces. */
 static int detokenise(const loom_translator *t, const loom_translation *tr, loom_translation_hyp *h)
@@ -580,7 +524,7 @@ static int detokenise(const loom_translator *t, const loom_translation *tr, loom
     int nw = n;
     if (tgt_sw) {
         char *text;
-        if ((rc = pieces_text(tgt_sw, h->words, n, &text)))
+        if ((rc = loom_subword_pieces_text(tgt_sw, h->words, n, &text)))
             goto done;
         free(h->text);
         h->text = text;

@@ -140,6 +140,15 @@ int loom_subword_tokenize(const loom_subword *sw, const char *s, size_t n, loom_
  * SentencePiece kept glued, which the caller treats as a start too). */
 int loom_subword_piece_starts_word(const char *piece, size_t len);
 
+/* The raw text of pieces given as text (a model's output, whose
+ * vocabulary holds pieces): each run of the subword model's own pieces
+ * decoded by SentencePiece; a piece it lacks (a character its training
+ * left out, which a vocabulary of seen pieces keeps as a piece of its own)
+ * passes through as written, never as SentencePiece's " ⁇ ". Each "▁"
+ * that opens a word is a space, except at the start of the text. *out is
+ * NUL-terminated, malloc'ed; the caller frees it. */
+int loom_subword_pieces_text(const loom_subword *sw, const char *const *pieces, int n, char **out);
+
 /* ---- whole inputs (src/text/subword_stream.c) ---- */
 
 /* The longest line the streams accept (longer is LOOM_EFORMAT naming the

@@ -85,6 +85,19 @@ mkdir svg
 expect_status "--attention-svg" 0 "$LOOM" translate "$FIXTURE" raw.txt --attention-svg svg --quiet
 expect_grep "the heat map's rows are pieces" "▁" svg/000001.svg
 
+# ---- validation BLEU: the detokenised text against the raw references ----
+cut -f1 valid.tsv >valid.en
+cut -f2 valid.tsv >valid.fr
+expect_status "seq2seq --best-by bleu (subword target)" 0 "$LOOM" seq2seq "$PAIRS" -o vb.loom \
+    --joint-subword sp.from-file.model --emb 32 --hidden 32 --lr 0.01 --max-steps 240 \
+    --valid valid.tsv --best-by bleu --threads 1
+vb=$(tr '\r' '\n' <"$TMP/err" | sed -n 's/.*valid loss [0-9.]*, BLEU \([0-9.]*\),.*(best, saved).*/\1/p' | tail -n 1)
+"$LOOM" translate vb.loom valid.en --beam 1 --quiet >vb.hyp
+tb=$("$LOOM" bleu valid.fr vb.hyp | sed -n 's/^BLEU = \([0-9.]*\) .*/\1/p')
+if [ -n "$vb" ] && [ "$vb" = "$tb" ] && [ "$vb" != "0.00" ]; then
+    ok "validation BLEU is loom bleu of the greedy text on the raw references ($vb)"
+else not_ok "validation BLEU ($vb) is loom bleu of the greedy text on the raw references ($tb)"; fi
+
 # ---- loom serve: tokenize and token counts read the embedded model's pieces ----
 embedded "$FIXTURE" fx.model
 printf '%s\n' "Incomprehensibilities everywhere." >long.txt
