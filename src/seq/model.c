@@ -50,13 +50,12 @@ enum {
     W_ACACHE, /* one step's attention cache (backward recomputes it per step) */
     W_CTX2,   /* (B, Dc) the recomputed context, discarded */
     /* the out layer works on the R real (non-padding) positions only */
-    W_O,      /* (R, Dout) their [s; c; e], gathered, after dropout */
+    W_O,      /* (R, Dout) their [s; c; e], gathered, after dropout; backward: d O */
     W_OMASK,  /* its dropout mask */
     W_LOGITS, /* (R, V) logits, then d loss / d logits */
     W_LOGP,   /* (R) log p(gold) */
-    W_DO,     /* (R, Dout) d O */
-    W_DSALL,  /* (T, B, H) d s of all steps, 0 at padding */
-    W_DCALL,  /* (T, B, Dc) d c of all steps */
+    W_DO,     /* (R, Dout) d O before dropout's backward (dropout only) */
+    W_DCTX,   /* (B, Dc) d c of one step */
     W_DS,
     W_DC,
     W_DSP,
@@ -80,7 +79,9 @@ enum {
     I_IN,      /* (T, B) decoder inputs, time-major as the decoder's rows */
     I_IN_REAL, /* the same, -1 at padding */
     I_OUT,     /* (T, B) targets, -1 at padding */
-    I_ROWS,    /* (R) the real positions' indices in (T, B) */
+    I_ROWS,    /* (R) the real positions' indices in (T, B), step by step */
+    I_ROWB,    /* (R) their rows in their step (the sentence's index in the batch) */
+    I_STEP,    /* (T + 1) step t's real positions are I_ROWS[I_STEP[t] .. I_STEP[t + 1]) */
     I_TGT,     /* (R) their targets */
     I_COUNT
 };
@@ -141,14 +142,17 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     /* The out layer gathers the real positions' [s; c; e] into one matrix:
      * padding costs no product, and one product over Dout columns packs
      * its operands once, where three over the blocks in place packed the
-     * (rows, V) logits three times (12% slower at 8,000 words). */
+     * (rows, V) logits three times (12% slower at 8,000 words). Its
+     * gradient takes O's place once dWo is made, and each backward step
+     * reads its rows of it: no (T, B, Dout) or (T, B, H + Dc) gradient
+     * buffers (they were 3.6 MB a thread, a third of training's peak
+     * RSS growth, on scripts/bench-compare's model). */
     sz[W_O] = TB * m->Dout;
     sz[W_OMASK] = drop ? TB * m->Dout : 0;
     sz[W_LOGITS] = TB * V;
     sz[W_LOGP] = TB;
-    sz[W_DO] = TB * m->Dout;
-    sz[W_DSALL] = TB * H;
-    sz[W_DCALL] = TB * m->Dc;
+    sz[W_DO] = drop ? TB * m->Dout : 0;
+    sz[W_DCTX] = (size_t)B * m->Dc;
     sz[W_DS] = sz[W_DC] = sz[W_DSP] = sz[W_DCP] = (size_t)B * H;
     sz[W_DENC] = BS * He;
     sz[W_DKP] = BS * A;
@@ -194,7 +198,8 @@ static int work_reserve(loom_seq_work *w, int B, int S, int T)
     B = B > w->B ? B : w->B;
     S = S > w->S ? S : w->S;
     T = T > w->T ? T : w->T;
-    size_t TB = (size_t)T * B, sz[W_COUNT], isz[I_COUNT] = {(size_t)B * S, TB, TB, TB, TB, TB};
+    size_t TB = (size_t)T * B, sz[W_COUNT];
+    size_t isz[I_COUNT] = {(size_t)B * S, TB, TB, TB, TB, TB, (size_t)T + 1, TB};
     work_sizes(w->m, B, S, T, sz);
     work_release(w);
     w->B = w->S = w->T = 0;
@@ -218,7 +223,8 @@ static void batch_ids(loom_seq_work *w, const loom_seq_batch *b)
     for (int i = 0; i < B; i++)
         for (int s = 0; s < S; s++)
             w->ids[I_SRC][i * S + s] = s < b->src_lens[i] ? b->src[(size_t)i * S + s] : -1;
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < T; t++) {
+        w->ids[I_STEP][t] = R;
         for (int i = 0; i < B; i++) {
             size_t bt = (size_t)i * T + t, tb = (size_t)t * B + i;
             int real = t < b->tgt_lens[i];
@@ -227,9 +233,12 @@ static void batch_ids(loom_seq_work *w, const loom_seq_batch *b)
             w->ids[I_OUT][tb] = real ? b->tgt_out[bt] : -1;
             if (real) {
                 w->ids[I_ROWS][R] = (int)tb;
+                w->ids[I_ROWB][R] = i;
                 w->ids[I_TGT][R++] = b->tgt_out[bt];
             }
         }
+    }
+    w->ids[I_STEP][T] = R;
     w->R = R;
 }
 
@@ -461,36 +470,41 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
 }
 
 /* The out layer's backward over all steps (dz = d loss / d logits of the
- * real positions in W_LOGITS): dWo, dbo, and d [s; c; e], which goes to
- * W_DSALL, W_DCALL (read step by step by output_backward_step) and W_DEMB. */
-static void output_backward(loom_seq_model *m, loom_seq_work *w, int B, int T, float scale)
+ * real positions in W_LOGITS): dWo, dbo, and d [s; c; e] (R, Dout) in
+ * W_O's place (read step by step by output_backward_step), whose e columns
+ * go to W_DEMB here. */
+static void output_backward(loom_seq_model *m, loom_seq_work *w, float scale)
 {
-    int TB = T * B, R = w->R, V = m->c.tgt_vocab, Dout = m->Dout;
-    float *O = w->buf[W_O], *dO = w->buf[W_DO], *dS = w->buf[W_DSALL], *dC = w->buf[W_DCALL];
-    loom_block in = {O, dO, Dout};
+    int R = w->R, V = m->c.tgt_vocab, Dout = m->Dout;
+    float *O = w->buf[W_O], *dz = w->buf[W_LOGITS];
+    const float *Wo = m->out_w->value;
+    /* dWo first, while O holds the forward's input; then O takes d O */
+    loom_dense_backward_blocks(&(loom_block){O, NULL, Dout}, 1, m->out_w->grad, m->out_b->grad, dz,
+                               Wo, R, V, scale);
+    float *dO = m->c.dropout > 0 ? w->buf[W_DO] : O;
     memset(dO, 0, (size_t)R * Dout * sizeof(float));
-    loom_dense_backward_blocks(&in, 1, m->out_w->grad, m->out_b->grad, w->buf[W_LOGITS],
-                               m->out_w->value, R, V, scale);
-    if (m->c.dropout > 0) { /* O = dropped [s; c; e]: dead now, it takes d [s; c; e] */
+    loom_dense_backward_blocks(&(loom_block){NULL, dO, Dout}, 1, NULL, NULL, dz, Wo, R, V, scale);
+    if (m->c.dropout > 0) { /* O = dropped [s; c; e]: it takes d [s; c; e] */
         memset(O, 0, (size_t)R * Dout * sizeof(float));
         loom_dropout_backward(O, dO, w->buf[W_OMASK], (size_t)R * Dout);
-        dO = O;
     }
-    memset(dS, 0, (size_t)TB * m->c.hidden * sizeof(float));
-    if (dC)
-        memset(dC, 0, (size_t)TB * m->Dc * sizeof(float));
     loom_block o[3];
-    int no = out_blocks(m, o, NULL, dS, NULL, dC, NULL, w->buf[W_DEMB]);
-    loom_concat_gather_backward(o, no, dO, w->ids[I_ROWS], R);
+    int no = out_blocks(m, o, NULL, NULL, NULL, NULL, NULL, w->buf[W_DEMB]);
+    loom_concat_gather_backward(o, no, O, w->ids[I_ROWS], R);
 }
 
-/* The out layer's gradient of step t's s_t (added to ds); returns d c_t
- * (a row block of W_DCALL). */
+/* The out layer's gradient of step t's s_t (added to ds) and c_t (returned,
+ * W_DCTX; 0 at padding): step t's rows of d [s; c; e]. */
 static float *output_backward_step(loom_seq_model *m, loom_seq_work *w, int t, int B, float *ds)
 {
-    size_t tb = (size_t)t * B, H = m->c.hidden;
-    loom_axpy(B * H, 1.0f, w->buf[W_DSALL] + tb * H, ds);
-    return at(w->buf[W_DCALL], tb * m->Dc);
+    int r0 = w->ids[I_STEP][t], n = w->ids[I_STEP][t + 1] - r0;
+    float *dctx = w->buf[W_DCTX];
+    if (dctx)
+        memset(dctx, 0, (size_t)B * m->Dc * sizeof(float));
+    loom_block o[3];
+    int no = out_blocks(m, o, NULL, ds, NULL, dctx, NULL, NULL);
+    loom_concat_gather_backward(o, no, w->buf[W_O] + (size_t)r0 * m->Dout, w->ids[I_ROWB] + r0, n);
+    return dctx;
 }
 
 /* The decoder input's backward, all steps at once: in the forward pass
@@ -537,7 +551,7 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
     if (lstm)
         memset(dc, 0, BH * sizeof(float));
 
-    output_backward(m, w, B, T, scale);
+    output_backward(m, w, scale);
     loom_attn_rnn_src src = train_src(m, w, b);
     float *s = w->buf[W_S], *cs = w->buf[W_C], *wts = w->buf[W_WTS];
     size_t scache = loom_attn_rnn_cache_size(&m->decoder, B);
