@@ -71,11 +71,20 @@ static const char help[] =
     "                         the space the encoder learns (default: off)\n"
     "training:\n"
     "      --lr X             Adam learning rate (default 0.002)\n"
+    "      --lr-warmup N      raise the rate linearly over the first N steps (default 0)\n"
+    "      --lr-decay none|inv-sqrt|plateau  after the warm-up: keep the rate (default);\n"
+    "                         inv-sqrt: lr * sqrt(N / step) (Marian's --lr-decay-inv-sqrt,\n"
+    "                         needs --lr-warmup N); plateau: multiply it by\n"
+    "                         --lr-decay-factor at each validation that is not the best\n"
+    "                         so far (OpenNMT's, PyTorch's ReduceLROnPlateau; needs --valid)\n"
+    "      --lr-decay-factor F  (default 0.5)\n"
     "      --clip X           global gradient-norm clipping (default 1; 0: off)\n"
     "      --label-smoothing X  (default 0)\n"
     "      --batch N          sentences per batch (default 64)\n"
     "      --epochs N         (default 10)\n"
     "      --patience N       stop after N validations without improvement (default 0: never)\n"
+    "      --keep-last N      also keep the last N validations' models, as MODEL.1 ..\n"
+    "                         MODEL.N in turn, for 'loom average' (default 0; at most 16)\n"
     "      --best-by loss|bleu  what the kept model and --patience go by: validation\n"
     "                         loss (default) or greedy BLEU (Marian's --valid-metrics)\n"
     "      --seed N           (default 1); a seed and a thread count repeat a run bit for bit\n"
@@ -112,6 +121,10 @@ static const char help[] =
     "  loom subword train tests/fixtures/subword/tatoeba.txt -o tatoeba.model --vocab-size 400 -q"
     " && loom seq2seq corpus/tatoeba-eng-fra.valid.tsv.gz -o en-fr-sw.loom --joint-subword"
     " tatoeba.model --tie-embeddings --max-steps 20\n"
+    "  loom seq2seq tests/fixtures/seq/reverse-train.tsv --valid "
+    "tests/fixtures/seq/reverse-valid.tsv"
+    " -o rev.loom --valid-every 20 --max-steps 60 --lr-warmup 20 --lr-decay inv-sqrt --keep-last 3"
+    " && loom average rev.loom.1 rev.loom.2 rev.loom.3 -o rev-avg.loom\n"
     "  loom seq2seq corpus/cmudict-g014b2b.train.gz -o g2p.loom --src-char --tgt-pretokenized"
     " --max-steps 20 && echo LOOM | loom translate g2p.loom\n";
 
@@ -168,6 +181,10 @@ static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
                                          TABLE("max-steps", required_argument),
                                          TABLE("stop-at-exact", required_argument),
                                          TABLE("best-by", required_argument),
+                                         TABLE("lr-warmup", required_argument),
+                                         TABLE("lr-decay", required_argument),
+                                         TABLE("lr-decay-factor", required_argument),
+                                         TABLE("keep-last", required_argument),
                                          TABLE("src-subword", required_argument),
                                          TABLE("tgt-subword", required_argument),
                                          TABLE("joint-subword", required_argument),

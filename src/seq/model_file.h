@@ -58,6 +58,14 @@ int loom_seq_file_load(loom_seq_bundle *b, const char *path, loom_st_file **f_ou
  * hyperparameters, vocabularies, parameter count), malloc'd in *out.
  * LOOM_EFORMAT when the file is not a loom sequence model. */
 int loom_seq_describe(char **out, const char *path);
+/* Checkpoint averaging: writes to `out` the model of paths[0] with every
+ * weight the mean of the n files' (summed in double, in order, so the
+ * mean of identical files is bit for bit their weights). The files must
+ * differ in their weights only: LOOM_EINVAL naming the file whose shape,
+ * vocabularies, tokenizers or subword models differ. The output holds the
+ * model's metadata, not the runs' training options. */
+int loom_seq_average(const char *const *paths, int n, const char *out);
+
 /* 1 when `path` is a safetensors file whose format is loom-seq2seq. */
 int loom_seq_is_model_file(const char *path);
 

@@ -42,6 +42,7 @@ typedef struct {
 
 static const char *const freeze_names[] = {"none", "src", "tgt", "both", NULL};
 static const char *const best_by_names[] = {"loss", "bleu", NULL}; /* LOOM_SEQ_BEST_* */
+static const char *const decay_names[] = {"none", "inv-sqrt", "plateau", NULL}; /* _DECAY_* */
 
 #define O(f) offsetof(loom_seq_train_opts, f)
 #define P(f) offsetof(loom_seq_position, f)
@@ -87,6 +88,10 @@ static const row table[] = {
     {"src_vectors", "src-vectors", TRAIN, OPTIONAL | RESUME, T_PATH, O(vectors[0]), 0, 0, NULL, NULL},
     {"tgt_vectors", "tgt-vectors", TRAIN, OPTIONAL | RESUME, T_PATH, O(vectors[1]), 0, 0, NULL, NULL},
     {"best_by", "best-by", TRAIN, OPTIONAL | RESUME, T_ENUM, O(best_by), 0, 0, best_by_names, NULL},
+    {"lr_warmup", "lr-warmup", TRAIN, OPTIONAL | RESUME, T_INT, O(lr_warmup), 0, INT_MAX_D, NULL, NULL},
+    {"lr_decay", "lr-decay", TRAIN, OPTIONAL | RESUME, T_ENUM, O(lr_decay), 0, 0, decay_names, NULL},
+    {"lr_decay_factor", "lr-decay-factor", TRAIN, OPTIONAL | RESUME, T_F32, O(lr_decay_factor), 0.001, 1, NULL, NULL},
+    {"keep_last", "keep-last", TRAIN, OPTIONAL, T_INT, O(keep_last), 0, 16, NULL, NULL},
     /* the files the subword models came from (the model file embeds their bytes) */
     {"src_subword", "src-subword", TRAIN, OPTIONAL | RESUME, T_PATH, O(subword[0]), 0, 0, NULL, NULL},
     {"tgt_subword", "tgt-subword", TRAIN, OPTIONAL | RESUME, T_PATH, O(subword[1]), 0, 0, NULL, NULL},
@@ -107,6 +112,8 @@ static const row table[] = {
     {"train_tokens", NULL, CKPT, POS, T_LONG, P(tokens), 0, LONG_MAX_D, NULL, NULL},
     {"train_best", NULL, CKPT, POS, T_F64, P(best), -100, INFINITY, NULL, "%a"},
     {"train_bad", NULL, CKPT, POS, T_INT, P(bad), 0, INT_MAX_D, NULL, NULL},
+    {"train_lr_scale", NULL, CKPT, POS | OPTIONAL, T_F64, P(lr_scale), 0, 1, NULL, "%a"},
+    {"train_validations", NULL, CKPT, POS | OPTIONAL, T_INT, P(nvalid), 0, INT_MAX_D, NULL, NULL},
 };
 /* clang-format on */
 #define NROWS (sizeof table / sizeof table[0])
@@ -131,6 +138,7 @@ void loom_seq_train_defaults(loom_seq_train_opts *o)
     o->seed = 1;
     o->threads = 1;
     o->checkpoint_minutes = 10;
+    o->lr_decay_factor = 0.5f;
 }
 
 /* ---- tokenizer options as one string ---- */
@@ -441,6 +449,13 @@ int loom_seq_opts_check(const loom_seq_train_opts *o)
     if (tie && !o->joint_subword && (o->subword[0] || o->subword[1]))
         return loom_error(LOOM_EINVAL, "--tie-embeddings with subword models needs "
                                        "--joint-subword (one model, one vocabulary of pieces)");
+    if (o->lr_decay == LOOM_SEQ_DECAY_INV_SQRT && o->lr_warmup == 0)
+        return loom_error(LOOM_EINVAL, "--lr-decay inv-sqrt needs --lr-warmup STEPS (the rate "
+                                       "falls as sqrt(STEPS / step) after them)");
+    if (o->lr_decay == LOOM_SEQ_DECAY_PLATEAU && !o->valid)
+        return loom_error(LOOM_EINVAL, "--lr-decay plateau needs --valid (it acts on validations)");
+    if (o->keep_last && !o->valid)
+        return loom_error(LOOM_EINVAL, "--keep-last needs --valid (it keeps validations' models)");
     if (resume)
         return 0; /* the checkpoint names its vectors */
     if (o->src_vocab_from_vectors >= 0 && !o->vectors[0])

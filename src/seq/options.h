@@ -15,6 +15,8 @@
 #include "text/tokenizer.h"
 
 enum { LOOM_SEQ_BEST_LOSS = 0, LOOM_SEQ_BEST_BLEU = 1 };
+/* How the learning rate falls after its warm-up (--lr-decay). */
+enum { LOOM_SEQ_DECAY_NONE = 0, LOOM_SEQ_DECAY_INV_SQRT = 1, LOOM_SEQ_DECAY_PLATEAU = 2 };
 enum {
     LOOM_SEQ_FREEZE_NONE = 0,
     LOOM_SEQ_FREEZE_SRC = 1,
@@ -60,6 +62,14 @@ typedef struct {
     const char *resume;        /* loom_seq_train_run: a checkpoint to continue from */
     long max_steps;            /* stop (and checkpoint) after this many steps; 0: no limit */
     double stop_at_exact;      /* stop once validation exact match reaches this (0: off) */
+    /* the learning-rate schedule: lr * min(1, (step + 1) / lr_warmup), then
+     * inv-sqrt: * sqrt(lr_warmup / step) past the warm-up (Marian's
+     * --lr-decay-inv-sqrt); plateau: * lr_decay_factor at each validation
+     * that does not improve (OpenNMT's, PyTorch's ReduceLROnPlateau) */
+    int lr_warmup;         /* steps (0: none) */
+    int lr_decay;          /* LOOM_SEQ_DECAY_* */
+    float lr_decay_factor; /* plateau: the factor, 0 < f <= 1 */
+    int keep_last;         /* keep the last N validations' models as MODEL.1..N (0: none) */
 } loom_seq_train_opts;
 
 /* Where a training run stands, as checkpoints record it, and what the
@@ -72,6 +82,8 @@ typedef struct {
     int bad;          /* validations since the best */
     double best_loss; /* the kept model's validation loss or BLEU (NAN: none) */
     double best_bleu;
+    double lr_scale; /* what --lr-decay plateau has made of the rate so far (1: nothing) */
+    int nvalid;      /* validations run */
 } loom_seq_position;
 
 void loom_seq_train_defaults(loom_seq_train_opts *o);

@@ -346,6 +346,17 @@ static void say(const loop *l, const char *fmt, ...)
     l->report(l->ctx, buf);
 }
 
+/* The learning rate of step p->step: warm-up, then decay (options.h). */
+static float lr_at(const loom_seq_train_opts *o, const position *p)
+{
+    double f = p->lr_scale, step = (double)p->step + 1, warm = o->lr_warmup;
+    if (warm > 0 && step < warm)
+        f *= step / warm;
+    else if (o->lr_decay == LOOM_SEQ_DECAY_INV_SQRT)
+        f *= sqrt(warm / step);
+    return (float)(o->lr * f);
+}
+
 /* Validates; keeps the model when it is the best so far. Sets *stop for
  * early stopping or a reached exact-match target. */
 static int validate(loop *l, position *p, int *stop)
@@ -368,9 +379,19 @@ static int validate(loop *l, position *p, int *stop)
         l->saved = 1;
     } else {
         p->bad++;
+        if (l->o->lr_decay == LOOM_SEQ_DECAY_PLATEAU)
+            p->lr_scale *= l->o->lr_decay_factor;
     }
-    say(l, "step %ld: valid loss %.4f, BLEU %.2f, exact match %.1f%%%s, training %.1f s", p->step,
-        loss, bleu, 100 * exact, better ? " (best, saved)" : "", l->train_time);
+    if (l->o->keep_last > 0) { /* the last N validations' models, in turn */
+        char kept[4200];
+        snprintf(kept, sizeof kept, "%s.%d", l->path, p->nvalid % l->o->keep_last + 1);
+        if ((rc = save_model(l->b, l->o, kept, p, NULL)))
+            return rc;
+    }
+    p->nvalid++;
+    say(l, "step %ld: valid loss %.4f, BLEU %.2f, exact match %.1f%%%s, lr %.3g, training %.1f s",
+        p->step, loss, bleu, 100 * exact, better ? " (best, saved)" : "", lr_at(l->o, p),
+        l->train_time);
     if (l->o->patience > 0 && p->bad >= l->o->patience) {
         say(l, "no improvement in %d validations: stopping", p->bad);
         l->res->stopped_early = 1;
@@ -402,6 +423,7 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
     position p = {0};
     p.best = INFINITY;
     p.best_loss = p.best_bleu = NAN;
+    p.lr_scale = 1;
     int nthreads = o->threads < 1                      ? 1
                    : o->threads > LOOM_SEQ_MAX_THREADS ? LOOM_SEQ_MAX_THREADS
                                                        : o->threads;
@@ -446,7 +468,7 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
                 goto done;
             if (o->clip > 0)
                 loom_params_clip_grad_norm(ps, o->clip);
-            if ((rc = loom_optim_step(opt, o->lr)))
+            if ((rc = loom_optim_step(opt, lr_at(o, &p))))
                 goto done;
             l.train_time += loom_now() - ts;
             p.batch++, p.step++, p.tokens += ntok;

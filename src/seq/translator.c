@@ -112,19 +112,6 @@ static void worker_give(loom_translator *t, worker *wk)
 
 /* ---- making a translator ---- */
 
-static int same_vocab(const loom_vocab *a, const loom_vocab *b)
-{
-    size_t n = loom_vocab_size(a);
-    if (a == b)
-        return 1;
-    if (n != loom_vocab_size(b))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(loom_vocab_word(a, (int32_t)i), loom_vocab_word(b, (int32_t)i)) != 0)
-            return 0;
-    return 1;
-}
-
 static int same_tok(const loom_tok_opts *a, const loom_tok_opts *b)
 {
     return a->keep_case == b->keep_case && a->punct == b->punct && a->invalid == b->invalid &&
@@ -168,7 +155,7 @@ static int make(loom_translator **out, loom_seq_bundle *const *models, const cha
         if (!names)
             snprintf(who, sizeof who, "ensemble member %d", e + 1);
         const char *name = names ? names[e] : who, *first = names ? names[0] : "the first model";
-        if (!same_vocab(models[e]->vocab[1], models[0]->vocab[1]))
+        if (!loom_vocab_same(models[e]->vocab[1], models[0]->vocab[1]))
             return loom_error(LOOM_EINVAL,
                               "%s: its target vocabulary differs from %s's (the models of an "
                               "ensemble must share it)",
@@ -194,7 +181,7 @@ static int make(loom_translator **out, loom_seq_bundle *const *models, const cha
     for (int e = 0; e < n && !rc; e++) {
         t->b[e] = models[e];
         t->models[e] = models[e]->model;
-        t->same_src[e] = same_vocab(models[e]->vocab[0], models[0]->vocab[0]);
+        t->same_src[e] = loom_vocab_same(models[e]->vocab[0], models[0]->vocab[0]);
         rc = loom_seq_model_prepare_decoding(t->models[e]);
     }
     /* a first worker, so that a call can only fail on its own input */

@@ -429,3 +429,16 @@ int loom_vocab_load(loom_vocab **out, const char *path)
     *out = v;
     return 0;
 }
+
+int loom_vocab_same(const loom_vocab *a, const loom_vocab *b)
+{
+    size_t n = loom_vocab_size(a);
+    if (a == b)
+        return 1;
+    if (n != loom_vocab_size(b))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(loom_vocab_word(a, (int32_t)i), loom_vocab_word(b, (int32_t)i)) != 0)
+            return 0;
+    return 1;
+}

@@ -14,6 +14,9 @@
 #include "loom.h"
 #include "text/tokenizer.h"
 
+/* 1 when a and b list the same words in the same id order. */
+int loom_vocab_same(const loom_vocab *a, const loom_vocab *b);
+
 /* Tokenizes all of r and counts every token. */
 int loom_vocab_count_stream(loom_vocab *v, loom_tokenizer *t, loom_reader *r);
 

@@ -195,6 +195,66 @@ expect_status "resuming a model without optimizer state fails" 1 "$LOOM" seq2seq
     $SMALL --resume "$SEQ/reverse.loom"
 expect_grep "and says so" 'not a training checkpoint' "$TMP/err"
 
+# ---- learning-rate schedule ----
+V="--valid $SEQ/reverse-valid.tsv --valid-every 10"
+expect_status "--lr-warmup 40" 0 "$LOOM" seq2seq $R "$TMP/w.loom" --emb 8 --hidden 12 --lr 0.01 $V --max-steps 20 --lr-warmup 40
+expect_grep "the rate at step 10 is 11/40 of --lr" 'step 10: valid .*, lr 0.00275,' "$TMP/err"
+expect_status "--lr-decay inv-sqrt" 0 "$LOOM" seq2seq $R "$TMP/w.loom" --emb 8 --hidden 12 --lr 0.01 $V --max-steps 30 --lr-warmup 10 --lr-decay inv-sqrt
+expect_grep "past the warm-up it falls as sqrt(10 / step)" 'step 30: valid .*, lr 0.0056[78],' "$TMP/err"
+expect_status "inv-sqrt without a warm-up is a usage error" 2 "$LOOM" seq2seq $R "$TMP/w.loom" --lr-decay inv-sqrt
+expect_status "plateau without --valid is a usage error" 2 "$LOOM" seq2seq $R "$TMP/w.loom" --lr-decay plateau
+# (a rate of 10 without clipping makes the validation loss climb)
+expect_status "--lr-decay plateau" 0 "$LOOM" seq2seq $R "$TMP/p.loom" --emb 8 --hidden 12 --batch 32 --lr 10 --clip 0 --valid "$SEQ/reverse-valid.tsv" --valid-every 5 --max-steps 40 --lr-decay plateau --lr-decay-factor 0.25
+tr '\r' '\n' <"$TMP/err" | grep 'valid loss' >"$TMP/pl"
+awk '{ lr = $0; sub(/.*, lr /, "", lr); sub(/,.*/, "", lr); if (!/best, saved/) f *= 0.25; want = 10 * f
+       if (lr + 0 < want * 0.999 || lr + 0 > want * 1.001) bad++ } BEGIN { f = 1 } END { exit !(NR == 8 && !bad && f < 1) }' "$TMP/pl" &&
+    ok "each validation that is not the best divides the rate by 4" || not_ok "plateau decay ($(cat "$TMP/pl"))"
+# resuming keeps the plateau's rate (the checkpoint holds it)
+PL="$SMALL --valid $SEQ/reverse-valid.tsv --valid-every 5 --epochs 2 --lr 10 --clip 0 --lr-decay plateau"
+"$LOOM" seq2seq $R "$TMP/pa.loom" $PL
+"$LOOM" seq2seq $R "$TMP/pb.loom" $PL --max-steps 70
+expect_status "resume a plateau run" 0 "$LOOM" seq2seq $R "$TMP/pb.loom" $PL --resume "$TMP/pb.loom.ckpt"
+expect_same "resumed plateau run equals the uninterrupted one" "$TMP/pa.loom" "$TMP/pb.loom"
+
+# ---- checkpoint averaging ----
+expect_status "--keep-last 3" 0 "$LOOM" seq2seq $R "$TMP/k.loom" $SMALL $V --max-steps 50 --keep-last 3
+[ -s "$TMP/k.loom.1" ] && [ -s "$TMP/k.loom.2" ] && [ -s "$TMP/k.loom.3" ] && [ ! -e "$TMP/k.loom.4" ] &&
+    ok "it keeps three models" || not_ok "it keeps three models"
+expect_status "loom average of two copies" 0 "$LOOM" average "$TMP/k.loom.1" "$TMP/k.loom.1" -o "$TMP/avg.loom"
+/usr/bin/python3 - "$TMP/k.loom.1" "$TMP/avg.loom" "$TMP/k.loom.2" "$TMP/avg2.loom" <<'PYEOF' >"$TMP/avgcheck" 2>&1
+import json, struct, sys
+from array import array
+def tensors(path):
+    blob = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    h = json.loads(blob[8:8 + n])
+    return {k: blob[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in h.items() if k != "__metadata__"}
+a, avg = tensors(sys.argv[1]), tensors(sys.argv[2])
+assert a.keys() == avg.keys() and all(a[k] == avg[k] for k in a), "two copies: not byte-identical"
+print("identical", len(a))
+PYEOF
+expect_grep "averaging two identical models gives the model, byte for byte" '^identical [0-9]+$' "$TMP/avgcheck"
+expect_status "loom average of two models" 0 "$LOOM" average "$TMP/k.loom.1" "$TMP/k.loom.2" -o "$TMP/avg2.loom"
+/usr/bin/python3 - "$TMP/k.loom.1" "$TMP/k.loom.2" "$TMP/avg2.loom" <<'PYEOF' >"$TMP/avgcheck" 2>&1
+import json, struct, sys
+from array import array
+def tensors(path):
+    blob = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    h = json.loads(blob[8:8 + n])
+    return {k: array("f", blob[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) for k, v in h.items() if k != "__metadata__" and v["dtype"] == "F32"}
+a, b, m = (tensors(p) for p in sys.argv[1:4])
+worst = max(abs(m[k][i] - (a[k][i] + b[k][i]) / 2) / max(abs(m[k][i]), 1) for k in a for i in range(len(a[k])))
+differ = sum(a[k] != b[k] for k in a)
+print("mean", "ok" if worst < 1e-6 and differ > 0 else "bad", worst, differ)
+PYEOF
+expect_grep "the average of two models is their mean" '^mean ok ' "$TMP/avgcheck"
+expect_status "the averaged model translates" 0 "$LOOM" translate "$TMP/avg2.loom" "$TMP/in.txt" -q
+expect_status "models of other runs cannot be averaged" 1 "$LOOM" average "$TMP/k.loom.1" "$TMP/chars.loom" -o "$TMP/x.loom"
+expect_grep "the error names the file and what differs" "chars.loom: not the same source tokenizer options as .*k.loom.1" "$TMP/err"
+[ ! -e "$TMP/x.loom" ] && ok "and writes nothing" || not_ok "and writes nothing"
+expect_status "average without -o" 2 "$LOOM" average "$TMP/k.loom.1"
+
 # ---- threads: a seed and a thread count repeat a run bit for bit ----
 "$LOOM" seq2seq $R "$TMP/t1.loom" $SMALL --epochs 1 --threads 2 --dropout 0.2
 "$LOOM" seq2seq $R "$TMP/t2.loom" $SMALL --epochs 1 --threads 2 --dropout 0.2
