@@ -75,6 +75,59 @@
     return out;
   }
 
+  // SentencePiece's unigram segmentation of one line from the pieces and
+  // scores `loom export` writes for a subword side (vocab.json's
+  // side.subword): Viterbi over the normal pieces, a character no piece
+  // covers is one unknown piece scored min - 10, as SentencePiece does.
+  // Where it differs from SentencePiece: normalisation is NFKC and white
+  // space collapsed (SentencePiece's nmt_nfkc also maps a few control and
+  // space characters; an identity-normalised model keeps text as it is
+  // apart from white space), and BPE models are segmented as unigram ones
+  // (their scores rank merges: most lines agree, not all).
+  function segment(line, sw) {
+    if (!sw.map) {
+      sw.map = new Map();
+      sw.maxLen = 1;
+      let min = Infinity;
+      for (const [p, score, kind] of sw.pieces) {
+        if (kind !== 0) continue;
+        sw.map.set(p, score);
+        sw.maxLen = Math.max(sw.maxLen, Array.from(p).length);
+        min = Math.min(min, score);
+      }
+      sw.unkScore = min - 10;
+    }
+    const t = line.normalize('NFKC').replace(/[ \t\n\r\f\v]+/g, ' ').trim();
+    if (!t) return [];
+    const cs = Array.from('\u2581' + t.replace(/ /g, '\u2581'));
+    const n = cs.length;
+    const best = new Float64Array(n + 1).fill(-Infinity),
+      from = new Int32Array(n + 1);
+    best[0] = 0;
+    for (let i = 0; i < n; i++) {
+      if (best[i] === -Infinity) continue;
+      let piece = '',
+        single = false;
+      for (let k = 1; k <= sw.maxLen && i + k <= n; k++) {
+        piece += cs[i + k - 1];
+        const sc = sw.map.get(piece);
+        if (sc === undefined) continue;
+        if (k === 1) single = true;
+        if (best[i] + sc > best[i + k]) (best[i + k] = best[i] + sc), (from[i + k] = i);
+      }
+      if (!single && best[i] + sw.unkScore > best[i + 1]) (best[i + 1] = best[i] + sw.unkScore), (from[i + 1] = i);
+    }
+    const out = [];
+    for (let j = n; j > 0; j = from[j]) out.push(cs.slice(from[j], j).join(''));
+    return out.reverse();
+  }
+
+  // SentencePiece's decoding of pieces: joined, U+2581 as a space, the
+  // first one dropped.
+  function unsegment(pieces) {
+    return pieces.join('').replace(/\u2581/g, ' ').replace(/^ /, '');
+  }
+
   // GNMT's length-normalised score, as loom_seq_score.
   function score(logp, len, alpha) {
     return alpha === 0 ? logp : logp / Math.pow((5 + len) / 6, alpha);
@@ -103,13 +156,22 @@
     }
 
     sourceIds(line) {
-      return tokenize(line, this.vocab.source.tokenizer).map((w) =>
+      const side = this.vocab.source;
+      const toks = side.subword ? segment(line, side.subword) : tokenize(line, side.tokenizer);
+      return toks.map((w) =>
         this.srcIndex.has(w) ? this.srcIndex.get(w) : this.sp.unk
       );
     }
 
+    // The target tokens (words or pieces) of ids, space-separated.
     words(ids) {
       return ids.map((i) => this.vocab.target.words[i]).join(' ');
+    }
+
+    // The text of ids: words space-separated, or pieces decoded.
+    text(ids) {
+      const t = this.vocab.target;
+      return t.subword ? unsegment(ids.map((i) => t.words[i])) : this.words(ids);
     }
 
     // Encodes sentences (arrays of ids, none empty): per-sentence tensors
@@ -403,5 +465,5 @@
     }
   }
 
-  return { tokenize, score, Translator, Classifier };
+  return { tokenize, segment, unsegment, score, Translator, Classifier };
 });

@@ -78,11 +78,6 @@ int loom_export_seq_check(const loom_seq_bundle *b, const char *model_path)
                               "%s: option %s (characters as tokens) cannot be exported: "
                               "loom-onnx.js has no grapheme-cluster tokenizer",
                               model_path, side ? "tgt-char" : "src-char");
-    if (b->subword[0] || b->subword[1])
-        return loom_error(LOOM_EINVAL,
-                          "%s: the model reads and writes subword pieces (it embeds tensor "
-                          "'%s'): the ONNX export does not carry SentencePiece models yet",
-                          model_path, b->subword[0] ? LOOM_SEQ_SUBWORD_SRC : LOOM_SEQ_SUBWORD_TGT);
     return 0;
 }
 
@@ -433,12 +428,46 @@ static json_t *interface_json(const model_view *v, const og *enc, const og *step
         0.6);
 }
 
-static json_t *side_json(const loom_vocab *vocab, const loom_tok_opts *t)
+/* The SentencePiece model of a side: its file in DIR, unk id and every
+ * piece with its score and kind (0 normal, 1 unknown, 2 control, 3 byte,
+ * 4 unused), for a segmenter in JavaScript. */
+static json_t *subword_json(const loom_subword *sw, const char *file)
 {
+    json_t *pieces = json_array();
+    for (int i = 0; i < loom_subword_size(sw) && pieces; i++)
+        json_array_append_new(pieces, json_pack("[s,f,i]", loom_subword_piece(sw, i),
+                                                (double)loom_subword_score(sw, i),
+                                                (int)loom_subword_kind(sw, i)));
+    return json_pack("{s:s,s:i,s:o}", "model", file, "unk", loom_subword_unk_id(sw), "pieces",
+                     pieces);
+}
+
+static const char *const subword_files[2] = {"source.model", "target.model"};
+
+static json_t *side_json(const loom_seq_bundle *b, int side)
+{
+    const loom_vocab *vocab = b->vocab[side];
     json_t *words = json_array();
     for (size_t i = 0; i < loom_vocab_size(vocab) && words; i++)
         json_array_append_new(words, json_string(loom_vocab_word(vocab, (int32_t)i)));
-    return json_pack("{s:o,s:o}", "tokenizer", loom_export_tok_json(t), "words", words);
+    json_t *j =
+        json_pack("{s:o,s:o}", "tokenizer", loom_export_tok_json(&b->tok[side]), "words", words);
+    if (j && b->subword[side])
+        json_object_set_new(j, "subword", subword_json(b->subword[side], subword_files[side]));
+    return j;
+}
+
+/* The SentencePiece models, as .model files beside the graphs. */
+static int write_subword(const loom_outdir *d, const loom_seq_bundle *b)
+{
+    int rc = 0;
+    for (int side = 0; side < 2 && !rc; side++) {
+        size_t len;
+        const void *bytes = b->subword[side] ? loom_subword_bytes(b->subword[side], &len) : NULL;
+        if (bytes)
+            rc = loom_outdir_bytes(d, subword_files[side], bytes, len);
+    }
+    return rc;
 }
 
 /* The files an export may write, for loom_outdir_begin: `own` then the
@@ -474,8 +503,13 @@ int loom_export_seq(const loom_seq_bundle *b, const char *model_path, const char
                     c->attention != LOOM_ATTN_NONE,
                     o->step_cell,
                     NULL};
-    static const char *const own[] = {"encoder.onnx", "decoder_step.onnx", "interface.json",
-                                      "vocab.json", NULL};
+    static const char *const own[] = {"encoder.onnx",
+                                      "decoder_step.onnx",
+                                      "interface.json",
+                                      "vocab.json",
+                                      "source.model",
+                                      "target.model",
+                                      NULL};
     const char *names[32];
     loom_export_file_names(names, 32, own);
     loom_outdir d;
@@ -501,8 +535,9 @@ int loom_export_seq(const loom_seq_bundle *b, const char *model_path, const char
     if (!rc)
         rc = loom_outdir_json(&d, "vocab.json",
                               json_pack("{s:o,s:o,s:o}", "special_ids", specials_json(), "source",
-                                        side_json(b->vocab[0], &b->tok[0]), "target",
-                                        side_json(b->vocab[1], &b->tok[1])));
+                                        side_json(b, 0), "target", side_json(b, 1)));
+    if (!rc)
+        rc = write_subword(&d, b);
     if (!rc && o->web)
         rc = loom_export_web(d.tmp, o->ort_web);
 done:

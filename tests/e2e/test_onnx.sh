@@ -89,6 +89,34 @@ if [ "$have_ort" = 1 ]; then
         "$TMP/tok.loom" "$TMP/tok.js"
 fi
 
+# a subword model (one SentencePiece model for both sides, embedded):
+# the .model files and pieces are exported; loom-onnx.js segments the
+# Tatoeba test sources as `loom subword encode` does with the exported
+# source.model, and onnxruntime gives loom translate's pieces (--pieces)
+# and detokenised text, greedy and beam 5
+SW="$FIXTURES/translate/en-fr-subword.loom"
+expect_status "subword model: loom export" 0 "$LOOM" export "$SW" -o "$TMP/sw" -q
+expect_status "subword model: onnx.checker accepts both graphs" 0 "$PY" "$TMP/check.py" "$TMP/sw"
+expect_status "subword model: source.model is a SentencePiece model loom reads" 0 \
+    "$LOOM" subword encode "$TMP/sw/source.model" "$TMP/equiv.src"
+if [ "$have_ort" = 1 ]; then
+    zcat "$LOOM_SRCDIR/corpus/tatoeba-eng-fra.test.tsv.gz" | head -200 | cut -f1 >"$TMP/sw.src"
+    "$LOOM" subword encode "$TMP/sw/source.model" "$TMP/sw.src" >"$TMP/sw.seg"
+    node "$CHECK" segment "$TMP/sw" "$TMP/sw.src" >"$TMP/sw.seg.js"
+    expect_same "loom-onnx.js segments 200 sentences as SentencePiece does" "$TMP/sw.seg" \
+        "$TMP/sw.seg.js"
+    for k in 1 5; do
+        "$LOOM" translate "$SW" "$TMP/sw.src" --pieces --beam $k -q >"$TMP/sw.p$k"
+        expect_status "subword model: onnxruntime's beam-$k pieces = loom translate --pieces" 0 \
+            node "$CHECK" translate "$TMP/sw" "$TMP/sw.src" "$TMP/sw.p$k" --beam $k
+        cat "$TMP/out"
+        "$LOOM" translate "$SW" "$TMP/sw.src" --beam $k -q >"$TMP/sw.t$k"
+        expect_status "subword model: onnxruntime's beam-$k text = loom translate's" 0 \
+            node "$CHECK" translate "$TMP/sw" "$TMP/sw.src" "$TMP/sw.t$k" --beam $k --text
+        cat "$TMP/out"
+    done
+fi
+
 # an option the exporter cannot express: refused by name, nothing written
 expect_status "elman model refused, exit 1" 1 "$LOOM" export "$SEQ/equiv-elman-bahdanau.loom" \
     -o "$TMP/elman"

@@ -10,6 +10,11 @@
 //       compares with `loom translate`'s lines: identical, or a tie (the
 //       two hypotheses' scores under the exported model within --tol),
 //       or different (a failure).
+//       With --text the lines compared are the text (a subword target's
+//       pieces decoded), not the tokens (loom translate without --pieces).
+//   node check.js segment DIR FILE [source|target]
+//       prints loom-onnx.js's SentencePiece segmentation of each line, as
+//       `loom subword encode DIR/source.model FILE` does.
 //   node check.js tokenize FILE
 //       prints loom-onnx.js's tokens of each line, space-separated, as
 //       `loom tokenize FILE` does (loom's default options).
@@ -26,7 +31,7 @@
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
-const { Translator, Classifier, score, tokenize } = require(path.join(__dirname, '..', '..', 'web', 'loom-onnx.js'));
+const { Translator, Classifier, score, tokenize, segment } = require(path.join(__dirname, '..', '..', 'web', 'loom-onnx.js'));
 
 function opt(args, name, def) {
   const i = args.indexOf(name);
@@ -95,7 +100,7 @@ async function hypScore(tr, src, ids, finished, alpha) {
   return score(sum, ids.length + (finished ? 1 : 0), alpha);
 }
 
-async function checkTranslate(tr, sourcesFile, loomFile, K, tol) {
+async function checkTranslate(tr, sourcesFile, loomFile, K, tol, asText) {
   const sources = lines(sourcesFile);
   const want = fs.readFileSync(loomFile, 'utf8').split('\n');
   const { ids, out } = await translateAll(tr, sources, K, 64);
@@ -104,9 +109,14 @@ async function checkTranslate(tr, sourcesFile, loomFile, K, tol) {
     ties = 0,
     diff = 0;
   for (let i = 0; i < sources.length; i++) {
-    const got = out[i] ? tr.words(out[i].ids) : '';
+    const got = out[i] ? (asText ? tr.text(out[i].ids) : tr.words(out[i].ids)) : '';
     if (got === want[i]) {
       same++;
+      continue;
+    }
+    if (asText) {
+      diff++;
+      if (diff <= 5) console.log(`  line ${i + 1}: onnxruntime '${got}' loom '${want[i]}'`);
       continue;
     }
     // a tie when the exported model scores loom's hypothesis within tol
@@ -175,6 +185,14 @@ async function main() {
     process.stdout.write(out.map((l) => tokenize(l, {}).join(' ')).join('\n') + '\n');
     return;
   }
+  if (cmd === 'segment') {
+    const vocab = JSON.parse(fs.readFileSync(path.join(dir, 'vocab.json'), 'utf8'));
+    const sw = vocab[args[3] || 'source'].subword;
+    const out = fs.readFileSync(args[2], 'utf8').split('\n');
+    if (out[out.length - 1] === '') out.pop();
+    process.stdout.write(out.map((l) => segment(l, sw).join(' ')).join('\n') + '\n');
+    return;
+  }
   if (cmd === 'classify') {
     const ok = await checkClassify(dir, args[2], args[3], Number(opt(args, '--tol', '1e-5')), Number(opt(args, '--batch', '50')));
     process.exit(ok ? 0 : 1);
@@ -184,7 +202,7 @@ async function main() {
   const tr = await load(dir, Number(opt(args, '--threads', '1')));
   let ok;
   if (cmd === 'logp') ok = await checkLogp(tr, args[2], tol);
-  else if (cmd === 'translate') ok = await checkTranslate(tr, args[2], args[3], K, tol);
+  else if (cmd === 'translate') ok = await checkTranslate(tr, args[2], args[3], K, tol, args.includes('--text'));
   else if (cmd === 'run') {
     const sources = lines(args[2]);
     const t0 = process.cpuUsage();
