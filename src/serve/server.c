@@ -5,6 +5,7 @@
  * /metrics. Handlers live in vectors.c, texts.c and translate.c. */
 #include "config.h"
 #include "serve/internal.h"
+#include "serve/mhd.h"
 
 #include "base/alloc.h"
 #include "base/error.h"
@@ -16,7 +17,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -262,18 +262,18 @@ struct request {
 static enum MHD_Result send_text(request *r, int status, const char *type, char *text, size_t len,
                                  enum MHD_ResponseMemoryMode mode)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, mode);
+    struct MHD_Response *resp = serve_mhd.create_response_from_buffer(len, text, mode);
     if (!resp) {
         if (mode == MHD_RESPMEM_MUST_FREE)
             free(text);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    serve_mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (status == 405)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->rt ? r->rt->method : "GET");
+        serve_mhd.add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->rt ? r->rt->method : "GET");
     r->status = status;
-    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
+    enum MHD_Result ok = serve_mhd.queue_response(r->conn, (unsigned)status, resp);
+    serve_mhd.destroy_response(resp);
     return ok;
 }
 
@@ -341,7 +341,7 @@ static enum MHD_Result answer_get(request *r)
 static void resume(loom_serve_job *j)
 {
     request *r = j->owner;
-    MHD_resume_connection(r->conn);
+    serve_mhd.resume_connection(r->conn);
 }
 
 /* The body is complete (or this is a resumed request): ask the handler. */
@@ -357,11 +357,11 @@ static enum MHD_Result answer_post(request *r)
         return send_answer(r, a);
     a.wait->complete = resume;
     a.wait->owner = r;
-    MHD_suspend_connection(r->conn);
+    serve_mhd.suspend_connection(r->conn);
     r->suspended = 1;
     if (!a.batcher || loom_serve_batcher_submit(a.batcher, a.wait) != 0) {
         r->refused = 1;
-        MHD_resume_connection(r->conn);
+        serve_mhd.resume_connection(r->conn);
     }
     return MHD_YES;
 }
@@ -409,8 +409,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                               r->rt->method, method));
         if (!r->rt->h)
             return answer_get(r);
-        const char *cl =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = serve_mhd.lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->o.limits.max_body)
             return send_answer(r, serve_error(413, "the body (%s bytes) is larger than %zu bytes",
                                               cl, s->o.limits.max_body));
@@ -458,6 +458,9 @@ static void quiet_log(void *cls, const char *fmt, va_list ap)
 int loom_server_new(loom_server **out, const loom_serve_opts *o)
 {
     *out = NULL;
+    int rc = serve_mhd_load();
+    if (rc < 0)
+        return rc;
     loom_server *s = loom_calloc(1, sizeof *s);
     if (!s)
         return LOOM_ENOMEM;
@@ -468,7 +471,7 @@ int loom_server_new(loom_server **out, const loom_serve_opts *o)
         s->o.threads = 1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
-    int rc = loom_serve_metrics_new(&s->metrics, route_names, NROUTES);
+    rc = loom_serve_metrics_new(&s->metrics, route_names, NROUTES);
     if (rc < 0) {
         loom_server_free(s);
         return rc;
@@ -505,7 +508,7 @@ int loom_server_start(loom_server *s)
     unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(
+    s->daemon = serve_mhd.start_daemon(
         flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(s->o.http_threads > 0 ? s->o.http_threads : 1),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -516,7 +519,8 @@ int loom_server_start(loom_server *s)
     if (!s->daemon)
         return loom_error(LOOM_EIO, "cannot listen on %s port %d: %s", s->host, s->o.port,
                           e ? strerror(e) : "libmicrohttpd refused the options");
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        serve_mhd.get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : s->o.port;
     return 0;
 }
@@ -531,7 +535,7 @@ void loom_server_stop(loom_server *s, int drain_ms)
     if (!s || !s->daemon || s->stopped)
         return;
     s->stopped = 1;
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    MHD_socket fd = serve_mhd.quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     struct timespec until;
@@ -549,7 +553,7 @@ void loom_server_stop(loom_server *s, int drain_ms)
      * connections kept alive, and are freed after the daemon */
     loom_serve_batcher_stop(s->nearest_batcher);
     loom_serve_batcher_stop(s->translate_batcher);
-    MHD_stop_daemon(s->daemon);
+    serve_mhd.stop_daemon(s->daemon);
     s->daemon = NULL;
 }
 

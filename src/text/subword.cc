@@ -2,10 +2,13 @@
  * libsentencepiece 0.1.97) in the C interface of subword.h: training from
  * loom's readers, loading from files or bytes, encoding with byte offsets,
  * decoding. No C++ type or exception crosses the interface: every entry
- * point catches, and SentencePiece's statuses become loom errors. */
+ * point catches, and SentencePiece's statuses become loom errors.
+ * Built as the module loom_subword.so, not into libloom: its functions are
+ * hidden (-fvisibility=hidden) and reach subword.c through the one table
+ * at the end (subword_module.h). */
 #include "config.h"
 
-#include "text/subword.h"
+#include "text/subword_module.h"
 extern "C" {
 #include "base/error.h"
 }
@@ -25,6 +28,9 @@ extern "C" {
 #include <sys/stat.h>
 
 namespace spm = sentencepiece;
+
+/* subword_host.c */
+extern "C" void loom_subword_set_host(const loom_subword_host *h);
 
 struct loom_subword {
     spm::SentencePieceProcessor proc;
@@ -79,18 +85,6 @@ template <class F> static int guarded(const char *what, F f)
     } catch (...) {
         return loom_error(LOOM_EFORMAT, "%s: SentencePiece failed", what);
     }
-}
-
-extern "C" void loom_subword_opts_default(loom_subword_opts *o)
-{
-    o->vocab_size = 8000;
-    o->type = LOOM_SUBWORD_UNIGRAM;
-    o->character_coverage = 0.9995;
-    o->byte_fallback = 0;
-    o->threads = 1;
-    o->max_sentences = 0;
-    o->max_sentence_bytes = 4192;
-    o->verbose = 0;
 }
 
 /* ---- loading ---- */
@@ -260,16 +254,6 @@ extern "C" int loom_subword_pad_id(const loom_subword *sw)
 }
 
 /* ---- encoding and decoding ---- */
-
-extern "C" void loom_pieces_free(loom_pieces *p)
-{
-    if (!p)
-        return;
-    free(p->v);
-    free(p->text);
-    free(p->store);
-    memset(p, 0, sizeof *p);
-}
 
 /* Grows *buf to hold `need` bytes (amortised doubling). */
 static int reserve(char **buf, size_t *cap, size_t need)
@@ -565,3 +549,12 @@ extern "C" int loom_subword_train(loom_subword **out, const char *const *paths, 
     *out = NULL;
     return guarded("subword train", [&] { return train(out, paths, npaths, opts, progress); });
 }
+
+extern "C" __attribute__((visibility("default")))
+const loom_subword_module loom_subword_module_table = {
+    LOOM_SUBWORD_MODULE_VERSION, loom_subword_set_host, loom_subword_train,  loom_subword_load,
+    loom_subword_load_bytes,     loom_subword_free,     loom_subword_bytes,  loom_subword_save,
+    loom_subword_save_vocab,     loom_subword_size,     loom_subword_piece,  loom_subword_find,
+    loom_subword_score,          loom_subword_kind,     loom_subword_unk_id, loom_subword_bos_id,
+    loom_subword_eos_id,         loom_subword_pad_id,   loom_subword_encode, loom_subword_decode,
+    loom_subword_decode_pieces};

@@ -4,6 +4,18 @@
 expect_status "--version exits 0" 0 "$LOOM" --version
 expect_grep "--version names loom" '^loom [0-9]+\.[0-9]+' "$TMP/out"
 
+# Open MPI, libmicrohttpd and SentencePiece (with the C++ run-time) are
+# opened by the commands that use them, not linked (src/base/dl.h): linked,
+# they cost every command ~6 MB of memory.
+if command -v objdump >/dev/null 2>&1; then
+    objdump -p "$LOOM" | sed -n 's/^ *NEEDED *//p' >"$TMP/needed"
+    if grep -E 'libmpi|libmicrohttpd|libsentencepiece|libstdc\+\+' "$TMP/needed" >"$TMP/linked"; then
+        not_ok "loom links none of the libraries it opens on demand ($(tr '\n' ' ' <"$TMP/linked"))"
+    else
+        ok "loom links none of the libraries it opens on demand"
+    fi
+fi
+
 expect_status "help lists commands" 0 "$LOOM" help
 expect_grep "help mentions help" '^  help ' "$TMP/out"
 

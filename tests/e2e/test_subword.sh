@@ -56,6 +56,13 @@ expect_grep "train prints a summary" "^subword: 800-piece unigram model in .* ->
 
 py_train py-uni unigram 800
 expect_same "Python's trainer gives the same unigram vocabulary and scores" py-uni.vocab uni.vocab
+# SentencePiece is loom's module loom_subword.so, opened by the first model:
+# without it, one line naming it
+expect_status "no subword module: exit 1" 1 \
+    env LOOM_MODULE_DIR="$TMP/nowhere" "$LOOM" subword encode uni.model
+expect_lines "no subword module: one line" 1 "$TMP/err"
+expect_grep "no subword module: names the file" "nowhere/loom_subword.so: No such file" "$TMP/err"
+
 expect_status "train bpe" 0 "$LOOM" subword train "$CORPUS" -o bpe.model --vocab-size 600 --type bpe -q
 py_train py-bpe bpe 600
 expect_same "Python's trainer gives the same bpe vocabulary and scores" py-bpe.vocab bpe.vocab
