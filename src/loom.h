@@ -214,9 +214,10 @@ typedef struct {
 
 enum {
     LOOM_INDEX_IN_PLACE = 1, /* normalise the vectors' own matrix instead of a copy */
-    /* a query's hits do not depend on the queries searched with it (every
-     * search a GEMM of a multiple of 16 rows): for servers that batch
-     * their clients' queries */
+    /* a query's hits do not depend on the queries searched with it, to the
+     * bit (the matrix is also kept packed for the core's few-row product: a
+     * second copy of it, searched without sgemm's per-call packing): for
+     * servers that batch their clients' queries */
     LOOM_INDEX_BATCH_INVARIANT = 2
 };
 

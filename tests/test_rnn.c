@@ -356,6 +356,48 @@ START_TEST(packed_products_match_reference_at_each_level)
 }
 END_TEST
 
+/* A W packed from its transpose gives the same bits as W packed as it
+ * is; a range of columns (a search's chunk) the same bits as those columns
+ * of the whole product; a range that does not start on a panel, or runs
+ * past N, writes nothing. */
+START_TEST(packed_transpose_and_column_ranges)
+{
+    int K = 23, N = 150, M = 14, ldt = K + 3;
+    float *T = fill((size_t)N * ldt, 1.0f), *W = zeros((size_t)K * N),
+          *X = fill((size_t)M * K, 1.0f);
+    for (int j = 0; j < N; j++)
+        for (int k = 0; k < K; k++)
+            W[(size_t)k * N + j] = T[(size_t)j * ldt + k];
+    loom_packw *p, *pt;
+    ck_assert_int_eq(loom_packw_new(&p, W, K, N, N), 0);
+    ck_assert_int_eq(loom_packw_new_t(&pt, T, K, N, ldt), 0);
+    ck_assert_int_ne(loom_packw_new_t(&pt, T, K, N, K - 1), 0); /* stride below K: refused */
+    ck_assert_ptr_null(pt);
+    ck_assert_int_eq(loom_packw_new_t(&pt, T, K, N, ldt), 0);
+    float *Y = zeros((size_t)M * N), *Yt = zeros((size_t)M * N), *C = zeros((size_t)M * 70);
+    loom_packw_mm(p, M, X, K, NULL, Y, N);
+    loom_packw_mm(pt, M, X, K, NULL, Yt, N);
+    ck_assert_mem_eq(Y, Yt, (size_t)M * N * sizeof(float));
+    static const int ranges[][2] = {{0, 32}, {32, 64}, {64, 70}, {128, 22}, {96, 54}};
+    for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++) {
+        int j0 = ranges[r][0], n = ranges[r][1];
+        memset(C, 0, (size_t)M * 70 * sizeof(float));
+        loom_packw_mm_cols(pt, M, X, K, C, n, j0, n);
+        for (int m = 0; m < M; m++)
+            ck_assert_msg(
+                !memcmp(C + (size_t)m * n, Y + (size_t)m * N + j0, (size_t)n * sizeof(float)),
+                "columns %d..%d, row %d", j0, j0 + n, m);
+    }
+    memset(C, 0, (size_t)M * 70 * sizeof(float));
+    loom_packw_mm_cols(pt, M, X, K, C, 40, 8, 40);   /* not on a panel */
+    loom_packw_mm_cols(pt, M, X, K, C, 40, 128, 40); /* past N */
+    for (int i = 0; i < M * 70; i++)
+        ck_assert_float_eq(C[i], 0.0f);
+    loom_packw_free(p), loom_packw_free(pt);
+    free(T), free(W), free(X), free(Y), free(Yt), free(C);
+}
+END_TEST
+
 /* ---- a recurrent layer (one or two directions) with all its buffers ---- */
 
 typedef struct {
@@ -1398,6 +1440,7 @@ Suite *rnn_suite(void)
     tcase_add_test(tc, each_simd_level_agrees_with_portable);
     tcase_add_test(tc, few_row_products_match_reference);
     tcase_add_test(tc, packed_products_match_reference_at_each_level);
+    tcase_add_test(tc, packed_transpose_and_column_ranges);
     tcase_add_test(tc, vector_max_and_sum_match_scalar);
     tcase_add_test(tc, elman_gradients_match_finite_differences);
     tcase_add_test(tc, gru_gradients_match_finite_differences);
@@ -1417,6 +1460,7 @@ Suite *rnn_suite(void)
     tcase_add_test(tn, vector_math_is_accurate);
     tcase_add_test(tn, few_row_products_match_reference);
     tcase_add_test(tn, packed_products_match_reference_at_each_level);
+    tcase_add_test(tn, packed_transpose_and_column_ranges);
     tcase_add_test(tn, vector_max_and_sum_match_scalar);
     tcase_add_test(tn, gru_matches_pytorch);
     tcase_add_test(tn, lstm_matches_pytorch);

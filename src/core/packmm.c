@@ -20,11 +20,10 @@ struct loom_packw {
     float *panels;
 };
 
-int loom_packw_new(loom_packw **out, const float *W, int K, int N, int ldw)
+/* W (K, N) from element (k, j) at W[k * sk + j * sj] */
+static int pack(loom_packw **out, const float *W, int K, int N, size_t sk, size_t sj)
 {
     *out = NULL;
-    if (K < 1 || N < 1 || ldw < N)
-        return loom_error(LOOM_EINVAL, "packw: a %d x %d matrix (row stride %d)", K, N, ldw);
     loom_packw *p = loom_calloc(1, sizeof *p);
     if (!p)
         return LOOM_ENOMEM;
@@ -38,13 +37,31 @@ int loom_packw_new(loom_packw **out, const float *W, int K, int N, int ldw)
         int j0 = q * NR, n = N - j0 < NR ? N - j0 : NR;
         float *dst = p->panels + (size_t)q * K * NR;
         for (int k = 0; k < K; k++, dst += NR) {
-            memcpy(dst, W + (size_t)k * ldw + j0, (size_t)n * sizeof(float));
-            if (n < NR)
-                memset(dst + n, 0, (size_t)(NR - n) * sizeof(float));
+            const float *src = W + (size_t)k * sk + (size_t)j0 * sj;
+            for (int j = 0; j < n; j++)
+                dst[j] = src[(size_t)j * sj];
+            for (int j = n; j < NR; j++)
+                dst[j] = 0.0f;
         }
     }
     *out = p;
     return 0;
+}
+
+int loom_packw_new(loom_packw **out, const float *W, int K, int N, int ldw)
+{
+    *out = NULL;
+    if (K < 1 || N < 1 || ldw < N)
+        return loom_error(LOOM_EINVAL, "packw: a %d x %d matrix (row stride %d)", K, N, ldw);
+    return pack(out, W, K, N, (size_t)ldw, 1);
+}
+
+int loom_packw_new_t(loom_packw **out, const float *T, int K, int N, int ldt)
+{
+    *out = NULL;
+    if (K < 1 || N < 1 || ldt < K)
+        return loom_error(LOOM_EINVAL, "packw: a %d x %d matrix (row stride %d)", N, K, ldt);
+    return pack(out, T, K, N, 1, (size_t)ldt);
 }
 
 void loom_packw_free(loom_packw *p)
@@ -66,13 +83,15 @@ int loom_packw_cols(const loom_packw *p)
 }
 
 /* The portable path: k in order from zero, then the bias, per output. */
-static void mm_portable(const loom_packw *p, int M, const float *X, size_t ldx, const float *b,
-                        float *Y, size_t ldy)
+/* Each path computes the panels [q0, q1), columns up to jend; Y's and b's
+ * column 0 is the panel q0's first column. */
+static void mm_portable(const loom_packw *p, int q0, int q1, int jend, int M, const float *X,
+                        size_t ldx, const float *b, float *Y, size_t ldy)
 {
     int K = p->K;
-    for (int q = 0; q < p->np; q++) {
+    for (int q = q0; q < q1; q++) {
         const float *P = p->panels + (size_t)q * K * NR;
-        int j0 = q * NR, n = p->N - j0 < NR ? p->N - j0 : NR;
+        int j0 = q * NR, n = jend - j0 < NR ? jend - j0 : NR;
         for (int m = 0; m < M; m++) {
             float acc[NR] = {0};
             const float *x = X + (size_t)m * ldx;
@@ -82,9 +101,9 @@ static void mm_portable(const loom_packw *p, int M, const float *X, size_t ldx, 
                 for (int j = 0; j < NR; j++)
                     acc[j] += xv * w[j];
             }
-            float *y = Y + (size_t)m * ldy + j0;
+            float *y = Y + (size_t)m * ldy + (j0 - q0 * NR);
             for (int j = 0; j < n; j++)
-                y[j] = b ? acc[j] + b[j0 + j] : acc[j];
+                y[j] = b ? acc[j] + b[j0 - q0 * NR + j] : acc[j];
         }
     }
 }
@@ -152,19 +171,19 @@ static tile512_fn *const tiles512[MR512 + 1] = {
     NULL,      tile512_1, tile512_2, tile512_3,  tile512_4,  tile512_5, tile512_6,
     tile512_7, tile512_8, tile512_9, tile512_10, tile512_11, tile512_12};
 
-static void mm_avx512(const loom_packw *p, int M, const float *X, size_t ldx, const float *b,
-                      float *Y, size_t ldy)
+static void mm_avx512(const loom_packw *p, int q0, int q1, int jend, int M, const float *X,
+                      size_t ldx, const float *b, float *Y, size_t ldy)
 {
     int K = p->K;
-    for (int q = 0; q < p->np; q++) {
+    for (int q = q0; q < q1; q++) {
         const float *P = p->panels + (size_t)q * K * NR;
-        int j0 = q * NR, n = p->N - j0 < NR ? p->N - j0 : NR;
+        int j0 = q * NR, n = jend - j0 < NR ? jend - j0 : NR;
         __mmask16 k0 = (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u);
         __mmask16 k1 = (__mmask16)(n >= 32 ? 0xffffu : n > 16 ? (1u << (n - 16)) - 1u : 0u);
         for (int m = 0; m < M; m += MR512) {
             int mr = M - m < MR512 ? M - m : MR512;
-            tiles512[mr](K, X + (size_t)m * ldx, ldx, P, b ? b + j0 : NULL,
-                         Y + (size_t)m * ldy + j0, ldy, k0, k1);
+            tiles512[mr](K, X + (size_t)m * ldx, ldx, P, b ? b + (j0 - q0 * NR) : NULL,
+                         Y + (size_t)m * ldy + (j0 - q0 * NR), ldy, k0, k1);
         }
     }
 }
@@ -222,17 +241,17 @@ AVX2 static __m256i lanes(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-AVX2 static void mm_avx2(const loom_packw *p, int M, const float *X, size_t ldx, const float *b,
-                         float *Y, size_t ldy)
+AVX2 static void mm_avx2(const loom_packw *p, int q0, int q1, int jend, int M, const float *X,
+                         size_t ldx, const float *b, float *Y, size_t ldy)
 {
     int K = p->K;
-    for (int q = 0; q < p->np; q++) {
+    for (int q = q0; q < q1; q++) {
         const float *P = p->panels + (size_t)q * K * NR;
-        int j0 = q * NR, n = p->N - j0 < NR ? p->N - j0 : NR;
+        int j0 = q * NR, n = jend - j0 < NR ? jend - j0 : NR;
         for (int h = 0; h < NR / 16 && 16 * h < n; h++) {
             int nh = n - 16 * h;
             __m256i k0 = lanes(nh), k1 = lanes(nh - 8);
-            int j = j0 + 16 * h;
+            int j = j0 - q0 * NR + 16 * h;
             for (int m = 0; m < M; m += MR256) {
                 int mr = M - m < MR256 ? M - m : MR256;
                 tiles256[mr](K, X + (size_t)m * ldx, ldx, P + 16 * h, b ? b + j : NULL,
@@ -242,36 +261,47 @@ AVX2 static void mm_avx2(const loom_packw *p, int M, const float *X, size_t ldx,
     }
 }
 
-void loom_packw_mm_level(loom_simd level, const loom_packw *p, int M, const float *X, int ldx,
-                         const float *b, float *Y, int ldy)
+#endif
+
+/* columns [j0, j0 + n) of the product through the path of `level` */
+static void mm_range(loom_simd level, const loom_packw *p, int M, const float *X, int ldx,
+                     const float *b, float *Y, int ldy, int j0, int n)
 {
-    if (M <= 0)
+    if (M <= 0 || n <= 0 || j0 % NR || j0 + n > p->N)
         return;
+    int q0 = j0 / NR, q1 = (j0 + n + NR - 1) / NR;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     loom_simd cpu = loom_simd_level();
     if (level > cpu)
         level = cpu;
-    if (level >= LOOM_SIMD_AVX512)
-        mm_avx512(p, M, X, (size_t)ldx, b, Y, (size_t)ldy);
-    else if (level == LOOM_SIMD_AVX2)
-        mm_avx2(p, M, X, (size_t)ldx, b, Y, (size_t)ldy);
-    else
-        mm_portable(p, M, X, (size_t)ldx, b, Y, (size_t)ldy);
-}
-
+    if (level >= LOOM_SIMD_AVX512) {
+        mm_avx512(p, q0, q1, j0 + n, M, X, (size_t)ldx, b, Y, (size_t)ldy);
+        return;
+    }
+    if (level == LOOM_SIMD_AVX2) {
+        mm_avx2(p, q0, q1, j0 + n, M, X, (size_t)ldx, b, Y, (size_t)ldy);
+        return;
+    }
 #else
+    (void)level;
+#endif
+    mm_portable(p, q0, q1, j0 + n, M, X, (size_t)ldx, b, Y, (size_t)ldy);
+}
 
 void loom_packw_mm_level(loom_simd level, const loom_packw *p, int M, const float *X, int ldx,
                          const float *b, float *Y, int ldy)
 {
-    (void)level;
-    if (M > 0)
-        mm_portable(p, M, X, (size_t)ldx, b, Y, (size_t)ldy);
+    mm_range(level, p, M, X, ldx, b, Y, ldy, 0, p->N);
 }
-
-#endif
 
 void loom_packw_mm(const loom_packw *p, int M, const float *X, int ldx, const float *b, float *Y,
                    int ldy)
 {
-    loom_packw_mm_level(loom_simd_level(), p, M, X, ldx, b, Y, ldy);
+    mm_range(loom_simd_level(), p, M, X, ldx, b, Y, ldy, 0, p->N);
+}
+
+void loom_packw_mm_cols(const loom_packw *p, int M, const float *X, int ldx, float *Y, int ldy,
+                        int j0, int n)
+{
+    mm_range(loom_simd_level(), p, M, X, ldx, NULL, Y, ldy, j0, n);
 }

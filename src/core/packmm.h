@@ -29,6 +29,9 @@ typedef struct loom_packw loom_packw;
 /* Packs W (K, N), rows ldw floats apart (ldw >= N), into a new *out.
  * Returns 0 or LOOM_ENOMEM (or LOOM_EINVAL for K or N < 1). */
 int loom_packw_new(loom_packw **out, const float *W, int K, int N, int ldw);
+/* The same from W's transpose T (N, K), rows ldt floats apart (ldt >= K):
+ * X T^T, as scores of queries X against the rows of T. */
+int loom_packw_new_t(loom_packw **out, const float *T, int K, int N, int ldt);
 /* accepts NULL */
 void loom_packw_free(loom_packw *p);
 int loom_packw_rows(const loom_packw *p); /* K */
@@ -38,6 +41,11 @@ int loom_packw_cols(const loom_packw *p); /* N */
  * NULL (no bias) or N floats. Y must not overlap X. Any M >= 0. */
 void loom_packw_mm(const loom_packw *p, int M, const float *X, int ldx, const float *b, float *Y,
                    int ldy);
+/* Columns [j0, j0 + n) of X W (no bias) into Y's columns [0, n); j0 a
+ * multiple of LOOM_PACKW_NR and j0 + n <= N (else nothing is done): a
+ * search over a chunk of the columns. */
+void loom_packw_mm_cols(const loom_packw *p, int M, const float *X, int ldx, float *Y, int ldy,
+                        int j0, int n);
 /* The same at a given level (at most the CPU's: a higher one runs the
  * CPU's own), so that the tests compare each path with the others. */
 void loom_packw_mm_level(loom_simd level, const loom_packw *p, int M, const float *X, int ldx,

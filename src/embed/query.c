@@ -10,6 +10,8 @@
 #include "base/error.h"
 #include "base/parallel.h"
 #include "core/blas.h"
+#include "core/packmm.h"
+#include "core/vmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +28,9 @@ struct loom_index {
     float *unit; /* count x dim */
     int own;     /* unit is our copy */
     int gemm;    /* LOOM_INDEX_BATCH_INVARIANT: no GEMV for a lone query */
+    /* LOOM_INDEX_BATCH_INVARIANT: unit^T packed once (core/packmm.h), the
+     * product of every search (NULL: no memory for it, padded GEMMs) */
+    loom_packw *pack;
     size_t n, dim;
     int threads;
 };
@@ -73,6 +78,12 @@ int loom_index_new(loom_index **out, loom_vectors *v, int flags, int threads)
         ix->own = 1;
     }
     normalize_rows(ix->unit, ix->n, ix->dim);
+    /* a server's searches: a few queries each, against the whole matrix,
+     * which sgemm would pack on every call; packed once here, every row of
+     * a search scored as if alone */
+    if (ix->gemm && ix->n && ix->n <= 0x7fffffff && ix->dim <= 0x7fffffff &&
+        loom_packw_new_t(&ix->pack, ix->unit, (int)ix->dim, (int)ix->n, (int)ix->dim) != 0)
+        ix->pack = NULL;
     *out = ix;
     return 0;
 }
@@ -83,6 +94,7 @@ void loom_index_free(loom_index *ix)
         return;
     if (ix->own)
         free(ix->unit);
+    loom_packw_free(ix->pack);
     free(ix);
 }
 
@@ -151,6 +163,13 @@ static void select_top(const search_job *job, size_t q, const float *s, size_t n
     size_t k = job->k;
     float thr = h[0].row < 0 ? -INFINITY : h[0].score;
     for (size_t j = 0; j < n; j++) {
+        /* once the heap is full, most runs of 64 scores hold no candidate:
+         * one SIMD maximum skips them (NaN scores, which never enter, are
+         * skipped either way) */
+        if (j % 64 == 0 && n - j >= 64 && h[0].row >= 0 && !(loom_vmax(s + j, 64) > thr)) {
+            j += 63;
+            continue;
+        }
         if (!(s[j] > thr))
             continue;
         long row = (long)(row0 + j);
@@ -195,7 +214,7 @@ static void search_block(search_job *job, size_t q0, size_t qn, float *Qb, float
      * rows pad it), so no query lands in a kernel's edge case, whose sums
      * may run in another order (seen with OpenBLAS's Prescott kernels) */
     size_t grows = rows;
-    if (ix->gemm) {
+    if (ix->gemm && !ix->pack) {
         grows = (rows + 15) / 16 * 16;
         memset(Qb + rows * dim, 0, (grows - rows) * dim * sizeof *Qb);
     }
@@ -204,7 +223,9 @@ static void search_block(search_job *job, size_t q0, size_t qn, float *Qb, float
     for (size_t c0 = 0; c0 < limit; c0 += ROW_CHUNK) {
         size_t cn = limit - c0 < ROW_CHUNK ? limit - c0 : ROW_CHUNK;
         const float *U = ix->unit + c0 * dim;
-        if (rows == 1 && !ix->gemm)
+        if (ix->pack)
+            loom_packw_mm_cols(ix->pack, (int)rows, Qb, (int)dim, S, (int)cn, (int)c0, (int)cn);
+        else if (rows == 1 && !ix->gemm)
             loom_gemv(LOOM_NOTRANS, (int)cn, (int)dim, 1.0f, U, (int)dim, Qb, 0.0f, S);
         else
             loom_gemm(LOOM_NOTRANS, LOOM_TRANS, (int)grows, (int)cn, (int)dim, 1.0f, Qb, (int)dim,

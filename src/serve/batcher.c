@@ -157,13 +157,18 @@ int loom_serve_batcher_submit(loom_serve_batcher *b, loom_serve_job *j)
     }
     j->next = NULL;
     j->queued = loom_now();
+    int was_empty = !b->head;
     if (b->tail)
         b->tail->next = j;
     else
         b->head = j;
     b->tail = j;
     b->pending += j->size;
-    pthread_cond_signal(&b->cv);
+    /* a worker is woken when the queue starts (it then sleeps until the
+     * batch is due) and when a full batch is there: not once per job, which
+     * woke a worker per request only for it to go back to sleep */
+    if (was_empty || (b->pending >= b->max_batch && b->pending - j->size < b->max_batch))
+        pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
     return 0;
 }
