@@ -82,29 +82,27 @@ int loom_packw_cols(const loom_packw *p)
     return p->N;
 }
 
+/* Each path computes one panel: its first n (<= NR) columns for M rows;
+ * Y's and b's column 0 is the panel's first column. */
+typedef void panel_fn(int K, const float *P, int n, int M, const float *X, size_t ldx,
+                      const float *b, float *Y, size_t ldy);
+
 /* The portable path: k in order from zero, then the bias, per output. */
-/* Each path computes the panels [q0, q1), columns up to jend; Y's and b's
- * column 0 is the panel q0's first column. */
-static void mm_portable(const loom_packw *p, int q0, int q1, int jend, int M, const float *X,
-                        size_t ldx, const float *b, float *Y, size_t ldy)
+static void panel_portable(int K, const float *P, int n, int M, const float *X, size_t ldx,
+                           const float *b, float *Y, size_t ldy)
 {
-    int K = p->K;
-    for (int q = q0; q < q1; q++) {
-        const float *P = p->panels + (size_t)q * K * NR;
-        int j0 = q * NR, n = jend - j0 < NR ? jend - j0 : NR;
-        for (int m = 0; m < M; m++) {
-            float acc[NR] = {0};
-            const float *x = X + (size_t)m * ldx;
-            for (int k = 0; k < K; k++) {
-                float xv = x[k];
-                const float *w = P + (size_t)k * NR;
-                for (int j = 0; j < NR; j++)
-                    acc[j] += xv * w[j];
-            }
-            float *y = Y + (size_t)m * ldy + (j0 - q0 * NR);
-            for (int j = 0; j < n; j++)
-                y[j] = b ? acc[j] + b[j0 - q0 * NR + j] : acc[j];
+    for (int m = 0; m < M; m++) {
+        float acc[NR] = {0};
+        const float *x = X + (size_t)m * ldx;
+        for (int k = 0; k < K; k++) {
+            float xv = x[k];
+            const float *w = P + (size_t)k * NR;
+            for (int j = 0; j < NR; j++)
+                acc[j] += xv * w[j];
         }
+        float *y = Y + (size_t)m * ldy;
+        for (int j = 0; j < n; j++)
+            y[j] = b ? acc[j] + b[j] : acc[j];
     }
 }
 
@@ -171,20 +169,14 @@ static tile512_fn *const tiles512[MR512 + 1] = {
     NULL,      tile512_1, tile512_2, tile512_3,  tile512_4,  tile512_5, tile512_6,
     tile512_7, tile512_8, tile512_9, tile512_10, tile512_11, tile512_12};
 
-static void mm_avx512(const loom_packw *p, int q0, int q1, int jend, int M, const float *X,
-                      size_t ldx, const float *b, float *Y, size_t ldy)
+static void panel_avx512(int K, const float *P, int n, int M, const float *X, size_t ldx,
+                         const float *b, float *Y, size_t ldy)
 {
-    int K = p->K;
-    for (int q = q0; q < q1; q++) {
-        const float *P = p->panels + (size_t)q * K * NR;
-        int j0 = q * NR, n = jend - j0 < NR ? jend - j0 : NR;
-        __mmask16 k0 = (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u);
-        __mmask16 k1 = (__mmask16)(n >= 32 ? 0xffffu : n > 16 ? (1u << (n - 16)) - 1u : 0u);
-        for (int m = 0; m < M; m += MR512) {
-            int mr = M - m < MR512 ? M - m : MR512;
-            tiles512[mr](K, X + (size_t)m * ldx, ldx, P, b ? b + (j0 - q0 * NR) : NULL,
-                         Y + (size_t)m * ldy + (j0 - q0 * NR), ldy, k0, k1);
-        }
+    __mmask16 k0 = (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u);
+    __mmask16 k1 = (__mmask16)(n >= 32 ? 0xffffu : n > 16 ? (1u << (n - 16)) - 1u : 0u);
+    for (int m = 0; m < M; m += MR512) {
+        int mr = M - m < MR512 ? M - m : MR512;
+        tiles512[mr](K, X + (size_t)m * ldx, ldx, P, b, Y + (size_t)m * ldy, ldy, k0, k1);
     }
 }
 
@@ -241,22 +233,17 @@ AVX2 static __m256i lanes(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-AVX2 static void mm_avx2(const loom_packw *p, int q0, int q1, int jend, int M, const float *X,
-                         size_t ldx, const float *b, float *Y, size_t ldy)
+AVX2 static void panel_avx2(int K, const float *P, int n, int M, const float *X, size_t ldx,
+                            const float *b, float *Y, size_t ldy)
 {
-    int K = p->K;
-    for (int q = q0; q < q1; q++) {
-        const float *P = p->panels + (size_t)q * K * NR;
-        int j0 = q * NR, n = jend - j0 < NR ? jend - j0 : NR;
-        for (int h = 0; h < NR / 16 && 16 * h < n; h++) {
-            int nh = n - 16 * h;
-            __m256i k0 = lanes(nh), k1 = lanes(nh - 8);
-            int j = j0 - q0 * NR + 16 * h;
-            for (int m = 0; m < M; m += MR256) {
-                int mr = M - m < MR256 ? M - m : MR256;
-                tiles256[mr](K, X + (size_t)m * ldx, ldx, P + 16 * h, b ? b + j : NULL,
-                             Y + (size_t)m * ldy + j, ldy, k0, k1);
-            }
+    for (int h = 0; h < NR / 16 && 16 * h < n; h++) {
+        int nh = n - 16 * h;
+        __m256i k0 = lanes(nh), k1 = lanes(nh - 8);
+        int j = 16 * h;
+        for (int m = 0; m < M; m += MR256) {
+            int mr = M - m < MR256 ? M - m : MR256;
+            tiles256[mr](K, X + (size_t)m * ldx, ldx, P + j, b ? b + j : NULL,
+                         Y + (size_t)m * ldy + j, ldy, k0, k1);
         }
     }
 }
@@ -269,23 +256,24 @@ static void mm_range(loom_simd level, const loom_packw *p, int M, const float *X
 {
     if (M <= 0 || n <= 0 || j0 % NR || j0 + n > p->N)
         return;
-    int q0 = j0 / NR, q1 = (j0 + n + NR - 1) / NR;
+    panel_fn *panel = panel_portable;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     loom_simd cpu = loom_simd_level();
     if (level > cpu)
         level = cpu;
-    if (level >= LOOM_SIMD_AVX512) {
-        mm_avx512(p, q0, q1, j0 + n, M, X, (size_t)ldx, b, Y, (size_t)ldy);
-        return;
-    }
-    if (level == LOOM_SIMD_AVX2) {
-        mm_avx2(p, q0, q1, j0 + n, M, X, (size_t)ldx, b, Y, (size_t)ldy);
-        return;
-    }
+    if (level >= LOOM_SIMD_AVX512)
+        panel = panel_avx512;
+    else if (level == LOOM_SIMD_AVX2)
+        panel = panel_avx2;
 #else
     (void)level;
 #endif
-    mm_portable(p, q0, q1, j0 + n, M, X, (size_t)ldx, b, Y, (size_t)ldy);
+    int K = p->K;
+    for (int c = 0; c < n; c += NR) { /* c: the panel's first column in Y and b */
+        int q = (j0 + c) / NR, w = n - c < NR ? n - c : NR;
+        panel(K, p->panels + (size_t)q * K * NR, w, M, X, (size_t)ldx, b ? b + c : NULL, Y + c,
+              (size_t)ldy);
+    }
 }
 
 void loom_packw_mm_level(loom_simd level, const loom_packw *p, int M, const float *X, int ldx,
