@@ -494,13 +494,17 @@ int loom_server_start(loom_server *s)
     /* the searches and the decoder run their own threads: OpenBLAS's
      * threads would only compete with them */
     loom_blas_set_threads(1);
+    /* a batcher worker per compute thread, each batch on its own thread:
+     * while one batch is searched or decoded the next one gathers (with one
+     * worker running each batch on every thread, the cores idled while the
+     * clients of the last batch sent their next requests) */
     int rc =
         loom_serve_batcher_new(&s->nearest_batcher, serve_nearest_batch, s, (size_t)s->o.max_batch,
-                               s->o.batch_wait_ms, (size_t)s->o.max_pending, 1);
+                               s->o.batch_wait_ms, (size_t)s->o.max_pending, s->o.threads);
     if (rc == 0 && s->nmod > 0)
         rc = loom_serve_batcher_new(&s->translate_batcher, serve_translate_batch, s,
                                     (size_t)s->o.max_batch, s->o.batch_wait_ms,
-                                    (size_t)s->o.max_pending, 1);
+                                    (size_t)s->o.max_pending, s->o.threads);
     if (rc < 0) {
         freeaddrinfo(ai);
         return rc;

@@ -288,13 +288,14 @@ static void translate_group(loom_server *s, translate_state **g, int n)
             src[k] = g[i]->req.src[j];
             lens[k] = g[i]->req.lens[j];
         }
-    /* the translator decodes each batch on one thread: the gathered
-     * sentences are cut into a batch per thread (64 on 2 threads: two
-     * batches of 32 decoded at once, as sorted by length) */
+    /* a gathered batch (at most --max-batch sentences) is one decoder
+     * batch on this worker's thread, while the batcher's other workers
+     * decode the batches gathered meanwhile (cutting it into a batch per
+     * thread made batches of 16 at 64 clients, and left the cores idle while
+     * the next requests came); a larger request takes every thread */
     loom_translate_opts o = g[0]->o;
-    size_t per = (total + (size_t)o.threads - 1) / (size_t)o.threads;
-    if (per < (size_t)o.batch)
-        o.batch = per > 0 ? (int)per : 1;
+    if (total <= (size_t)o.batch)
+        o.threads = 1;
     if (rc == 0)
         rc = loom_translator_translate_with(g[0]->m->translator, &o, src, lens, (int)total, out);
     loom_serve_metrics_batch(s->metrics, LOOM_SERVE_BATCH_TRANSLATE, total);
