@@ -87,6 +87,12 @@ static const char help[] =
     "                         MODEL.N in turn, for 'loom average' (default 0; at most 16)\n"
     "      --best-by loss|bleu  what the kept model and --patience go by: validation\n"
     "                         loss (default) or greedy BLEU (Marian's --valid-metrics)\n"
+    "      --precision fp32|bf16  what training's matrix products compute in: fp32\n"
+    "                         (the default; bit for bit as before) or bf16 (bfloat16\n"
+    "                         operands, float32 sums and master weights; needs a CPU\n"
+    "                         with AVX-512 BF16). On this development Xeon bf16 is\n"
+    "                         SLOWER than fp32 (see README, 'Performance'): it is for\n"
+    "                         CPUs where bfloat16 runs at twice float32's rate\n"
     "      --seed N           (default 1); a seed and a thread count repeat a run bit for bit\n"
     "      --threads N        threads, each taking a share of every batch (default 1)\n"
     "      --checkpoint FILE  checkpoint file (default MODEL.ckpt)\n"
@@ -113,6 +119,7 @@ static const char help[] =
     "examples:\n"
     "  loom seq2seq tests/fixtures/seq/reverse-train.tsv -o reverse.loom --epochs 5\n"
     "  loom seq2seq tests/fixtures/seq/reverse-train.tsv -o elman.loom --cell elman --epochs 2\n"
+    "  loom seq2seq tests/fixtures/seq/reverse-train.tsv -o rev.loom --epochs 2 --precision fp32\n"
     "  loom seq2seq corpus/tatoeba-eng-fra.train.tsv.gz --valid corpus/tatoeba-eng-fra.valid.tsv.gz"
     " -o en-fr.loom --epochs 1 --max-steps 50\n"
     "  loom embed corpus/sotu.txt.gz -o sotu.vec --dim 32 --epochs 1 --quiet && loom seq2seq"
@@ -185,6 +192,7 @@ static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
                                          TABLE("lr-decay", required_argument),
                                          TABLE("lr-decay-factor", required_argument),
                                          TABLE("keep-last", required_argument),
+                                         TABLE("precision", required_argument),
                                          TABLE("src-subword", required_argument),
                                          TABLE("tgt-subword", required_argument),
                                          TABLE("joint-subword", required_argument),

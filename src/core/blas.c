@@ -1,6 +1,7 @@
 /* loom: the row-major float32 wrappers of blas.h over OpenBLAS's cblas.
  * This is the only file of the core that includes cblas.h. */
 #include "core/blas.h"
+#include "core/gemm_bf16.h"
 #include "core/vmath.h"
 
 #include <cblas.h>
@@ -12,8 +13,32 @@
 #include <cpuid.h>
 #endif
 
+/* the calling thread's loom_gemm precision (LOOM_PRECISION_*) */
+static _Thread_local int precision;
+
+int loom_gemm_set_precision(int p)
+{
+    int old = precision;
+    precision = p;
+    return old;
+}
+
+int loom_gemm_precision(void)
+{
+    return precision;
+}
+
 void loom_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (precision == LOOM_PRECISION_BF16)
+        loom_gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        loom_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void loom_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc)
 {
     /* Empty products are handled here: OpenBLAS's argument checks would
      * reject the zero leading dimensions that come with them, and print. */

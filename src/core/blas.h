@@ -17,6 +17,22 @@ enum { LOOM_NOTRANS = 0, LOOM_TRANS = 1 };
 void loom_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
 
+/* The same product in float32 (OpenBLAS's sgemm) whatever the thread's
+ * precision below. */
+void loom_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc);
+
+/* What loom_gemm computes in on the calling thread: float32 (the default:
+ * sgemm, bit for bit), or bfloat16 operands with float32 accumulation
+ * (core/gemm_bf16.h: where the CPU lacks AVX-512 BF16, float32 after all).
+ * Training sets it around its forward and backward passes (seq2seq
+ * --precision bf16), so every product of the core's layers on that thread
+ * follows. A setting per thread: other threads (decoding, serving) keep
+ * theirs. Returns the previous setting. */
+enum { LOOM_PRECISION_FP32 = 0, LOOM_PRECISION_BF16 = 1 };
+int loom_gemm_set_precision(int precision);
+int loom_gemm_precision(void);
+
 /* y = alpha * op(A) * x + beta * y; A is stored (M, N) row-major.
  * op(A) = A: x has N entries, y has M. op(A) = A^T: x has M, y has N. */
 void loom_gemv(int trans, int M, int N, float alpha, const float *A, int lda, const float *x,

@@ -23,10 +23,10 @@ tests_helper_params_save_LDADD = libloom.la
 
 # core B: recurrent layers and attention
 libloom_la_SOURCES += src/core/rnn.c src/core/attention.c src/core/vmath.c src/core/smallgemm.c \
-	src/core/packmm.c \
+	src/core/packmm.c src/core/gemm_bf16.c \
 	src/core/attn_rnn.c
 noinst_HEADERS += src/core/rnn.h src/core/attention.h src/core/attn_rnn.h
-noinst_HEADERS += src/core/vmath.h src/core/smallmm.h src/core/packmm.h
+noinst_HEADERS += src/core/vmath.h src/core/smallmm.h src/core/packmm.h src/core/gemm_bf16.h
 check_PROGRAMS += tests/test_rnn
 TESTS += tests/test_rnn
 tests_test_rnn_SOURCES = tests/test_rnn.c
@@ -83,3 +83,12 @@ TESTS += tests/test_convpool
 tests_test_convpool_SOURCES = tests/test_convpool.c
 tests_test_convpool_CFLAGS = $(TEST_CFLAGS)
 tests_test_convpool_LDADD = $(TEST_LIBS)
+
+# the bfloat16 product and loom_gemm's precision switch (core/gemm_bf16.h);
+# tests/e2e/test_bf16.sh runs test_bf16 again under LOOM_NO_AVX512
+check_PROGRAMS += tests/test_bf16
+TESTS += tests/test_bf16 tests/e2e/test_bf16.sh
+EXTRA_DIST += tests/e2e/test_bf16.sh
+tests_test_bf16_SOURCES = tests/test_bf16.c
+tests_test_bf16_CFLAGS = $(TEST_CFLAGS)
+tests_test_bf16_LDADD = $(TEST_LIBS)

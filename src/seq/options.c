@@ -17,15 +17,17 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "core/gemm_bf16.h"
 
 typedef enum { T_INT, T_LONG, T_U64, T_F32, T_F64, T_ENUM, T_PATH, T_TOK } type;
 
 enum {
-    OPTIONAL = 1,  /* files of the row's section may lack it (older files did) */
-    RESUME = 2,    /* a resumed run takes it from its checkpoint */
-    OFF = 4,       /* T_INT: -1 is written and read as "off" */
-    POS = 8,       /* a field of loom_seq_position, not of the options */
-    UNSET_NAN = 16 /* T_F64: NAN means none: not written */
+    OPTIONAL = 1,   /* files of the row's section may lack it (older files did) */
+    RESUME = 2,     /* a resumed run takes it from its checkpoint */
+    OFF = 4,        /* T_INT: -1 is written and read as "off" */
+    POS = 8,        /* a field of loom_seq_position, not of the options */
+    UNSET_NAN = 16, /* T_F64: NAN means none: not written */
+    UNSET_ZERO = 32 /* T_ENUM: the default, 0, is not written (files stay as before) */
 };
 
 typedef struct {
@@ -43,6 +45,7 @@ typedef struct {
 static const char *const freeze_names[] = {"none", "src", "tgt", "both", NULL};
 static const char *const best_by_names[] = {"loss", "bleu", NULL}; /* LOOM_SEQ_BEST_* */
 static const char *const decay_names[] = {"none", "inv-sqrt", "plateau", NULL}; /* _DECAY_* */
+static const char *const precision_names[] = {"fp32", "bf16", NULL};            /* _PRECISION_* */
 
 #define O(f) offsetof(loom_seq_train_opts, f)
 #define P(f) offsetof(loom_seq_position, f)
@@ -92,6 +95,7 @@ static const row table[] = {
     {"lr_decay", "lr-decay", TRAIN, OPTIONAL | RESUME, T_ENUM, O(lr_decay), 0, 0, decay_names, NULL},
     {"lr_decay_factor", "lr-decay-factor", TRAIN, OPTIONAL | RESUME, T_F32, O(lr_decay_factor), 0.001, 1, NULL, NULL},
     {"keep_last", "keep-last", TRAIN, OPTIONAL, T_INT, O(keep_last), 0, 16, NULL, NULL},
+    {"precision", "precision", TRAIN, OPTIONAL | UNSET_ZERO, T_ENUM, O(precision), 0, 0, precision_names, NULL},
     /* the files the subword models came from (the model file embeds their bytes) */
     {"src_subword", "src-subword", TRAIN, OPTIONAL | RESUME, T_PATH, O(subword[0]), 0, 0, NULL, NULL},
     {"tgt_subword", "tgt-subword", TRAIN, OPTIONAL | RESUME, T_PATH, O(subword[1]), 0, 0, NULL, NULL},
@@ -391,6 +395,8 @@ static void format(const row *r, const void *v, char *buf, size_t n)
             format_real(buf, n, *(const double *)v, 0);
         break;
     case T_ENUM:
+        if (*(const int *)v == 0 && (r->flags & UNSET_ZERO))
+            break;
         snprintf(buf, n, "%s", enum_name(r, *(const int *)v) ? enum_name(r, *(const int *)v) : "?");
         break;
     case T_PATH:
@@ -454,6 +460,9 @@ int loom_seq_opts_check(const loom_seq_train_opts *o)
                                        "falls as sqrt(STEPS / step) after them)");
     if (o->lr_decay == LOOM_SEQ_DECAY_PLATEAU && !o->valid)
         return loom_error(LOOM_EINVAL, "--lr-decay plateau needs --valid (it acts on validations)");
+    if (o->precision == LOOM_SEQ_PRECISION_BF16 && !loom_gemm_bf16_available())
+        return loom_error(LOOM_EINVAL, "--precision bf16 needs a CPU with AVX-512 BF16 (this one "
+                                       "has none, or LOOM_NO_AVX512 is set); use fp32");
     if (o->keep_last && !o->valid)
         return loom_error(LOOM_EINVAL, "--keep-last needs --valid (it keeps validations' models)");
     if (resume)

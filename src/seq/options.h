@@ -17,6 +17,8 @@
 enum { LOOM_SEQ_BEST_LOSS = 0, LOOM_SEQ_BEST_BLEU = 1 };
 /* How the learning rate falls after its warm-up (--lr-decay). */
 enum { LOOM_SEQ_DECAY_NONE = 0, LOOM_SEQ_DECAY_INV_SQRT = 1, LOOM_SEQ_DECAY_PLATEAU = 2 };
+/* --precision: the matrix products of training (core/blas.h) */
+enum { LOOM_SEQ_PRECISION_FP32 = 0, LOOM_SEQ_PRECISION_BF16 = 1 };
 enum {
     LOOM_SEQ_FREEZE_NONE = 0,
     LOOM_SEQ_FREEZE_SRC = 1,
@@ -70,6 +72,10 @@ typedef struct {
     int lr_decay;          /* LOOM_SEQ_DECAY_* */
     float lr_decay_factor; /* plateau: the factor, 0 < f <= 1 */
     int keep_last;         /* keep the last N validations' models as MODEL.1..N (0: none) */
+    /* LOOM_SEQ_PRECISION_*: what training's matrix products compute in
+     * (bf16: bfloat16 operands, float32 sums and master weights; needs
+     * AVX-512 BF16, core/gemm_bf16.h) */
+    int precision;
 } loom_seq_train_opts;
 
 /* Where a training run stands, as checkpoints record it, and what the

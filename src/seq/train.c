@@ -226,6 +226,7 @@ typedef struct {
     uint64_t seed;
     long step;
     int idx, rc;
+    int precision; /* LOOM_PRECISION_* of the thread's products */
     double loss;
     long tokens;
 } worker;
@@ -238,10 +239,12 @@ static void *work_share(void *arg)
     k->loss = 0, k->tokens = 0;
     if (k->sub.n == 0)
         return NULL;
+    int was = loom_gemm_set_precision(k->precision);
     k->rc =
         loom_seq_forward(k->m, k->w, &k->sub, 1, k->smoothing, &rng, &k->loss, &k->tokens, NULL);
     if (!k->rc)
         k->rc = loom_seq_backward(k->m, k->w, &k->sub, k->scale);
+    loom_gemm_set_precision(was);
     return NULL;
 }
 
@@ -437,6 +440,8 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
     for (int t = 0; t < nthreads && !rc; t++) {
         wk[t].idx = loom_dist_rank() * nthreads + t; /* its dropout stream: batch_gradients */
         wk[t].seed = o->seed, wk[t].smoothing = o->label_smoothing;
+        wk[t].precision =
+            o->precision == LOOM_SEQ_PRECISION_BF16 ? LOOM_PRECISION_BF16 : LOOM_PRECISION_FP32;
         wk[t].m = b->model, wk[t].w = w;
         if (t > 0 && !(rc = loom_seq_model_replica(&wk[t].m, b->model)))
             rc = loom_seq_work_new(&wk[t].w, wk[t].m);
