@@ -44,6 +44,15 @@ static const char help[] =
     "      --cell gru|lstm|elman  recurrent cell of encoder and decoder (default gru);\n"
     "                         elman is the plain h = tanh(x U + h' W + b)\n"
     "      --layers N         encoder layers (default 1)\n"
+    "      --dec-layers N     stacked decoder layers (default 1), as OpenNMT's and\n"
+    "                         Marian's: layer 1 reads [embedding; context], each layer\n"
+    "                         above the new state of the one below (with --dropout\n"
+    "                         between them); the attention is queried by the top\n"
+    "                         layer's previous state, the state the output layer reads\n"
+    "                         (Luong's and OpenNMT's choice: the query is the decoder's\n"
+    "                         most processed state); one bridge from the encoder's top\n"
+    "                         layer's final states gives every layer its first state\n"
+    "                         (whatever --layers is); 'loom export' refuses N > 1\n"
     "      --bidirectional    bidirectional encoder (the default)\n"
     "      --unidirectional   left-to-right encoder\n"
     "      --attention bahdanau|dot|general|none   (default bahdanau)\n"
@@ -120,6 +129,8 @@ static const char help[] =
     "  loom seq2seq tests/fixtures/seq/reverse-train.tsv -o reverse.loom --epochs 5\n"
     "  loom seq2seq tests/fixtures/seq/reverse-train.tsv -o elman.loom --cell elman --epochs 2\n"
     "  loom seq2seq tests/fixtures/seq/reverse-train.tsv -o rev.loom --epochs 2 --precision fp32\n"
+    "  loom seq2seq tests/fixtures/seq/reverse-train.tsv -o deep.loom --dec-layers 2 --dropout 0.2"
+    " --epochs 2\n"
     "  loom seq2seq corpus/tatoeba-eng-fra.train.tsv.gz --valid corpus/tatoeba-eng-fra.valid.tsv.gz"
     " -o en-fr.loom --epochs 1 --max-steps 50\n"
     "  loom embed corpus/sotu.txt.gz -o sotu.vec --dim 32 --epochs 1 --quiet && loom seq2seq"
@@ -167,6 +178,7 @@ static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
                                          TABLE("max-len", required_argument),
                                          TABLE("cell", required_argument),
                                          TABLE("layers", required_argument),
+                                         TABLE("dec-layers", required_argument),
                                          TABLE("attention", required_argument),
                                          TABLE("emb", required_argument),
                                          TABLE("hidden", required_argument),

@@ -24,10 +24,19 @@ void loom_attn_rnn_forward(const loom_attn_rnn *d, const loom_attn_rnn_src *src,
                            float *ctx, float *weights, float *cache, float *acache, float *work,
                            float *xp, const float *h_prev, const float *c_prev, int R)
 {
+    loom_attn_rnn_forward_q(d, src, h_prev, h, c, ctx, weights, cache, acache, work, xp, h_prev,
+                            c_prev, R);
+}
+
+void loom_attn_rnn_forward_q(const loom_attn_rnn *d, const loom_attn_rnn_src *src, const float *q,
+                             float *h, float *c, float *ctx, float *weights, float *cache,
+                             float *acache, float *work, float *xp, const float *h_prev,
+                             const float *c_prev, int R)
+{
     int GH = loom_rnn_gates(d->rnn->cell) * d->rnn->H;
     const float *Wc = d->rnn->Wx + (size_t)d->E * GH; /* the context's rows of Wx */
     if (d->attn) {
-        loom_attn_forward(d->attn, ctx, weights, acache, h_prev, src->keys, src->kp, src->keys,
+        loom_attn_forward(d->attn, ctx, weights, acache, q, src->keys, src->kp, src->keys,
                           src->lens, R, src->S, d->Dv);
         if (src->P) /* c_t Wx[E:] = sum_s a_ts (keys_s Wx[E:]) */
             loom_attn_mix_add(xp, weights, src->P, src->lens, R, src->K, src->S, GH);
@@ -43,6 +52,16 @@ void loom_attn_rnn_backward(const loom_attn_rnn *d, const loom_attn_rnn_src *src
                             const float *dc, const float *cache, const float *h,
                             const float *h_prev, const float *c_prev, float *weights, int R)
 {
+    loom_attn_rnn_backward_q(d, src, h_prev, dh_prev, dxp, dh_prev, dc_prev, dctx, dsrc, dkp, ctx2,
+                             acache, work, dh, dc, cache, h, h_prev, c_prev, weights, R);
+}
+
+void loom_attn_rnn_backward_q(const loom_attn_rnn *d, const loom_attn_rnn_src *src, const float *q,
+                              float *dq, float *dxp, float *dh_prev, float *dc_prev, float *dctx,
+                              float *dsrc, float *dkp, float *ctx2, float *acache, float *work,
+                              const float *dh, const float *dc, const float *cache, const float *h,
+                              const float *h_prev, const float *c_prev, float *weights, int R)
+{
     int GH = loom_rnn_gates(d->rnn->cell) * d->rnn->H;
     /* in the forward pass h_t = cell(xp_t, h_{t-1}) */
     loom_rnn_step_backward(d->rnn, dxp, dh_prev, dc_prev, work, dh, dc, cache, h, h_prev, c_prev,
@@ -53,9 +72,8 @@ void loom_attn_rnn_backward(const loom_attn_rnn *d, const loom_attn_rnn_src *src
     loom_dense_backward(dctx, NULL, NULL, dxp, NULL, d->rnn->Wx + (size_t)d->E * GH, R, d->Dv, GH);
     /* c_t = attention(h_{t-1}, keys), its cache recomputed */
     int bahdanau = d->attn->kind == LOOM_ATTN_BAHDANAU;
-    loom_attn_forward(d->attn, ctx2, weights, acache, h_prev, src->keys, src->kp, src->keys,
-                      src->lens, R, src->S, d->Dv);
-    loom_attn_backward(d->attn, dh_prev, bahdanau ? NULL : dsrc, bahdanau ? dkp : NULL, dsrc, work,
-                       dctx, acache, weights, h_prev, src->keys, src->keys, src->lens, R, src->S,
-                       d->Dv);
+    loom_attn_forward(d->attn, ctx2, weights, acache, q, src->keys, src->kp, src->keys, src->lens,
+                      R, src->S, d->Dv);
+    loom_attn_backward(d->attn, dq, bahdanau ? NULL : dsrc, bahdanau ? dkp : NULL, dsrc, work, dctx,
+                       acache, weights, q, src->keys, src->keys, src->lens, R, src->S, d->Dv);
 }

@@ -68,4 +68,19 @@ void loom_attn_rnn_backward(const loom_attn_rnn *d, const loom_attn_rnn_src *src
                             const float *dc, const float *cache, const float *h,
                             const float *h_prev, const float *c_prev, float *weights, int R);
 
+/* The same step with the attention's query q (R, Dq) apart from the
+ * cell's previous state (a stacked decoder: the top layer's previous state
+ * queries, the first layer's runs the cell); backward accumulates the
+ * query's gradient into dq. The functions above are these with q = h_prev,
+ * dq = dh_prev. */
+void loom_attn_rnn_forward_q(const loom_attn_rnn *d, const loom_attn_rnn_src *src, const float *q,
+                             float *h, float *c, float *ctx, float *weights, float *cache,
+                             float *acache, float *work, float *xp, const float *h_prev,
+                             const float *c_prev, int R);
+void loom_attn_rnn_backward_q(const loom_attn_rnn *d, const loom_attn_rnn_src *src, const float *q,
+                              float *dq, float *dxp, float *dh_prev, float *dc_prev, float *dctx,
+                              float *dsrc, float *dkp, float *ctx2, float *acache, float *work,
+                              const float *dh, const float *dc, const float *cache, const float *h,
+                              const float *h_prev, const float *c_prev, float *weights, int R);
+
 #endif

@@ -72,6 +72,11 @@ int loom_export_seq_check(const loom_seq_bundle *b, const char *model_path)
                           "%s: option cell=%s cannot be exported: the ONNX exporter writes GRU and "
                           "LSTM models",
                           model_path, loom_rnn_cell_name(c->cell));
+    if (c->dec_layers > 1)
+        return loom_error(LOOM_EINVAL,
+                          "%s: option dec-layers=%d cannot be exported: the ONNX exporter writes "
+                          "one decoder layer",
+                          model_path, c->dec_layers);
     for (int side = 0; side < 2; side++)
         if (b->tok[side].chars)
             return loom_error(LOOM_EINVAL,

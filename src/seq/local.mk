@@ -23,8 +23,8 @@ noinst_HEADERS += src/seq/data.h src/seq/model.h src/seq/model_file.h src/seq/op
 	src/seq/train.h src/seq/decode.h src/seq/transfer.h src/seq/translator.h
 loom_SOURCES += tools/seq2seq.c tools/translate.c tools/seq_info.c tools/average.c
 check_PROGRAMS += tests/test_seq
-TESTS += tests/test_seq tests/e2e/test_seq.sh tests/e2e/test_old_models.sh
-EXTRA_DIST += tests/e2e/test_seq.sh tests/e2e/test_old_models.sh tests/fixtures/seq
+TESTS += tests/test_seq tests/e2e/test_seq.sh tests/e2e/test_old_models.sh tests/e2e/test_dec_layers.sh
+EXTRA_DIST += tests/e2e/test_seq.sh tests/e2e/test_old_models.sh tests/e2e/test_dec_layers.sh tests/fixtures/seq
 tests_test_seq_SOURCES = tests/test_seq.c tests/testutil.c tests/testutil.h
 tests_test_seq_CFLAGS = $(TEST_CFLAGS)
 tests_test_seq_LDADD = $(TEST_LIBS)

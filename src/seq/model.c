@@ -42,8 +42,8 @@ enum {
     W_EMB,    /* (T, B, E) target embeddings after dropout; backward: their gradient */
     W_EMASK,  /* its dropout mask */
     W_XP,     /* (T, B, GH) decoder input projections; backward: their gradients */
-    W_S,      /* (T+1, B, H) decoder states, s_0 first */
-    W_C,      /* (T+1, B, H) LSTM cells */
+    W_S,      /* (DL, T+1, B, H) decoder states per layer, s_0 first */
+    W_C,      /* (DL, T+1, B, H) LSTM cells */
     W_SCACHE, /* (T, step cache) */
     W_CTX,    /* (T, B, Dc) contexts */
     W_WTS,    /* (T, B, S) attention weights */
@@ -59,7 +59,7 @@ enum {
     W_DS,
     W_DC,
     W_DSP,
-    W_DCP,    /* (B, H) running state gradients */
+    W_DCP,    /* (DL, B, H) running state gradients */
     W_DENC,   /* (B, S, He) */
     W_DKP,    /* (B, S, A) */
     W_DFINAL, /* (dirs, B, H) */
@@ -70,6 +70,14 @@ enum {
     W_TAB,   /* (Vt, GH) per-word input projections, small vocabularies only */
     W_ETAB,  /* (dirs, Vs, GH) the encoder's per-word projections, likewise */
     W_DETAB, /* their gradients */
+    /* decoder layers 2..DL (none with one) */
+    W_BR,     /* (B, DL*H) the bridge's output: every layer's s_0 */
+    W_DBR,    /* its gradient */
+    W_UX,     /* (DL-1, T, B, H) their inputs after dropout (dropout only) */
+    W_UMASK,  /* their dropout masks */
+    W_UCACHE, /* (DL-1, T, step cache) */
+    W_UXP,    /* (B, GH) one step's input projection; backward: its gradient */
+    W_UDX,    /* (B, H) the gradient of a layer's dropped input (dropout only) */
     W_COUNT
 };
 
@@ -123,14 +131,17 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
         rwork = max_sz(rwork, loom_birnn_work_size(&m->enc[l][0], m->enc_bw[l], B, S));
     }
     rwork = max_sz(rwork, loom_attn_rnn_work_size(&m->decoder, B, S));
+    size_t DL = m->DL, up = DL - 1, ucache = up ? loom_rnn_step_cache_size(&m->dec_up[1], B) : 0;
+    if (up)
+        rwork = max_sz(rwork, loom_rnn_step_work_size(&m->dec_up[1], B));
     sz[W_HFIN] = (size_t)m->dirs * B * H;
     sz[W_FINAL] = (size_t)B * He;
     sz[W_KP] = BS * A;
     sz[W_EMB] = TB * E;
     sz[W_EMASK] = drop ? TB * E : 0;
     sz[W_XP] = TB * GH;
-    sz[W_S] = (TB + B) * H;
-    sz[W_C] = c->cell == LOOM_RNN_LSTM ? (TB + B) * H : 0;
+    sz[W_S] = DL * (TB + B) * H;
+    sz[W_C] = c->cell == LOOM_RNN_LSTM ? DL * (TB + B) * H : 0;
     sz[W_SCACHE] = T * loom_attn_rnn_cache_size(&m->decoder, B);
     sz[W_CTX] = TB * m->Dc;
     sz[W_WTS] = m->Dc ? TB * S : 0;
@@ -153,7 +164,7 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     sz[W_LOGP] = TB;
     sz[W_DO] = drop ? TB * m->Dout : 0;
     sz[W_DCTX] = (size_t)B * m->Dc;
-    sz[W_DS] = sz[W_DC] = sz[W_DSP] = sz[W_DCP] = (size_t)B * H;
+    sz[W_DS] = sz[W_DC] = sz[W_DSP] = sz[W_DCP] = DL * B * H;
     sz[W_DENC] = BS * He;
     sz[W_DKP] = BS * A;
     sz[W_DFINAL] = (size_t)m->dirs * B * H;
@@ -163,6 +174,11 @@ static void work_sizes(const loom_seq_model *m, int B, int S, int T, size_t *sz)
     sz[W_RWORK] = rwork;
     sz[W_TAB] = (size_t)V * GH;
     sz[W_ETAB] = sz[W_DETAB] = (size_t)m->dirs * c->src_vocab * GH;
+    sz[W_BR] = sz[W_DBR] = up ? DL * B * H : 0;
+    sz[W_UX] = sz[W_UMASK] = up && drop ? up * TB * H : 0;
+    sz[W_UCACHE] = up * T * ucache;
+    sz[W_UXP] = up ? (size_t)B * GH : 0;
+    sz[W_UDX] = up && drop ? (size_t)B * H : 0;
 }
 
 int loom_seq_work_new(loom_seq_work **out, const loom_seq_model *m)
@@ -333,10 +349,12 @@ static void encode(loom_seq_model *m, loom_seq_work *w, const int *src, const in
             loom_birnn_forward(&m->enc[l][0], m->enc_bw[l], y, hfin, NULL, cache, work, in, lens,
                                NULL, NULL, B, S);
     }
-    /* bridge: s_0 = tanh([h_fw; h_bw] Wb + bb) */
+    /* bridge: s_0 = tanh([h_fw; h_bw] Wb + bb); with DL decoder layers,
+     * (B, DL*H) into W_BR, each layer's s_0 a block of H columns */
+    float *br = m->DL > 1 ? w->buf[W_BR] : s0;
     loom_concat_forward(fin, f, nf, B);
-    loom_dense_forward(s0, fin, m->bridge_w->value, m->bridge_b->value, B, He, H);
-    loom_tanh_forward(s0, s0, (size_t)B * H);
+    loom_dense_forward(br, fin, m->bridge_w->value, m->bridge_b->value, B, He, m->DL * H);
+    loom_tanh_forward(br, br, (size_t)B * m->DL * H);
     if (c->cell == LOOM_RNN_LSTM)
         memset(w->buf[W_C], 0, (size_t)B * H * sizeof(float));
     if (c->attention == LOOM_ATTN_BAHDANAU)
@@ -350,14 +368,23 @@ static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_
 {
     const loom_seq_config *c = &m->c;
     int B = b->n, S = b->src_len, E = c->emb, H = c->hidden, He = m->He, L = c->layers;
-    int drop = c->dropout > 0;
-    /* bridge: in the forward pass s_0 = tanh(fin Wb + bb), fin = [h_fw; h_bw] */
+    int drop = c->dropout > 0, DL = m->DL;
+    /* bridge: in the forward pass s_0 = tanh(fin Wb + bb), fin = [h_fw; h_bw]
+     * (DL layers: the layers' s_0 side by side, W_BR) */
     float *dfin = w->buf[W_DX], *dhf = w->buf[W_DFINAL]; /* W_DX is free until the layers */
-    memset(dpre, 0, (size_t)B * H * sizeof(float));
-    loom_tanh_backward(dpre, ds, w->buf[W_S], (size_t)B * H);
+    const float *dbr = ds, *br = w->buf[W_S];
+    if (DL > 1) { /* ds holds the layers' d s_0 one after another */
+        loom_block blk[LOOM_SEQ_MAX_LAYERS];
+        for (int l = 0; l < DL; l++)
+            blk[l] = (loom_block){ds + (size_t)l * B * H, NULL, H};
+        loom_concat_forward(w->buf[W_DBR], blk, DL, B);
+        dbr = w->buf[W_DBR], br = w->buf[W_BR];
+    }
+    memset(dpre, 0, (size_t)B * DL * H * sizeof(float));
+    loom_tanh_backward(dpre, dbr, br, (size_t)B * DL * H);
     memset(dfin, 0, (size_t)B * He * sizeof(float));
     loom_dense_backward(dfin, m->bridge_w->grad, m->bridge_b->grad, dpre, w->buf[W_FINAL],
-                        m->bridge_w->value, B, He, H);
+                        m->bridge_w->value, B, He, DL * H);
     memset(dhf, 0, (size_t)m->dirs * B * H * sizeof(float));
     loom_block f[2];
     loom_concat_backward(f, final_blocks(m, f, NULL, dhf, B), dfin, B);
@@ -409,6 +436,83 @@ static loom_attn_rnn_src train_src(const loom_seq_model *m, loom_seq_work *w,
         w->buf[W_Y + m->c.layers - 1], w->buf[W_KP], NULL, b->src_lens, b->src_len, 1};
 }
 
+/* ---- decoder layers 2..DL (core/rnn.h's step on the layer below's state) ---- */
+
+/* Every layer's s_0 from the bridge's W_BR (B, DL*H), c_0 = 0 (layer 1's
+ * c_0 is encode's). LS: floats of one layer's (T+1, B, H) states. */
+static void upper_start(const loom_seq_model *m, loom_seq_work *w, int B, size_t LS)
+{
+    int H = m->c.hidden;
+    loom_block blk[LOOM_SEQ_MAX_LAYERS];
+    for (int l = 0; l < m->DL; l++) {
+        float *s0 = w->buf[W_S] + l * LS;
+        memset(s0, 0, (size_t)B * H * sizeof(float));
+        blk[l] = (loom_block){NULL, s0, H};
+        if (l && w->buf[W_C])
+            memset(w->buf[W_C] + l * LS, 0, (size_t)B * H * sizeof(float));
+    }
+    loom_concat_backward(blk, m->DL, w->buf[W_BR], B); /* a split: s_0 += its block */
+}
+
+/* Layer l's input at step t: the layer below's new state, or its dropped
+ * copy; its dropout mask; its step cache. */
+static float *upper_in(const loom_seq_model *m, loom_seq_work *w, int l, int t, int B, int T,
+                       int dropped)
+{
+    size_t H = m->c.hidden, TB = (size_t)T * B, LS = (TB + B) * H;
+    if (dropped)
+        return w->buf[W_UX] + ((l - 1) * TB + (size_t)t * B) * H;
+    return w->buf[W_S] + (l - 1) * LS + ((size_t)t * B + B) * H;
+}
+
+static float *upper_cache(const loom_seq_model *m, loom_seq_work *w, int l, int t, int B, int T)
+{
+    return w->buf[W_UCACHE] +
+           ((size_t)(l - 1) * T + t) * loom_rnn_step_cache_size(&m->dec_up[l], B);
+}
+
+/* s^l_t = cell_l(dropout(s^{l-1}_t), s^l_{t-1}) */
+static void upper_forward(const loom_seq_model *m, loom_seq_work *w, int l, int t, int B, int T,
+                          float drop, loom_rng *rng)
+{
+    size_t H = m->c.hidden, TB = (size_t)T * B, LS = (TB + B) * H, tb = (size_t)t * B;
+    float *x = upper_in(m, w, l, t, B, T, 0), *s = w->buf[W_S] + l * LS, *cs = w->buf[W_C];
+    if (drop > 0) {
+        float *xd = upper_in(m, w, l, t, B, T, 1);
+        loom_dropout_forward(xd, xd - w->buf[W_UX] + w->buf[W_UMASK], x, B * H, drop, rng);
+        x = xd;
+    }
+    loom_rnn_project(&m->dec_up[l], w->buf[W_UXP], x, B);
+    loom_rnn_step_forward(&m->dec_up[l], s + (tb + B) * H, cs ? cs + l * LS + (tb + B) * H : NULL,
+                          upper_cache(m, w, l, t, B, T), w->buf[W_RWORK], w->buf[W_UXP], s + tb * H,
+                          cs ? cs + l * LS + tb * H : NULL, B);
+}
+
+/* Layer l's step t backward: from ds, dc (DL, B, H: the gradients of the
+ * layers' s_t, c_t) into dsp, dcp (those of s_{t-1}, c_{t-1}), the
+ * layer's weights and the layer below's ds. */
+static void upper_backward(const loom_seq_model *m, loom_seq_work *w, int l, int t, int B, int T,
+                           float *ds, float *dc, float *dsp, float *dcp)
+{
+    size_t H = m->c.hidden, GH = (size_t)m->G * H, TB = (size_t)T * B, LS = (TB + B) * H;
+    size_t tb = (size_t)t * B, BH = (size_t)B * H;
+    int drop = m->c.dropout > 0;
+    const float *s = w->buf[W_S] + l * LS, *cs = w->buf[W_C];
+    float *dxp = w->buf[W_UXP];
+    memset(dxp, 0, B * GH * sizeof(float));
+    loom_rnn_step_backward(&m->dec_up[l], dxp, dsp + l * BH, dcp ? dcp + l * BH : NULL,
+                           w->buf[W_RWORK], ds + l * BH, dc ? dc + l * BH : NULL,
+                           upper_cache(m, w, l, t, B, T), s + (tb + B) * H, s + tb * H,
+                           cs ? cs + l * LS + tb * H : NULL, B);
+    float *x = upper_in(m, w, l, t, B, T, drop);
+    float *dx = drop ? w->buf[W_UDX] : ds + (l - 1) * BH;
+    if (drop)
+        memset(dx, 0, BH * sizeof(float));
+    loom_rnn_project_backward(&m->dec_up[l], dx, dxp, x, B);
+    if (drop) /* x = s^{l-1}_t * mask */
+        loom_dropout_backward(ds + (l - 1) * BH, dx, x - w->buf[W_UX] + w->buf[W_UMASK], BH);
+}
+
 int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *b, int train,
                      float label_smoothing, loom_rng *rng, double *loss, long *tokens, float *logp)
 {
@@ -432,10 +536,14 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
     size_t BH = (size_t)B * H;
     int tables = by_word(m, TB);
     loom_attn_rnn_src src = train_src(m, w, b);
-    loom_block o[3]; /* the out layer's input [s; c; e] */
-    int no = out_blocks(m, o, s + BH, NULL, ctx, NULL, emb, NULL);
+    size_t LS = ((size_t)TB + B) * H;   /* one decoder layer's states */
+    float *stop = s + (m->DL - 1) * LS; /* the top layer's: the out layer and the query read them */
+    loom_block o[3];                    /* the out layer's input [s; c; e] */
+    int no = out_blocks(m, o, stop + BH, NULL, ctx, NULL, emb, NULL);
 
     encode(m, w, b->src, b->src_lens, B, S, train, 0, rng);
+    if (m->DL > 1)
+        upper_start(m, w, B, LS);
     size_t scache = loom_attn_rnn_cache_size(&m->decoder, B);
     /* the decoder's inputs, all steps at once: embeddings and their share
      * of the input projection (through a table of each word's share when
@@ -449,11 +557,15 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
     } else {
         loom_dense_forward(xp, emb, Wx, NULL, TB, E, GH);
     }
-    for (size_t t = 0, tb = 0; t < (size_t)T; t++, tb += B) /* s_t, c_t from s_{t-1} */
-        loom_attn_rnn_forward(&m->decoder, &src, s + tb * H + BH, cs ? cs + tb * H + BH : NULL,
-                              Dc ? ctx + tb * Dc : NULL, Dc ? wts + tb * S : NULL,
-                              w->buf[W_SCACHE] + t * scache, w->buf[W_ACACHE], w->buf[W_RWORK],
-                              xp + tb * GH, s + tb * H, cs ? cs + tb * H : NULL, B);
+    for (size_t t = 0, tb = 0; t < (size_t)T; t++, tb += B) { /* s_t, c_t from s_{t-1} */
+        loom_attn_rnn_forward_q(&m->decoder, &src, stop + tb * H, s + tb * H + BH,
+                                cs ? cs + tb * H + BH : NULL, Dc ? ctx + tb * Dc : NULL,
+                                Dc ? wts + tb * S : NULL, w->buf[W_SCACHE] + t * scache,
+                                w->buf[W_ACACHE], w->buf[W_RWORK], xp + tb * GH, s + tb * H,
+                                cs ? cs + tb * H : NULL, B);
+        for (int l = 1; l < m->DL; l++)
+            upper_forward(m, w, l, (int)t, B, T, drop, rng);
+    }
     /* the out layer over the real positions of all steps: O = dropout([s;
      * c; e] gathered), z = O Wo + bo, and the loss in place */
     loom_concat_gather_forward(O, o, no, rows, R);
@@ -540,16 +652,17 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
     const loom_seq_config *c = &m->c;
     int B = b->n, S = b->src_len, T = b->tgt_len, TB = T * B;
     int H = c->hidden, E = c->emb, GH = m->G * H, lstm = c->cell == LOOM_RNN_LSTM;
-    size_t BH = (size_t)B * H;
+    size_t BH = (size_t)B * H, LS = ((size_t)TB + B) * H;
+    int DL = m->DL, top = DL - 1;
     float *ds = w->buf[W_DS], *dc = w->buf[W_DC], *dsp = w->buf[W_DSP], *dcp = w->buf[W_DCP];
     memset(w->buf[W_DEMB], 0, (size_t)TB * E * sizeof(float));
     memset(w->buf[W_XP], 0, (size_t)TB * GH * sizeof(float)); /* now d xp */
     memset(w->buf[W_DENC], 0, (size_t)B * S * m->He * sizeof(float));
     if (w->buf[W_DKP])
         memset(w->buf[W_DKP], 0, (size_t)B * S * c->attn_dim * sizeof(float));
-    memset(ds, 0, BH * sizeof(float));
+    memset(ds, 0, DL * BH * sizeof(float));
     if (lstm)
-        memset(dc, 0, BH * sizeof(float));
+        memset(dc, 0, DL * BH * sizeof(float));
 
     output_backward(m, w, scale);
     loom_attn_rnn_src src = train_src(m, w, b);
@@ -557,15 +670,18 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
     size_t scache = loom_attn_rnn_cache_size(&m->decoder, B);
     for (int t = T - 1; t >= 0; t--) {
         size_t tb = (size_t)t * B;
-        float *dctx = output_backward_step(m, w, t, B, ds);
-        memset(dsp, 0, BH * sizeof(float));
+        float *dctx = output_backward_step(m, w, t, B, ds + top * BH);
+        memset(dsp, 0, DL * BH * sizeof(float));
         if (lstm)
-            memset(dcp, 0, BH * sizeof(float));
-        loom_attn_rnn_backward(&m->decoder, &src, w->buf[W_XP] + tb * GH, dsp, lstm ? dcp : NULL,
-                               dctx, w->buf[W_DENC], w->buf[W_DKP], w->buf[W_CTX2],
-                               w->buf[W_ACACHE], w->buf[W_RWORK], ds, lstm ? dc : NULL,
-                               w->buf[W_SCACHE] + t * scache, s + (tb + B) * H, s + tb * H,
-                               lstm ? cs + tb * H : NULL, at(wts, tb * S), B);
+            memset(dcp, 0, DL * BH * sizeof(float));
+        for (int l = top; l > 0; l--) /* the upper layers first: they read layer 1's s_t */
+            upper_backward(m, w, l, t, B, T, ds, lstm ? dc : NULL, dsp, lstm ? dcp : NULL);
+        /* layer 1, its attention queried by the top layer's s_{t-1} */
+        loom_attn_rnn_backward_q(
+            &m->decoder, &src, s + top * LS + tb * H, dsp + top * BH, w->buf[W_XP] + tb * GH, dsp,
+            lstm ? dcp : NULL, dctx, w->buf[W_DENC], w->buf[W_DKP], w->buf[W_CTX2],
+            w->buf[W_ACACHE], w->buf[W_RWORK], ds, lstm ? dc : NULL, w->buf[W_SCACHE] + t * scache,
+            s + (tb + B) * H, s + tb * H, lstm ? cs + tb * H : NULL, at(wts, tb * S), B);
         float *tmp = ds;
         ds = dsp, dsp = tmp;
         if (lstm)
@@ -581,11 +697,12 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
 struct loom_seq_state {
     loom_seq_model *m;
     int rows, S, K;
+    int cap;                 /* the rows it was made with: a decoder layer's stride in rows */
     int *lens;               /* (rows) source lengths */
     float *enc, *kp;         /* (rows, S, He), (rows, S, A) */
     float *P;                /* (sentences, S, GH): enc Wx[E:], the context's input share
                                 (few rows only; NULL: each step multiplies the contexts) */
-    float *s, *s2, *c, *c2;  /* (rows, H) states and their next values */
+    float *s, *s2, *c, *c2;  /* (DL, cap, H) states per layer and their next values */
     float *e, *xp, *o, *ctx; /* step scratch: embeddings, input projections, [s; c; e], contexts */
     float *wts, *cache, *work;
     float *scratch; /* (tgt_vocab) */
@@ -640,7 +757,7 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
     if (!st)
         return LOOM_ENOMEM;
     int fail = 0;
-    st->m = m, st->rows = R, st->S = S, st->K = K;
+    st->m = m, st->rows = R, st->S = S, st->K = K, st->cap = R;
     st->lens = loom_malloc(R, sizeof(int));
     fail |= !st->lens;
     st->enc = state_alloc((size_t)R * S * He, &fail);
@@ -649,10 +766,11 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
      * per row: beams use P, batched greedy decoding the GEMM */
     int use_P = m->Dc && (K > 1 || R < DECODE_P_ROWS);
     st->P = state_alloc(use_P ? (size_t)n * S * GH : 0, &fail);
-    st->s = state_alloc((size_t)R * H, &fail);
-    st->s2 = state_alloc((size_t)R * H, &fail);
-    st->c = state_alloc(c->cell == LOOM_RNN_LSTM ? (size_t)R * H : 0, &fail);
-    st->c2 = state_alloc(c->cell == LOOM_RNN_LSTM ? (size_t)R * H : 0, &fail);
+    size_t LRH = (size_t)m->DL * R * H;
+    st->s = state_alloc(LRH, &fail);
+    st->s2 = state_alloc(LRH, &fail);
+    st->c = state_alloc(c->cell == LOOM_RNN_LSTM ? LRH : 0, &fail);
+    st->c2 = state_alloc(c->cell == LOOM_RNN_LSTM ? LRH : 0, &fail);
     st->e = state_alloc((size_t)R * E, &fail);
     st->xp = state_alloc((size_t)R * GH, &fail);
     st->o = state_alloc((size_t)R * m->Dout, &fail);
@@ -668,6 +786,7 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
         return LOOM_ENOMEM;
     }
     const float *enc = w->buf[W_Y + c->layers - 1];
+    const float *br = m->DL > 1 ? w->buf[W_BR] : w->buf[W_S]; /* (B, DL*H) s_0 of each layer */
     for (int i0 = 0; i0 < n; i0 += ENCODE_CHUNK) {
         int nb = n - i0 < ENCODE_CHUNK ? n - i0 : ENCODE_CHUNK;
         encode(m, w, src + (size_t)i0 * S, lens + i0, nb, S, 0, 1, NULL);
@@ -677,7 +796,9 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
             memcpy(st->enc + (size_t)r * S * He, enc + (size_t)i * S * He, (size_t)S * He * 4);
             if (A)
                 memcpy(st->kp + (size_t)r * S * A, w->buf[W_KP] + (size_t)i * S * A, S * A * 4);
-            memcpy(st->s + (size_t)r * H, w->buf[W_S] + (size_t)i * H, H * sizeof(float));
+            for (int l = 0; l < m->DL; l++)
+                memcpy(st->s + ((size_t)l * R + r) * H, br + ((size_t)i * m->DL + l) * H,
+                       H * sizeof(float));
         }
         /* The context enters the decoder's input projection as c_t Wx[E:] =
          * sum_j a_tj (enc_j Wx[E:]): with few rows, project the source
@@ -690,7 +811,7 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
                                nb * S, He, GH);
     }
     if (st->c)
-        memset(st->c, 0, (size_t)R * H * sizeof(float));
+        memset(st->c, 0, LRH * sizeof(float));
     *out = st;
     return 0;
 }
@@ -710,9 +831,13 @@ void loom_seq_state_keep(loom_seq_state *st, const int *keep, int nkeep)
             memmove(st->kp + to * K * S * A, st->kp + from * K * S * A, K * S * A * sizeof(float));
         if (st->P)
             memmove(st->P + to * S * GH, st->P + from * S * GH, S * GH * sizeof(float));
-        memmove(st->s + to * K * H, st->s + from * K * H, K * H * sizeof(float));
-        if (st->c)
-            memmove(st->c + to * K * H, st->c + from * K * H, K * H * sizeof(float));
+        for (size_t l = 0, LR = (size_t)st->cap * H; l < (size_t)m->DL; l++) {
+            memmove(st->s + l * LR + to * K * H, st->s + l * LR + from * K * H,
+                    K * H * sizeof(float));
+            if (st->c)
+                memmove(st->c + l * LR + to * K * H, st->c + l * LR + from * K * H,
+                        K * H * sizeof(float));
+        }
         memmove(st->lens + to * K, st->lens + from * K, K * sizeof(int));
     }
     st->rows = nkeep * st->K;
@@ -722,13 +847,15 @@ void loom_seq_state_reorder(loom_seq_state *st, const int *from)
 {
     /* row r takes row from[r]: a lookup with the old rows as the table */
     int H = st->m->c.hidden;
+    size_t LR = (size_t)st->cap * H;
     float *t;
-    loom_embedding_forward(st->s2, from, st->s, st->rows, H);
-    t = st->s, st->s = st->s2, st->s2 = t;
-    if (st->c) {
-        loom_embedding_forward(st->c2, from, st->c, st->rows, H);
-        t = st->c, st->c = st->c2, st->c2 = t;
+    for (int l = 0; l < st->m->DL; l++) {
+        loom_embedding_forward(st->s2 + l * LR, from, st->s + l * LR, st->rows, H);
+        if (st->c)
+            loom_embedding_forward(st->c2 + l * LR, from, st->c + l * LR, st->rows, H);
     }
+    t = st->s, st->s = st->s2, st->s2 = t;
+    t = st->c, st->c = st->c2, st->c2 = t;
 }
 
 void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float *logp,
@@ -737,17 +864,24 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
     const loom_seq_config *c = &m->c;
     int R = st->rows, S = st->S, E = c->emb, V = c->tgt_vocab, GH = m->G * c->hidden;
     loom_attn_rnn_src src = {st->enc, st->kp, st->P, st->lens, S, st->K};
-    loom_block o[3]; /* the out layer's input [s; c; e], s being the step's new state */
-    int no = out_blocks(m, o, st->s2, NULL, st->ctx, NULL, st->e, NULL);
+    size_t LR = (size_t)st->cap * c->hidden, top = (size_t)m->DL - 1;
+    loom_block o[3]; /* the out layer's input [s; c; e], s being the top layer's new state */
+    int no = out_blocks(m, o, st->s2 + top * LR, NULL, st->ctx, NULL, st->e, NULL);
     /* the input: the embedding of prev and its share of the input projection */
     loom_embedding_forward(st->e, prev, m->tgt_emb->value, R, E);
     if (m->dec_tab_tgt)
         loom_embedding_forward(st->xp, prev, m->dec_tab_tgt, R, GH);
     else
         loom_dense_forward(st->xp, st->e, m->dec.Wx, NULL, R, E, GH);
-    loom_attn_rnn_forward(&m->decoder, &src, st->s2, st->c2, st->ctx, st->wts, st->cache,
-                          st->cache + loom_attn_rnn_cache_size(&m->decoder, R), st->work, st->xp,
-                          st->s, st->c, R);
+    loom_attn_rnn_forward_q(&m->decoder, &src, st->s + top * LR, st->s2, st->c2, st->ctx, st->wts,
+                            st->cache, st->cache + loom_attn_rnn_cache_size(&m->decoder, R),
+                            st->work, st->xp, st->s, st->c, R);
+    for (size_t l = 1; l <= top; l++) { /* the layers above read the new state below */
+        loom_rnn_project(&m->dec_up[l], st->xp, st->s2 + (l - 1) * LR, R);
+        loom_rnn_step_forward(&m->dec_up[l], st->s2 + l * LR, st->c2 ? st->c2 + l * LR : NULL,
+                              st->cache, st->work, st->xp, st->s + l * LR,
+                              st->c ? st->c + l * LR : NULL, R);
+    }
     /* the out layer, log p = log softmax([s; c; e] Wo + bo): a few rows, so
      * one copy and one product (training multiplies the blocks in place) */
     loom_concat_forward(st->o, o, no, R);

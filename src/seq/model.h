@@ -11,6 +11,16 @@
  *   s_t   = cell([emb(y_{t-1}); c_t], s_{t-1})        (input feeding)
  *   p_t   = softmax(out([s_t; c_t; emb(y_{t-1})]))
  *
+ * With N stacked decoder layers (dec_layers, as OpenNMT's and Marian's
+ * stacked RNN decoders): the bridge gives N states, s^l_0 = columns
+ * l*H..(l+1)*H of tanh(bridge([h_fw_last; h_bw_first])) (the encoder's top
+ * layer's final states, whatever the number of encoder layers); layer 1
+ * is the cell above; layer l > 1 reads the new state of the layer below,
+ * s^l_t = cell_l(dropout(s^{l-1}_t), s^l_{t-1}); the attention's query is
+ * the top layer's previous state s^N_{t-1} (Luong's and OpenNMT's choice:
+ * the state the output layer reads), and the out layer reads
+ * [s^N_t; c_t; emb]. N = 1 is the model above.
+ *
  * Tensors are named like a PyTorch state_dict ("decoder.weight_ih"); as
  * everywhere in loom, matrices are stored (in, out), PyTorch's transposed. */
 #ifndef LOOM_SEQ_MODEL_H
@@ -41,6 +51,7 @@ typedef struct {
     int src_vocab, tgt_vocab;
     float dropout;
     int tie_embeddings; /* 1: one embedding table for both sides (one vocabulary) */
+    int dec_layers;     /* decoder layers, stacked (0 is taken as 1) */
 } loom_seq_config;
 
 /* Checks sizes and combinations (dot attention needs equal query and key

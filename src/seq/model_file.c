@@ -390,12 +390,15 @@ int loom_seq_describe(char **out, const char *path)
     loom_params *ps = loom_seq_model_params(b.model);
     rc |= appendf(&s, &len, &cap, "file: %s\nformat: %s version %s (safetensors)\n", path,
                   LOOM_SEQ_FORMAT, LOOM_SEQ_FORMAT_VERSION);
+    char dec[48] = "";
+    if (c->dec_layers > 1)
+        snprintf(dec, sizeof dec, " (%d stacked layers)", c->dec_layers);
     rc |= appendf(&s, &len, &cap,
-                  "model: %s encoder, %d layer%s, %s; %s attention; %s decoder with input "
+                  "model: %s encoder, %d layer%s, %s; %s attention; %s decoder%s with input "
                   "feeding\n",
                   loom_rnn_cell_name(c->cell), c->layers, c->layers > 1 ? "s" : "",
                   c->bidirectional ? "bidirectional" : "unidirectional",
-                  loom_attn_kind_name(c->attention), loom_rnn_cell_name(c->cell));
+                  loom_attn_kind_name(c->attention), loom_rnn_cell_name(c->cell), dec);
     rc |= appendf(&s, &len, &cap, "sizes: embedding %d%s, hidden %d, attention %d, dropout %g\n",
                   c->emb, c->tie_embeddings ? " (one table for both sides)" : "", c->hidden,
                   c->attn_dim, c->dropout);

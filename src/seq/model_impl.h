@@ -26,6 +26,10 @@ struct loom_seq_model {
     loom_attn attn;
     loom_param *dec_p[4];
     loom_rnn dec;
+    int DL; /* decoder layers (c.dec_layers, at least 1) */
+    /* decoder layers 2..DL: [l] for l = 1 .. DL - 1 ([0] unused) */
+    loom_param *dec_up_p[LOOM_SEQ_MAX_LAYERS][4];
+    loom_rnn dec_up[LOOM_SEQ_MAX_LAYERS];
     loom_attn_rnn decoder; /* the step: attention, input feeding, dec */
     loom_param *out_w, *out_b;
     /* decoding only (loom_seq_model_prepare_decoding): the per-word input

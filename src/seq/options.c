@@ -70,6 +70,7 @@ static const row table[] = {
     {"tgt_vocab_size", NULL, MODEL, RESUME, T_INT, O(model.tgt_vocab), 5, 1 << 30, NULL, NULL},
     {"tie_embeddings", "tie-embeddings", MODEL, RESUME | OPTIONAL, T_INT, O(model.tie_embeddings), 0, 1, NULL, NULL},
     {"dropout", "dropout", MODEL, RESUME | OPTIONAL, T_F32, O(model.dropout), 0, 0.95, NULL, NULL},
+    {"dec_layers", "dec-layers", MODEL, RESUME | OPTIONAL, T_INT, O(model.dec_layers), 1, LOOM_SEQ_MAX_LAYERS, NULL, NULL},
     {"src_tokenizer", NULL, MODEL, RESUME, T_TOK, O(tok[0]), 0, 0, NULL, NULL},
     {"tgt_tokenizer", NULL, MODEL, RESUME, T_TOK, O(tok[1]), 0, 0, NULL, NULL},
     /* how the model was trained; a resumed run keeps what continues the run */
@@ -132,6 +133,7 @@ void loom_seq_train_defaults(loom_seq_train_opts *o)
     o->model.cell = LOOM_RNN_GRU;
     o->model.attention = LOOM_ATTN_BAHDANAU;
     o->model.layers = 1;
+    o->model.dec_layers = 1;
     o->model.bidirectional = 1;
     o->model.hidden = 128;
     o->src_vocab_from_vectors = -1;

@@ -36,6 +36,9 @@ int loom_seq_config_check(const loom_seq_config *c)
         return loom_error(LOOM_EINVAL, "tied embeddings need one vocabulary for both sides");
     if (c->dropout < 0 || c->dropout >= 1)
         return loom_error(LOOM_EINVAL, "dropout must be in [0, 1), not %g", c->dropout);
+    if (c->dec_layers < 0 || c->dec_layers > LOOM_SEQ_MAX_LAYERS)
+        return loom_error(LOOM_EINVAL, "decoder layers must be 1..%d, not %d", LOOM_SEQ_MAX_LAYERS,
+                          c->dec_layers);
     if (c->attention == LOOM_ATTN_DOT && c->bidirectional)
         return loom_error(LOOM_EINVAL,
                           "dot attention needs the decoder's size (%d) to equal the "
@@ -81,8 +84,9 @@ static int declare(loom_seq_model *m)
             rc |= add1(m, &m->enc_p[l][d][3], name, GH);
         }
     }
-    rc |= add2(m, &m->bridge_w, "bridge.weight", m->He, H);
-    rc |= add1(m, &m->bridge_b, "bridge.bias", H);
+    /* one bridge for all decoder layers: layer l's s_0 is its columns l*H.. */
+    rc |= add2(m, &m->bridge_w, "bridge.weight", m->He, m->DL * H);
+    rc |= add1(m, &m->bridge_b, "bridge.bias", m->DL * H);
     if (c->attention == LOOM_ATTN_BAHDANAU) {
         rc |= add2(m, &m->attn_W, "attention.query.weight", H, c->attn_dim);
         rc |= add2(m, &m->attn_U, "attention.key.weight", m->He, c->attn_dim);
@@ -95,6 +99,16 @@ static int declare(loom_seq_model *m)
     rc |= add2(m, &m->dec_p[1], "decoder.weight_hh", H, GH);
     rc |= add1(m, &m->dec_p[2], "decoder.bias_ih", GH);
     rc |= add1(m, &m->dec_p[3], "decoder.bias_hh", GH);
+    for (int l = 1; l < m->DL; l++) { /* PyTorch's names for a stack's layer l */
+        snprintf(name, sizeof name, "decoder.weight_ih_l%d", l);
+        rc |= add2(m, &m->dec_up_p[l][0], name, H, GH);
+        snprintf(name, sizeof name, "decoder.weight_hh_l%d", l);
+        rc |= add2(m, &m->dec_up_p[l][1], name, H, GH);
+        snprintf(name, sizeof name, "decoder.bias_ih_l%d", l);
+        rc |= add1(m, &m->dec_up_p[l][2], name, GH);
+        snprintf(name, sizeof name, "decoder.bias_hh_l%d", l);
+        rc |= add1(m, &m->dec_up_p[l][3], name, GH);
+    }
     rc |= add2(m, &m->out_w, "out.weight", m->Dout, c->tgt_vocab);
     rc |= add1(m, &m->out_b, "out.bias", c->tgt_vocab);
     return rc ? LOOM_EINVAL : 0;
@@ -121,6 +135,8 @@ static void bind(loom_seq_model *m)
     for (int l = 0; l < c->layers; l++)
         m->enc_bw[l] = m->dirs == 2 ? &m->enc[l][1] : NULL;
     bind_rnn(&m->dec, m->dec_p, cell, c->emb + m->Dc, c->hidden, 0);
+    for (int l = 1; l < m->DL; l++)
+        bind_rnn(&m->dec_up[l], m->dec_up_p[l], cell, c->hidden, c->hidden, 0);
     memset(&m->attn, 0, sizeof m->attn);
     m->attn.Dq = c->hidden;
     m->attn.Dk = m->He;
@@ -176,6 +192,7 @@ static int model_declare(loom_seq_model **out, const loom_seq_config *c)
     if (!m)
         return LOOM_ENOMEM;
     m->c = *c;
+    m->c.dec_layers = m->DL = c->dec_layers > 1 ? c->dec_layers : 1;
     m->dirs = c->bidirectional ? 2 : 1;
     m->He = m->dirs * c->hidden;
     m->Dc = c->attention == LOOM_ATTN_NONE ? 0 : m->He;
@@ -322,6 +339,9 @@ int loom_seq_model_replica(loom_seq_model **out, loom_seq_model *m)
     r->attn_b = remap(r, m->attn_b), r->attn_v = remap(r, m->attn_v);
     for (int k = 0; k < 4; k++)
         r->dec_p[k] = remap(r, m->dec_p[k]);
+    for (int l = 1; l < m->DL; l++)
+        for (int k = 0; k < 4; k++)
+            r->dec_up_p[l][k] = remap(r, m->dec_up_p[l][k]);
     r->out_w = remap(r, m->out_w), r->out_b = remap(r, m->out_b);
     bind(r);
     *out = r;
