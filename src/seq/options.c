@@ -22,12 +22,13 @@
 typedef enum { T_INT, T_LONG, T_U64, T_F32, T_F64, T_ENUM, T_PATH, T_TOK } type;
 
 enum {
-    OPTIONAL = 1,   /* files of the row's section may lack it (older files did) */
-    RESUME = 2,     /* a resumed run takes it from its checkpoint */
-    OFF = 4,        /* T_INT: -1 is written and read as "off" */
-    POS = 8,        /* a field of loom_seq_position, not of the options */
-    UNSET_NAN = 16, /* T_F64: NAN means none: not written */
-    UNSET_ZERO = 32 /* T_ENUM: the default, 0, is not written (files stay as before) */
+    OPTIONAL = 1,    /* files of the row's section may lack it (older files did) */
+    RESUME = 2,      /* a resumed run takes it from its checkpoint */
+    OFF = 4,         /* T_INT: -1 is written and read as "off" */
+    POS = 8,         /* a field of loom_seq_position, not of the options */
+    UNSET_NAN = 16,  /* T_F64: NAN means none: not written */
+    UNSET_ZERO = 32, /* T_ENUM: the default, 0, is not written (files stay as before) */
+    UNSET_ONE = 64   /* T_INT: the default, 1, is not written (files stay as before) */
 };
 
 typedef struct {
@@ -70,7 +71,7 @@ static const row table[] = {
     {"tgt_vocab_size", NULL, MODEL, RESUME, T_INT, O(model.tgt_vocab), 5, 1 << 30, NULL, NULL},
     {"tie_embeddings", "tie-embeddings", MODEL, RESUME | OPTIONAL, T_INT, O(model.tie_embeddings), 0, 1, NULL, NULL},
     {"dropout", "dropout", MODEL, RESUME | OPTIONAL, T_F32, O(model.dropout), 0, 0.95, NULL, NULL},
-    {"dec_layers", "dec-layers", MODEL, RESUME | OPTIONAL, T_INT, O(model.dec_layers), 1, LOOM_SEQ_MAX_LAYERS, NULL, NULL},
+    {"dec_layers", "dec-layers", MODEL, RESUME | OPTIONAL | UNSET_ONE, T_INT, O(model.dec_layers), 1, LOOM_SEQ_MAX_LAYERS, NULL, NULL},
     {"src_tokenizer", NULL, MODEL, RESUME, T_TOK, O(tok[0]), 0, 0, NULL, NULL},
     {"tgt_tokenizer", NULL, MODEL, RESUME, T_TOK, O(tok[1]), 0, 0, NULL, NULL},
     /* how the model was trained; a resumed run keeps what continues the run */
@@ -376,6 +377,8 @@ static void format(const row *r, const void *v, char *buf, size_t n)
     case T_INT:
         if (*(const int *)v == -1 && (r->flags & OFF))
             snprintf(buf, n, "off");
+        else if (*(const int *)v == 1 && (r->flags & UNSET_ONE))
+            break;
         else
             snprintf(buf, n, "%d", *(const int *)v);
         break;
