@@ -46,7 +46,7 @@ static void write_text(const char *path, const char *text)
 static const char *const equiv_models[] = {
     "gru-bahdanau", "gru-dot",       "gru-general", "gru-none", "lstm-bahdanau",
     "lstm-dot",     "lstm-general",  "lstm-none",   "gru-tied", "elman-bahdanau",
-    "elman-dot",    "elman-general", "elman-none"};
+    "elman-dot",    "elman-general", "elman-none",  "gru-dec2", "lstm-dec3"};
 
 START_TEST(forward_matches_pytorch)
 {
