@@ -17,6 +17,7 @@ extern const cli_command cmd_seq2seq;
 extern const cli_command cmd_classify;
 extern const cli_command cmd_translate;
 extern const cli_command cmd_average;
+extern const cli_command cmd_shortlist;
 extern const cli_command cmd_export;
 extern const cli_command cmd_bleu;
 extern const cli_command cmd_info;

@@ -16,9 +16,9 @@
 
 /* In the order of the data flow: bytes -> tokens -> vectors -> models. */
 static const cli_command *const commands[] = {
-    &cmd_tokenize, &cmd_vocab,    &cmd_subword, &cmd_embed,     &cmd_nearest, &cmd_analogy,
-    &cmd_eval,     &cmd_convert,  &cmd_seq2seq, &cmd_translate, &cmd_average, &cmd_export,
-    &cmd_bleu,     &cmd_classify, &cmd_info,    &cmd_serve,     &cmd_help,
+    &cmd_tokenize, &cmd_vocab,   &cmd_subword,  &cmd_embed,     &cmd_nearest,   &cmd_analogy,
+    &cmd_eval,     &cmd_convert, &cmd_seq2seq,  &cmd_translate, &cmd_shortlist, &cmd_average,
+    &cmd_export,   &cmd_bleu,    &cmd_classify, &cmd_info,      &cmd_serve,     &cmd_help,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

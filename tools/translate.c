@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/progress.h"
 #include "core/blas.h"
+#include "seq/shortlist.h"
 #include "seq/translator.h"
 
 #include <stdint.h>
@@ -54,6 +55,16 @@ static const char help[] =
     "                         source tokenizer options\n"
     "      --threads N        threads, each decoding whole batches (default 1; at\n"
     "                         --batch 1 on a FILE, sentences split across threads)\n"
+    "      --shortlist FILE   a vocabulary shortlist (as Marian's --shortlist and\n"
+    "                         CTranslate2's use_vmap): the output layer, softmax and\n"
+    "                         search of each batch cover only the --shortlist-top\n"
+    "                         most frequent target words and, for every source word\n"
+    "                         of the batch, its first --shortlist-best targets in FILE\n"
+    "                         ('source<TAB>target target ...' lines, made by 'loom\n"
+    "                         shortlist'); a sentence's output may then depend on its\n"
+    "                         batch. Default: exact, every target word\n"
+    "      --shortlist-top K  the most frequent target words always in (default 1000)\n"
+    "      --shortlist-best M targets per source word (default 0: all of FILE's)\n"
     "  -q, --quiet            no progress and no closing summary (sentences,\n"
     "                         words and sentences/s, on stderr)\n"
     "      --progress         show progress even when stderr is not a terminal\n"
@@ -66,6 +77,8 @@ static const char help[] =
     "  echo 'a zebra c' | loom translate tests/fixtures/seq/reverse.loom --replace-unk\n"
     "  echo 'a b c d' | loom translate tests/fixtures/seq/reverse.loom --ensemble "
     "tests/fixtures/translate/reverse-seed2.loom\n"
+    "  echo 'a b c d' | loom translate tests/fixtures/seq/reverse.loom --shortlist "
+    "tests/fixtures/seq/reverse.shortlist --shortlist-top 4\n"
     "  echo \"Where's Tom?\" | loom translate tests/fixtures/translate/en-fr-subword.loom --beam "
     "4\n"
     "  echo \"Where's Tom?\" | loom translate tests/fixtures/translate/en-fr-subword.loom --pieces "
@@ -81,7 +94,10 @@ enum {
     OPT_THREADS,
     OPT_REPLACE_UNK,
     OPT_ENSEMBLE,
-    OPT_PIECES
+    OPT_PIECES,
+    OPT_SHORTLIST,
+    OPT_SHORTLIST_TOP,
+    OPT_SHORTLIST_BEST
 };
 enum { ALIGN_NONE = 0, ALIGN_SOFT = 1, ALIGN_HARD = 2 };
 
@@ -174,19 +190,23 @@ static int split_ensemble(const char *cmd, const char *list, char *copy, const c
 
 static int run_translate(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"beam", required_argument, 0, 'k'},
-                                             {"alpha", required_argument, 0, OPT_ALPHA},
-                                             {"nbest", required_argument, 0, OPT_NBEST},
-                                             {"batch", required_argument, 0, OPT_BATCH},
-                                             {"max-len", required_argument, 0, OPT_MAX_LEN},
-                                             {"align", required_argument, 0, OPT_ALIGN},
-                                             {"attention-svg", required_argument, 0, OPT_SVG},
-                                             {"threads", required_argument, 0, OPT_THREADS},
-                                             {"replace-unk", no_argument, 0, OPT_REPLACE_UNK},
-                                             {"ensemble", required_argument, 0, OPT_ENSEMBLE},
-                                             {"pieces", no_argument, 0, OPT_PIECES},
-                                             CLI_COMMON_LONGOPTS,
-                                             {0, 0, 0, 0}};
+    static const struct option longopts[] = {
+        {"beam", required_argument, 0, 'k'},
+        {"alpha", required_argument, 0, OPT_ALPHA},
+        {"nbest", required_argument, 0, OPT_NBEST},
+        {"batch", required_argument, 0, OPT_BATCH},
+        {"max-len", required_argument, 0, OPT_MAX_LEN},
+        {"align", required_argument, 0, OPT_ALIGN},
+        {"attention-svg", required_argument, 0, OPT_SVG},
+        {"threads", required_argument, 0, OPT_THREADS},
+        {"replace-unk", no_argument, 0, OPT_REPLACE_UNK},
+        {"ensemble", required_argument, 0, OPT_ENSEMBLE},
+        {"pieces", no_argument, 0, OPT_PIECES},
+        {"shortlist", required_argument, 0, OPT_SHORTLIST},
+        {"shortlist-top", required_argument, 0, OPT_SHORTLIST_TOP},
+        {"shortlist-best", required_argument, 0, OPT_SHORTLIST_BEST},
+        CLI_COMMON_LONGOPTS,
+        {0, 0, 0, 0}};
     static const char *const aligns[] = {"soft", "hard", NULL};
     const char *cmd = "translate";
     printer p = {0};
@@ -194,7 +214,9 @@ static int run_translate(int argc, char **argv)
     loom_translate_defaults(&o);
     long long beam = 1, nbest = 1, batch = 64, max_len = 0, threads = 1;
     double alpha = 0.6;
+    long long sl_top = 1000, sl_best = 0;
     const char *ensemble = NULL;
+    char *sl_path = NULL;
     int c, k, quiet = 0, progress = CLI_PROGRESS_AUTO;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "k:hq", longopts, NULL)) != -1) {
@@ -240,6 +262,17 @@ static int run_translate(int argc, char **argv)
         case OPT_PIECES:
             o.pieces = 1;
             break;
+        case OPT_SHORTLIST:
+            sl_path = optarg;
+            break;
+        case OPT_SHORTLIST_TOP:
+            if (cli_int(cmd, "shortlist-top", optarg, 4, INT32_MAX, &sl_top) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_SHORTLIST_BEST:
+            if (cli_int(cmd, "shortlist-best", optarg, 0, INT32_MAX, &sl_best) < 0)
+                return CLI_EXIT_USAGE;
+            break;
         case CLI_OPT_HELP:
             return cli_help(cmd);
         case CLI_OPT_QUIET:
@@ -274,7 +307,14 @@ static int run_translate(int argc, char **argv)
     o.decode.max_len = (int)max_len, o.decode.align = p.align || p.svg_dir;
     o.batch = (int)batch, o.threads = (int)threads;
     p.out = stdout, p.nbest = (int)nbest;
+    if (sl_path && cli_inputs(&sl_path, 1))
+        return CLI_EXIT_ERROR;
     int rc = loom_translator_open(&p.tr, models, nmodels, &o);
+    loom_shortlist *sl = NULL;
+    if (!rc && sl_path &&
+        !(rc = loom_shortlist_read(&sl, sl_path, loom_translator_vocab(p.tr, 0),
+                                   loom_translator_vocab(p.tr, 1), (int)sl_top, (int)sl_best)))
+        loom_translator_set_shortlist(p.tr, sl);
     double t0 = loom_now();
     p.progress = loom_progress_new("translate", 0, "sentences", cli_progress_enabled(progress));
     if (!rc)
@@ -294,6 +334,7 @@ static int run_translate(int argc, char **argv)
                 p.sentences, p.words, secs, p.sentences / (secs > 0 ? secs : 1e-9),
                 p.words / (secs > 0 ? secs : 1e-9), beam, batch, threads, threads > 1 ? "s" : "");
     loom_translator_free(p.tr);
+    loom_shortlist_free(sl);
     return rc ? cli_fail() : CLI_EXIT_OK;
 }
 

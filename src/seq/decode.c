@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "core/blas.h"
 #include "core/select.h"
+#include "seq/shortlist.h"
 
 void loom_seq_decode_defaults(loom_seq_decode_opts *o)
 {
@@ -21,6 +22,7 @@ void loom_seq_decode_defaults(loom_seq_decode_opts *o)
     o->nbest = 1;
     o->max_len = 0;
     o->align = 0;
+    o->shortlist = NULL;
 }
 
 float loom_seq_score(float logp, int len, float alpha)
@@ -177,7 +179,8 @@ static void ensemble_step(const ensemble *en, loom_seq_state *const *st, int row
  * that follows its own argmax path in the same batched steps; appends each
  * sentence's endings. */
 static int search(const ensemble *en, const int *const *src, const int *lens, int n, int S, int K,
-                  int lane, int fixed_len, float alpha, int align, ending_list *ends, history *h)
+                  int lane, int fixed_len, float alpha, int align, const loom_shortlist *sl,
+                  ending_list *ends, history *h)
 {
     /* each sentence's own limit, so that its output does not depend on the
      * sentences it is batched with */
@@ -191,6 +194,22 @@ static int search(const ensemble *en, const int *const *src, const int *lens, in
     int rc = 0;
     for (int e = 0; e < en->nm && !rc; e++)
         rc = loom_seq_start(&st[e], en->m[e], en->w[e], src[e], lens, n, S, G);
+    /* a shortlist: the members' output layers and the search cover the
+     * candidates only, V of them, cand[v] being the id of column v (the
+     * specials keep their ids: cand starts with 0..3) */
+    int *cand = NULL;
+    if (!rc && sl) {
+        if (loom_shortlist_tgt_vocab(sl) != V)
+            rc = loom_error(LOOM_EINVAL,
+                            "the shortlist was read for %d target words, the model has %d",
+                            loom_shortlist_tgt_vocab(sl), V);
+        else if (!(cand = loom_malloc(V, sizeof(int))))
+            rc = LOOM_ENOMEM;
+        if (!rc)
+            V = loom_shortlist_candidates(sl, src[0], (size_t)n * S, cand);
+        for (int e = 0; e < en->nm && !rc; e++)
+            rc = loom_seq_state_restrict(st[e], cand, V);
+    }
     /* an ensemble's members write their own rows, then the mean is taken */
     float *member = NULL;
     if (!rc && en->nm > 1 &&
@@ -199,6 +218,7 @@ static int search(const ensemble *en, const int *const *src, const int *lens, in
     if (rc) {
         for (int e = 0; e < en->nm; e++)
             loom_seq_state_free(st[e]);
+        free(cand);
         return rc;
     }
     /* The search's arrays use the sentences' own rows (sentence i: rows
@@ -256,7 +276,7 @@ static int search(const ensemble *en, const int *const *src, const int *lens, in
             if (lane_on[i]) {
                 int r = r0 + K, v = best_word(logp + (size_t)(q0 + K) * V, V);
                 float c = cum[r] + logp[(size_t)(q0 + K) * V + v];
-                tok[r] = v;
+                tok[r] = cand ? cand[v] : v;
                 if (v == LOOM_EOS) {
                     rc |= ending_add(&ends[i], t, r, 1, c, loom_seq_score(c, t + 1, alpha));
                     lane_on[i] = 0;
@@ -285,7 +305,7 @@ static int search(const ensemble *en, const int *const *src, const int *lens, in
                     }
                     par[r0 + live] = r0 + k;
                     from[q0 + live] = q0 + k;
-                    tok[r0 + live] = v;
+                    tok[r0 + live] = cand ? cand[v] : v;
                     ncum[r0 + live] = cc;
                     live++;
                 }
@@ -338,6 +358,7 @@ done:
     free(beam_ends);
     free(cands);
     free(member);
+    free(cand);
     for (int e = 0; e < en->nm; e++)
         loom_seq_state_free(st[e]);
     return rc;
@@ -399,7 +420,8 @@ int loom_seq_decode_ensemble(loom_seq_model *const *m, loom_seq_work *const *w, 
     /* one batched search: K beam rows and, when K > 1, a greedy lane; each
      * sentence keeps its best K + 1 distinct hypotheses of both */
     history h = {0};
-    rc = search(&en, src, lens, n, S, K, K > 1, o->max_len, o->alpha, o->align, ends, &h);
+    rc = search(&en, src, lens, n, S, K, K > 1, o->max_len, o->alpha, o->align, o->shortlist, ends,
+                &h);
     for (int i = 0; i < n && !rc; i++) {
         qsort(ends[i].e, ends[i].n, sizeof(ending), by_score);
         for (int e = 0; e < ends[i].n && nfound[i] <= K && !rc; e++) {

@@ -6,12 +6,20 @@
 
 #include "seq/model.h"
 
+typedef struct loom_shortlist loom_shortlist; /* seq/shortlist.h */
+
 typedef struct {
     int beam;    /* K; 1 is greedy */
     float alpha; /* GNMT length penalty ((5 + |Y|) / 6)^alpha; 0: raw log-probability */
     int nbest;   /* hypotheses returned per sentence, 1..beam */
     int max_len; /* output tokens; 0: 2 * source length + 10 */
     int align;   /* keep attention weights of the returned hypotheses */
+    /* NULL (the default): exact, every target word. Else a vocabulary
+     * shortlist read for the (first) model's vocabularies: each call's
+     * output layer and search cover the candidates of its sentences only
+     * (loom_shortlist_candidates of the first model's source ids), so a
+     * sentence's output may then depend on the sentences decoded with it. */
+    const loom_shortlist *shortlist;
 } loom_seq_decode_opts;
 
 void loom_seq_decode_defaults(loom_seq_decode_opts *o);

@@ -15,13 +15,13 @@ tests_test_bleu_LDADD = $(TEST_LIBS)
 # `loom seq2seq`, `loom translate`
 libloom_la_SOURCES += src/seq/data.c src/seq/model.c src/seq/model_file.c src/seq/options.c \
 	src/seq/train.c src/seq/run.c src/seq/decode.c src/seq/transfer.c src/seq/translator.c \
-	src/seq/api.c src/seq/average.c
+	src/seq/api.c src/seq/average.c src/seq/shortlist.c
 # the model's parameters (params.c) and passes (model.c) share model_impl.h
 libloom_la_SOURCES += src/seq/params.c
 noinst_HEADERS += src/seq/model_impl.h
 noinst_HEADERS += src/seq/data.h src/seq/model.h src/seq/model_file.h src/seq/options.h \
-	src/seq/train.h src/seq/decode.h src/seq/transfer.h src/seq/translator.h
-loom_SOURCES += tools/seq2seq.c tools/translate.c tools/seq_info.c tools/average.c
+	src/seq/train.h src/seq/decode.h src/seq/transfer.h src/seq/translator.h src/seq/shortlist.h
+loom_SOURCES += tools/seq2seq.c tools/translate.c tools/seq_info.c tools/average.c tools/shortlist.c
 check_PROGRAMS += tests/test_seq
 TESTS += tests/test_seq tests/e2e/test_seq.sh tests/e2e/test_old_models.sh tests/e2e/test_dec_layers.sh
 EXTRA_DIST += tests/e2e/test_seq.sh tests/e2e/test_old_models.sh tests/e2e/test_dec_layers.sh tests/fixtures/seq
@@ -44,3 +44,11 @@ EXTRA_DIST += tests/e2e/test_translate.sh tests/e2e/test_translate_subword.sh te
 tests_test_translate_SOURCES = tests/test_translate.c tests/testutil.c tests/testutil.h
 tests_test_translate_CFLAGS = $(TEST_CFLAGS)
 tests_test_translate_LDADD = $(TEST_LIBS)
+
+# the decode-time vocabulary shortlist (`loom shortlist`, translate --shortlist)
+check_PROGRAMS += tests/test_shortlist
+TESTS += tests/test_shortlist tests/e2e/test_shortlist.sh
+EXTRA_DIST += tests/e2e/test_shortlist.sh
+tests_test_shortlist_SOURCES = tests/test_shortlist.c tests/testutil.c tests/testutil.h
+tests_test_shortlist_CFLAGS = $(TEST_CFLAGS)
+tests_test_shortlist_LDADD = $(TEST_LIBS)

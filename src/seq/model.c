@@ -706,6 +706,11 @@ struct loom_seq_state {
     float *e, *xp, *o, *ctx; /* step scratch: embeddings, input projections, [s; c; e], contexts */
     float *wts, *cache, *work;
     float *scratch; /* (tgt_vocab) */
+    /* a vocabulary shortlist (loom_seq_state_restrict): the output layer's
+     * candidate columns packed, their biases and their number; NULL: all */
+    loom_packw *sub;
+    float *sub_b;
+    int sub_n;
 };
 
 void loom_seq_state_free(loom_seq_state *st)
@@ -717,7 +722,45 @@ void loom_seq_state_free(loom_seq_state *st)
                      st->xp,  st->o,  st->ctx, st->wts, st->cache, st->work, st->scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         free(bufs[i]);
+    loom_packw_free(st->sub);
+    free(st->sub_b);
     free(st);
+}
+
+int loom_seq_state_restrict(loom_seq_state *st, const int *cols, int n)
+{
+    const loom_seq_model *m = st->m;
+    int V = m->c.tgt_vocab, D = m->Dout;
+    loom_packw_free(st->sub);
+    free(st->sub_b);
+    st->sub = NULL, st->sub_b = NULL, st->sub_n = 0;
+    if (!cols || n <= 0)
+        return 0;
+    for (int j = 0; j < n; j++)
+        if (cols[j] < 0 || cols[j] >= V || (j > 0 && cols[j] <= cols[j - 1]))
+            return loom_error(LOOM_EINVAL, "shortlist column %d: id %d out of order or range", j,
+                              cols[j]);
+    /* the candidate columns of out_w side by side, then packed once */
+    float *W = loom_malloc((size_t)D * n, sizeof(float));
+    st->sub_b = loom_malloc(n, sizeof(float));
+    int rc = !W || !st->sub_b ? LOOM_ENOMEM : 0;
+    if (!rc) {
+        const float *Wo = m->out_w->value, *bo = m->out_b->value;
+        for (int d = 0; d < D; d++)
+            for (int j = 0; j < n; j++)
+                W[(size_t)d * n + j] = Wo[(size_t)d * V + cols[j]];
+        for (int j = 0; j < n; j++)
+            st->sub_b[j] = bo[cols[j]];
+        rc = loom_packw_new(&st->sub, W, D, n, n);
+    }
+    free(W);
+    if (rc) {
+        free(st->sub_b);
+        st->sub_b = NULL;
+        return rc;
+    }
+    st->sub_n = n;
+    return 0;
 }
 
 int loom_seq_state_rows(const loom_seq_state *st)
@@ -885,10 +928,14 @@ void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float
     /* the out layer, log p = log softmax([s; c; e] Wo + bo): a few rows, so
      * one copy and one product (training multiplies the blocks in place) */
     loom_concat_forward(st->o, o, no, R);
-    if (m->out_pack) /* prepared for decoding: W packed once, not per step by sgemm */
+    if (st->sub) { /* a shortlist: its columns only */
+        V = st->sub_n;
+        loom_packw_mm(st->sub, R, st->o, m->Dout, st->sub_b, logp, V);
+    } else if (m->out_pack) { /* prepared for decoding: W packed once, not per step by sgemm */
         loom_packw_mm(m->out_pack, R, st->o, m->Dout, m->out_b->value, logp, V);
-    else
+    } else {
         loom_dense_forward(logp, st->o, m->out_w->value, m->out_b->value, R, m->Dout, V);
+    }
     loom_log_softmax_inplace(logp, st->scratch, R, V);
     if (align && m->Dc)
         memcpy(align, st->wts, (size_t)R * S * sizeof(float));

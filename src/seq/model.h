@@ -145,5 +145,12 @@ void loom_seq_state_keep(loom_seq_state *st, const int *keep, int nkeep);
  * its teacher-forced inputs. */
 void loom_seq_step(loom_seq_model *m, loom_seq_state *st, const int *prev, float *logp,
                    float *align);
+/* A vocabulary shortlist (seq/shortlist.h): later steps compute the output
+ * layer for the target ids cols[0..n) only (increasing), their logits,
+ * softmax and log-probabilities, so that logp rows hold n values, column j
+ * for id cols[j]. The candidate columns of the output weights are gathered
+ * and packed once here. cols NULL or n = 0: the whole vocabulary again.
+ * LOOM_EINVAL for ids out of order or range, LOOM_ENOMEM. */
+int loom_seq_state_restrict(loom_seq_state *st, const int *cols, int n);
 
 #endif

@@ -248,6 +248,11 @@ const loom_translate_opts *loom_translator_opts(const loom_translator *t)
     return &t->o;
 }
 
+void loom_translator_set_shortlist(loom_translator *t, const loom_shortlist *sl)
+{
+    t->o.decode.shortlist = sl;
+}
+
 const loom_vocab *loom_translator_vocab(const loom_translator *t, int side)
 {
     return t->b[0]->vocab[side ? 1 : 0];

@@ -132,6 +132,12 @@ int loom_translator_open(loom_translator **out, const char *const *paths, int n,
 void loom_translator_free(loom_translator *t);
 
 const loom_translate_opts *loom_translator_opts(const loom_translator *t);
+/* Decodes with a vocabulary shortlist (seq/shortlist.h, read for the first
+ * model's vocabularies; borrowed, it must outlive the translator), or
+ * exactly again with NULL. Call it before any thread translates. With a
+ * shortlist, a sentence's output may depend on the sentences of its batch
+ * (their candidates join its own). */
+void loom_translator_set_shortlist(loom_translator *t, const loom_shortlist *sl);
 /* The vocabularies of the first model (0: source, 1: target). */
 const loom_vocab *loom_translator_vocab(const loom_translator *t, int side);
 

@@ -3,7 +3,7 @@
 # builds and runs them with the seeds in tests/fuzz/corpus/NAME/.
 FUZZ_TARGETS = tests/fuzz/fuzz_vectors tests/fuzz/fuzz_model tests/fuzz/fuzz_pairs \
 	tests/fuzz/fuzz_vocab tests/fuzz/fuzz_eval tests/fuzz/fuzz_tokenize tests/fuzz/fuzz_request \
-	tests/fuzz/fuzz_subword tests/fuzz/fuzz_classify
+	tests/fuzz/fuzz_subword tests/fuzz/fuzz_classify tests/fuzz/fuzz_shortlist
 if FUZZING
 noinst_PROGRAMS = $(FUZZ_TARGETS)
 endif
@@ -49,4 +49,8 @@ tests_fuzz_fuzz_classify_SOURCES = tests/fuzz/fuzz_classify.c tests/fuzz/fuzz_ut
 tests_fuzz_fuzz_classify_LDADD = $(FUZZ_LINK_LIBS)
 tests_fuzz_fuzz_classify_LDFLAGS = $(FUZZ_LINK_FLAGS)
 nodist_EXTRA_tests_fuzz_fuzz_classify_SOURCES = tools/cxxlink.cc
+tests_fuzz_fuzz_shortlist_SOURCES = tests/fuzz/fuzz_shortlist.c tests/fuzz/fuzz_util.h
+tests_fuzz_fuzz_shortlist_LDADD = $(FUZZ_LINK_LIBS)
+tests_fuzz_fuzz_shortlist_LDFLAGS = $(FUZZ_LINK_FLAGS)
+nodist_EXTRA_tests_fuzz_fuzz_shortlist_SOURCES = tools/cxxlink.cc
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/make-corpus
