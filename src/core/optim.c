@@ -116,11 +116,14 @@ void loom_optim_free(loom_optim *o)
  *   buf = d_p (first step) or momentum * buf + (1 - dampening) * d_p
  *   d_p = d_p + momentum * buf (nesterov) or buf
  *   param -= lr * d_p */
-static void sgd_update(const loom_optim_config *c, loom_param *p, state *s, float lr)
+/* The updates below run over elements [lo, hi) of a parameter: every
+ * element's arithmetic is its own, so any split gives the same bits. */
+static void sgd_update(const loom_optim_config *c, loom_param *p, state *s, float lr, size_t lo,
+                       size_t hi)
 {
-    float *w = p->value, *buf = s->m;
-    const float *g = p->grad;
-    for (size_t j = 0; j < p->size; j++) {
+    float *w = p->value + lo, *buf = s->m ? s->m + lo : NULL;
+    const float *g = p->grad + lo;
+    for (size_t j = 0; j < hi - lo; j++) {
         float d = g[j];
         if (c->weight_decay != 0.0f)
             d += c->weight_decay * w[j];
@@ -209,7 +212,8 @@ static size_t adam_plain_avx2(float *w, float *m, float *v, const float *g, size
  *   param -= step_size * m / denom
  * The bias corrections are computed in double as Python does, then used in
  * float as the tensor kernels do. */
-static void adam_update(const loom_optim_config *c, loom_param *p, state *s, float lr)
+static void adam_update(const loom_optim_config *c, loom_param *p, state *s, float lr, size_t lo,
+                        size_t hi)
 {
     double bc1 = 1.0 - pow(c->beta1, (double)s->step);
     double bc2 = 1.0 - pow(c->beta2, (double)s->step);
@@ -217,14 +221,14 @@ static void adam_update(const loom_optim_config *c, loom_param *p, state *s, flo
     float decay = c->kind == LOOM_ADAMW ? (float)(1.0 - (double)lr * c->weight_decay) : 1.0f;
     float l2 = c->kind == LOOM_ADAM ? c->weight_decay : 0.0f;
     float b1 = c->beta1, b2 = c->beta2, eps = c->eps;
-    float *restrict w = p->value, *restrict m = s->m, *restrict v = s->v;
-    const float *restrict g = p->grad;
-    size_t j = 0;
+    float *restrict w = p->value + lo, *restrict m = s->m + lo, *restrict v = s->v + lo;
+    const float *restrict g = p->grad + lo;
+    size_t j = 0, n = hi - lo;
     if (decay == 1.0f && l2 == 0.0f && loom_simd_level() >= LOOM_SIMD_AVX512)
-        j = adam_plain_avx512(w, m, v, g, p->size, b1, b2, eps, step_size, bc2_sqrt);
+        j = adam_plain_avx512(w, m, v, g, n, b1, b2, eps, step_size, bc2_sqrt);
     else if (decay == 1.0f && l2 == 0.0f && loom_simd_level() >= LOOM_SIMD_AVX2)
-        j = adam_plain_avx2(w, m, v, g, p->size, b1, b2, eps, step_size, bc2_sqrt);
-    for (; j < p->size; j++) {
+        j = adam_plain_avx2(w, m, v, g, n, b1, b2, eps, step_size, bc2_sqrt);
+    for (; j < n; j++) {
         if (decay != 1.0f)
             w[j] *= decay;
         float gj = l2 != 0.0f ? g[j] + l2 * w[j] : g[j];
@@ -235,7 +239,24 @@ static void adam_update(const loom_optim_config *c, loom_param *p, state *s, flo
     }
 }
 
-int loom_optim_step(loom_optim *o, float lr)
+int loom_optim_begin_step(loom_optim *o)
+{
+    for (size_t i = 0; i < o->nparams; i++) {
+        if (loom_params_at(o->ps, i)->frozen)
+            continue;
+        if (ensure_state(o, i) < 0) /* a parameter unfrozen since the last step */
+            return LOOM_ENOMEM;
+        o->st[i].step++;
+    }
+    o->steps++;
+    return 0;
+}
+
+/* elements per block: the gradient scaled and the update made while the
+ * block is in cache */
+#define OPTIM_BLOCK 8192
+
+void loom_optim_update_part(loom_optim *o, float lr, float grad_scale, int part, int nparts)
 {
     if (lr < 0)
         lr = o->cfg.lr;
@@ -243,17 +264,30 @@ int loom_optim_step(loom_optim *o, float lr)
         loom_param *p = loom_params_at(o->ps, i);
         if (p->frozen)
             continue;
-        state *s = &o->st[i];
-        if (ensure_state(o, i) < 0) /* a parameter unfrozen since the last step */
-            return LOOM_ENOMEM;
-        s->step++;
-        if (o->cfg.kind == LOOM_SGD)
-            sgd_update(&o->cfg, p, s, lr);
-        else
-            adam_update(&o->cfg, p, s, lr);
+        /* part k's elements: [k/n, (k+1)/n) of the parameter, at multiples of 64 */
+        size_t chunks = (p->size + 63) / 64;
+        size_t lo = chunks * (size_t)part / (size_t)nparts * 64;
+        size_t hi = chunks * (size_t)(part + 1) / (size_t)nparts * 64;
+        hi = hi < p->size ? hi : p->size;
+        for (size_t a = lo; a < hi; a += OPTIM_BLOCK) {
+            size_t e = hi - a < OPTIM_BLOCK ? hi : a + OPTIM_BLOCK;
+            if (grad_scale != 1.0f)
+                for (size_t j = a; j < e; j++)
+                    p->grad[j] *= grad_scale;
+            if (o->cfg.kind == LOOM_SGD)
+                sgd_update(&o->cfg, p, &o->st[i], lr, a, e);
+            else
+                adam_update(&o->cfg, p, &o->st[i], lr, a, e);
+        }
     }
-    o->steps++;
-    return 0;
+}
+
+int loom_optim_step(loom_optim *o, float lr)
+{
+    int rc = loom_optim_begin_step(o);
+    if (!rc)
+        loom_optim_update_part(o, lr, 1.0f, 0, 1);
+    return rc;
 }
 
 long loom_optim_steps(const loom_optim *o)

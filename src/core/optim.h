@@ -43,6 +43,16 @@ void loom_optim_free(loom_optim *o); /* accepts NULL */
  * Returns LOOM_ENOMEM only if a newly unfrozen parameter needs state. */
 int loom_optim_step(loom_optim *o, float lr);
 
+/* The same step shared by threads: loom_optim_begin_step once (state for
+ * newly unfrozen parameters, step counts; LOOM_ENOMEM as above), then
+ * loom_optim_update_part(o, lr, scale, k, n) for every k in [0, n), on any
+ * threads at once: part k updates its own elements, the k-th n-th of every
+ * parameter (split at multiples of 64 elements), first multiplying their
+ * gradients by grad_scale unless it is 1 (the clipping coefficient, as
+ * loom_scal would). The same bits as loom_optim_step for any n. */
+int loom_optim_begin_step(loom_optim *o);
+void loom_optim_update_part(loom_optim *o, float lr, float grad_scale, int part, int nparts);
+
 long loom_optim_steps(const loom_optim *o);          /* steps taken */
 size_t loom_optim_state_floats(const loom_optim *o); /* optimizer memory, in floats */
 

@@ -187,24 +187,26 @@ size_t loom_params_freeze(loom_params *ps, const char *prefix, int frozen)
     return k;
 }
 
+double loom_param_grad_sumsq(const loom_param *p)
+{
+    /* four independent sums: a quarter of the latency of one chain */
+    const float *g = p->grad;
+    double s4[4] = {0, 0, 0, 0};
+    size_t j = 0;
+    for (; j + 4 <= p->size; j += 4)
+        for (int k = 0; k < 4; k++)
+            s4[k] += (double)g[j + k] * g[j + k];
+    for (; j < p->size; j++)
+        s4[0] += (double)g[j] * g[j];
+    return (s4[0] + s4[1]) + (s4[2] + s4[3]);
+}
+
 double loom_params_grad_norm(const loom_params *ps)
 {
     double sum = 0;
-    for (size_t i = 0; i < ps->n; i++) {
-        const loom_param *p = ps->p[i];
-        if (p->frozen)
-            continue;
-        /* four independent sums: a quarter of the latency of one chain */
-        const float *g = p->grad;
-        double s4[4] = {0, 0, 0, 0};
-        size_t j = 0;
-        for (; j + 4 <= p->size; j += 4)
-            for (int k = 0; k < 4; k++)
-                s4[k] += (double)g[j + k] * g[j + k];
-        for (; j < p->size; j++)
-            s4[0] += (double)g[j] * g[j];
-        sum += (s4[0] + s4[1]) + (s4[2] + s4[3]);
-    }
+    for (size_t i = 0; i < ps->n; i++)
+        if (!ps->p[i]->frozen)
+            sum += loom_param_grad_sumsq(ps->p[i]);
     return sqrt(sum);
 }
 

@@ -67,8 +67,11 @@ void loom_params_zero_grad(loom_params *ps);
  * `prefix` ("" matches all). Returns how many matched. */
 size_t loom_params_freeze(loom_params *ps, const char *prefix, int frozen);
 
-/* L2 norm of all trainable gradients together (accumulated in double). */
+/* L2 norm of all trainable gradients together (accumulated in double):
+ * the square root of the sum, in parameter order, of each trainable
+ * parameter's loom_param_grad_sumsq (threads may compute those apart). */
 double loom_params_grad_norm(const loom_params *ps);
+double loom_param_grad_sumsq(const loom_param *p);
 /* Global-norm clipping as torch.nn.utils.clip_grad_norm_: when the norm
  * exceeds max_norm, scales all trainable gradients by
  * max_norm / (norm + 1e-6). Returns the norm before clipping. */

@@ -229,11 +229,15 @@ typedef struct {
     int precision; /* LOOM_PRECISION_* of the thread's products */
     double loss;
     long tokens;
+    float *zero; /* the gradients this thread clears first (NULL: none) */
+    size_t nzero;
 } worker;
 
 static void *work_share(void *arg)
 {
     worker *k = arg;
+    if (k->zero)
+        memset(k->zero, 0, k->nzero * sizeof(float));
     loom_rng rng;
     loom_rng_seed(&rng, k->seed * 0x9E3779B97F4A7C15ull + (uint64_t)k->step, 100 + k->idx);
     k->loss = 0, k->tokens = 0;
@@ -260,6 +264,108 @@ static loom_seq_batch rows_of(const loom_seq_batch *b, int a, int e)
     return s;
 }
 
+/* ---- the step's own work on the workers' threads ----
+ * Summing the replicas' gradients, the clipping norm and the optimizer's
+ * update are memory-bound passes over every parameter; on T threads each
+ * takes its part. Every element's arithmetic is as on one thread (sums in
+ * worker order, sums of squares per parameter added in parameter order,
+ * core/optim.h's parts), so the bits do not depend on the split. */
+enum { PHASE_SUM, PHASE_SUMSQ, PHASE_UPDATE };
+typedef struct {
+    int phase, part, nparts;
+    worker *wk; /* PHASE_SUM: the workers' replicas 1..used-1 */
+    int used;
+    float *g; /* PHASE_SUM: the summed gradients, nf floats */
+    size_t nf;
+    loom_params *ps; /* PHASE_SUMSQ */
+    double *sumsq;   /* per parameter */
+    loom_optim *opt; /* PHASE_UPDATE */
+    float lr, scale;
+} shared;
+
+static void *shared_part(void *arg)
+{
+    shared *sh = arg;
+    int k = sh->part, n = sh->nparts;
+    if (sh->phase == PHASE_SUM) {
+        size_t lo = sh->nf / 16 * (size_t)k / (size_t)n * 16;
+        size_t hi = k + 1 == n ? sh->nf : sh->nf / 16 * (size_t)(k + 1) / (size_t)n * 16;
+        for (int t = 1; t < sh->used; t++) {
+            size_t n2;
+            const float *g2 = loom_seq_replica_grads(sh->wk[t].m, &n2);
+            size_t e = hi < n2 ? hi : n2;
+            for (size_t j = lo; j < e; j++)
+                sh->g[j] += g2[j];
+        }
+    } else if (sh->phase == PHASE_SUMSQ) {
+        /* parameters dealt in order to the least loaded part: every part
+         * makes the same deal and takes its own */
+        size_t load[LOOM_SEQ_MAX_THREADS] = {0};
+        for (size_t i = 0; i < loom_params_len(sh->ps); i++) {
+            const loom_param *p = loom_params_at(sh->ps, i);
+            if (p->frozen)
+                continue;
+            int best = 0;
+            for (int t = 1; t < n; t++)
+                best = load[t] < load[best] ? t : best;
+            load[best] += p->size;
+            if (best == k)
+                sh->sumsq[i] = loom_param_grad_sumsq(p);
+        }
+    } else {
+        loom_optim_update_part(sh->opt, sh->lr, sh->scale, k, n);
+    }
+    return NULL;
+}
+
+/* runs sh's phase in n parts: parts 1..n-1 on new threads, part 0 here */
+static void run_shared(const shared *sh, int n)
+{
+    shared parts[LOOM_SEQ_MAX_THREADS];
+    pthread_t tid[LOOM_SEQ_MAX_THREADS];
+    int started[LOOM_SEQ_MAX_THREADS] = {0};
+    for (int k = n - 1; k >= 0; k--) {
+        parts[k] = *sh;
+        parts[k].part = k, parts[k].nparts = n;
+        if (k > 0)
+            started[k] = pthread_create(&tid[k], NULL, shared_part, &parts[k]) == 0;
+        if (k == 0 || !started[k])
+            shared_part(&parts[k]);
+    }
+    for (int k = 1; k < n; k++)
+        if (started[k])
+            pthread_join(tid[k], NULL);
+}
+
+/* clipping (o->clip > 0) and the optimizer's step, on n threads: the same
+ * bits as loom_params_clip_grad_norm + loom_optim_step */
+static int update_shared(loom_params *ps, loom_optim *opt, double clip, float lr, int n)
+{
+    float scale = 1.0f;
+    if (clip > 0) {
+        size_t np = loom_params_len(ps);
+        double *sumsq = loom_calloc(np ? np : 1, sizeof *sumsq);
+        if (!sumsq)
+            return LOOM_ENOMEM;
+        shared sh = {.phase = PHASE_SUMSQ, .ps = ps, .sumsq = sumsq};
+        run_shared(&sh, n);
+        double sum = 0;
+        for (size_t i = 0; i < np; i++)
+            if (!loom_params_at(ps, i)->frozen)
+                sum += sumsq[i];
+        free(sumsq);
+        double coef = clip / (sqrt(sum) + 1e-6);
+        if (coef < 1)
+            scale = (float)coef;
+    }
+    int rc = loom_optim_begin_step(opt);
+    if (rc)
+        return rc;
+    shared sh = {.phase = PHASE_UPDATE, .opt = opt, .lr = lr, .scale = scale};
+    run_shared(&sh, n);
+    return 0;
+}
+
 /* Gradients of the mean loss over the batch's target tokens, summed into
  * the model's gradient block. Under mpirun (base/dist.h) every rank holds
  * the whole batch (they all read the same data in the same order) and the
@@ -279,18 +385,21 @@ static int batch_gradients(worker *wk, int nthreads, loom_params *ps, const loom
     used = used - first < 0 ? 0 : used - first < nthreads ? used - first : nthreads;
     pthread_t tid[LOOM_SEQ_MAX_THREADS];
     int started[LOOM_SEQ_MAX_THREADS] = {0};
-    loom_params_zero_grad(ps);
+    size_t nf;
+    float *g = loom_params_grads(ps, &nf);
+    /* each worker clears its own gradients, on its own thread */
+    wk[0].zero = g, wk[0].nzero = nf;
+    if (used < 1)
+        loom_params_zero_grad(ps);
     all = all < b->n ? all : b->n;
     wk[0].sub = rows_of(b, 0, 0);
     for (int t = 0; t < used; t++) {
-        long g = first + t;
-        wk[t].sub = rows_of(b, (int)((long)b->n * g / all), (int)((long)b->n * (g + 1) / all));
+        long gi = first + t;
+        wk[t].sub = rows_of(b, (int)((long)b->n * gi / all), (int)((long)b->n * (gi + 1) / all));
         wk[t].scale = 1.0f / (float)(total ? total : 1);
         wk[t].rc = 0;
         if (t > 0) {
-            size_t nf;
-            float *g = loom_seq_replica_grads(wk[t].m, &nf);
-            memset(g, 0, nf * sizeof(float));
+            wk[t].zero = loom_seq_replica_grads(wk[t].m, &wk[t].nzero);
             started[t] = pthread_create(&tid[t], NULL, work_share, &wk[t]) == 0;
             if (!started[t])
                 work_share(&wk[t]);
@@ -300,16 +409,15 @@ static int batch_gradients(worker *wk, int nthreads, loom_params *ps, const loom
     work_share(&wk[0]);
     int rc = wk[0].rc;
     *loss = wk[0].loss, *tokens = wk[0].tokens;
-    size_t nf;
-    float *g = loom_params_grads(ps, &nf);
     for (int t = 1; t < used; t++) {
         if (started[t])
             pthread_join(tid[t], NULL);
         rc = rc ? rc : wk[t].rc;
         *loss += wk[t].loss, *tokens += wk[t].tokens;
-        size_t n2;
-        const float *g2 = loom_seq_replica_grads(wk[t].m, &n2);
-        loom_axpy(nf < n2 ? nf : n2, 1.0f, g2, g);
+    }
+    if (!rc && used > 1) { /* the replicas' gradients summed into g, by ranges on `used` threads */
+        shared sh = {.wk = wk, .used = used, .g = g, .nf = nf, .phase = PHASE_SUM};
+        run_shared(&sh, used);
     }
     if (rc || loom_dist_size() == 1)
         return rc;
@@ -334,6 +442,8 @@ typedef struct {
     int saved;
     double train_time; /* seconds in training steps (validation and saving excluded) */
     int threads;
+    long tokens; /* target tokens trained on in this run (a resumed run's earlier ones excluded) */
+    double t0;   /* when this run's loop began */
 } loop;
 
 static void say(const loop *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -392,9 +502,16 @@ static int validate(loop *l, position *p, int *stop)
             return rc;
     }
     p->nvalid++;
-    say(l, "step %ld: valid loss %.4f, BLEU %.2f, exact match %.1f%%%s, lr %.3g, training %.1f s",
+    /* the tail is read by the benchmarks: training target tokens per
+     * second of training (validation and saving excluded) and per second
+     * of the run's wall clock */
+    double wall = loom_now() - l->t0;
+    say(l,
+        "step %ld: valid loss %.4f, BLEU %.2f, exact match %.1f%%%s, lr %.3g, training %.1f s, "
+        "%ld target tokens (%.0f/s of training, %.0f/s of %.1f s wall)",
         p->step, loss, bleu, 100 * exact, better ? " (best, saved)" : "", lr_at(l->o, p),
-        l->train_time);
+        l->train_time, l->tokens, l->tokens / (l->train_time > 0 ? l->train_time : 1e-9),
+        l->tokens / (wall > 0 ? wall : 1e-9), wall);
     if (l->o->patience > 0 && p->bad >= l->o->patience) {
         say(l, "no improvement in %d validations: stopping", p->bad);
         l->res->stopped_early = 1;
@@ -450,8 +567,8 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
         rc = restore(&p, opt, resume, bt, o->batch);
     if (rc)
         goto done;
-    loop l = {b, valid, o, path, w, report, ctx, res, 0, 0, nthreads};
     double t0 = loom_now(), last_ckpt = t0;
+    loop l = {b, valid, o, path, w, report, ctx, res, 0, 0, nthreads, 0, t0};
     long step0 = p.step, tokens0 = p.tokens;
     loom_progress_set_total(progress, (double)o->epochs * loom_seq_batcher_count(bt));
     int stop = 0;
@@ -471,12 +588,17 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
                 wk[t].step = p.step;
             if ((rc = batch_gradients(wk, nthreads, ps, &batch, &loss, &ntok)))
                 goto done;
-            if (o->clip > 0)
-                loom_params_clip_grad_norm(ps, o->clip);
-            if ((rc = loom_optim_step(opt, lr_at(o, &p))))
-                goto done;
+            if (nthreads > 1) {
+                if ((rc = update_shared(ps, opt, o->clip, lr_at(o, &p), nthreads)))
+                    goto done;
+            } else {
+                if (o->clip > 0)
+                    loom_params_clip_grad_norm(ps, o->clip);
+                if ((rc = loom_optim_step(opt, lr_at(o, &p))))
+                    goto done;
+            }
             l.train_time += loom_now() - ts;
-            p.batch++, p.step++, p.tokens += ntok;
+            p.batch++, p.step++, p.tokens += ntok, l.tokens += ntok;
             epoch_loss += loss, epoch_tokens += ntok;
             res->tokens_per_s = (p.tokens - tokens0) / (l.train_time > 0 ? l.train_time : 1e-9);
             if (loom_progress_due(progress)) {
