@@ -1257,6 +1257,65 @@ START_TEST(test_adam_vector_path_is_bit_exact)
 }
 END_TEST
 
+/* loom_optim_update_part in n parts (any order), with the clipping scale,
+ * gives the bits of loom_params_clip_grad_norm + loom_optim_step, for Adam
+ * and SGD with momentum; parameters of sizes around the 64-element split
+ * and the update's blocks. */
+START_TEST(test_optim_parts_match_step)
+{
+    static const int sizes[] = {37, 64, 129, 20000};
+    for (int kind = 0; kind < 2; kind++)
+        for (int n = 1; n <= 5; n++) {
+            loom_params *ps[2];
+            loom_optim *o[2];
+            loom_optim_config cfg = loom_optim_defaults(kind ? LOOM_SGD : LOOM_ADAM);
+            cfg.lr = 0.01f, cfg.momentum = kind ? 0.9f : 0.0f;
+            for (int r = 0; r < 2; r++) {
+                ck_assert_int_eq(loom_params_new(&ps[r]), 0);
+                for (int i = 0; i < 4; i++) {
+                    char name[8];
+                    snprintf(name, sizeof name, "p%d", i);
+                    ck_assert_int_eq(loom_params_add1(ps[r], NULL, name, sizes[i]), 0);
+                }
+                ck_assert_int_eq(loom_params_alloc(ps[r]), 0);
+                ck_assert_int_eq(loom_optim_new(&o[r], ps[r], &cfg), 0);
+            }
+            for (int step = 1; step <= 3; step++) {
+                for (int r = 0; r < 2; r++)
+                    for (int i = 0; i < 4; i++) {
+                        loom_param *p = loom_params_at(ps[r], (size_t)i);
+                        for (size_t j = 0; j < p->size; j++)
+                            p->grad[j] = (float)sin(0.37 * (double)j + step + i);
+                    }
+                /* the reference: one pass each; clipping scales (norm >> 1) */
+                loom_params_clip_grad_norm(ps[0], 1.0);
+                ck_assert_int_eq(loom_optim_step(o[0], -1), 0);
+                double sum = 0;
+                for (int i = 0; i < 4; i++)
+                    sum += loom_param_grad_sumsq(loom_params_at(ps[1], (size_t)i));
+                ck_assert_double_eq(sqrt(sum), loom_params_grad_norm(ps[1]));
+                float scale = (float)(1.0 / (sqrt(sum) + 1e-6));
+                ck_assert_int_eq(loom_optim_begin_step(o[1]), 0);
+                for (int k = n - 1; k >= 0; k--)
+                    loom_optim_update_part(o[1], -1, scale, k, n);
+                for (int i = 0; i < 4; i++) {
+                    loom_param *a = loom_params_at(ps[0], (size_t)i);
+                    loom_param *b = loom_params_at(ps[1], (size_t)i);
+                    ck_assert_msg(memcmp(a->value, b->value, sizeof(float) * a->size) == 0 &&
+                                      memcmp(a->grad, b->grad, sizeof(float) * a->size) == 0,
+                                  "kind %d, %d parts, step %d, parameter %d differs", kind, n, step,
+                                  i);
+                }
+            }
+            ck_assert_int_eq(loom_optim_steps(o[1]), 3);
+            for (int r = 0; r < 2; r++) {
+                loom_optim_free(o[r]);
+                loom_params_free(ps[r]);
+            }
+        }
+}
+END_TEST
+
 START_TEST(test_frozen_params_no_update_no_state)
 {
     loom_params *ps;
@@ -1536,6 +1595,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_sigmoid_loss_gradcheck_and_torch);
     tcase_add_test(tc, test_optimizers_match_torch);
     tcase_add_test(tc, test_adam_vector_path_is_bit_exact);
+    tcase_add_test(tc, test_optim_parts_match_step);
     tcase_add_test(tc, test_frozen_params_no_update_no_state);
     tcase_add_test(tc, test_optim_state_resume_is_exact);
     tcase_add_test(tc, test_unfrozen_param_starts_fresh_after_load);
