@@ -28,30 +28,18 @@ static const char help[] =
     "examples:\n"
     "  loom average tests/fixtures/seq/reverse.loom tests/fixtures/seq/reverse.loom -o avg.loom\n";
 
-static const struct option longopts[] = {
-    {"output", required_argument, 0, 'o'}, CLI_COMMON_LONGOPTS, {0, 0, 0, 0}};
+static const struct option longopts[] = {CLI_OUTPUT_LONGOPT, CLI_COMMON_LONGOPTS, {0, 0, 0, 0}};
 
 static int run_average(int argc, char **argv)
 {
-    const char *cmd = "average", *out = NULL;
-    int c, quiet = 0;
+    const char *cmd = "average";
+    cli_io io = {0};
+    int c, rc;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:hq", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            out = optarg;
-            break;
-        case CLI_OPT_HELP:
-            return cli_help(cmd);
-        case CLI_OPT_QUIET:
-            quiet = 1;
-            break;
-        case CLI_OPT_PROGRESS:
-            break;
-        default:
-            return cli_bad_option(cmd, argc, argv);
-        }
-    }
+    while ((c = getopt_long(argc, argv, "o:hq", longopts, NULL)) != -1)
+        if ((rc = cli_io_option(cmd, c, &io, argc, argv)) != CLI_IO_NEXT)
+            return rc;
+    const char *out = io.output;
     int n = argc - optind;
     if (!out)
         return cli_usage(cmd, "needs -o MODEL");
@@ -61,7 +49,7 @@ static int run_average(int argc, char **argv)
         return CLI_EXIT_ERROR;
     if (loom_seq_average((const char *const *)(argv + optind), n, out) < 0)
         return cli_fail();
-    if (!quiet)
+    if (!io.quiet)
         fprintf(stderr, "loom average: the mean of %d models written to %s\n", n, out);
     return CLI_EXIT_OK;
 }

@@ -109,6 +109,29 @@ int cli_bad_option(const char *cmd, int argc, char **argv)
     return cli_usage(cmd, "unrecognized or incomplete option '%s'", word);
 }
 
+int cli_io_option(const char *cmd, int c, cli_io *io, int argc, char **argv)
+{
+    switch (c) {
+    case 'm':
+        io->model = optarg;
+        return CLI_IO_NEXT;
+    case 'o':
+        io->output = optarg;
+        return CLI_IO_NEXT;
+    case CLI_OPT_HELP:
+        return cli_help(cmd);
+    case CLI_OPT_QUIET:
+        io->quiet = 1;
+        io->progress = CLI_PROGRESS_OFF;
+        return CLI_IO_NEXT;
+    case CLI_OPT_PROGRESS:
+        io->progress = CLI_PROGRESS_ON;
+        return CLI_IO_NEXT;
+    default:
+        return cli_bad_option(cmd, argc, argv);
+    }
+}
+
 int cli_help(const char *name)
 {
     const cli_command *c = cli_find(name);

@@ -65,4 +65,30 @@ enum { CLI_OPT_HELP = 'h', CLI_OPT_QUIET = 'q', CLI_OPT_PROGRESS = 0x1000 };
         "progress", no_argument, 0, CLI_OPT_PROGRESS                                               \
     }
 
+/* What the commands that read a model and write one output share (shortlist,
+ * average, export; serve takes only the common options): -m/--model,
+ * -o/--output and the common options. Put CLI_MODEL_LONGOPT and/or
+ * CLI_OUTPUT_LONGOPT ("m:" and "o:" in the short options) in the table with
+ * CLI_COMMON_LONGOPTS, and pass every option code the command does not take
+ * itself to cli_io_option: */
+typedef struct {
+    char *model;  /* -m, --model FILE */
+    char *output; /* -o, --output FILE */
+    int quiet;    /* -q, --quiet */
+    int progress; /* CLI_PROGRESS_*: --progress, --quiet */
+} cli_io;
+#define CLI_MODEL_LONGOPT                                                                          \
+    {                                                                                              \
+        "model", required_argument, 0, 'm'                                                         \
+    }
+#define CLI_OUTPUT_LONGOPT                                                                         \
+    {                                                                                              \
+        "output", required_argument, 0, 'o'                                                        \
+    }
+/* Applies getopt_long's result c to io. Returns CLI_IO_NEXT when c was one
+ * of these options (parsing goes on), else the exit code the command
+ * returns now: 0 after --help, 2 after a usage error (an unknown option). */
+enum { CLI_IO_NEXT = -1 };
+int cli_io_option(const char *cmd, int c, cli_io *io, int argc, char **argv);
+
 #endif

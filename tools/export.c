@@ -62,22 +62,19 @@ enum { OPT_STEP_CELL = 0x2000, OPT_WEB, OPT_ORT_WEB };
 
 static int run_export(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
+    static const struct option longopts[] = {CLI_OUTPUT_LONGOPT,
                                              {"step-cell", required_argument, 0, OPT_STEP_CELL},
                                              {"web", no_argument, 0, OPT_WEB},
                                              {"ort-web", required_argument, 0, OPT_ORT_WEB},
                                              CLI_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
-    const char *out = NULL;
-    int quiet = 0, c;
+    cli_io io = {0};
+    int c, rc;
     loom_export_opts o;
     loom_export_opts_default(&o);
     opterr = 0;
     while ((c = getopt_long(argc, argv, "ho:q", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o':
-            out = optarg;
-            break;
         case OPT_STEP_CELL: {
             int k = cli_choice("export", "step-cell", optarg, loom_export_cell_names);
             if (k < 0)
@@ -92,17 +89,12 @@ static int run_export(int argc, char **argv)
             o.ort_web = optarg;
             o.web = 1;
             break;
-        case CLI_OPT_HELP:
-            return cli_help("export");
-        case CLI_OPT_QUIET:
-            quiet = 1;
-            break;
-        case CLI_OPT_PROGRESS:
-            break;
         default:
-            return cli_bad_option("export", argc, argv);
+            if ((rc = cli_io_option("export", c, &io, argc, argv)) != CLI_IO_NEXT)
+                return rc;
         }
     }
+    const char *out = io.output;
     if (argc - optind != 1)
         return cli_usage("export", "expects one MODEL, not %d file names", argc - optind);
     if (!out || !*out)
@@ -110,7 +102,7 @@ static int run_export(int argc, char **argv)
     const char *model = argv[optind];
     if (cli_inputs(argv + optind, 1))
         return CLI_EXIT_ERROR;
-    int rc, cls = loom_cls_is_model_file(model);
+    int cls = loom_cls_is_model_file(model);
     if (cls) {
         loom_classifier *m = NULL;
         rc = loom_classifier_load(&m, model);
@@ -127,7 +119,7 @@ static int run_export(int argc, char **argv)
     }
     if (rc)
         return cli_fail();
-    if (!quiet)
+    if (!io.quiet)
         fprintf(stderr, "loom export: wrote %s/{%s,interface.json}\n", out,
                 cls ? "classifier.onnx,classifier.json"
                     : "encoder.onnx,decoder_step.onnx,vocab.json");

@@ -169,9 +169,10 @@ static int run_serve(int argc, char **argv)
     loom_serve_defaults(&o);
     o.threads = cli_default_threads();
     served_arg served[MAX_SERVED];
-    int nserved = 0, quiet = 0, check = 0, v;
+    cli_io io = {0};
+    int nserved = 0, check = 0, v;
     long long big;
-    int c;
+    int c, rc;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
         switch (c) {
@@ -251,17 +252,12 @@ static int run_serve(int argc, char **argv)
         case OPT_CHECK:
             check = 1;
             break;
-        case CLI_OPT_HELP:
-            return cli_help("serve");
-        case CLI_OPT_QUIET:
-            quiet = 1;
-            break;
-        case CLI_OPT_PROGRESS:
-            break;
         default:
-            return cli_bad_option("serve", argc, argv);
+            if ((rc = cli_io_option("serve", c, &io, argc, argv)) != CLI_IO_NEXT)
+                return rc;
         }
     }
+    int quiet = io.quiet;
     if (optind < argc)
         return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
     if (nserved == 0)
@@ -281,9 +277,9 @@ static int run_serve(int argc, char **argv)
             loom_server_free(s);
             return CLI_EXIT_USAGE;
         }
-        int rc = kind == OPT_VECTORS ? loom_server_add_vectors(s, name, file)
-                 : kind == OPT_MODEL ? loom_server_add_model(s, name, file)
-                                     : loom_server_add_classifier(s, name, file);
+        rc = kind == OPT_VECTORS ? loom_server_add_vectors(s, name, file)
+             : kind == OPT_MODEL ? loom_server_add_model(s, name, file)
+                                 : loom_server_add_classifier(s, name, file);
         if (rc != 0) {
             loom_server_free(s);
             return cli_fail();

@@ -41,39 +41,25 @@ enum { OPT_BEST = 0x3000 };
 
 static int run_shortlist(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
-                                             {"output", required_argument, 0, 'o'},
+    static const struct option longopts[] = {CLI_MODEL_LONGOPT,
+                                             CLI_OUTPUT_LONGOPT,
                                              {"best", required_argument, 0, OPT_BEST},
                                              CLI_COMMON_LONGOPTS,
                                              {0, 0, 0, 0}};
-    const char *cmd = "shortlist", *out = NULL;
-    char *model = NULL;
+    const char *cmd = "shortlist";
+    cli_io io = {0};
     long long best = 50;
-    int c, quiet = 0;
+    int c, rc;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "m:o:hq", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            model = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case OPT_BEST:
+        if (c == OPT_BEST) {
             if (cli_int(cmd, "best", optarg, 1, 1000000, &best) < 0)
                 return CLI_EXIT_USAGE;
-            break;
-        case CLI_OPT_HELP:
-            return cli_help(cmd);
-        case CLI_OPT_QUIET:
-            quiet = 1;
-            break;
-        case CLI_OPT_PROGRESS:
-            break;
-        default:
-            return cli_bad_option(cmd, argc, argv);
-        }
+        } else if ((rc = cli_io_option(cmd, c, &io, argc, argv)) != CLI_IO_NEXT)
+            return rc;
     }
+    const char *out = io.output;
+    char *model = io.model;
     if (optind >= argc)
         return cli_usage(cmd, "expects a PAIRS file");
     if (argc - optind > 1)
@@ -89,13 +75,13 @@ static int run_shortlist(int argc, char **argv)
         return cli_fail();
     loom_seq_bundle b = {0};
     size_t nsources = 0;
-    int rc = loom_seq_file_load(&b, model, NULL);
+    rc = loom_seq_file_load(&b, model, NULL);
     if (!rc)
         rc = loom_shortlist_build(argv[optind], &b, (int)best, out, &nsources);
     loom_seq_bundle_free(&b);
     if (rc < 0)
         return cli_fail();
-    if (!quiet)
+    if (!io.quiet)
         fprintf(stderr,
                 "loom shortlist: %zu source words, up to %lld targets each, written to %s\n",
                 nsources, best, out);
