@@ -587,6 +587,69 @@ START_TEST(test_concat_gather_gradcheck)
 }
 END_TEST
 
+/* The split: x (4, 9) into blocks of 2, 3 and 4 columns; the objective is
+ * a weighted sum of the blocks, so d x is the weights side by side. */
+typedef struct {
+    float *x, *y[3], *R[3];
+    int cols[3];
+} split_ctx;
+
+static double split_obj(void *p)
+{
+    split_ctx *c = p;
+    loom_split_block out[3];
+    for (int k = 0; k < 3; k++)
+        out[k] = (loom_split_block){c->y[k], NULL, c->cols[k]};
+    loom_split_forward(out, 3, c->x, 4);
+    double L = 0;
+    for (int k = 0; k < 3; k++)
+        L += dot_d(c->y[k], c->R[k], (size_t)4 * c->cols[k]);
+    return L;
+}
+
+START_TEST(test_split_inverts_concat_gradcheck)
+{
+    split_ctx c = {.cols = {2, 3, 4}};
+    loom_split_block out[3];
+    loom_block in[3];
+    float back[36];
+    c.x = randn(36, 1);
+    for (int k = 0; k < 3; k++) {
+        c.y[k] = zeros((size_t)4 * c.cols[k]);
+        c.R[k] = randn((size_t)4 * c.cols[k], 1);
+        out[k] = (loom_split_block){c.y[k], c.R[k], c.cols[k]};
+        in[k] = (loom_block){c.y[k], NULL, c.cols[k]};
+    }
+    /* the blocks concatenated give x back, bit for bit */
+    split_obj(&c);
+    ck_assert(c.y[1][0] == c.x[2] && c.y[2][4 * 3 + 3] == c.x[35]);
+    loom_concat_forward(back, in, 3, 4);
+    ck_assert(memcmp(back, c.x, sizeof back) == 0);
+    /* backward accumulates: from 1 everywhere, d x = 1 + R's blocks side by side */
+    float *dx = zeros(36);
+    for (int i = 0; i < 36; i++)
+        dx[i] = 1;
+    loom_split_backward(dx, out, 3, 4);
+    ck_assert_float_eq(dx[0], 1 + c.R[0][0]);
+    ck_assert_float_eq(dx[9 + 2], 1 + c.R[1][3]);
+    for (int i = 0; i < 36; i++)
+        dx[i] -= 1;
+    grad_check("split dx", split_obj, &c, c.x, dx, 36, 0.1f);
+    /* a NULL dy adds nothing */
+    float dz[36] = {0};
+    out[1].dy = NULL;
+    loom_split_backward(dz, out, 3, 4);
+    ck_assert(dz[2] == 0 && dz[9 + 4] == 0 && dz[9 + 5] == c.R[2][4]);
+    /* The check has teeth: a gradient 0.5% off in one entry fails it. */
+    size_t at = 0;
+    dx[13] *= 1.005f;
+    ck_assert(grad_check_error(split_obj, &c, c.x, dx, 36, 0.1f, &at) > 1e-3 && at == 13);
+    for (int k = 0; k < 3; k++)
+        free(c.y[k]), free(c.R[k]);
+    free(c.x), free(dx);
+}
+END_TEST
+
 START_TEST(test_attn_mix_add_is_context_times_weights)
 {
     /* mixing values already multiplied by W gives ctx W, for K rows per sentence */
@@ -1579,6 +1642,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_dense_blocks_match_torch);
     tcase_add_test(tc, test_concat_copies_and_routes_back);
     tcase_add_test(tc, test_concat_gather_gradcheck);
+    tcase_add_test(tc, test_split_inverts_concat_gradcheck);
     tcase_add_test(tc, test_attn_mix_add_is_context_times_weights);
     tcase_add_loop_test(tc, test_activations_gradcheck, 0, NACT);
     tcase_add_test(tc, test_activations_match_torch);

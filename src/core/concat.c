@@ -57,6 +57,28 @@ void loom_concat_backward(const loom_block *in, int nin, const float *dout, int 
     scatter_add(in, nin, dout, NULL, B);
 }
 
+void loom_split_forward(const loom_split_block *out, int nout, const float *x, int B)
+{
+    for (int r = 0; r < B; r++)
+        for (int k = 0; k < nout; k++) {
+            size_t cols = (size_t)out[k].cols;
+            memcpy(out[k].y + r * cols, x, cols * sizeof *x);
+            x += cols;
+        }
+}
+
+void loom_split_backward(float *dx, const loom_split_block *out, int nout, int B)
+{
+    for (int r = 0; r < B; r++)
+        for (int k = 0; k < nout; k++) {
+            size_t cols = (size_t)out[k].cols;
+            const float *d = out[k].dy ? out[k].dy + r * cols : NULL;
+            for (size_t j = 0; d && j < cols; j++)
+                dx[j] += d[j];
+            dx += cols;
+        }
+}
+
 void loom_concat_gather_forward(float *out, const loom_block *in, int nin, const int *rows, int n)
 {
     gather(out, in, nin, rows, n);

@@ -2,7 +2,10 @@
  * block description that layers reading such an input share (the dense
  * layer's block variant reads the blocks where they lie, without the copy).
  * A decoder's output layer reads [s_t; c_t; e_t]; a bidirectional encoder's
- * final states (2, B, H) become (B, 2H). Plain copies: nothing allocates. */
+ * final states (2, B, H) become (B, 2H). Its inverse, the split, takes a
+ * matrix's column blocks apart: a stacked decoder's bridge computes every
+ * layer's s_0 in one product and splits them. Plain copies: nothing
+ * allocates. */
 #ifndef LOOM_CORE_CONCAT_H
 #define LOOM_CORE_CONCAT_H
 
@@ -31,5 +34,19 @@ void loom_concat_gather_forward(float *out, const loom_block *in, int nin, const
  * gathered get nothing). */
 void loom_concat_gather_backward(const loom_block *in, int nin, const float *dout, const int *rows,
                                  int n);
+
+/* One block of a split's output: B rows of `cols` floats, contiguous. y
+ * receives the block in the forward pass; dy, its gradient, is read by the
+ * backward pass (NULL: zero). */
+typedef struct {
+    float *y;
+    const float *dy;
+    int cols;
+} loom_split_block;
+
+/* out[k].y (B, cols_k) = block k's columns of x (B, sum of cols). */
+void loom_split_forward(const loom_split_block *out, int nout, const float *x, int B);
+/* dx (B, sum of cols) += [out[0].dy out[1].dy ...] row by row. */
+void loom_split_backward(float *dx, const loom_split_block *out, int nout, int B);
 
 #endif

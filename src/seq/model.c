@@ -374,10 +374,11 @@ static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_
     float *dfin = w->buf[W_DX], *dhf = w->buf[W_DFINAL]; /* W_DX is free until the layers */
     const float *dbr = ds, *br = w->buf[W_S];
     if (DL > 1) { /* ds holds the layers' d s_0 one after another */
-        loom_block blk[LOOM_SEQ_MAX_LAYERS];
+        loom_split_block blk[LOOM_SEQ_MAX_LAYERS];
         for (int l = 0; l < DL; l++)
-            blk[l] = (loom_block){ds + (size_t)l * B * H, NULL, H};
-        loom_concat_forward(w->buf[W_DBR], blk, DL, B);
+            blk[l] = (loom_split_block){NULL, ds + (size_t)l * B * H, H};
+        memset(w->buf[W_DBR], 0, (size_t)B * DL * H * sizeof(float));
+        loom_split_backward(w->buf[W_DBR], blk, DL, B);
         dbr = w->buf[W_DBR], br = w->buf[W_BR];
     }
     memset(dpre, 0, (size_t)B * DL * H * sizeof(float));
@@ -443,15 +444,13 @@ static loom_attn_rnn_src train_src(const loom_seq_model *m, loom_seq_work *w,
 static void upper_start(const loom_seq_model *m, loom_seq_work *w, int B, size_t LS)
 {
     int H = m->c.hidden;
-    loom_block blk[LOOM_SEQ_MAX_LAYERS];
+    loom_split_block blk[LOOM_SEQ_MAX_LAYERS];
     for (int l = 0; l < m->DL; l++) {
-        float *s0 = w->buf[W_S] + l * LS;
-        memset(s0, 0, (size_t)B * H * sizeof(float));
-        blk[l] = (loom_block){NULL, s0, H};
+        blk[l] = (loom_split_block){w->buf[W_S] + l * LS, NULL, H};
         if (l && w->buf[W_C])
             memset(w->buf[W_C] + l * LS, 0, (size_t)B * H * sizeof(float));
     }
-    loom_concat_backward(blk, m->DL, w->buf[W_BR], B); /* a split: s_0 += its block */
+    loom_split_forward(blk, m->DL, w->buf[W_BR], B);
 }
 
 /* Layer l's input at step t: the layer below's new state, or its dropped
