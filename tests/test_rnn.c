@@ -397,6 +397,47 @@ START_TEST(packed_transpose_and_column_ranges)
 }
 END_TEST
 
+/* Columns packed from an index list (a shortlist's candidates, in any
+ * order, one panel and a part, the last column included) give the same
+ * bits as those columns gathered into a matrix and packed, at every level
+ * and for any number of rows; a column out of range is refused. */
+START_TEST(packed_from_column_list_equals_gather_then_pack)
+{
+    int K = 19, N = 90, ldw = N + 5, M = 13;
+    static const int cols[] = {89, 0,  3,  4,  17, 31, 32, 33, 50, 51, 52, 60, 61, 62,
+                               63, 64, 65, 70, 71, 72, 73, 74, 75, 76, 77, 80, 81, 82,
+                               83, 84, 85, 86, 87, 88, 1,  2,  5,  6,  7,  8};
+    int n = (int)(sizeof cols / sizeof *cols);
+    float *W = fill((size_t)K * ldw, 1.0f), *G = zeros((size_t)K * n),
+          *X = fill((size_t)M * K, 1.0f), *b = fill((size_t)n, 1.0f), *Y = zeros((size_t)M * n),
+          *Yc = zeros((size_t)M * n);
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < n; j++)
+            G[(size_t)k * n + j] = W[(size_t)k * ldw + cols[j]];
+    loom_packw *p, *pc;
+    ck_assert_int_eq(loom_packw_new(&p, G, K, n, n), 0);
+    ck_assert_int_eq(loom_packw_new_cols(&pc, W, K, N, ldw, cols, n), 0);
+    ck_assert_int_eq(loom_packw_rows(pc), K);
+    ck_assert_int_eq(loom_packw_cols(pc), n);
+    for (int l = LOOM_SIMD_PORTABLE; l <= LOOM_SIMD_AVX512; l++)
+        for (int rows = 1; rows <= M; rows += 4) {
+            memset(Y, 0, (size_t)M * n * sizeof(float));
+            memset(Yc, 0xff, (size_t)M * n * sizeof(float));
+            loom_packw_mm_level((loom_simd)l, p, rows, X, K, b, Y, n);
+            loom_packw_mm_level((loom_simd)l, pc, rows, X, K, b, Yc, n);
+            ck_assert_msg(!memcmp(Y, Yc, (size_t)rows * n * sizeof(float)), "level %d, %d rows", l,
+                          rows);
+        }
+    loom_packw_free(p), loom_packw_free(pc);
+    static const int bad[] = {3, 90};
+    ck_assert_int_ne(loom_packw_new_cols(&pc, W, K, N, ldw, bad, 2), 0);
+    ck_assert_ptr_null(pc);
+    ck_assert_int_ne(loom_packw_new_cols(&pc, W, K, N, N - 1, cols, n), 0);
+    ck_assert_ptr_null(pc);
+    free(W), free(G), free(X), free(b), free(Y), free(Yc);
+}
+END_TEST
+
 /* ---- a recurrent layer (one or two directions) with all its buffers ---- */
 
 typedef struct {
@@ -1440,6 +1481,7 @@ Suite *rnn_suite(void)
     tcase_add_test(tc, few_row_products_match_reference);
     tcase_add_test(tc, packed_products_match_reference_at_each_level);
     tcase_add_test(tc, packed_transpose_and_column_ranges);
+    tcase_add_test(tc, packed_from_column_list_equals_gather_then_pack);
     tcase_add_test(tc, vector_max_and_sum_match_scalar);
     tcase_add_test(tc, elman_gradients_match_finite_differences);
     tcase_add_test(tc, gru_gradients_match_finite_differences);
@@ -1460,6 +1502,7 @@ Suite *rnn_suite(void)
     tcase_add_test(tn, few_row_products_match_reference);
     tcase_add_test(tn, packed_products_match_reference_at_each_level);
     tcase_add_test(tn, packed_transpose_and_column_ranges);
+    tcase_add_test(tn, packed_from_column_list_equals_gather_then_pack);
     tcase_add_test(tn, vector_max_and_sum_match_scalar);
     tcase_add_test(tn, gru_matches_pytorch);
     tcase_add_test(tn, lstm_matches_pytorch);

@@ -20,8 +20,10 @@ struct loom_packw {
     float *panels;
 };
 
-/* W (K, N) from element (k, j) at W[k * sk + j * sj] */
-static int pack(loom_packw **out, const float *W, int K, int N, size_t sk, size_t sj)
+/* W (K, N) from element (k, j) at W[k * sk + c(j) * sj], c(j) = cols[j]
+ * (cols not NULL) or j */
+static int pack(loom_packw **out, const float *W, int K, int N, size_t sk, size_t sj,
+                const int *cols)
 {
     *out = NULL;
     loom_packw *p = loom_calloc(1, sizeof *p);
@@ -37,9 +39,9 @@ static int pack(loom_packw **out, const float *W, int K, int N, size_t sk, size_
         int j0 = q * NR, n = N - j0 < NR ? N - j0 : NR;
         float *dst = p->panels + (size_t)q * K * NR;
         for (int k = 0; k < K; k++, dst += NR) {
-            const float *src = W + (size_t)k * sk + (size_t)j0 * sj;
+            const float *src = W + (size_t)k * sk;
             for (int j = 0; j < n; j++)
-                dst[j] = src[(size_t)j * sj];
+                dst[j] = src[(cols ? (size_t)cols[j0 + j] : (size_t)(j0 + j)) * sj];
             for (int j = n; j < NR; j++)
                 dst[j] = 0.0f;
         }
@@ -53,7 +55,21 @@ int loom_packw_new(loom_packw **out, const float *W, int K, int N, int ldw)
     *out = NULL;
     if (K < 1 || N < 1 || ldw < N)
         return loom_error(LOOM_EINVAL, "packw: a %d x %d matrix (row stride %d)", K, N, ldw);
-    return pack(out, W, K, N, (size_t)ldw, 1);
+    return pack(out, W, K, N, (size_t)ldw, 1, NULL);
+}
+
+int loom_packw_new_cols(loom_packw **out, const float *W, int K, int N, int ldw, const int *cols,
+                        int n)
+{
+    *out = NULL;
+    if (K < 1 || n < 1 || ldw < N)
+        return loom_error(LOOM_EINVAL, "packw: %d columns of a %d x %d matrix (row stride %d)", n,
+                          K, N, ldw);
+    for (int j = 0; j < n; j++)
+        if (cols[j] < 0 || cols[j] >= N)
+            return loom_error(LOOM_EINVAL, "packw: column %d is %d, outside [0, %d)", j, cols[j],
+                              N);
+    return pack(out, W, K, n, (size_t)ldw, 1, cols);
 }
 
 int loom_packw_new_t(loom_packw **out, const float *T, int K, int N, int ldt)
@@ -61,7 +77,7 @@ int loom_packw_new_t(loom_packw **out, const float *T, int K, int N, int ldt)
     *out = NULL;
     if (K < 1 || N < 1 || ldt < K)
         return loom_error(LOOM_EINVAL, "packw: a %d x %d matrix (row stride %d)", N, K, ldt);
-    return pack(out, T, K, N, 1, (size_t)ldt);
+    return pack(out, T, K, N, 1, (size_t)ldt, NULL);
 }
 
 void loom_packw_free(loom_packw *p)

@@ -32,6 +32,14 @@ int loom_packw_new(loom_packw **out, const float *W, int K, int N, int ldw);
 /* The same from W's transpose T (N, K), rows ldt floats apart (ldt >= K):
  * X T^T, as scores of queries X against the rows of T. */
 int loom_packw_new_t(loom_packw **out, const float *T, int K, int N, int ldt);
+/* Packs columns cols[0..n) of W (K, N), rows ldw floats apart, as the
+ * columns of a K x n matrix, in one pass over W (no gathered copy): a
+ * decoder's output layer over a vocabulary shortlist's candidates. The
+ * same bits as gathering those columns into a matrix and packing it with
+ * loom_packw_new. Returns 0, LOOM_ENOMEM, or LOOM_EINVAL for K or n < 1,
+ * ldw < N or a column outside [0, N). */
+int loom_packw_new_cols(loom_packw **out, const float *W, int K, int N, int ldw, const int *cols,
+                        int n);
 /* accepts NULL */
 void loom_packw_free(loom_packw *p);
 int loom_packw_rows(const loom_packw *p); /* K */

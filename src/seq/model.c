@@ -739,20 +739,15 @@ int loom_seq_state_restrict(loom_seq_state *st, const int *cols, int n)
         if (cols[j] < 0 || cols[j] >= V || (j > 0 && cols[j] <= cols[j - 1]))
             return loom_error(LOOM_EINVAL, "shortlist column %d: id %d out of order or range", j,
                               cols[j]);
-    /* the candidate columns of out_w side by side, then packed once */
-    float *W = loom_malloc((size_t)D * n, sizeof(float));
+    /* the candidate columns of out_w packed straight from it */
     st->sub_b = loom_malloc(n, sizeof(float));
-    int rc = !W || !st->sub_b ? LOOM_ENOMEM : 0;
+    int rc = !st->sub_b ? LOOM_ENOMEM : 0;
     if (!rc) {
-        const float *Wo = m->out_w->value, *bo = m->out_b->value;
-        for (int d = 0; d < D; d++)
-            for (int j = 0; j < n; j++)
-                W[(size_t)d * n + j] = Wo[(size_t)d * V + cols[j]];
+        const float *bo = m->out_b->value;
         for (int j = 0; j < n; j++)
             st->sub_b[j] = bo[cols[j]];
-        rc = loom_packw_new(&st->sub, W, D, n, n);
+        rc = loom_packw_new_cols(&st->sub, m->out_w->value, D, V, V, cols, n);
     }
-    free(W);
     if (rc) {
         free(st->sub_b);
         st->sub_b = NULL;
