@@ -166,48 +166,74 @@ static double reference_step(float *in, size_t m, float *out, const float *label
     return loss;
 }
 
-static void check_step(int avx2, size_t dim)
+/* level: 0 portable, 1 AVX2, 2 AVX-512; n output rows (more than 8 takes
+ * the AVX-512 step's unfused path); dup: output row 2 repeats row 1 */
+static void check_step(int level, size_t dim, size_t N, int dup)
 {
-    enum { M = 7, N = 6 };
+    enum { M = 7 };
     loom_sigmoid_table t;
     loom_sigmoid_table_init(&t);
-    if (avx2 && !t.avx2)
-        return; /* this CPU has no AVX2: the portable path is tested below */
-    t.avx2 = avx2;
+    if ((level >= 1 && !t.avx2) || (level >= 2 && !t.avx512))
+        return; /* this CPU has not the level: the lower paths are tested */
+    t.avx2 = level >= 1;
+    t.avx512 = level >= 2;
     loom_rng rng;
     loom_rng_seed(&rng, 3, 0);
     float *in = malloc(M * dim * sizeof *in), *out = malloc(N * dim * sizeof *out);
     float *out2 = malloc(N * dim * sizeof *out2), *din = malloc(M * dim * sizeof *din);
-    float *din2 = malloc(M * dim * sizeof *din2), work[M * N + M];
+    float *din2 = malloc(M * dim * sizeof *din2), *work = malloc((M * N + M) * sizeof *work);
     for (size_t i = 0; i < M * dim; i++)
         in[i] = (loom_rng_uniform(&rng) - 0.5f) * 0.8f;
     for (size_t i = 0; i < N * dim; i++)
         out2[i] = out[i] = (loom_rng_uniform(&rng) - 0.5f) * 0.8f;
-    float label[N] = {1, 0, 0, 0, 0, 0};
-    float *inp[M], *outp[N];
+    float *label = malloc(N * sizeof *label);
+    float *inp[M], **outp = malloc(N * sizeof *outp);
+    for (size_t k = 0; k < N; k++)
+        label[k] = k == 0 || (N > 8 && k % 3 == 0);
     for (size_t a = 0; a < M; a++)
         inp[a] = in + a * dim;
     for (size_t k = 0; k < N; k++)
         outp[k] = out + k * dim;
+    if (dup)
+        outp[2] = outp[1]; /* a negative drawn twice: both updates land */
     float loss = loom_hogbatch_step(inp, M, outp, label, N, dim, 0.1f, &t, work, din);
-    double want = reference_step(in, M, out2, label, N, dim, 0.1f, din2);
+    double want;
+    if (dup) {
+        /* the reference: row 2 scored as row 1, both gradients added to row 1 */
+        float *o3 = malloc(N * dim * sizeof *o3), *o1 = malloc(N * dim * sizeof *o1);
+        memcpy(o3, out2, N * dim * sizeof *o3);
+        memcpy(o3 + 2 * dim, out2 + dim, dim * sizeof *o3);
+        memcpy(o1, o3, N * dim * sizeof *o1);
+        want = reference_step(in, M, o3, label, N, dim, 0.1f, din2);
+        for (size_t d = 0; d < dim; d++)
+            o3[dim + d] += o3[2 * dim + d] - o1[2 * dim + d];
+        memcpy(o3 + 2 * dim, out2 + 2 * dim, dim * sizeof *o3);
+        memcpy(out2, o3, N * dim * sizeof *o3);
+        free(o3), free(o1);
+    } else {
+        want = reference_step(in, M, out2, label, N, dim, 0.1f, din2);
+    }
     /* the sigmoid table's step is 16/2048: gradients agree to ~1e-3 of alpha */
     ck_assert_double_eq_tol(loss, want, 0.01 * want);
     for (size_t i = 0; i < M * dim; i++)
         ck_assert_float_eq_tol(din[i], din2[i], 2e-3f);
     for (size_t i = 0; i < N * dim; i++)
         ck_assert_float_eq_tol(out[i], out2[i], 2e-3f);
-    free(in), free(out), free(out2), free(din), free(din2);
+    free(in), free(out), free(out2), free(din), free(din2), free(work), free(label), free(outp);
 }
 
 START_TEST(step_matches_pairwise_reference)
 {
-    /* dims that exercise every block and remainder of the kernels */
-    size_t dims[] = {1, 3, 4, 7, 8, 13, 16, 100, 101};
-    for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) {
-        check_step(0, dims[i]);
-        check_step(1, dims[i]);
-    }
+    /* dims that exercise every block and remainder of the kernels (8 and 16 lanes) */
+    size_t dims[] = {1, 3, 4, 7, 8, 13, 15, 16, 17, 31, 32, 33, 100, 101};
+    for (size_t i = 0; i < sizeof dims / sizeof *dims; i++)
+        for (int level = 0; level <= 2; level++) {
+            check_step(level, dims[i], 6, 0);
+            check_step(level, dims[i], 6, 1);
+            check_step(level, dims[i], 8, 0);
+            check_step(level, dims[i], 11, 0);
+            check_step(level, dims[i], 1, 0);
+        }
 }
 END_TEST
 

@@ -18,6 +18,7 @@ void loom_sigmoid_table_init(loom_sigmoid_table *t)
         t->log_sigmoid[i] = (float)-log1p(exp(-x));
     }
     t->avx2 = loom_simd_level() >= LOOM_SIMD_AVX2;
+    t->avx512 = loom_simd_level() >= LOOM_SIMD_AVX512;
 }
 
 /* The portable path: four floats as one value (core/vmath.h's loom_v4f,
@@ -192,11 +193,166 @@ step_avx2(float *const *in, size_t m, float *const *out, const float *label, siz
 }
 #endif
 
+#ifdef HAVE_AVX2_PATH
+/* ---- sixteen lanes (AVX-512F) ----
+ * The same step, organised for registers rather than rows: the scores of
+ * one input row against up to 4 output rows share each load of the input
+ * row; and when there are at most 8 output rows (negative sampling's
+ * target and negatives), the input gradient and the output update are made
+ * in one pass over the dimensions: each 16-float block of the output rows
+ * is loaded once, every input row's block is read once, and din's block is
+ * written once. A row's last dim % 16 floats go through masked loads and
+ * stores, so no scalar tail. */
+#define GROUP 8
+
+__attribute__((target("avx512f"))) static inline __mmask16 tail_mask(size_t left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/* s[j] = x . y[j] for j < G, G a constant 1..4 at each call: the sums are
+ * named variables, not an array, so that they stay in registers. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dots_avx512(const float *x, float *const *y, size_t dim, float *s, const size_t G)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < dim; i += 16) {
+        __mmask16 mk = tail_mask(dim - i);
+        __m512 xv = _mm512_maskz_loadu_ps(mk, x + i);
+        a0 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(mk, y[0] + i), a0);
+        if (G > 1)
+            a1 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(mk, y[1] + i), a1);
+        if (G > 2)
+            a2 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(mk, y[2] + i), a2);
+        if (G > 3)
+            a3 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(mk, y[3] + i), a3);
+    }
+    s[0] = _mm512_reduce_add_ps(a0);
+    if (G > 1)
+        s[1] = _mm512_reduce_add_ps(a1);
+    if (G > 2)
+        s[2] = _mm512_reduce_add_ps(a2);
+    if (G > 3)
+        s[3] = _mm512_reduce_add_ps(a3);
+}
+
+/* y = y0 + sum_j c[j] x[j] (y0 = y, or 0 when from_zero), sixteen lanes */
+__attribute__((target("avx512f"))) static inline void combine_avx512(float *restrict y,
+                                                                     int from_zero, float *const *x,
+                                                                     const float *c, size_t nx,
+                                                                     size_t n)
+{
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 mk = tail_mask(n - i);
+        __m512 acc = from_zero ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk, y + i);
+        for (size_t j = 0; j < nx; j++)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(c[j]), _mm512_maskz_loadu_ps(mk, x[j] + i), acc);
+        _mm512_mask_storeu_ps(y + i, mk, acc);
+    }
+}
+
+/* din[a] = sum_k g[a,k] out[k] and out[k] += sum_a g[a,k] in[a], both from
+ * the values before, in one pass over the dimensions; n <= GROUP. An output
+ * row listed twice (a repeated negative) gets both updates: each is added
+ * to the row as it is in memory at the block's end. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+fused_avx512(float *const *in, size_t m, float *const *out, size_t n, size_t dim, const float *g,
+             float *din)
+{
+    for (size_t i = 0; i < dim; i += 16) {
+        __mmask16 mk = tail_mask(dim - i);
+        __m512 o[GROUP], u[GROUP];
+#pragma GCC unroll 8
+        for (size_t k = 0; k < GROUP; k++) {
+            o[k] = k < n ? _mm512_maskz_loadu_ps(mk, out[k] + i) : _mm512_setzero_ps();
+            u[k] = _mm512_setzero_ps();
+        }
+        for (size_t a = 0; a < m; a++) {
+            __m512 x = _mm512_maskz_loadu_ps(mk, in[a] + i), d = _mm512_setzero_ps();
+            const float *ga = g + a * n;
+#pragma GCC unroll 8
+            for (size_t k = 0; k < GROUP; k++)
+                if (k < n) {
+                    __m512 gk = _mm512_set1_ps(ga[k]);
+                    d = _mm512_fmadd_ps(gk, o[k], d);
+                    u[k] = _mm512_fmadd_ps(gk, x, u[k]);
+                }
+            _mm512_mask_storeu_ps(din + a * dim + i, mk, d);
+        }
+#pragma GCC unroll 8
+        for (size_t k = 0; k < GROUP; k++)
+            if (k < n)
+                _mm512_mask_storeu_ps(out[k] + i, mk,
+                                      _mm512_add_ps(_mm512_maskz_loadu_ps(mk, out[k] + i), u[k]));
+    }
+}
+
+/* sigmoid and loss of one score (see step) */
+static inline float score_grad(float s, float label, float alpha, const loom_sigmoid_table *t,
+                               float *loss)
+{
+    const float scale = LOOM_SIGMOID_SIZE / (2.0f * LOOM_SIGMOID_MAX);
+    float sig, logsig;
+    if (s >= LOOM_SIGMOID_MAX) {
+        sig = 1.0f;
+        logsig = 0.0f;
+    } else if (s <= -LOOM_SIGMOID_MAX) {
+        sig = 0.0f;
+        logsig = s;
+    } else {
+        int i = (int)((s + LOOM_SIGMOID_MAX) * scale + 0.5f);
+        sig = t->sigmoid[i];
+        logsig = t->log_sigmoid[i];
+    }
+    *loss -= label > 0.5f ? logsig : logsig - s;
+    return alpha * (label - sig);
+}
+
+__attribute__((target("avx512f"))) static float
+step_avx512(float *const *in, size_t m, float *const *out, const float *label, size_t n, size_t dim,
+            float alpha, const loom_sigmoid_table *t, float *work, float *din)
+{
+    float loss = 0, s[4];
+    for (size_t a = 0; a < m; a++)
+        for (size_t k0 = 0; k0 < n;) {
+            size_t g = n - k0 >= 4 ? 4 : n - k0;
+            if (g == 4)
+                dots_avx512(in[a], out + k0, dim, s, 4);
+            else if (g == 3)
+                dots_avx512(in[a], out + k0, dim, s, 3);
+            else if (g == 2)
+                dots_avx512(in[a], out + k0, dim, s, 2);
+            else
+                dots_avx512(in[a], out + k0, dim, s, 1);
+            for (size_t j = 0; j < g; j++)
+                work[a * n + k0 + j] = score_grad(s[j], label[k0 + j], alpha, t, &loss);
+            k0 += g;
+        }
+    if (n <= GROUP) {
+        fused_avx512(in, m, out, n, dim, work, din);
+        return loss;
+    }
+    /* more outputs than registers (a long Huffman path): din from the old
+     * output rows first, then the output rows, as the other paths do */
+    for (size_t a = 0; a < m; a++)
+        combine_avx512(din + a * dim, 1, out, work + a * n, n, dim);
+    float *col = work + m * n;
+    for (size_t k = 0; k < n; k++) {
+        for (size_t a = 0; a < m; a++)
+            col[a] = work[a * n + k];
+        combine_avx512(out[k], 0, in, col, m, dim);
+    }
+    return loss;
+}
+#endif
+
 float loom_hogbatch_step(float *const *in, size_t m, float *const *out, const float *label,
                          size_t n, size_t dim, float alpha, const loom_sigmoid_table *t,
                          float *work, float *din)
 {
 #ifdef HAVE_AVX2_PATH
+    if (t->avx512)
+        return step_avx512(in, m, out, label, n, dim, alpha, t, work, din);
     if (t->avx2)
         return step_avx2(in, m, out, label, n, dim, alpha, t, work, din);
 #endif

@@ -17,7 +17,8 @@
 typedef struct {
     float sigmoid[LOOM_SIGMOID_SIZE + 1];
     float log_sigmoid[LOOM_SIGMOID_SIZE + 1]; /* log sigmoid(x), for the loss */
-    int avx2; /* loom_simd_level() allows AVX2: use the kernels written for it */
+    int avx2;   /* loom_simd_level() allows AVX2: use the kernels written for it */
+    int avx512; /* it allows AVX-512: the sixteen-lane step (both set) */
 } loom_sigmoid_table;
 
 /* Fills the tables and picks the kernels through core's one dispatch point
