@@ -75,8 +75,19 @@ static json_t *neighbours(const served_vectors *sv, const loom_hit *h, int k, in
 {
     json_t *a = json_array();
     for (int i = 0; i < k && h[i].row >= 0; i++) {
-        json_t *one = json_pack("{s:s,s:f}", "word", loom_vectors_word(sv->v, (size_t)h[i].row),
-                                "score", (double)h[i].score);
+        /* set by hand rather than by json_pack, whose format is parsed and
+         * whose keys are checked for UTF-8 again for each of the k
+         * neighbours of every query; a word that is not UTF-8 is left out,
+         * as json_pack left it out */
+        json_t *word = json_string(loom_vectors_word(sv->v, (size_t)h[i].row));
+        json_t *one = word ? json_object() : NULL;
+        if (!one || json_object_set_new_nocheck(one, "word", word) != 0 ||
+            json_object_set_new_nocheck(one, "score", json_real((double)h[i].score)) != 0) {
+            if (!one)
+                json_decref(word);
+            json_decref(one);
+            continue;
+        }
         if (with_vectors)
             json_object_set_new(
                 one, "vector",
