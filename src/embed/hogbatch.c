@@ -122,13 +122,35 @@ combine_avx2(float *restrict y, int from_zero, float *const *x, const float *c, 
 }
 #endif
 
+/* alpha * (label - sigmoid(s)), with the loss of the true side added to
+ * *loss: one table index for both, log sigmoid(s) for label 1 and, for
+ * label 0, log sigmoid(-s) = log sigmoid(s) - s */
+static inline float score_grad(float s, float label, float alpha, const loom_sigmoid_table *t,
+                               float *loss)
+{
+    const float scale = LOOM_SIGMOID_SIZE / (2.0f * LOOM_SIGMOID_MAX);
+    float sig, logsig;
+    if (s >= LOOM_SIGMOID_MAX) {
+        sig = 1.0f;
+        logsig = 0.0f;
+    } else if (s <= -LOOM_SIGMOID_MAX) {
+        sig = 0.0f;
+        logsig = s;
+    } else {
+        int i = (int)((s + LOOM_SIGMOID_MAX) * scale + 0.5f);
+        sig = t->sigmoid[i];
+        logsig = t->log_sigmoid[i];
+    }
+    *loss -= label > 0.5f ? logsig : logsig - s;
+    return alpha * (label - sig);
+}
+
 /* The step, written once and compiled twice: `avx2` is a constant in each
  * caller, so the other path's calls vanish. */
 static inline __attribute__((always_inline)) float
 step(float *const *in, size_t m, float *const *out, const float *label, size_t n, size_t dim,
      float alpha, const loom_sigmoid_table *t, float *work, float *din, int avx2)
 {
-    const float scale = LOOM_SIGMOID_SIZE / (2.0f * LOOM_SIGMOID_MAX);
     float loss = 0;
     /* scores and gradients: work[a*n + k] */
     for (size_t a = 0; a < m; a++) {
@@ -140,23 +162,7 @@ step(float *const *in, size_t m, float *const *out, const float *label, size_t n
             else
 #endif
                 s = dot_v4(in[a], out[k], dim);
-            /* one table index for both: sigmoid(s), and the loss of the
-             * true side, log sigmoid(s) for label 1 and, for label 0,
-             * log sigmoid(-s) = log sigmoid(s) - s */
-            float sig, logsig;
-            if (s >= LOOM_SIGMOID_MAX) {
-                sig = 1.0f;
-                logsig = 0.0f;
-            } else if (s <= -LOOM_SIGMOID_MAX) {
-                sig = 0.0f;
-                logsig = s;
-            } else {
-                int i = (int)((s + LOOM_SIGMOID_MAX) * scale + 0.5f);
-                sig = t->sigmoid[i];
-                logsig = t->log_sigmoid[i];
-            }
-            loss -= label[k] > 0.5f ? logsig : logsig - s;
-            work[a * n + k] = alpha * (label[k] - sig);
+            work[a * n + k] = score_grad(s, label[k], alpha, t, &loss);
         }
     }
     /* din[a] = sum_k g[a,k] out[k], from the old output rows */
@@ -285,27 +291,6 @@ fused_avx512(float *const *in, size_t m, float *const *out, size_t n, size_t dim
                 _mm512_mask_storeu_ps(out[k] + i, mk,
                                       _mm512_add_ps(_mm512_maskz_loadu_ps(mk, out[k] + i), u[k]));
     }
-}
-
-/* sigmoid and loss of one score (see step) */
-static inline float score_grad(float s, float label, float alpha, const loom_sigmoid_table *t,
-                               float *loss)
-{
-    const float scale = LOOM_SIGMOID_SIZE / (2.0f * LOOM_SIGMOID_MAX);
-    float sig, logsig;
-    if (s >= LOOM_SIGMOID_MAX) {
-        sig = 1.0f;
-        logsig = 0.0f;
-    } else if (s <= -LOOM_SIGMOID_MAX) {
-        sig = 0.0f;
-        logsig = s;
-    } else {
-        int i = (int)((s + LOOM_SIGMOID_MAX) * scale + 0.5f);
-        sig = t->sigmoid[i];
-        logsig = t->log_sigmoid[i];
-    }
-    *loss -= label > 0.5f ? logsig : logsig - s;
-    return alpha * (label - sig);
 }
 
 __attribute__((target("avx512f"))) static float
