@@ -67,7 +67,11 @@ static const char help[] =
     "      --http-threads N       threads reading requests (default 2)\n"
     "      --max-connections N    open connections at once (default 256)\n"
     "      --timeout SECONDS      idle or slow connections are closed (default 10)\n"
-    "      --batch-wait-ms N      how long a query waits for company (default 2)\n"
+    "      --batch-wait-ms N      how long a sentence to translate waits for company\n"
+    "                             (default 2)\n"
+    "      --nearest-wait-ms N    how long a nearest or analogy query waits for\n"
+    "                             company (default 0: one search runs at a time and\n"
+    "                             the queries that come during it are the next batch)\n"
     "      --max-batch N          queries per batch (default 64)\n"
     "      --max-pending N        queued queries before answering 503 (default 4096)\n"
     "      --max-body BYTES       request body size (default 1048576)\n"
@@ -101,6 +105,7 @@ enum {
     OPT_MAX_CONN,
     OPT_TIMEOUT,
     OPT_WAIT,
+    OPT_NEAREST_WAIT,
     OPT_MAX_BATCH,
     OPT_MAX_PENDING,
     OPT_MAX_BODY,
@@ -154,6 +159,7 @@ static int run_serve(int argc, char **argv)
         {"max-connections", required_argument, 0, OPT_MAX_CONN},
         {"timeout", required_argument, 0, OPT_TIMEOUT},
         {"batch-wait-ms", required_argument, 0, OPT_WAIT},
+        {"nearest-wait-ms", required_argument, 0, OPT_NEAREST_WAIT},
         {"max-batch", required_argument, 0, OPT_MAX_BATCH},
         {"max-pending", required_argument, 0, OPT_MAX_PENDING},
         {"max-body", required_argument, 0, OPT_MAX_BODY},
@@ -208,6 +214,10 @@ static int run_serve(int argc, char **argv)
             break;
         case OPT_WAIT:
             if (parse_int("batch-wait-ms", optarg, 0, 10000, &o.batch_wait_ms) < 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_NEAREST_WAIT:
+            if (parse_int("nearest-wait-ms", optarg, 0, 10000, &o.nearest_wait_ms) < 0)
                 return CLI_EXIT_USAGE;
             break;
         case OPT_MAX_BATCH:

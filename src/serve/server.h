@@ -29,7 +29,8 @@ typedef struct {
     int http_threads;    /* libmicrohttpd's pool (parsing, answers); default 2 */
     int max_connections; /* open connections at once (default 256) */
     int timeout;         /* seconds an idle or slow connection is kept (default 10) */
-    int batch_wait_ms;   /* how long a batch waits for company (default 2) */
+    int batch_wait_ms;   /* how long a sentence waits for company (default 2) */
+    int nearest_wait_ms; /* how long a nearest query waits for company (default 0) */
     int max_batch;       /* queries or sentences per batch (default 64) */
     int max_pending;     /* queued queries or sentences before 503 (default 4096) */
     loom_serve_limits limits;

@@ -30,7 +30,7 @@ cp "$TMP/out" "$TMP/rev.beam3"
 
 "$LOOM" serve --vectors sotu="$FIXTURES/vectors/sotu.bin" --classifier reviews="$TMP/cls.loom" \
     --model rev="$FIXTURES/seq/reverse.loom" --model 100="$FIXTURES/seq/reverse.loom" --max-tokens 30 \
-    --port 0 --batch-wait-ms 20 --max-connections 64 --timeout 2 --threads 2 \
+    --port 0 --batch-wait-ms 20 --nearest-wait-ms 20 --max-connections 64 --timeout 2 --threads 2 \
     >"$TMP/serve.out" 2>"$TMP/serve.err" &
 pid=$!
 port=""
