@@ -15,6 +15,7 @@
 #include <check.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,104 @@ START_TEST(a_sentence_does_not_depend_on_its_batch_company)
     ck_assert_int_gt(nonempty, 4 * N);
     loom_translations_free(one, N);
     loom_translator_free(alone);
+}
+END_TEST
+
+/* Continuous batching: sentences that join a running greedy batch (a
+ * stream) at different steps, five at once or one a step, with a 20-word
+ * sentence that widens the state and more sentences than its first room,
+ * each get what they get alone; each is handed back once. */
+typedef struct {
+    loom_translation *out;
+    int *got;
+} stream_sink;
+
+static int take_translation(void *ctx, void *tag, int index, loom_translation *tr)
+{
+    stream_sink *k = ctx;
+    int i = (int)(intptr_t)tag + index;
+    if (k->got[i]++)
+        loom_translations_free(&k->out[i], 1);
+    k->out[i] = *tr;
+    return 0;
+}
+
+START_TEST(a_sentence_joining_a_running_batch_is_translated_as_alone)
+{
+    loom_translator *t = open_reverse(1, 1, 1, 1, 0);
+    const loom_vocab *v = loom_translator_vocab(t, 0);
+    make_sentences(v, 12);
+    enum { M = N + 1 };
+    static char longest[512];
+    char *p = longest;
+    for (int k = 0; k < 20; k++)
+        p += sprintf(p, "%s%s", k ? " " : "",
+                     loom_vocab_word(v, 4 + (k * 5) % (loom_vocab_size(v) - 4)));
+    const char *src[M];
+    for (int i = 0; i < N; i++)
+        src[i] = sentence_ptrs[i];
+    src[N] = longest;
+    loom_translation one[M], all[M];
+    int got[M] = {0};
+    for (int i = 0; i < M; i++)
+        ck_assert_int_eq(loom_translator_translate(t, &src[i], NULL, 1, &one[i]), 0);
+    ck_assert(one[N].n == 1 && one[N].src_len == 20);
+
+    loom_translator_stream *ts;
+    ck_assert_int_eq(loom_translator_stream_new(&ts, t, loom_translator_opts(t), 3), 0);
+    stream_sink k = {all, got};
+    /* five at once, then one a step: the long one joins in the middle */
+    int order[M], added = 0, steps = 0;
+    for (int i = 0; i < M; i++)
+        order[i] = i < 20 ? i : i == 20 ? N : i - 1;
+    ck_assert_int_eq(loom_translator_stream_add(ts, src, NULL, 5, (void *)(intptr_t)0), 0);
+    added = 5;
+    while ((added < M || loom_translator_stream_size(ts) > 0) && steps < 10000) {
+        if (added < M) {
+            int i = order[added++];
+            ck_assert_int_eq(loom_translator_stream_add(ts, &src[i], NULL, 1, (void *)(intptr_t)i),
+                             0);
+        }
+        ck_assert_int_eq(loom_translator_stream_step(ts, take_translation, &k), 0);
+        steps++;
+    }
+    ck_assert_int_eq(loom_translator_stream_size(ts), 0);
+    /* the same words, ids and ending; scores to rounding (a lone sentence
+     * mixes its attention contexts through P, a running batch by one GEMM:
+     * seen 1e-6 apart in log p) */
+    for (int i = 0; i < M; i++) {
+        ck_assert_int_eq(got[i], 1);
+        ck_assert_int_eq(all[i].n, one[i].n);
+        ck_assert_int_eq(all[i].src_len, one[i].src_len);
+        for (int j = 0; j < one[i].n; j++) {
+            const loom_seq_hyp *x = &all[i].hyps[j].hyp, *y = &one[i].hyps[j].hyp;
+            ck_assert_str_eq(all[i].hyps[j].text, one[i].hyps[j].text);
+            ck_assert_int_eq(x->len, y->len);
+            ck_assert_int_eq(x->finished, y->finished);
+            ck_assert_mem_eq(x->ids, y->ids, x->len * sizeof(int));
+            ck_assert_msg(fabsf(x->score - y->score) <= 1e-5f && fabsf(x->logp - y->logp) <= 1e-5f,
+                          "sentence %d: score %.9g / %.9g, log p %.9g / %.9g", i, x->score,
+                          y->score, x->logp, y->logp);
+        }
+    }
+    loom_translations_free(all, M);
+    /* a stream freed with sentences in it (the sanitizers look for leaks) */
+    ck_assert_int_eq(loom_translator_stream_add(ts, src, NULL, 8, (void *)(intptr_t)0), 0);
+    ck_assert_int_eq(loom_translator_stream_step(ts, take_translation, &k), 0);
+    ck_assert_int_eq(loom_translator_stream_add(ts, src + 8, NULL, 3, (void *)(intptr_t)8), 0);
+    loom_translator_stream_free(ts);
+    for (int i = 0; i < M; i++)
+        if (got[i] > 1)
+            loom_translations_free(&all[i], 1);
+    /* beam search, alignments: not a stream's */
+    loom_translate_opts o = *loom_translator_opts(t);
+    o.decode.beam = 4;
+    ck_assert(!loom_translator_stream_fits(t, &o));
+    ck_assert_int_eq(loom_translator_stream_new(&ts, t, &o, 4), LOOM_EINVAL);
+    o.decode.beam = 1, o.decode.align = 1;
+    ck_assert(!loom_translator_stream_fits(t, &o));
+    loom_translations_free(one, M);
+    loom_translator_free(t);
 }
 END_TEST
 
@@ -656,6 +755,7 @@ static Suite *translate_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, translate_matches_the_search_on_ids);
     tcase_add_loop_test(tc, a_sentence_does_not_depend_on_its_batch_company, 0, 2);
+    tcase_add_test(tc, a_sentence_joining_a_running_batch_is_translated_as_alone);
     tcase_add_test(tc, concurrent_calls_get_what_a_lone_call_gets);
     tcase_add_test(tc, options_for_one_call);
     tcase_add_test(tc, an_ensemble_of_copies_is_the_model);

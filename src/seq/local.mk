@@ -15,12 +15,13 @@ tests_test_bleu_LDADD = $(TEST_LIBS)
 # `loom seq2seq`, `loom translate`
 libloom_la_SOURCES += src/seq/data.c src/seq/model.c src/seq/model_file.c src/seq/options.c \
 	src/seq/train.c src/seq/run.c src/seq/decode.c src/seq/transfer.c src/seq/translator.c \
-	src/seq/api.c src/seq/average.c src/seq/shortlist.c
+	src/seq/api.c src/seq/average.c src/seq/shortlist.c src/seq/stream.c
 # the model's parameters (params.c) and passes (model.c) share model_impl.h
 libloom_la_SOURCES += src/seq/params.c
 noinst_HEADERS += src/seq/model_impl.h
 noinst_HEADERS += src/seq/data.h src/seq/model.h src/seq/model_file.h src/seq/options.h \
-	src/seq/train.h src/seq/decode.h src/seq/transfer.h src/seq/translator.h src/seq/shortlist.h
+	src/seq/train.h src/seq/decode.h src/seq/transfer.h src/seq/translator.h src/seq/shortlist.h \
+	src/seq/stream.h
 loom_SOURCES += tools/seq2seq.c tools/translate.c tools/seq_info.c tools/average.c tools/shortlist.c
 check_PROGRAMS += tests/test_seq
 TESTS += tests/test_seq tests/e2e/test_seq.sh tests/e2e/test_old_models.sh tests/e2e/test_dec_layers.sh

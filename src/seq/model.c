@@ -780,29 +780,20 @@ static float *state_alloc(size_t n, int *fail)
  * backward cache included) grows with the batch, the state does not need it. */
 #define ENCODE_CHUNK 32
 
-int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, const int *src,
-                   const int *lens, int n, int S, int K)
+/* Allocates st's buffers for cap rows (K a sentence) over sources of S
+ * tokens; P for nP sentences (0: none). */
+static int state_buffers(loom_seq_state *st, loom_seq_model *m, int cap, int S, int K, int nP)
 {
-    *out = NULL;
     const loom_seq_config *c = &m->c;
-    int H = c->hidden, R = n * K, He = m->He, GH = m->G * H, E = c->emb;
+    int H = c->hidden, R = cap, He = m->He, GH = m->G * H, E = c->emb;
     size_t A = c->attention == LOOM_ATTN_BAHDANAU ? c->attn_dim : 0;
-    int rc = work_reserve(w, n < ENCODE_CHUNK ? n : ENCODE_CHUNK, S, 1);
-    if (rc)
-        return rc;
-    loom_seq_state *st = loom_calloc(1, sizeof *st);
-    if (!st)
-        return LOOM_ENOMEM;
     int fail = 0;
     st->m = m, st->rows = R, st->S = S, st->K = K, st->cap = R;
     st->lens = loom_malloc(R, sizeof(int));
     fail |= !st->lens;
     st->enc = state_alloc((size_t)R * S * He, &fail);
     st->kp = state_alloc((size_t)R * S * A, &fail);
-    /* P is per sentence, shared by its K rows; multiplying contexts costs
-     * per row: beams use P, batched greedy decoding the GEMM */
-    int use_P = m->Dc && (K > 1 || R < DECODE_P_ROWS);
-    st->P = state_alloc(use_P ? (size_t)n * S * GH : 0, &fail);
+    st->P = state_alloc((size_t)nP * S * GH, &fail);
     size_t LRH = (size_t)m->DL * R * H;
     st->s = state_alloc(LRH, &fail);
     st->s2 = state_alloc(LRH, &fail);
@@ -818,10 +809,21 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
                             &fail);
     st->work = state_alloc(loom_attn_rnn_work_size(&m->decoder, R, S) + 1, &fail);
     st->scratch = state_alloc((size_t)c->tgt_vocab, &fail);
-    if (fail) {
-        loom_seq_state_free(st);
-        return LOOM_ENOMEM;
-    }
+    return fail ? LOOM_ENOMEM : 0;
+}
+
+/* Encodes n sentences (ids padded to S, S <= st->S) into the state's rows
+ * row0 .. row0 + n*K (K rows a sentence, each at its initial decoder
+ * state; the layers' states at stride st->cap rows), source positions from
+ * S to st->S zeroed; also P when the state has it (row0 = 0, S = st->S). */
+static void state_encode(loom_seq_state *st, loom_seq_work *w, const int *src, const int *lens,
+                         int n, int S, int row0)
+{
+    loom_seq_model *m = st->m;
+    const loom_seq_config *c = &m->c;
+    int H = c->hidden, K = st->K, He = m->He, GH = m->G * H, E = c->emb;
+    size_t A = c->attention == LOOM_ATTN_BAHDANAU ? c->attn_dim : 0, SS = (size_t)st->S;
+    size_t LR = (size_t)st->cap * H;
     const float *enc = w->buf[W_Y + c->layers - 1];
     const float *br = m->DL > 1 ? w->buf[W_BR] : w->buf[W_S]; /* (B, DL*H) s_0 of each layer */
     for (int i0 = 0; i0 < n; i0 += ENCODE_CHUNK) {
@@ -829,13 +831,21 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
         encode(m, w, src + (size_t)i0 * S, lens + i0, nb, S, 0, 1, NULL);
         for (int r = i0 * K; r < (i0 + nb) * K; r++) {
             int i = r / K - i0;
-            st->lens[r] = lens[i0 + i];
-            memcpy(st->enc + (size_t)r * S * He, enc + (size_t)i * S * He, (size_t)S * He * 4);
-            if (A)
-                memcpy(st->kp + (size_t)r * S * A, w->buf[W_KP] + (size_t)i * S * A, S * A * 4);
+            size_t q = (size_t)row0 + r;
+            st->lens[q] = lens[i0 + i];
+            float *e = st->enc + q * SS * He;
+            memcpy(e, enc + (size_t)i * S * He, (size_t)S * He * 4);
+            memset(e + (size_t)S * He, 0, (SS - S) * He * 4);
+            if (A) {
+                float *kq = st->kp + q * SS * A;
+                memcpy(kq, w->buf[W_KP] + (size_t)i * S * A, S * A * 4);
+                memset(kq + (size_t)S * A, 0, (SS - S) * A * 4);
+            }
             for (int l = 0; l < m->DL; l++)
-                memcpy(st->s + ((size_t)l * R + r) * H, br + ((size_t)i * m->DL + l) * H,
-                       H * sizeof(float));
+                memcpy(st->s + l * LR + q * H, br + ((size_t)i * m->DL + l) * H, H * sizeof(float));
+            if (st->c)
+                for (int l = 0; l < m->DL; l++)
+                    memset(st->c + l * LR + q * H, 0, H * sizeof(float));
         }
         /* The context enters the decoder's input projection as c_t Wx[E:] =
          * sum_j a_tj (enc_j Wx[E:]): with few rows, project the source
@@ -843,13 +853,107 @@ int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, co
          * matrix-vector product per row, loom_attn_mix_add) instead of
          * multiplying (Dc, GH) per step; with many rows one GEMM per step
          * does better. */
-        if (use_P)
+        if (st->P)
             loom_dense_forward(st->P + (size_t)i0 * S * GH, enc, m->dec.Wx + (size_t)E * GH, NULL,
                                nb * S, He, GH);
     }
-    if (st->c)
-        memset(st->c, 0, LRH * sizeof(float));
+}
+
+int loom_seq_start(loom_seq_state **out, loom_seq_model *m, loom_seq_work *w, const int *src,
+                   const int *lens, int n, int S, int K)
+{
+    *out = NULL;
+    int R = n * K;
+    int rc = work_reserve(w, n < ENCODE_CHUNK ? n : ENCODE_CHUNK, S, 1);
+    if (rc)
+        return rc;
+    loom_seq_state *st = loom_calloc(1, sizeof *st);
+    if (!st)
+        return LOOM_ENOMEM;
+    /* P is per sentence, shared by its K rows; multiplying contexts costs
+     * per row: beams use P, batched greedy decoding the GEMM */
+    int use_P = m->Dc && (K > 1 || R < DECODE_P_ROWS);
+    if (state_buffers(st, m, R, S, K, use_P ? n : 0)) {
+        loom_seq_state_free(st);
+        return LOOM_ENOMEM;
+    }
+    state_encode(st, w, src, lens, n, S, 0);
     *out = st;
+    return 0;
+}
+
+int loom_seq_state_new(loom_seq_state **out, loom_seq_model *m, int cap, int S)
+{
+    *out = NULL;
+    loom_seq_state *st = loom_calloc(1, sizeof *st);
+    if (!st)
+        return LOOM_ENOMEM;
+    if (state_buffers(st, m, cap < 1 ? 1 : cap, S < 1 ? 1 : S, 1, 0)) {
+        loom_seq_state_free(st);
+        return LOOM_ENOMEM;
+    }
+    st->rows = 0;
+    *out = st;
+    return 0;
+}
+
+/* Moves a K = 1 state without P into buffers for cap rows and sources of S
+ * tokens (cap >= rows, S >= st->S), its rows keeping their values. */
+static int state_grow(loom_seq_state *st, int cap, int S)
+{
+    loom_seq_model *m = st->m;
+    loom_seq_state *ns = loom_calloc(1, sizeof *ns);
+    if (!ns || state_buffers(ns, m, cap, S, 1, 0)) {
+        loom_seq_state_free(ns);
+        return LOOM_ENOMEM;
+    }
+    size_t H = (size_t)m->c.hidden, He = (size_t)m->He, OS = (size_t)st->S, NS = (size_t)S;
+    size_t A = m->c.attention == LOOM_ATTN_BAHDANAU ? (size_t)m->c.attn_dim : 0;
+    for (size_t r = 0; r < (size_t)st->rows; r++) {
+        ns->lens[r] = st->lens[r];
+        memcpy(ns->enc + r * NS * He, st->enc + r * OS * He, OS * He * sizeof(float));
+        memset(ns->enc + (r * NS + OS) * He, 0, (NS - OS) * He * sizeof(float));
+        if (A) {
+            memcpy(ns->kp + r * NS * A, st->kp + r * OS * A, OS * A * sizeof(float));
+            memset(ns->kp + (r * NS + OS) * A, 0, (NS - OS) * A * sizeof(float));
+        }
+        for (size_t l = 0; l < (size_t)m->DL; l++) {
+            memcpy(ns->s + (l * cap + r) * H, st->s + (l * st->cap + r) * H, H * sizeof(float));
+            if (st->c)
+                memcpy(ns->c + (l * cap + r) * H, st->c + (l * st->cap + r) * H, H * sizeof(float));
+        }
+    }
+    ns->rows = st->rows;
+    ns->sub = st->sub, ns->sub_b = st->sub_b, ns->sub_n = st->sub_n;
+    st->sub = NULL, st->sub_b = NULL;
+    loom_seq_state tmp = *st;
+    *st = *ns;
+    *ns = tmp;
+    loom_seq_state_free(ns);
+    return 0;
+}
+
+int loom_seq_state_add(loom_seq_state *st, loom_seq_work *w, const int *src, const int *lens, int n,
+                       int S)
+{
+    if (st->K != 1 || st->P)
+        return loom_error(LOOM_EINVAL, "sentences join a greedy state made by loom_seq_state_new");
+    if (n <= 0)
+        return 0;
+    int rc = work_reserve(w, n < ENCODE_CHUNK ? n : ENCODE_CHUNK, S, 1);
+    if (rc)
+        return rc;
+    if (st->rows + n > st->cap || S > st->S) {
+        int cap = st->cap, NS = st->S;
+        while (cap < st->rows + n)
+            cap *= 2;
+        if (S > NS)
+            NS = S + 15 - (S + 15) % 16; /* a few more, so that the next long one fits */
+        if ((rc = state_grow(st, cap, NS)))
+            return rc;
+    }
+    state_encode(st, w, src, lens, n, S, st->rows);
+    st->rows += n;
     return 0;
 }
 

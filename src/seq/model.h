@@ -138,6 +138,18 @@ void loom_seq_state_reorder(loom_seq_state *st, const int *from);
  * current sentences, increasing), moved to the front in that order: later
  * steps skip the sentences whose search has ended. */
 void loom_seq_state_keep(loom_seq_state *st, const int *keep, int nkeep);
+/* Continuous greedy decoding (a server's running batch): an empty state
+ * of one row a sentence (K = 1), with room for cap rows over sources of up
+ * to S tokens (both grow as sentences join). */
+int loom_seq_state_new(loom_seq_state **out, loom_seq_model *m, int cap, int S);
+/* Encodes n sentences (ids batch-major, padded to S, lengths >= 1) and
+ * adds them as the state's last rows, at their initial decoder state;
+ * rows already there keep theirs. A row's steps give what they give in
+ * loom_seq_start's state of its sentence alone (to float rounding: the
+ * matrix products round with the number of rows they hold). Rows leave
+ * with loom_seq_state_keep. LOOM_EINVAL for a state of loom_seq_start's. */
+int loom_seq_state_add(loom_seq_state *st, loom_seq_work *w, const int *src, const int *lens, int n,
+                       int S);
 /* One decoder step for every row: feeds prev[r], writes log-probabilities
  * (rows x tgt_vocab) to logp and, when align is not NULL, the attention
  * weights (rows x src_len; zeros for a model without attention). Training's

@@ -19,6 +19,7 @@
 #include "base/reader.h"
 #include "base/writer.h"
 #include "seq/data.h"
+#include "seq/stream.h"
 
 /* What one thread needs to translate: a workspace per member, a tokenizer,
  * the padded batch and the tokens of the sentence being read. */
@@ -792,4 +793,205 @@ int loom_translator_write_svg(const loom_translator *t, const loom_translation *
         return rc;
     }
     return loom_writer_commit(w);
+}
+
+/* ---- continuous batching ---- */
+
+/* A sentence in a stream: its translation so far and whose it is. */
+typedef struct {
+    loom_translation tr;
+    void *tag;
+    int index;
+} stream_sentence;
+
+struct loom_translator_stream {
+    loom_translator *t;
+    loom_translate_opts o;
+    worker *wk;
+    loom_seq_stream *s;
+    stream_sentence **wait; /* read, not encoded yet */
+    size_t nwait, wait_cap;
+    int size;
+    int *lens;
+    size_t lens_cap;
+    loom_translator_stream_fn fn;
+    void *ctx;
+};
+
+int loom_translator_stream_fits(const loom_translator *t, const loom_translate_opts *o)
+{
+    const loom_seq_decode_opts *d = &o->decode;
+    return t->nm == 1 && d->beam == 1 && d->nbest == 1 && !d->align && !d->shortlist &&
+           !o->replace_unk;
+}
+
+int loom_translator_stream_new(loom_translator_stream **out, loom_translator *t,
+                               const loom_translate_opts *o, int cap)
+{
+    *out = NULL;
+    int rc = check_opts(o);
+    if (rc)
+        return rc;
+    if (!loom_translator_stream_fits(t, o))
+        return loom_error(LOOM_EINVAL, "a translation stream is greedy (beam 1), over one "
+                                       "model, without alignments, replace_unk or a shortlist");
+    loom_translator_stream *ts = loom_calloc(1, sizeof *ts);
+    if (!ts)
+        return LOOM_ENOMEM;
+    ts->t = t, ts->o = *o;
+    rc = worker_take(t, &ts->wk);
+    if (!rc)
+        rc = loom_seq_stream_new(&ts->s, t->models[0], cap, &o->decode);
+    if (rc) {
+        loom_translator_stream_free(ts);
+        return rc;
+    }
+    *out = ts;
+    return 0;
+}
+
+static void sentence_free(stream_sentence *x)
+{
+    if (!x)
+        return;
+    translation_clear(&x->tr);
+    free(x);
+}
+
+void loom_translator_stream_free(loom_translator_stream *ts)
+{
+    if (!ts)
+        return;
+    for (size_t i = 0; i < ts->nwait; i++)
+        sentence_free(ts->wait[i]);
+    free(ts->wait);
+    free(ts->lens);
+    /* the sentences decoding are the decoding stream's tags */
+    for (int i = 0; ts->s && i < loom_seq_stream_rows(ts->s); i++)
+        sentence_free(loom_seq_stream_tag(ts->s, i));
+    worker_give(ts->t, ts->wk);
+    loom_seq_stream_free(ts->s);
+    free(ts);
+}
+
+int loom_translator_stream_size(const loom_translator_stream *ts)
+{
+    return ts->size;
+}
+
+int loom_translator_stream_add(loom_translator_stream *ts, const char *const *src,
+                               const size_t *lens, int n, void *tag)
+{
+    if (n <= 0)
+        return 0;
+    int rc = loom_grow((void **)&ts->wait, &ts->wait_cap, ts->nwait + (size_t)n, sizeof *ts->wait);
+    if (rc)
+        return rc;
+    size_t first = ts->nwait;
+    for (int i = 0; i < n && !rc; i++) {
+        stream_sentence *x = loom_calloc(1, sizeof *x);
+        if (!x) {
+            rc = LOOM_ENOMEM;
+            break;
+        }
+        x->tag = tag, x->index = i;
+        rc = read_sentence(ts->t, ts->wk, src[i], lens ? lens[i] : strlen(src[i]), &x->tr);
+        if (rc) {
+            free(x);
+            if (rc != LOOM_ENOMEM)
+                rc = loom_error(rc, "sentence %d: %s", i + 1, loom_error_message());
+            break;
+        }
+        ts->wait[ts->nwait++] = x;
+    }
+    if (rc) { /* none of them joins */
+        for (size_t i = first; i < ts->nwait; i++)
+            sentence_free(ts->wait[i]);
+        ts->nwait = first;
+        return rc;
+    }
+    ts->size += n;
+    return 0;
+}
+
+/* Hands a sentence back (and frees its record); the callee owns the
+ * translation from here. */
+static int stream_hand(loom_translator_stream *ts, stream_sentence *x)
+{
+    ts->size--;
+    int rc = ts->fn(ts->ctx, x->tag, x->index, &x->tr);
+    free(x);
+    return rc;
+}
+
+/* A hypothesis from the decoding stream: its words and text. */
+static int stream_done(void *ctx, void *tag, loom_seq_hyp *h)
+{
+    loom_translator_stream *ts = ctx;
+    stream_sentence *x = tag;
+    loom_translation *tr = &x->tr;
+    tr->hyps = loom_calloc(1, sizeof *tr->hyps);
+    if (!tr->hyps) {
+        loom_seq_hyps_free(h, 1);
+        sentence_free(x);
+        ts->size--;
+        return LOOM_ENOMEM;
+    }
+    tr->hyps[0].hyp = *h;
+    tr->n = 1;
+    int rc = finish_hyp(ts->t, &ts->o, tr, &tr->hyps[0]);
+    if (rc) {
+        sentence_free(x);
+        ts->size--;
+        return rc;
+    }
+    return stream_hand(ts, x);
+}
+
+int loom_translator_stream_step(loom_translator_stream *ts, loom_translator_stream_fn fn, void *ctx)
+{
+    ts->fn = fn, ts->ctx = ctx;
+    int rc = 0;
+    if (ts->nwait > 0) {
+        /* the sentences that joined: one encoder call, padded to the longest */
+        int S = 1, n = 0;
+        for (size_t i = 0; i < ts->nwait; i++)
+            S = ts->wait[i]->tr.src_len > S ? ts->wait[i]->tr.src_len : S;
+        size_t need = ts->nwait * (size_t)S + 1;
+        if (need > ts->wk->src_cap) {
+            int *p = loom_realloc(ts->wk->src, need, sizeof(int));
+            if (!p)
+                return LOOM_ENOMEM;
+            ts->wk->src = p, ts->wk->src_cap = need;
+        }
+        if ((rc = loom_grow((void **)&ts->lens, &ts->lens_cap, ts->nwait, sizeof *ts->lens)))
+            return rc;
+        /* the sentences with tokens move to the front of wait; the others
+         * (no tokens: nothing to translate) are answered now */
+        for (size_t i = 0; i < ts->nwait; i++) {
+            stream_sentence *x = ts->wait[i];
+            if (x->tr.src_len == 0) {
+                ts->wait[i] = NULL;
+                if (!rc)
+                    rc = stream_hand(ts, x);
+                else
+                    sentence_free(x), ts->size--;
+                continue;
+            }
+            int *pad = ts->wk->src + (size_t)n * S;
+            for (int q = 0; q < S; q++)
+                pad[q] = q < x->tr.src_len ? x->tr.src_ids[q] : LOOM_PAD;
+            ts->lens[n] = x->tr.src_len;
+            ts->wait[n++] = x;
+        }
+        ts->nwait = (size_t)n;
+        if (rc)
+            return rc;
+        rc = loom_seq_stream_add(ts->s, ts->wk->w[0], ts->wk->src, ts->lens, n, S,
+                                 (void *const *)ts->wait);
+        if (rc)
+            return rc;
+        ts->nwait = 0;
+    }
+    return loom_seq_stream_step(ts->s, stream_done, ts);
 }

@@ -195,4 +195,41 @@ int loom_translation_merge_align(const loom_translation *t, loom_translation_hyp
 int loom_translator_write_svg(const loom_translator *t, const loom_translation *tr,
                               const loom_translation_hyp *h, const char *path);
 
+/* ---- continuous batching ----
+ * Greedy translation as a running batch (seq/stream.h), for a server:
+ * sentences join between decoder steps and each leaves with its
+ * translation as soon as it ends, so the decoder's batch stays full. A
+ * sentence's translation is what loom_translator_translate_with gives it
+ * with the same options (to float rounding in scores), whoever it shared
+ * the steps with and whenever it joined. One thread uses a stream at a
+ * time; it holds one of the translator's workspaces until freed. */
+typedef struct loom_translator_stream loom_translator_stream;
+
+/* 1 when a stream can translate with options o: one model, beam 1 (nbest
+ * 1), no alignments, replace_unk or shortlist. */
+int loom_translator_stream_fits(const loom_translator *t, const loom_translate_opts *o);
+/* A stream with options o (LOOM_EINVAL when they do not fit), room for
+ * cap sentences at first (it grows). */
+int loom_translator_stream_new(loom_translator_stream **out, loom_translator *t,
+                               const loom_translate_opts *o, int cap);
+/* Frees it with the sentences it still holds (their callbacks never run). */
+void loom_translator_stream_free(loom_translator_stream *ts);
+/* Reads (tokenises) n sentences, which join at the next step; sentence i
+ * is handed back as (tag, i). Errors name the sentence (nothing joins
+ * then). */
+int loom_translator_stream_add(loom_translator_stream *ts, const char *const *src,
+                               const size_t *lens, int n, void *tag);
+/* Sentences added and not handed back yet. */
+int loom_translator_stream_size(const loom_translator_stream *ts);
+
+/* Receives a finished translation: *tr is the callee's (free it with
+ * loom_translations_free(tr, 1) after copying it out or not). */
+typedef int (*loom_translator_stream_fn)(void *ctx, void *tag, int index, loom_translation *tr);
+/* Encodes the sentences that joined, runs one decoder step, and hands
+ * every sentence that ended (sentences without tokens at once: no
+ * hypothesis) to fn. Returns 0 or the first error (fn's included); after
+ * an error, free the stream. */
+int loom_translator_stream_step(loom_translator_stream *ts, loom_translator_stream_fn fn,
+                                void *ctx);
+
 #endif
