@@ -22,6 +22,7 @@ struct loom_serve_batcher {
     int wait_ms;
     int stopping;
     loom_serve_batch_fn fn;
+    loom_serve_loop_fn loop; /* continuous batching: the workers run it */
     void *ctx;
     int nworkers;
     pthread_t *workers;
@@ -55,29 +56,44 @@ static int wait_for_batch(loom_serve_batcher *b)
     }
 }
 
+/* Takes queued jobs in order while their items fit in room (the first one
+ * whatever its size when take_big); mutex held. */
+static int take_jobs(loom_serve_batcher *b, loom_serve_job ***jobs, size_t *cap, size_t room,
+                     int take_big)
+{
+    int n = 0;
+    size_t items = 0;
+    while (b->head && ((n == 0 && take_big) || items + b->head->size <= room)) {
+        if (loom_grow((void **)jobs, cap, (size_t)n + 1, sizeof **jobs) != 0)
+            break;
+        loom_serve_job *j = b->head;
+        b->head = j->next;
+        if (!b->head)
+            b->tail = NULL;
+        b->pending -= j->size;
+        items += j->size;
+        (*jobs)[n++] = j;
+    }
+    if (b->head)
+        pthread_cond_signal(&b->cv); /* another worker may take the rest */
+    return n;
+}
+
 static void *worker(void *arg)
 {
     loom_serve_batcher *b = arg;
+    if (b->loop) {
+        b->loop(b->ctx, b);
+        return NULL;
+    }
     loom_serve_job **jobs = NULL;
     size_t cap = 0;
     pthread_mutex_lock(&b->mu);
     while (wait_for_batch(b)) {
-        /* take jobs in order while they fit (always the first) */
-        int n = 0;
         size_t items = 0;
-        while (b->head && (n == 0 || items + b->head->size <= b->max_batch)) {
-            if (loom_grow((void **)&jobs, &cap, (size_t)n + 1, sizeof *jobs) != 0)
-                break;
-            loom_serve_job *j = b->head;
-            b->head = j->next;
-            if (!b->head)
-                b->tail = NULL;
-            b->pending -= j->size;
-            items += j->size;
-            jobs[n++] = j;
-        }
-        if (b->head)
-            pthread_cond_signal(&b->cv); /* another worker may take the rest */
+        int n = take_jobs(b, &jobs, &cap, b->max_batch, 1);
+        for (int i = 0; i < n; i++)
+            items += jobs[i]->size;
         pthread_mutex_unlock(&b->mu);
         if (n > 0)
             b->fn(b->ctx, jobs, n, items);
@@ -90,14 +106,33 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int loom_serve_batcher_new(loom_serve_batcher **out, loom_serve_batch_fn fn, void *ctx,
-                           size_t max_batch, int wait_ms, size_t max_pending, int workers)
+int loom_serve_batcher_take(loom_serve_batcher *b, loom_serve_job ***jobs, size_t *cap, size_t room,
+                            int wait)
+{
+    pthread_mutex_lock(&b->mu);
+    int n = 0;
+    if (wait) {
+        n = wait_for_batch(b) ? take_jobs(b, jobs, cap, b->max_batch, 1) : -1;
+    } else if (b->head) {
+        n = take_jobs(b, jobs, cap, room, 0);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
+size_t loom_serve_batcher_max_batch(const loom_serve_batcher *b)
+{
+    return b->max_batch;
+}
+
+static int make(loom_serve_batcher **out, loom_serve_batch_fn fn, loom_serve_loop_fn loop,
+                void *ctx, size_t max_batch, int wait_ms, size_t max_pending, int workers)
 {
     *out = NULL;
     loom_serve_batcher *b = loom_calloc(1, sizeof *b);
     if (!b)
         return LOOM_ENOMEM;
-    b->fn = fn, b->ctx = ctx;
+    b->fn = fn, b->loop = loop, b->ctx = ctx;
     b->max_batch = max_batch ? max_batch : 1;
     b->wait_ms = wait_ms < 0 ? 0 : wait_ms;
     b->max_pending = max_pending;
@@ -122,6 +157,18 @@ int loom_serve_batcher_new(loom_serve_batcher **out, loom_serve_batch_fn fn, voi
     }
     *out = b;
     return 0;
+}
+
+int loom_serve_batcher_new(loom_serve_batcher **out, loom_serve_batch_fn fn, void *ctx,
+                           size_t max_batch, int wait_ms, size_t max_pending, int workers)
+{
+    return make(out, fn, NULL, ctx, max_batch, wait_ms, max_pending, workers);
+}
+
+int loom_serve_batcher_new_loop(loom_serve_batcher **out, loom_serve_loop_fn loop, void *ctx,
+                                size_t max_batch, int wait_ms, size_t max_pending, int workers)
+{
+    return make(out, NULL, loop, ctx, max_batch, wait_ms, max_pending, workers);
 }
 
 void loom_serve_batcher_stop(loom_serve_batcher *b)

@@ -31,6 +31,23 @@ int loom_serve_batcher_new(loom_serve_batcher **out, loom_serve_batch_fn fn, voi
 /* Refuses new jobs, completes the queued ones and stops the workers;
  * accepts NULL and a stopped batcher. */
 void loom_serve_batcher_stop(loom_serve_batcher *b);
+/* Continuous batching: each worker runs loop(ctx, b) instead of taking
+ * batches for a batch function. The loop takes jobs with
+ * loom_serve_batcher_take, completes them itself and returns once take
+ * says the batcher stops (after which no job is left to it). */
+typedef void (*loom_serve_loop_fn)(void *ctx, loom_serve_batcher *b);
+int loom_serve_batcher_new_loop(loom_serve_batcher **out, loom_serve_loop_fn loop, void *ctx,
+                                size_t max_batch, int wait_ms, size_t max_pending, int workers);
+/* For a loop: takes queued jobs, in order, into *jobs (grown as loom_grow
+ * grows, *cap its capacity). wait = 1 (the loop has nothing in hand):
+ * waits until a batch is due, as a batch worker does, and takes up to
+ * max_batch items (the first job whatever its size); returns -1 when the
+ * batcher stops with an empty queue. wait = 0: takes without waiting the
+ * jobs that fit in room items, possibly none. Returns the jobs taken. */
+int loom_serve_batcher_take(loom_serve_batcher *b, loom_serve_job ***jobs, size_t *cap, size_t room,
+                            int wait);
+size_t loom_serve_batcher_max_batch(const loom_serve_batcher *b);
+
 /* Stops it and frees it; accepts NULL. */
 void loom_serve_batcher_free(loom_serve_batcher *b);
 

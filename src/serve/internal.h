@@ -93,6 +93,8 @@ extern const handler serve_nearest_handler, serve_analogy_handler, serve_similar
 /* The nearest batcher's function (vectors.c) and the translate one. */
 void serve_nearest_batch(void *ctx, loom_serve_job **jobs, int n, size_t items);
 void serve_translate_batch(void *ctx, loom_serve_job **jobs, int n, size_t items);
+/* The translate batcher's workers: continuous batching (translate.c). */
+void serve_translate_loop(void *ctx, loom_serve_batcher *b);
 
 /* Finds a served thing by name (NULL name: the first); NULL when absent. */
 served_vectors *serve_find_vectors(loom_server *s, const char *name);

@@ -529,9 +529,9 @@ int loom_server_start(loom_server *s)
      * worker running each batch on every thread, the cores idled while the
      * clients of the last batch sent their next requests) */
     if (rc == 0 && s->nmod > 0)
-        rc = loom_serve_batcher_new(&s->translate_batcher, serve_translate_batch, s,
-                                    (size_t)s->o.max_batch, s->o.batch_wait_ms,
-                                    (size_t)s->o.max_pending, s->o.threads);
+        rc = loom_serve_batcher_new_loop(&s->translate_batcher, serve_translate_loop, s,
+                                         (size_t)s->o.max_batch, s->o.batch_wait_ms,
+                                         (size_t)s->o.max_pending, s->o.threads);
     if (rc < 0) {
         freeaddrinfo(ai);
         return rc;

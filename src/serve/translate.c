@@ -74,6 +74,7 @@ typedef struct {
     loom_translate_opts o;
     loom_translation *out; /* req.n, filled by the batch */
     int done;              /* out holds translations to free */
+    size_t left;           /* continuous batching: sentences not translated yet */
     int rc;
     char err[256];
 } translate_state;
@@ -340,4 +341,125 @@ void serve_translate_batch(void *ctx, loom_serve_job **jobs, int n, size_t items
     }
     free(g);
     free(taken);
+}
+
+/* ---- continuous batching ----
+ * Each batcher worker keeps a running greedy batch (a translator stream,
+ * seq/translator.h) of up to --max-batch sentences: between decoder steps
+ * the queued requests whose sentences fit join it, and a request is
+ * answered as soon as its last sentence ends. A request that a stream
+ * cannot take (beam search, alignments, another model than the stream's
+ * while it runs, more sentences than --max-batch) is translated at once,
+ * merged with the others taken with it as the batch worker did before. */
+
+typedef struct {
+    loom_server *s;
+    served_model *m; /* the stream's model and options */
+    loom_translate_opts o;
+    loom_translator_stream *ts;
+    translate_state **in; /* the requests in the stream */
+    size_t nin, capin;
+} translate_loop;
+
+static void loop_fail(translate_loop *L, const char *why)
+{
+    for (size_t i = 0; i < L->nin; i++) {
+        translate_state *st = L->in[i];
+        st->rc = LOOM_EINVAL;
+        snprintf(st->err, sizeof st->err, "%s", why);
+        st->job.complete(&st->job);
+    }
+    L->nin = 0;
+    loom_translator_stream_free(L->ts);
+    L->ts = NULL, L->m = NULL;
+}
+
+static int loop_take_translation(void *ctx, void *tag, int index, loom_translation *tr)
+{
+    translate_loop *L = ctx;
+    translate_state *st = tag;
+    st->out[index] = *tr;
+    if (--st->left > 0)
+        return 0;
+    for (size_t i = 0; i < L->nin; i++)
+        if (L->in[i] == st) {
+            L->in[i] = L->in[--L->nin];
+            break;
+        }
+    st->rc = 0;
+    st->job.complete(&st->job);
+    return 0;
+}
+
+/* Joins st to the stream (made for its model and options when there is
+ * none); 0, or 1 when the stream cannot take it. */
+static int loop_join(translate_loop *L, translate_state *st)
+{
+    if (st->req.n > loom_serve_batcher_max_batch(L->s->translate_batcher) ||
+        !loom_translator_stream_fits(st->m->translator, &st->o))
+        return 1;
+    if (L->ts && (L->m != st->m || L->o.decode.alpha != st->o.decode.alpha ||
+                  L->o.decode.max_len != st->o.decode.max_len)) {
+        if (L->nin > 0)
+            return 1;
+        loom_translator_stream_free(L->ts);
+        L->ts = NULL;
+    }
+    if (!L->ts) {
+        loom_translate_opts o = st->o;
+        o.threads = 1;
+        if (loom_translator_stream_new(
+                &L->ts, st->m->translator, &o,
+                (int)loom_serve_batcher_max_batch(L->s->translate_batcher)) != 0) {
+            L->ts = NULL;
+            return 1;
+        }
+        L->m = st->m, L->o = st->o;
+    }
+    if (loom_grow((void **)&L->in, &L->capin, L->nin + 1, sizeof *L->in) != 0)
+        return 1;
+    st->done = 1; /* out (zeroed) holds what the stream hands back */
+    st->left = st->req.n;
+    if (loom_translator_stream_add(L->ts, st->req.src, st->req.lens, (int)st->req.n, st) != 0) {
+        st->rc = LOOM_EINVAL;
+        snprintf(st->err, sizeof st->err, "%s", loom_error_message());
+        st->job.complete(&st->job);
+        return 0;
+    }
+    L->in[L->nin++] = st;
+    return 0;
+}
+
+void serve_translate_loop(void *ctx, loom_serve_batcher *b)
+{
+    translate_loop L = {.s = ctx};
+    loom_serve_job **jobs = NULL;
+    size_t cap = 0, max = loom_serve_batcher_max_batch(b);
+    for (;;) {
+        int busy = L.ts && loom_translator_stream_size(L.ts) > 0;
+        size_t rows = busy ? (size_t)loom_translator_stream_size(L.ts) : 0;
+        int n = loom_serve_batcher_take(b, &jobs, &cap, rows < max ? max - rows : 0, !busy);
+        if (n < 0)
+            break;
+        /* the jobs the stream cannot take are batched as before (those
+         * with the same model and search together), then answered */
+        int other = 0;
+        for (int i = 0; i < n; i++)
+            if (loop_join(&L, (translate_state *)jobs[i]))
+                jobs[other++] = jobs[i];
+        if (other > 0) {
+            serve_translate_batch(L.s, jobs, other, 0);
+            for (int i = 0; i < other; i++)
+                jobs[i]->complete(jobs[i]);
+        }
+        if (!L.ts || loom_translator_stream_size(L.ts) == 0)
+            continue;
+        loom_serve_metrics_batch(L.s->metrics, LOOM_SERVE_BATCH_TRANSLATE,
+                                 (size_t)loom_translator_stream_size(L.ts));
+        if (loom_translator_stream_step(L.ts, loop_take_translation, &L) != 0)
+            loop_fail(&L, loom_error_message());
+    }
+    loom_translator_stream_free(L.ts);
+    free(L.in);
+    free(jobs);
 }

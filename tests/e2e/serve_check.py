@@ -209,6 +209,36 @@ ok(all(same_tr(tog_tr[x], alone_tr[x]) for x in SRC[:32]),
    "32 concurrent translate requests get their answers sent alone (same words, scores to 1e-5)")
 print("# %d of 32 batched translations identical to the byte to the lone ones"
       % sum(tog_tr[x] == alone_tr[x] for x in SRC[:32]))
+# greedy requests join the worker's running decoder batch between steps
+# (continuous batching): alone, all in one request, and one a request at
+# once (each joining a batch already decoding) give the same translations
+greedy_alone = {x: post("/v1/translate", {"src": [x]})[1] for x in SRC[:32]}
+s, j = post("/v1/translate", {"src": SRC[:32]})
+greedy_one = {x: {"model": j["model"], "translations": [t]} for x, t in zip(SRC[:32], j["translations"])} if s == 200 else {}
+greedy_tog = {}
+
+
+def one_greedy(x):
+    greedy_tog[x] = post("/v1/translate", {"src": [x]})[1]
+
+
+def many_greedy():
+    greedy_tog["all"] = post("/v1/translate", {"src": SRC[:32] * 2})[1]
+
+
+ts = [threading.Thread(target=many_greedy)] + [threading.Thread(target=one_greedy, args=(x,)) for x in SRC[:32]]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+ok(len(greedy_one) == 32 and all(same_tr(greedy_one[x], greedy_alone[x]) and same_tr(greedy_tog[x], greedy_alone[x]) for x in SRC[:32]),
+   "greedy: 32 sentences in one request, and 32 concurrent requests joining a running batch, get their answers sent alone (same words, scores to 1e-5)")
+allj = greedy_tog.get("all", {})
+ok(len(allj.get("translations", [])) == 64 and all(
+    same_tr({"translations": [allj["translations"][i]]}, greedy_alone[SRC[i % 32]]) for i in range(64)),
+   "greedy: a 64-sentence request decoded with the others answers in order, as alone", allj)
+print("# %d of 32 greedy translations joining a running batch identical to the byte to the lone ones"
+      % sum(greedy_tog[x] == greedy_alone[x] for x in SRC[:32]))
 s, metrics = request("GET", "/metrics")
 cnt = float([l.split()[-1] for l in metrics.splitlines() if l.startswith('loom_batch_size_count{batcher="translate"}')][0])
 tot = float([l.split()[-1] for l in metrics.splitlines() if l.startswith('loom_batch_size_sum{batcher="translate"}')][0])
