@@ -260,6 +260,13 @@ int loom_index_search(const loom_index *ix, size_t m, const float *Q, const long
 
 enum { LOOM_W2V_SKIPGRAM = 0, LOOM_W2V_CBOW = 1 };
 enum { LOOM_W2V_NS = 0, LOOM_W2V_HS = 1 };
+/* How the learning rate falls from alpha to min_alpha. LINEAR: by the
+ * words all threads have read out of epochs x the corpus (word2vec.c's).
+ * PER_WORKER: each thread by its own words against the whole corpus, as
+ * gensim's corpus_file mode does, (epoch + words this thread read in this
+ * epoch / the corpus' words) / epochs: with N threads each epoch ends
+ * only 1/N of its share down, a saw-tooth that stays higher. */
+enum { LOOM_W2V_LR_LINEAR = 0, LOOM_W2V_LR_PER_WORKER = 1 };
 
 typedef struct {
     int model;           /* LOOM_W2V_SKIPGRAM (default) or LOOM_W2V_CBOW */
@@ -272,6 +279,9 @@ typedef struct {
     size_t max_vocab;    /* keep at most this many words, 0: no limit */
     int epochs;          /* passes over the corpus, 5 */
     double alpha;        /* start learning rate; 0: 0.025 skip-gram, 0.05 CBOW */
+    double min_alpha;    /* the rate the decay ends at (gensim's min_alpha);
+                            0: 1e-4 x alpha, about word2vec.c's ~0 */
+    int lr_schedule;     /* LOOM_W2V_LR_LINEAR (default) or LOOM_W2V_LR_PER_WORKER */
     int threads;         /* 1 */
     uint64_t seed;       /* 1; with one thread the output depends on it alone */
     uint64_t sync_words; /* under mpirun: words each process reads between two

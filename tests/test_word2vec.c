@@ -470,6 +470,71 @@ START_TEST(bad_options_are_refused)
     ck_assert_double_eq(loom_w2v_start_alpha(&o), 0.05);
     o.model = LOOM_W2V_SKIPGRAM;
     ck_assert_double_eq(loom_w2v_start_alpha(&o), 0.025);
+    o.min_alpha = 0.03;
+    ck_assert_int_eq(loom_w2v_opts_check(&o), LOOM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "min-alpha"));
+    o.alpha = 0.05;
+    ck_assert_int_eq(loom_w2v_opts_check(&o), 0);
+    o.min_alpha = -0.001;
+    ck_assert_int_eq(loom_w2v_opts_check(&o), LOOM_EINVAL);
+    loom_w2v_opts_default(&o);
+    o.lr_schedule = 2;
+    ck_assert_int_eq(loom_w2v_opts_check(&o), LOOM_EINVAL);
+    ck_assert_ptr_nonnull(strstr(loom_error_message(), "lr-schedule"));
+}
+END_TEST
+
+START_TEST(lr_schedule_values_at_known_points)
+{
+    /* linear (word2vec.c): every thread's words out of epochs x corpus + 1 */
+    ck_assert_double_eq(loom_w2v_lr_progress(LOOM_W2V_LR_LINEAR, 0, 0, 0, 3, 1000), 0);
+    ck_assert_double_eq_tol(loom_w2v_lr_progress(LOOM_W2V_LR_LINEAR, 1500, 7, 1, 3, 1000),
+                            1500.0 / 3001.0, 1e-15);
+    ck_assert_double_eq(loom_w2v_lr_progress(LOOM_W2V_LR_LINEAR, 5000, 0, 2, 3, 1000), 1);
+    /* per-worker (gensim corpus_file): (epoch + own words / corpus) / epochs */
+    ck_assert_double_eq(loom_w2v_lr_progress(LOOM_W2V_LR_PER_WORKER, 0, 0, 0, 3, 999), 0);
+    ck_assert_double_eq(loom_w2v_lr_progress(LOOM_W2V_LR_PER_WORKER, 9999, 0, 1, 2, 999), 0.5);
+    ck_assert_double_eq(loom_w2v_lr_progress(LOOM_W2V_LR_PER_WORKER, 0, 500, 1, 2, 999), 0.75);
+    ck_assert_double_eq(loom_w2v_lr_progress(LOOM_W2V_LR_PER_WORKER, 0, 999, 1, 2, 999), 0.9995);
+    ck_assert_double_eq(loom_w2v_lr_progress(LOOM_W2V_LR_PER_WORKER, 0, 5000, 1, 2, 999), 1);
+    /* the rate: min_alpha 0 is word2vec.c's start x (1 - progress), floored at 1e-4 x start */
+    ck_assert_float_eq(loom_w2v_lr(0.025f, 0, 0), 0.025f);
+    ck_assert_float_eq(loom_w2v_lr(0.025f, 0, 0.5), 0.0125f);
+    ck_assert_float_eq(loom_w2v_lr(0.025f, 0, 1), 0.025f * 1e-4f);
+    ck_assert_float_eq_tol(loom_w2v_lr(0.025f, 0.001, 0.5), 0.013f, 1e-9);
+    ck_assert_float_eq_tol(loom_w2v_lr(0.025f, 0.001, 0.25), 0.019f, 1e-9);
+    ck_assert_float_eq_tol(loom_w2v_lr(0.025f, 0.001, 1), 0.001f, 1e-9);
+    ck_assert_float_eq_tol(loom_w2v_lr(0.025f, 0.001, 1.5), 0.001f, 1e-9);
+    /* gensim's saw-tooth, 2 workers over 3 epochs: each epoch starts on its
+     * step and ends half-way down it; the last ends at ~(start - min) / 6 */
+    double half = 1000.0 / 2,
+           steps[][3] = {{0, 0, 1.0},        {0, half, 5.0 / 6}, {1, 0, 4.0 / 6},
+                         {1, half, 3.0 / 6}, {2, 0, 2.0 / 6},    {2, half, 1.0 / 6}};
+    for (int i = 0; i < 6; i++) {
+        double p = loom_w2v_lr_progress(LOOM_W2V_LR_PER_WORKER, 0, (uint64_t)steps[i][1],
+                                        (int)steps[i][0], 3, 999);
+        ck_assert_float_eq_tol(loom_w2v_lr(0.0251f, 1e-4, p), 1e-4 + 0.025 * steps[i][2], 1e-8);
+    }
+}
+END_TEST
+
+START_TEST(lr_schedule_changes_training)
+{
+    write_two_topics(test_path("topics.txt"));
+    loom_w2v_opts o;
+    loom_w2v_opts_default(&o);
+    o.dim = 10;
+    o.epochs = 2;
+    loom_w2v *a = train(test_path("topics.txt"), &o);
+    size_t n = loom_vocab_size(loom_w2v_vocab(a)) * 10;
+    o.min_alpha = 0.01;
+    loom_w2v *b = train(test_path("topics.txt"), &o);
+    ck_assert_int_ne(memcmp(loom_w2v_vectors(a), loom_w2v_vectors(b), n * sizeof(float)), 0);
+    o.min_alpha = 0;
+    o.lr_schedule = LOOM_W2V_LR_PER_WORKER;
+    loom_w2v *c = train(test_path("topics.txt"), &o);
+    ck_assert_int_ne(memcmp(loom_w2v_vectors(a), loom_w2v_vectors(c), n * sizeof(float)), 0);
+    loom_w2v_free(a), loom_w2v_free(b), loom_w2v_free(c);
 }
 END_TEST
 
@@ -492,6 +557,8 @@ static Suite *word2vec_suite(void)
     tcase_add_test(tc, one_thread_is_repeatable);
     tcase_add_test(tc, empty_corpus_and_rare_words_are_errors);
     tcase_add_test(tc, bad_options_are_refused);
+    tcase_add_test(tc, lr_schedule_values_at_known_points);
+    tcase_add_test(tc, lr_schedule_changes_training);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -44,6 +44,16 @@ static const char help[] =
     "      --epochs N         passes over the corpus (default 5)\n"
     "      --alpha A          start learning rate, decayed linearly to ~0\n"
     "                         (default 0.025 skip-gram, 0.05 CBOW)\n"
+    "      --min-alpha A      end the decay at A instead (gensim's min_alpha;\n"
+    "                         default 0: 1e-4 x --alpha, word2vec.c's ~0)\n"
+    "      --lr-schedule linear|per-worker  how the rate falls: linear (default,\n"
+    "                         word2vec.c's) by the words all threads have read;\n"
+    "                         per-worker as gensim's corpus_file mode: each thread\n"
+    "                         by its own words against the whole corpus, so with\n"
+    "                         N threads an epoch ends 1/N of its share down (a\n"
+    "                         saw-tooth: 2 threads, 3 epochs end at ~alpha/6).\n"
+    "                         To train as gensim corpus_file does:\n"
+    "                         --lr-schedule per-worker --min-alpha 0.0001\n"
     "      --threads N        training threads (default: all cores)\n"
     "      --seed S           random seed (default 1); with --threads 1 the output\n"
     "                         file is byte-identical on every run\n"
@@ -73,6 +83,8 @@ static const char help[] =
     "examples:\n"
     "  loom embed corpus/sotu.txt.gz -o sotu.bin --epochs 3\n"
     "  loom embed corpus/sotu.txt.gz -o sotu.vec --model cbow --loss hs --dim 50 --quiet\n"
+    "  loom embed corpus/sotu.txt.gz -o sotu.bin --threads 2 --lr-schedule per-worker --min-alpha "
+    "1e-4\n"
     "  loom subword train tests/fixtures/subword/tatoeba.txt -o sp.model --vocab-size 400 -q\n"
     "  loom embed tests/fixtures/subword/tatoeba.txt --subword sp.model -o pieces.vec --dim 32\n";
 
@@ -88,6 +100,8 @@ enum {
     OPT_MAX_VOCAB,
     OPT_EPOCHS,
     OPT_ALPHA,
+    OPT_MIN_ALPHA,
+    OPT_LR_SCHEDULE,
     OPT_THREADS,
     OPT_SEED,
     OPT_SAVE_VOCAB,
@@ -108,6 +122,8 @@ static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
                                          {"max-vocab", required_argument, 0, OPT_MAX_VOCAB},
                                          {"epochs", required_argument, 0, OPT_EPOCHS},
                                          {"alpha", required_argument, 0, OPT_ALPHA},
+                                         {"min-alpha", required_argument, 0, OPT_MIN_ALPHA},
+                                         {"lr-schedule", required_argument, 0, OPT_LR_SCHEDULE},
                                          {"threads", required_argument, 0, OPT_THREADS},
                                          {"seed", required_argument, 0, OPT_SEED},
                                          {"save-vocab", required_argument, 0, OPT_SAVE_VOCAB},
@@ -130,6 +146,7 @@ static int parse_option(embed_args *a, int c, int argc, char **argv)
     static const char *const models[] = {"skipgram", "cbow", NULL};
     static const char *const losses[] = {"ns", "hs", NULL};
     static const char *const formats[] = {"bin", "txt", NULL};
+    static const char *const schedules[] = {"linear", "per-worker", NULL};
     long long v;
     double d;
     int k = tokflags_option("embed", c, optarg, &a->w.tok);
@@ -186,6 +203,16 @@ static int parse_option(embed_args *a, int c, int argc, char **argv)
         if (cli_double("embed", "alpha", optarg, 1e-9, 10, &d) < 0)
             return CLI_EXIT_USAGE;
         a->w.alpha = d;
+        return 0;
+    case OPT_MIN_ALPHA:
+        if (cli_double("embed", "min-alpha", optarg, 0, 10, &d) < 0)
+            return CLI_EXIT_USAGE;
+        a->w.min_alpha = d;
+        return 0;
+    case OPT_LR_SCHEDULE:
+        if ((k = cli_choice("embed", "lr-schedule", optarg, schedules)) < 0)
+            return CLI_EXIT_USAGE;
+        a->w.lr_schedule = k == 0 ? LOOM_W2V_LR_LINEAR : LOOM_W2V_LR_PER_WORKER;
         return 0;
     case OPT_SAVE_VOCAB:
         a->save_vocab = optarg;

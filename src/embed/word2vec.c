@@ -30,7 +30,8 @@
 /* Threads publish their word counts and refresh the learning rate every
  * this many words (word2vec's interval). */
 #define SYNC_WORDS 10000
-/* The learning rate never falls below this fraction of its start. */
+/* Without min_alpha, the learning rate never falls below this fraction
+ * of its start. */
 #define MIN_ALPHA_RATIO 1e-4
 /* Under mpirun, matrices are exchanged in chunks of this many floats. */
 #define SYNC_CHUNK ((size_t)1 << 20)
@@ -97,6 +98,26 @@ double loom_w2v_start_alpha(const loom_w2v_opts *o)
     return o->model == LOOM_W2V_CBOW ? 0.05 : 0.025;
 }
 
+double loom_w2v_lr_progress(int schedule, uint64_t done, uint64_t worker_done, int epoch,
+                            int epochs, uint64_t epoch_words)
+{
+    double p;
+    if (schedule == LOOM_W2V_LR_PER_WORKER)
+        p = (epoch + (double)worker_done / ((double)epoch_words + 1)) / epochs;
+    else
+        p = (double)done / ((double)epoch_words * epochs + 1);
+    return p < 1 ? p : 1;
+}
+
+float loom_w2v_lr(float start, double min_alpha, double progress)
+{
+    double left = 1.0 - progress;
+    if (min_alpha <= 0) /* word2vec.c's: down to ~0 */
+        return start * (float)(left > MIN_ALPHA_RATIO ? left : MIN_ALPHA_RATIO);
+    double a = min_alpha + (start - min_alpha) * left;
+    return (float)(a > min_alpha ? a : min_alpha);
+}
+
 int loom_w2v_opts_check(const loom_w2v_opts *o)
 {
     if (o->model != LOOM_W2V_SKIPGRAM && o->model != LOOM_W2V_CBOW)
@@ -115,6 +136,11 @@ int loom_w2v_opts_check(const loom_w2v_opts *o)
         return loom_error(LOOM_EINVAL, "epochs must be 1..100000, not %d", o->epochs);
     if (!(o->alpha >= 0 && o->alpha <= 10))
         return loom_error(LOOM_EINVAL, "alpha must be 0..10");
+    if (!(o->min_alpha >= 0 && o->min_alpha <= loom_w2v_start_alpha(o)))
+        return loom_error(LOOM_EINVAL, "min-alpha must be 0..alpha (%g), not %g",
+                          loom_w2v_start_alpha(o), o->min_alpha);
+    if (o->lr_schedule != LOOM_W2V_LR_LINEAR && o->lr_schedule != LOOM_W2V_LR_PER_WORKER)
+        return loom_error(LOOM_EINVAL, "lr-schedule must be linear or per-worker");
     if (o->threads < 1 || o->threads > 1024)
         return loom_error(LOOM_EINVAL, "threads must be 1..1024, not %d", o->threads);
     if (o->sync_words < 1000)
@@ -416,9 +442,10 @@ typedef struct {
     loom_rng rng;
     int epoch;
     float alpha;
-    uint64_t unsynced; /* words read since the last sync */
-    uint64_t kept;     /* words kept by subsampling since the last sync */
-    double loss;       /* since the last sync */
+    uint64_t unsynced;   /* words read since the last sync */
+    uint64_t kept;       /* words kept by subsampling since the last sync */
+    uint64_t epoch_read; /* words read in this epoch, to the last sync */
+    double loss;         /* since the last sync */
     uint64_t loss_n;
     double epoch_loss;
     uint64_t epoch_n;
@@ -515,9 +542,10 @@ static void sync_worker(worker *k)
         pthread_mutex_unlock(&w->dist_lock);
     }
     uint64_t done = global_words(w, local);
-    double total = (double)w->train_words * w->o.epochs + 1;
-    double left = 1.0 - (double)done / total;
-    k->alpha = w->start_alpha * (float)(left > MIN_ALPHA_RATIO ? left : MIN_ALPHA_RATIO);
+    k->epoch_read += k->unsynced;
+    k->alpha = loom_w2v_lr(w->start_alpha, w->o.min_alpha,
+                           loom_w2v_lr_progress(w->o.lr_schedule, done, k->epoch_read, k->epoch,
+                                                w->o.epochs, w->train_words));
     pthread_mutex_lock(&w->lock);
     w->interval_loss += k->loss;
     w->interval_n += k->loss_n;
@@ -705,6 +733,7 @@ static void end_epoch(worker *k)
     pthread_mutex_unlock(&w->lock);
     k->epoch_loss = 0;
     k->epoch_n = 0;
+    k->epoch_read = 0;
 }
 
 /* Under mpirun, the last of a rank's threads to finish hands its rank's
@@ -733,6 +762,10 @@ static int train_share(void *ctx, int thread, int nthreads)
         k->rc = loom_tokenizer_new(&t, &k->w->o.tok);
     loom_scan_fns fns = {on_word, end_sentence, NULL, k, k->w->subword};
     for (k->epoch = 0; k->rc == 0 && k->epoch < k->w->o.epochs; k->epoch++) {
+        if (k->w->o.lr_schedule == LOOM_W2V_LR_PER_WORKER) /* each epoch starts on its step */
+            k->alpha = loom_w2v_lr(k->w->start_alpha, k->w->o.min_alpha,
+                                   loom_w2v_lr_progress(LOOM_W2V_LR_PER_WORKER, 0, 0, k->epoch,
+                                                        k->w->o.epochs, k->w->train_words));
         k->rc = loom_shards_scan(k->w->corpus, k->begin, k->end, t, &fns);
         if (k->rc == 0)
             end_epoch(k);

@@ -20,6 +20,16 @@
 
 /* The start learning rate in effect (alpha, or the model's default). */
 double loom_w2v_start_alpha(const loom_w2v_opts *o);
+/* The fraction of the learning rate's decay done, 0..1. LINEAR (word2vec.c):
+ * done words of every thread out of epochs x epoch_words (+ 1); PER_WORKER
+ * (gensim corpus_file): (epoch + worker_done / (epoch_words + 1)) / epochs,
+ * worker_done being the words this thread read in this epoch (0-based). */
+double loom_w2v_lr_progress(int schedule, uint64_t done, uint64_t worker_done, int epoch,
+                            int epochs, uint64_t epoch_words);
+/* The learning rate at `progress` (0..1): start - (start - min_alpha) x
+ * progress, never below min_alpha; min_alpha 0: start x (1 - progress),
+ * never below 1e-4 x start (word2vec.c). */
+float loom_w2v_lr(float start, double min_alpha, double progress);
 /* Reads the corpus as the pieces of SentencePiece model sw (borrowed: it
  * must outlive w) instead of the tokenizer's words, so that the vectors
  * are the pieces' (the tokenizer options no longer apply). Call before

@@ -115,6 +115,13 @@ expect_status "--dim 0 exits 2" 2 "$LOOM" embed "$corpus" -o "$TMP/o/x.bin" --di
 expect_grep "--dim 0 names the option" 'dim' "$TMP/err"
 expect_status "--window -1 exits 2" 2 "$LOOM" embed "$corpus" -o "$TMP/o/x.bin" --window -1
 expect_grep "--window -1 names the option" 'window' "$TMP/err"
+expect_status "--min-alpha above --alpha exits 2" 2 "$LOOM" embed "$corpus" -o "$TMP/o/x.bin" \
+    --alpha 0.01 --min-alpha 0.02
+expect_grep "--min-alpha above --alpha names the option" 'min-alpha' "$TMP/err"
+expect_status "--min-alpha -1 exits 2" 2 "$LOOM" embed "$corpus" -o "$TMP/o/x.bin" --min-alpha -1
+expect_status "--lr-schedule bad exits 2" 2 "$LOOM" embed "$corpus" -o "$TMP/o/x.bin" \
+    --lr-schedule cosine
+expect_grep "--lr-schedule bad names the option" 'lr-schedule' "$TMP/err"
 expect_status "--model bad exits 2" 2 "$LOOM" embed "$corpus" -o "$TMP/o/x.bin" --model glove
 expect_status "no output exits 2" 2 "$LOOM" embed "$corpus"
 expect_status "missing corpus exits 1" 1 "$LOOM" embed "$TMP/none.txt" -o "$TMP/o/x.bin"
