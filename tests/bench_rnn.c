@@ -46,8 +46,8 @@ static float *zer(size_t n)
 static loom_rnn layer(loom_rnn_cell cell, int C, int H, int reverse)
 {
     size_t GH = (size_t)loom_rnn_gates(cell) * H;
-    return (loom_rnn){cell,    C,       H,           reverse,     rnd(C * GH), rnd(H * GH),
-                      rnd(GH), rnd(GH), zer(C * GH), zer(H * GH), zer(GH),     zer(GH)};
+    return (loom_rnn){cell,    C,           H,           reverse, rnd(C * GH), rnd(H * GH), rnd(GH),
+                      rnd(GH), zer(C * GH), zer(H * GH), zer(GH), zer(GH),     NULL,        NULL};
 }
 
 /* Best CPU time per call over rounds of ~10 ms during `seconds` of CPU. */

@@ -392,6 +392,22 @@ START_TEST(packed_transpose_and_column_ranges)
     loom_packw_mm_cols(pt, M, X, K, C, 40, 128, 40); /* past N */
     for (int i = 0; i < M * 70; i++)
         ck_assert_float_eq(C[i], 0.0f);
+    /* packed again from new values: the panels of new packs */
+    for (int j = 0; j < N; j++)
+        for (int k = 0; k < K; k++)
+            W[(size_t)k * N + j] = T[(size_t)j * ldt + k] = 0.5f - (float)((j * 7 + k) % 11);
+    loom_packw *p2, *pt2;
+    ck_assert_int_eq(loom_packw_new(&p2, W, K, N, N), 0);
+    ck_assert_int_eq(loom_packw_new_t(&pt2, T, K, N, ldt), 0);
+    loom_packw_refill(p, W, N, 0);
+    loom_packw_refill(pt, T, ldt, 1);
+    float *Y2 = zeros((size_t)M * N);
+    loom_packw_mm(p2, M, X, K, NULL, Y2, N);
+    loom_packw_mm(p, M, X, K, NULL, Y, N);
+    ck_assert_mem_eq(Y, Y2, (size_t)M * N * sizeof(float));
+    loom_packw_mm(pt, M, X, K, NULL, Yt, N);
+    ck_assert_mem_eq(Yt, Y2, (size_t)M * N * sizeof(float));
+    loom_packw_free(p2), loom_packw_free(pt2), free(Y2);
     loom_packw_free(p), loom_packw_free(pt);
     free(T), free(W), free(X), free(Y), free(Yt), free(C);
 }
@@ -474,7 +490,9 @@ static void rnn_case_init(rnn_case *rc, loom_rnn_cell cell, int ndir, int B, int
                                 rc->dw[d][0],
                                 rc->dw[d][1],
                                 rc->dw[d][2],
-                                rc->dw[d][3]};
+                                rc->dw[d][3],
+                                NULL,
+                                NULL};
     }
     size_t BTC = (size_t)B * T * C, DBH = (size_t)ndir * B * H;
     rc->inp = fill(BTC, 1.0f), rc->dinp = zeros(BTC);
@@ -1042,7 +1060,7 @@ static void ar_init(ar_case *k, loom_rnn_cell cell, loom_attn_kind kind)
     k->GH = loom_rnn_gates(cell) * H;
     rnn_case_init(&k->rc, cell, 1, k->R, 1, k->E + k->Dv, H, ones);
     attn_case_init(&k->ac, kind, k->R, k->S, H, k->Dv, k->Dv, A, lens);
-    k->d = (loom_attn_rnn){&k->rc.dir[0], &k->ac.a, k->E, k->Dv};
+    k->d = (loom_attn_rnn){.rnn = &k->rc.dir[0], .attn = &k->ac.a, .E = k->E, .Dv = k->Dv};
     size_t RG = (size_t)k->R * k->GH, RH = (size_t)k->R * H;
     k->xp0 = fill(RG, 1.0f), k->xp = zeros(RG), k->dxp = zeros(RG);
     k->h = zeros(RH), k->c = zeros(RH), k->Rh = fill(RH, 1.0f), k->Rc = fill(RH, 1.0f);

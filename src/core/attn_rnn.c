@@ -1,6 +1,7 @@
 /* loom: the attentional recurrent step (see attn_rnn.h): the attention,
  * the context's share of the input projection, the cell. */
 #include "core/attn_rnn.h"
+#include "core/blas.h"
 #include "core/dense.h"
 
 size_t loom_attn_rnn_cache_size(const loom_attn_rnn *d, int R)
@@ -17,7 +18,11 @@ size_t loom_attn_rnn_work_size(const loom_attn_rnn *d, int R, int S)
 {
     size_t a = loom_rnn_step_work_size(d->rnn, R),
            b = d->attn ? loom_attn_work_size(d->attn, R, S) : 0;
-    return a > b ? a : b;
+    size_t c = (size_t)R * (d->Dv > loom_rnn_gates(d->rnn->cell) * d->rnn->H
+                                ? d->Dv
+                                : loom_rnn_gates(d->rnn->cell) * d->rnn->H);
+    a = a > b ? a : b;
+    return a > c ? a : c; /* the packed products' scratch */
 }
 
 void loom_attn_rnn_forward(const loom_attn_rnn *d, const loom_attn_rnn_src *src, float *h, float *c,
@@ -40,7 +45,10 @@ void loom_attn_rnn_forward_q(const loom_attn_rnn *d, const loom_attn_rnn_src *sr
                           src->lens, R, src->S, d->Dv);
         if (src->P) /* c_t Wx[E:] = sum_s a_ts (keys_s Wx[E:]) */
             loom_attn_mix_add(xp, weights, src->P, src->lens, R, src->K, src->S, GH);
-        else
+        else if (d->Wc_pack && R > 1) { /* work is free until the cell's step */
+            loom_packw_mm(d->Wc_pack, R, ctx, d->Dv, NULL, work, GH);
+            loom_axpy((size_t)R * GH, 1.0f, work, xp);
+        } else
             loom_dense_forward_add(xp, ctx, Wc, R, d->Dv, GH);
     }
     loom_rnn_step_forward(d->rnn, h, c, cache, work, xp, h_prev, c_prev, R);
@@ -69,7 +77,12 @@ void loom_attn_rnn_backward_q(const loom_attn_rnn *d, const loom_attn_rnn_src *s
     if (!d->attn)
         return;
     /* xp_t += c_t Wx[E:]: so dc_t += dxp_t Wx[E:]^T */
-    loom_dense_backward(dctx, NULL, NULL, dxp, NULL, d->rnn->Wx + (size_t)d->E * GH, R, d->Dv, GH);
+    if (d->Wc_pack_t && R > 1) { /* work is free until the attention's backward */
+        loom_packw_mm(d->Wc_pack_t, R, dxp, GH, NULL, work, d->Dv);
+        loom_axpy((size_t)R * d->Dv, 1.0f, work, dctx);
+    } else
+        loom_dense_backward(dctx, NULL, NULL, dxp, NULL, d->rnn->Wx + (size_t)d->E * GH, R, d->Dv,
+                            GH);
     /* c_t = attention(h_{t-1}, keys), its cache recomputed */
     int bahdanau = d->attn->kind == LOOM_ATTN_BAHDANAU;
     loom_attn_forward(d->attn, ctx2, weights, acache, q, src->keys, src->kp, src->keys, src->lens,

@@ -33,6 +33,11 @@ typedef struct {
     const loom_rnn *rnn;   /* the cell; its Wx is (E + Dv, GH) */
     const loom_attn *attn; /* NULL: no attention */
     int E, Dv;             /* the input's embedding part; the context size (0 without attention) */
+    /* Optional (NULL: unused): the context's rows of Wx, Wx[E:] (Dv, GH),
+     * packed by the caller as loom_packw_new(Wx[E:], Dv, GH) and
+     * loom_packw_new_t(Wx[E:], GH, Dv), for the per-step products c_t Wx[E:]
+     * and dc_t += dxp_t Wx[E:]^T (see loom_rnn's Wh_pack). */
+    const loom_packw *Wc_pack, *Wc_pack_t;
 } loom_attn_rnn;
 
 /* The source the steps attend to, fixed for a batch. */

@@ -20,6 +20,27 @@ struct loom_packw {
     float *panels;
 };
 
+/* p's panels from W (K, N), element (k, j) at W[k * sk + c(j) * sj],
+ * c(j) = cols[j] (cols not NULL) or j */
+static void fill(loom_packw *p, const float *W, size_t sk, size_t sj, const int *cols)
+{
+    int K = p->K, N = p->N;
+    for (int q = 0; q < p->np; q++) {
+        int j0 = q * NR, n = N - j0 < NR ? N - j0 : NR;
+        float *dst = p->panels + (size_t)q * K * NR;
+        for (int k = 0; k < K; k++, dst += NR) {
+            const float *src = W + (size_t)k * sk;
+            if (!cols && sj == 1)
+                memcpy(dst, src + j0, (size_t)n * sizeof *dst);
+            else
+                for (int j = 0; j < n; j++)
+                    dst[j] = src[(cols ? (size_t)cols[j0 + j] : (size_t)(j0 + j)) * sj];
+            for (int j = n; j < NR; j++)
+                dst[j] = 0.0f;
+        }
+    }
+}
+
 /* W (K, N) from element (k, j) at W[k * sk + c(j) * sj], c(j) = cols[j]
  * (cols not NULL) or j */
 static int pack(loom_packw **out, const float *W, int K, int N, size_t sk, size_t sj,
@@ -35,19 +56,35 @@ static int pack(loom_packw **out, const float *W, int K, int N, size_t sk, size_
         free(p);
         return LOOM_ENOMEM;
     }
-    for (int q = 0; q < p->np; q++) {
-        int j0 = q * NR, n = N - j0 < NR ? N - j0 : NR;
-        float *dst = p->panels + (size_t)q * K * NR;
-        for (int k = 0; k < K; k++, dst += NR) {
-            const float *src = W + (size_t)k * sk;
-            for (int j = 0; j < n; j++)
-                dst[j] = src[(cols ? (size_t)cols[j0 + j] : (size_t)(j0 + j)) * sj];
-            for (int j = n; j < NR; j++)
-                dst[j] = 0.0f;
-        }
-    }
+    fill(p, W, sk, sj, cols);
     *out = p;
     return 0;
+}
+
+void loom_packw_refill(loom_packw *p, const float *W, int ld, int trans)
+{
+    if (trans) { /* T (N, K): element (k, j) at T[j * ld + k] */
+        /* by blocks of 16 of T's columns, so that each of its rows read
+         * serves 16 panel rows while they are in cache */
+        int K = p->K, N = p->N;
+        for (int q = 0; q < p->np; q++) {
+            int j0 = q * NR, n = N - j0 < NR ? N - j0 : NR;
+            float *panel = p->panels + (size_t)q * K * NR;
+            for (int k0 = 0; k0 < K; k0 += 16) {
+                int k1 = K - k0 < 16 ? K : k0 + 16;
+                for (int j = 0; j < n; j++) {
+                    const float *src = W + (size_t)(j0 + j) * ld;
+                    for (int k = k0; k < k1; k++)
+                        panel[(size_t)k * NR + j] = src[k];
+                }
+                for (int k = k0; k < k1; k++)
+                    for (int j = n; j < NR; j++)
+                        panel[(size_t)k * NR + j] = 0.0f;
+            }
+        }
+    } else {
+        fill(p, W, (size_t)ld, 1, NULL);
+    }
 }
 
 int loom_packw_new(loom_packw **out, const float *W, int K, int N, int ldw)

@@ -40,6 +40,12 @@ int loom_packw_new_t(loom_packw **out, const float *T, int K, int N, int ldt);
  * ldw < N or a column outside [0, N). */
 int loom_packw_new_cols(loom_packw **out, const float *W, int K, int N, int ldw, const int *cols,
                         int n);
+/* Packs p again from a matrix of the shape it was made for: W (K, N), rows
+ * ld floats apart, when p came from loom_packw_new (trans 0), or its
+ * transpose T (N, K) when p came from loom_packw_new_t (trans 1); the same
+ * panels as a new pack, without allocating (a training pass packs the
+ * weights anew after each update). Not for loom_packw_new_cols's packs. */
+void loom_packw_refill(loom_packw *p, const float *W, int ld, int trans);
 /* accepts NULL */
 void loom_packw_free(loom_packw *p);
 int loom_packw_rows(const loom_packw *p); /* K */

@@ -82,6 +82,31 @@ static void fill_rows(float *y, const float *b, size_t rows, size_t n)
         memcpy(y + i * n, b, n * sizeof *y);
 }
 
+/* hp (M, GH) = bh + h' Wh: through the packed Wh when there is one (the
+ * same sum in k order, then the bias) */
+static void mm_wh(const loom_rnn *r, int M, const float *h, float *hp)
+{
+    int GH = loom_rnn_gates(r->cell) * r->H;
+    if (r->Wh_pack && M > 1) {
+        loom_packw_mm(r->Wh_pack, M, h, r->H, r->bh, hp, GH);
+        return;
+    }
+    fill_rows(hp, r->bh, (size_t)M, (size_t)GH);
+    loom_mm(M, GH, r->H, h, r->Wh, 1.0f, hp);
+}
+
+/* dh (M, H) += dhp Wh^T; tmp (M, H) scratch for the packed product */
+static void mm_wh_t(const loom_rnn *r, int M, const float *dhp, float *dh, float *tmp)
+{
+    int GH = loom_rnn_gates(r->cell) * r->H;
+    if (r->Wh_pack_t && M > 1) {
+        loom_packw_mm(r->Wh_pack_t, M, dhp, GH, NULL, tmp, r->H);
+        loom_axpy((size_t)M * r->H, 1.0f, tmp, dh);
+        return;
+    }
+    loom_mm_nt(M, r->H, GH, dhp, r->Wh, 1.0f, dh);
+}
+
 /* ---- row kernels: xr = x Wx + bx (GH), hr = h' Wh + bh (GH) ----
  * The biases are folded into the products (rows preset to the bias, then
  * a GEMM with beta = 1, which also spares OpenBLAS its zeroing pass). */
@@ -301,7 +326,7 @@ size_t loom_rnn_work_size(const loom_rnn *r, int B, int T)
 {
     size_t GH = (size_t)loom_rnn_gates(r->cell) * r->H;
     size_t fwd = (size_t)B * T * GH + B * GH;
-    size_t bwd = 2 * (size_t)B * T * GH + 4 * (size_t)B * r->H;
+    size_t bwd = 2 * (size_t)B * T * GH + 5 * (size_t)B * r->H;
     return fwd > bwd ? fwd : bwd;
 }
 
@@ -369,9 +394,8 @@ static void rnn_forward(const loom_rnn *r, float *out, int ldo, float *h_final, 
     for (int s = 0; s < T; s++) {
         const float *hprev = hs + s * BH;
         int Bs = active_rows(lens, B, s);
-        fill_rows(hp, r->bh, Bs, GH);
         if (Bs > 0)
-            loom_mm(Bs, (int)GH, H, hprev, r->Wh, 1.0f, hp);
+            mm_wh(r, Bs, hprev, hp);
         step_forward_rows(r, hs + (s + 1) * BH, cs ? cs + (s + 1) * BH : NULL, gates + s * B * S,
                           hp, xp, hprev, cs ? cs + s * BH : NULL, lens, T, s, out, ldo, B);
     }
@@ -392,6 +416,7 @@ static void rnn_backward(const loom_rnn *r, float *dinp, float *dtab, const int 
     cache_views(r, cache, B, T, &hs, &cs, &gates);
     float *dXP = work, *dHP = dXP + (size_t)B * T * GH;
     float *dh = dHP + (size_t)T * B * GH, *dhn = dh + BH, *dc = dhn + BH, *dcn = dc + BH;
+    float *tmp = dcn + BH;
 
     if (dh_final)
         memcpy(dh, dh_final, BH * sizeof *dh);
@@ -419,7 +444,7 @@ static void rnn_backward(const loom_rnn *r, float *dinp, float *dtab, const int 
         if (s > 0 || dh0) {
             int Bs = active_rows(lens, B, s);
             if (Bs > 0)
-                loom_mm_nt(Bs, H, (int)GH, dhp, r->Wh, 1.0f, dhn);
+                mm_wh_t(r, Bs, dhp, dhn, tmp);
         }
         float *t = dh;
         dh = dhn, dhn = t;
@@ -598,7 +623,7 @@ size_t loom_rnn_step_cache_size(const loom_rnn *r, int B)
 size_t loom_rnn_step_work_size(const loom_rnn *r, int B)
 {
     size_t GH = (size_t)loom_rnn_gates(r->cell) * r->H;
-    return 2 * (size_t)B * GH + 3 * (size_t)B * r->H;
+    return 2 * (size_t)B * GH + 4 * (size_t)B * r->H;
 }
 
 void loom_rnn_step_forward(const loom_rnn *r, float *h, float *c, float *cache, float *work,
@@ -607,8 +632,7 @@ void loom_rnn_step_forward(const loom_rnn *r, float *h, float *c, float *cache, 
     int H = r->H, GH = loom_rnn_gates(r->cell) * H;
     size_t BG = (size_t)B * GH;
     float *hp = work, *xb = work + BG;
-    fill_rows(hp, r->bh, B, GH);
-    loom_mm(B, GH, H, h_prev, r->Wh, 1.0f, hp);
+    mm_wh(r, B, h_prev, hp);
     add_rows(xb, xp, r->bx, B, GH);
     step_forward_rows(r, h, c, cache, hp, xb, h_prev, c_prev, NULL, 1, 0, NULL, 0, B);
 }
@@ -620,6 +644,7 @@ void loom_rnn_step_backward(const loom_rnn *r, float *dxp, float *dh_prev, float
     int H = r->H, GH = loom_rnn_gates(r->cell) * H;
     size_t BH = (size_t)B * H, BG = (size_t)B * GH;
     float *dxs = work, *dhp = dxs + BG, *dhd = dhp + BG, *dcd = dhd + BH, *dcz = dcd + BH;
+    float *tmp = dcz + BH;
     int lstm = r->cell == LOOM_RNN_LSTM;
     if (lstm && !dc) {
         memset(dcz, 0, BH * sizeof *dcz);
@@ -637,7 +662,7 @@ void loom_rnn_step_backward(const loom_rnn *r, float *dxp, float *dh_prev, float
         loom_mm_tn_acc(H, GH, B, h_prev, dhp, r->dWh);
     if (dh_prev) {
         loom_axpy(BH, 1.0f, dhd, dh_prev);
-        loom_mm_nt(B, H, GH, dhp, r->Wh, 1.0f, dh_prev);
+        mm_wh_t(r, B, dhp, dh_prev, tmp);
     }
     if (dc_prev && lstm)
         loom_axpy(BH, 1.0f, dcd, dc_prev);

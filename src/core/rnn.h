@@ -47,6 +47,8 @@
 
 #include <stddef.h>
 
+#include "core/packmm.h"
+
 /* The one numbering of cell kinds: the seq model, its options and its files
  * use it too (files store the names, not the numbers). */
 typedef enum { LOOM_RNN_ELMAN = 0, LOOM_RNN_GRU = 1, LOOM_RNN_LSTM = 2 } loom_rnn_cell;
@@ -67,6 +69,13 @@ typedef struct {
     int reverse; /* 1: runs from each sequence's last real step to its first */
     const float *Wx, *Wh, *bx, *bh;
     float *dWx, *dWh, *dbx, *dbh; /* NULL: that gradient is not wanted */
+    /* Optional (NULL: unused): Wh packed by the caller (core/packmm.h) as
+     * loom_packw_new(Wh, H, GH) and as loom_packw_new_t(Wh, GH, H), for the
+     * per-step products h' Wh and dh' += dhp Wh^T. sgemm packs Wh again at
+     * every step; a training pass that packs it once per batch saves that
+     * (G2P, batch 32 per worker: sgemm spent 30% of its time packing). They
+     * must hold Wh's current values. */
+    const loom_packw *Wh_pack, *Wh_pack_t;
 } loom_rnn;
 
 /* Number of gates G (1, 3, 4) of a cell. */

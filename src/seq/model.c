@@ -94,6 +94,8 @@ enum {
     I_COUNT
 };
 
+enum { PK_DEC = 4 * LOOM_SEQ_MAX_LAYERS, PK_CTX = PK_DEC + 2, PK_COUNT = PK_CTX + 2 };
+
 struct loom_seq_work {
     const loom_seq_model *m;
     int B, S, T;  /* capacity */
@@ -101,6 +103,11 @@ struct loom_seq_work {
     int R;        /* the batch's real target positions (I_ROWS) */
     float *buf[W_COUNT];
     int *ids[I_COUNT];
+    /* the recurrent weights packed for this batch's training pass
+     * (pack_weights): each encoder layer's Wh per direction, the decoder's
+     * Wh and its Wx[E:], each as W and as W^T; valid while `packed` */
+    int packed;
+    loom_packw *pk[PK_COUNT];
 };
 
 static size_t max_sz(size_t a, size_t b)
@@ -192,6 +199,9 @@ int loom_seq_work_new(loom_seq_work **out, const loom_seq_model *m)
 
 static void work_release(loom_seq_work *w)
 {
+    for (int i = 0; i < PK_COUNT; i++)
+        loom_packw_free(w->pk[i]), w->pk[i] = NULL;
+    w->packed = 0;
     for (int i = 0; i < W_COUNT; i++)
         free(w->buf[i]), w->buf[i] = NULL;
     for (int i = 0; i < I_COUNT; i++)
@@ -286,17 +296,80 @@ static int src_by_word(const loom_seq_model *m, int rows, float drop)
 #define ENC_INPUT(w, l, dropout)                                                                   \
     ((l) == 0 || (dropout) ? (w)->buf[W_X0 + (l)] : (w)->buf[W_Y + (l)-1])
 
+/* Packs the recurrent weights the training pass multiplies at every time
+ * step (core/packmm.h): sgemm would pack them again at each step. Their
+ * values change with every optimizer step, so a training pass packs them
+ * anew (loom_seq_forward with train). */
+/* pk[0], pk[1]: W (K, N) packed as W and as W^T, made on the first call,
+ * packed again on the next ones (the same shapes: the work's model's) */
+static int pack_pair(loom_packw **pk, const float *W, int K, int N)
+{
+    int rc = 0;
+    if (pk[0])
+        loom_packw_refill(pk[0], W, N, 0);
+    else
+        rc = loom_packw_new(&pk[0], W, K, N, N);
+    if (!rc && pk[1])
+        loom_packw_refill(pk[1], W, N, 1);
+    else if (!rc)
+        rc = loom_packw_new_t(&pk[1], W, N, K, N);
+    return rc;
+}
+
+static int pack_weights(const loom_seq_model *m, loom_seq_work *w)
+{
+    int H = m->c.hidden, GH = m->G * H, E = m->c.emb, rc = 0;
+    const float *Wc = m->dec.Wx + (size_t)E * GH;
+    w->packed = 0;
+    for (int l = 0; l < m->c.layers && !rc; l++)
+        for (int d = 0; d < m->dirs && !rc; d++)
+            rc = pack_pair(w->pk + 4 * l + 2 * d, m->enc[l][d].Wh, H, GH);
+    if (!rc)
+        rc = pack_pair(w->pk + PK_DEC, m->dec.Wh, H, GH);
+    if (!rc && m->Dc)
+        rc = pack_pair(w->pk + PK_CTX, Wc, m->Dc, GH);
+    w->packed = !rc;
+    return rc;
+}
+
+/* The layers a pass runs: the model's, with the packed weights when the
+ * work holds them for this batch (`packed`). */
+typedef struct {
+    loom_rnn enc[LOOM_SEQ_MAX_LAYERS][2], dec;
+    loom_attn_rnn decoder;
+} layers;
+
+static void layer_views(const loom_seq_model *m, const loom_seq_work *w, int packed, layers *v)
+{
+    for (int l = 0; l < m->c.layers; l++)
+        for (int d = 0; d < m->dirs; d++) {
+            v->enc[l][d] = m->enc[l][d];
+            if (packed)
+                v->enc[l][d].Wh_pack = w->pk[4 * l + 2 * d],
+                v->enc[l][d].Wh_pack_t = w->pk[4 * l + 2 * d + 1];
+        }
+    v->dec = m->dec;
+    v->decoder = m->decoder;
+    v->decoder.rnn = &v->dec;
+    if (packed) {
+        v->dec.Wh_pack = w->pk[PK_DEC], v->dec.Wh_pack_t = w->pk[PK_DEC + 1];
+        v->decoder.Wc_pack = w->pk[PK_CTX], v->decoder.Wc_pack_t = w->pk[PK_CTX + 1];
+    }
+}
+
 /* The first layer's backward when it read the source through the tables:
  * the input gradient goes through them to the embedding and Wx (a frozen
  * embedding gets none). */
-static void enc_first_backward_ids(const loom_seq_model *m, loom_seq_work *w, const float *dout,
-                                   const float *dfin, const int *src, const int *lens, int B, int S)
+static void enc_first_backward_ids(const loom_seq_model *m, const layers *v, loom_seq_work *w,
+                                   const float *dout, const float *dfin, const int *src,
+                                   const int *lens, int B, int S)
 {
     size_t GH = (size_t)m->G * m->c.hidden, V = m->c.src_vocab;
     float *dtab = w->buf[W_DETAB];
     memset(dtab, 0, m->dirs * V * GH * sizeof(float));
-    loom_birnn_backward_ids(&m->enc[0][0], m->enc_bw[0], dtab, dtab + V * GH, NULL, NULL,
-                            w->buf[W_RWORK], dout, dfin, NULL, w->buf[W_ECACHE], src, lens, B, S);
+    loom_birnn_backward_ids(&v->enc[0][0], m->enc_bw[0] ? &v->enc[0][1] : NULL, dtab, dtab + V * GH,
+                            NULL, NULL, w->buf[W_RWORK], dout, dfin, NULL, w->buf[W_ECACHE], src,
+                            lens, B, S);
     float *demb = m->src_emb->frozen ? NULL : m->src_emb->grad;
     for (int d = 0; d < m->dirs; d++)
         loom_rnn_table_backward(&m->enc[0][d], demb, dtab + d * V * GH, m->src_emb->value, (int)V);
@@ -322,6 +395,8 @@ static void encode(loom_seq_model *m, loom_seq_work *w, const int *src, const in
     float drop = train ? c->dropout : 0;
     float *tabs[2] = {NULL, NULL}, *fin = w->buf[W_FINAL], *s0 = w->buf[W_S];
     size_t GH = (size_t)m->G * H;
+    layers v;
+    layer_views(m, w, train && w->packed, &v);
     loom_block f[2]; /* the bridge's input [h_fw; h_bw] */
     int nf = final_blocks(m, f, w->buf[W_HFIN], NULL, B);
     if (decoding && m->dec_tab_src[0]) {
@@ -343,11 +418,11 @@ static void encode(loom_seq_model *m, loom_seq_work *w, const int *src, const in
         float *y = w->buf[W_Y + l], *cache = w->buf[W_ECACHE + l], *work = w->buf[W_RWORK];
         float *hfin = l == L - 1 ? w->buf[W_HFIN] : NULL;
         if (l == 0 && tabs[0])
-            loom_birnn_forward_ids(&m->enc[0][0], m->enc_bw[0], y, hfin, NULL, cache, work, tabs[0],
-                                   tabs[1], src, lens, NULL, NULL, B, S);
+            loom_birnn_forward_ids(&v.enc[0][0], m->enc_bw[0] ? &v.enc[0][1] : NULL, y, hfin, NULL,
+                                   cache, work, tabs[0], tabs[1], src, lens, NULL, NULL, B, S);
         else
-            loom_birnn_forward(&m->enc[l][0], m->enc_bw[l], y, hfin, NULL, cache, work, in, lens,
-                               NULL, NULL, B, S);
+            loom_birnn_forward(&v.enc[l][0], m->enc_bw[l] ? &v.enc[l][1] : NULL, y, hfin, NULL,
+                               cache, work, in, lens, NULL, NULL, B, S);
     }
     /* bridge: s_0 = tanh([h_fw; h_bw] Wb + bb); with DL decoder layers,
      * (B, DL*H) into W_BR, each layer's s_0 a block of H columns */
@@ -369,6 +444,8 @@ static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_
     const loom_seq_config *c = &m->c;
     int B = b->n, S = b->src_len, E = c->emb, H = c->hidden, He = m->He, L = c->layers;
     int drop = c->dropout > 0, DL = m->DL;
+    layers v;
+    layer_views(m, w, w->packed, &v);
     /* bridge: in the forward pass s_0 = tanh(fin Wb + bb), fin = [h_fw; h_bw]
      * (DL layers: the layers' s_0 side by side, W_BR) */
     float *dfin = w->buf[W_DX], *dhf = w->buf[W_DFINAL]; /* W_DX is free until the layers */
@@ -398,15 +475,16 @@ static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_
     for (int l = L - 1; l >= 0; l--) {
         const float *dfinal = l == L - 1 ? dhf : NULL;
         if (l == 0 && w->src_tabs) {
-            enc_first_backward_ids(m, w, dout, dfinal, b->src, b->src_lens, B, S);
+            enc_first_backward_ids(m, &v, w, dout, dfinal, b->src, b->src_lens, B, S);
             return;
         }
         size_t n = (size_t)B * S * (l ? He : E);
         float *dx = dout == w->buf[W_DX] ? w->buf[W_DY] : w->buf[W_DX];
         float *in = ENC_INPUT(w, l, drop);
         memset(dx, 0, n * sizeof(float));
-        loom_birnn_backward(&m->enc[l][0], m->enc_bw[l], dx, NULL, NULL, w->buf[W_RWORK], dout,
-                            dfinal, NULL, w->buf[W_ECACHE + l], in, b->src_lens, B, S);
+        loom_birnn_backward(&v.enc[l][0], m->enc_bw[l] ? &v.enc[l][1] : NULL, dx, NULL, NULL,
+                            w->buf[W_RWORK], dout, dfinal, NULL, w->buf[W_ECACHE + l], in,
+                            b->src_lens, B, S);
         if (drop) { /* in = x * mask; the dropped copy is dead now and takes d x */
             memset(in, 0, n * sizeof(float));
             loom_dropout_backward(in, dx, w->buf[W_XMASK0 + l], n);
@@ -520,9 +598,15 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
     int H = c->hidden, E = c->emb, V = c->tgt_vocab, GH = m->G * H, Dc = m->Dc, Dout = m->Dout;
     float drop = train ? c->dropout : 0;
     int rc = work_reserve(w, B, S, T);
+    if (!rc && train && loom_gemm_precision() == LOOM_PRECISION_FP32) /* bf16: loom_gemm's */
+        rc = pack_weights(m, w);
+    else
+        w->packed = 0;
     if (rc)
         return rc;
     batch_ids(w, b);
+    layers v;
+    layer_views(m, w, w->packed, &v);
     /* pointer set-up: the decoder's tensors, time-major; s and c hold s_0
      * (the bridge's) then the T steps' states */
     const int *in_ids = w->ids[I_IN];
@@ -557,7 +641,7 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
         loom_dense_forward(xp, emb, Wx, NULL, TB, E, GH);
     }
     for (size_t t = 0, tb = 0; t < (size_t)T; t++, tb += B) { /* s_t, c_t from s_{t-1} */
-        loom_attn_rnn_forward_q(&m->decoder, &src, stop + tb * H, s + tb * H + BH,
+        loom_attn_rnn_forward_q(&v.decoder, &src, stop + tb * H, s + tb * H + BH,
                                 cs ? cs + tb * H + BH : NULL, Dc ? ctx + tb * Dc : NULL,
                                 Dc ? wts + tb * S : NULL, w->buf[W_SCACHE] + t * scache,
                                 w->buf[W_ACACHE], w->buf[W_RWORK], xp + tb * GH, s + tb * H,
@@ -664,6 +748,8 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
         memset(dc, 0, DL * BH * sizeof(float));
 
     output_backward(m, w, scale);
+    layers v;
+    layer_views(m, w, w->packed, &v);
     loom_attn_rnn_src src = train_src(m, w, b);
     float *s = w->buf[W_S], *cs = w->buf[W_C], *wts = w->buf[W_WTS];
     size_t scache = loom_attn_rnn_cache_size(&m->decoder, B);
@@ -677,7 +763,7 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
             upper_backward(m, w, l, t, B, T, ds, lstm ? dc : NULL, dsp, lstm ? dcp : NULL);
         /* layer 1, its attention queried by the top layer's s_{t-1} */
         loom_attn_rnn_backward_q(
-            &m->decoder, &src, s + top * LS + tb * H, dsp + top * BH, w->buf[W_XP] + tb * GH, dsp,
+            &v.decoder, &src, s + top * LS + tb * H, dsp + top * BH, w->buf[W_XP] + tb * GH, dsp,
             lstm ? dcp : NULL, dctx, w->buf[W_DENC], w->buf[W_DKP], w->buf[W_CTX2],
             w->buf[W_ACACHE], w->buf[W_RWORK], ds, lstm ? dc : NULL, w->buf[W_SCACHE] + t * scache,
             s + (tb + B) * H, s + tb * H, lstm ? cs + tb * H : NULL, at(wts, tb * S), B);

@@ -153,7 +153,8 @@ static void bind(loom_seq_model *m)
     } else {
         m->attn.kind = c->attention; /* dot, or none (never called) */
     }
-    m->decoder = (loom_attn_rnn){&m->dec, m->Dc ? &m->attn : NULL, c->emb, m->Dc};
+    m->decoder =
+        (loom_attn_rnn){.rnn = &m->dec, .attn = m->Dc ? &m->attn : NULL, .E = c->emb, .Dv = m->Dc};
 }
 
 /* PyTorch's defaults: nn.GRU/LSTM U(+-1/sqrt(H)) for every tensor,
