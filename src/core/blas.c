@@ -104,6 +104,13 @@ void loom_blas_set_threads(int n)
 {
     if (n <= 0)
         n = openblas_get_num_procs();
+    /* OpenBLAS 0.3.21 starts its thread pool again on every
+     * openblas_set_num_threads (and the shutdown below ends it): a thread
+     * created and joined per call, and concurrent callers (a server's
+     * batch workers) would race in the pool. An unchanged count is left
+     * alone. */
+    if (n == openblas_get_num_threads())
+        return;
     openblas_set_num_threads(n);
     if (n == 1 && blas_thread_shutdown_)
         blas_thread_shutdown_();

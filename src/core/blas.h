@@ -52,7 +52,8 @@ float loom_nrm2(size_t n, const float *x);
 
 /* OpenBLAS's own thread count. Callers running their own threads (the word
  * vector trainer, data-parallel training) set 1 so the two never
- * oversubscribe the cores. n <= 0 means one per core. */
+ * oversubscribe the cores. n <= 0 means one per core. A count equal to
+ * the current one does nothing (no restart of OpenBLAS's thread pool). */
 void loom_blas_set_threads(int n);
 int loom_blas_threads(void);
 

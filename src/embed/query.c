@@ -269,17 +269,12 @@ static int run_search(search_job *job)
     loom_chunks_init(&job->blocks, job->m, QUERY_BLOCK);
     /* Single-threaded BLAS inside each worker: no oversubscription, and
      * the same scores (to the last bit) whatever the number of workers.
-     * Only when BLAS is not on one thread already: OpenBLAS 0.3.21 starts
-     * its thread pool again on every openblas_set_num_threads and
-     * loom_blas_set_threads(1) shuts it down, a thread created and joined
-     * per search (a server's batch workers search many times a second, and
-     * concurrent calls would race in OpenBLAS's pool). */
+     * loom_blas_set_threads does nothing when BLAS is on one thread
+     * already (a server's batch workers search many times a second). */
     int blas_threads = loom_blas_threads();
-    if (blas_threads != 1)
-        loom_blas_set_threads(1);
+    loom_blas_set_threads(1);
     int rc = loom_parallel_run(workers > 1 ? (int)workers : 1, search_share, job);
-    if (blas_threads != 1)
-        loom_blas_set_threads(blas_threads);
+    loom_blas_set_threads(blas_threads);
     return rc;
 }
 
