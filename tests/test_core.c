@@ -308,6 +308,12 @@ START_TEST(test_params_clip_grad_norm_as_torch)
     loom_params_clip_grad_norm(ps, 0.1);
     ck_assert_float_eq(b->grad[0], 100);
     loom_params_free(ps);
+    /* The factor alone: 1 at or below the limit, else the float of
+     * max_norm / (norm + 1e-6). */
+    ck_assert(loom_clip_coef(5, 10) == 1.0f);
+    ck_assert(loom_clip_coef(0, 1) == 1.0f);
+    ck_assert(loom_clip_coef(5, 1) == (float)(1 / (5 + 1e-6)));
+    ck_assert(loom_clip_coef(5, 1) < 1.0f);
 }
 END_TEST
 

@@ -210,12 +210,17 @@ double loom_params_grad_norm(const loom_params *ps)
     return sqrt(sum);
 }
 
+float loom_clip_coef(double norm, double max_norm)
+{
+    double coef = max_norm / (norm + 1e-6);
+    return coef < 1 ? (float)coef : 1.0f;
+}
+
 double loom_params_clip_grad_norm(loom_params *ps, double max_norm)
 {
     double norm = loom_params_grad_norm(ps);
-    double coef = max_norm / (norm + 1e-6);
-    if (coef < 1) {
-        float c = (float)coef;
+    float c = loom_clip_coef(norm, max_norm);
+    if (c != 1.0f) {
         for (size_t i = 0; i < ps->n; i++) {
             loom_param *p = ps->p[i];
             if (!p->frozen)

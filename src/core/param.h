@@ -76,6 +76,10 @@ double loom_param_grad_sumsq(const loom_param *p);
  * exceeds max_norm, scales all trainable gradients by
  * max_norm / (norm + 1e-6). Returns the norm before clipping. */
 double loom_params_clip_grad_norm(loom_params *ps, double max_norm);
+/* The factor that clipping scales the gradients by, for a global norm
+ * `norm`: (float)(max_norm / (norm + 1e-6)) when that is below 1, else 1
+ * (for callers that sum the norm over threads themselves). */
+float loom_clip_coef(double norm, double max_norm);
 
 /* Saving and loading through the model file (base/safetensors.h): one
  * float32 tensor per parameter, named as the parameter. `meta` is an

@@ -354,9 +354,7 @@ static int update_shared(loom_params *ps, loom_optim *opt, double clip, float lr
             if (!loom_params_at(ps, i)->frozen)
                 sum += sumsq[i];
         free(sumsq);
-        double coef = clip / (sqrt(sum) + 1e-6);
-        if (coef < 1)
-            scale = (float)coef;
+        scale = loom_clip_coef(sqrt(sum), clip);
     }
     int rc = loom_optim_begin_step(opt);
     if (rc)
