@@ -294,10 +294,11 @@ END_TEST
  * give the same bits (both one FMA per k, in k order); every row the same
  * bits as that row multiplied alone (batch independence); columns past N
  * untouched. Row counts over the kernels' groups of 12 and 6 rows; column
- * counts around the 16/32-column vectors and panels. */
+ * counts around the 8/16/32-column vectors and panels (a last panel of
+ * at most 8 or 16 columns takes the kernels' narrow tiles). */
 START_TEST(packed_products_match_reference_at_each_level)
 {
-    static const int Ns[] = {1, 7, 16, 17, 33, 50, 71};
+    static const int Ns[] = {1, 7, 8, 9, 16, 17, 24, 33, 50, 71};
     static const int Ks[] = {1, 19};
     const int Ms[] = {1, 2, 6, 7, 13, 25};
     for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)

@@ -166,12 +166,15 @@ static void panel_portable(int K, const float *P, int n, int M, const float *X, 
 #define AVX512 __attribute__((target("avx512f")))
 #define INLINE inline __attribute__((always_inline))
 
-/* ---- AVX-512: MR rows x 32 columns of one panel ---- */
+/* ---- AVX-512: MR rows x 32 columns of one panel (NV = 2), or its first
+ * 16 (NV = 1: a narrow last panel, whose other columns are not computed;
+ * each column is its own sum, so the same bits) ---- */
 
 #define MR512 12
 
-AVX512 static INLINE void tile512(const int MR, int K, const float *X, size_t ldx, const float *P,
-                                  const float *b, float *Y, size_t ldy, __mmask16 k0, __mmask16 k1)
+AVX512 static INLINE void tile512(const int MR, const int NV, int K, const float *X, size_t ldx,
+                                  const float *P, const float *b, float *Y, size_t ldy,
+                                  __mmask16 k0, __mmask16 k1)
 {
     __m512 a0[MR512], a1[MR512];
 #pragma GCC unroll 12
@@ -179,21 +182,23 @@ AVX512 static INLINE void tile512(const int MR, int K, const float *X, size_t ld
         a0[m] = a1[m] = _mm512_setzero_ps();
     for (int k = 0; k < K; k++) {
         __m512 w0 = _mm512_load_ps(P + (size_t)k * NR),
-               w1 = _mm512_load_ps(P + (size_t)k * NR + 16);
+               w1 = NV > 1 ? _mm512_load_ps(P + (size_t)k * NR + 16) : w0;
 #pragma GCC unroll 12
         for (int m = 0; m < MR; m++) {
             __m512 x = _mm512_set1_ps(X[(size_t)m * ldx + k]);
             a0[m] = _mm512_fmadd_ps(x, w0, a0[m]);
-            a1[m] = _mm512_fmadd_ps(x, w1, a1[m]);
+            if (NV > 1)
+                a1[m] = _mm512_fmadd_ps(x, w1, a1[m]);
         }
     }
     __m512 b0 = b ? _mm512_maskz_loadu_ps(k0, b) : _mm512_setzero_ps();
-    __m512 b1 = b ? _mm512_maskz_loadu_ps(k1, b + 16) : _mm512_setzero_ps();
+    __m512 b1 = b && NV > 1 ? _mm512_maskz_loadu_ps(k1, b + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 12
     for (int m = 0; m < MR; m++) {
         float *y = Y + (size_t)m * ldy;
         _mm512_mask_storeu_ps(y, k0, b ? _mm512_add_ps(a0[m], b0) : a0[m]);
-        _mm512_mask_storeu_ps(y + 16, k1, b ? _mm512_add_ps(a1[m], b1) : a1[m]);
+        if (NV > 1)
+            _mm512_mask_storeu_ps(y + 16, k1, b ? _mm512_add_ps(a1[m], b1) : a1[m]);
     }
 }
 
@@ -204,7 +209,13 @@ typedef void tile512_fn(int, const float *, size_t, const float *, const float *
                                     const float *b, float *Y, size_t ldy, __mmask16 k0,            \
                                     __mmask16 k1)                                                  \
     {                                                                                              \
-        tile512(MR, K, X, ldx, P, b, Y, ldy, k0, k1);                                              \
+        tile512(MR, 2, K, X, ldx, P, b, Y, ldy, k0, k1);                                           \
+    }                                                                                              \
+    AVX512 static void tile512_##MR##_1(int K, const float *X, size_t ldx, const float *P,         \
+                                        const float *b, float *Y, size_t ldy, __mmask16 k0,        \
+                                        __mmask16 k1)                                              \
+    {                                                                                              \
+        tile512(MR, 1, K, X, ldx, P, b, Y, ldy, k0, k1);                                           \
     }
 T512(1)
 T512(2)
@@ -218,48 +229,57 @@ T512(9)
 T512(10)
 T512(11)
 T512(12)
-static tile512_fn *const tiles512[MR512 + 1] = {
-    NULL,      tile512_1, tile512_2, tile512_3,  tile512_4,  tile512_5, tile512_6,
-    tile512_7, tile512_8, tile512_9, tile512_10, tile512_11, tile512_12};
+/* [NV - 1][MR] */
+static tile512_fn *const tiles512[2][MR512 + 1] = {
+    {NULL, tile512_1_1, tile512_2_1, tile512_3_1, tile512_4_1, tile512_5_1, tile512_6_1,
+     tile512_7_1, tile512_8_1, tile512_9_1, tile512_10_1, tile512_11_1, tile512_12_1},
+    {NULL, tile512_1, tile512_2, tile512_3, tile512_4, tile512_5, tile512_6, tile512_7, tile512_8,
+     tile512_9, tile512_10, tile512_11, tile512_12}};
 
 static void panel_avx512(int K, const float *P, int n, int M, const float *X, size_t ldx,
                          const float *b, float *Y, size_t ldy)
 {
     __mmask16 k0 = (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u);
     __mmask16 k1 = (__mmask16)(n >= 32 ? 0xffffu : n > 16 ? (1u << (n - 16)) - 1u : 0u);
+    tile512_fn *const *tiles = tiles512[n > 16];
     for (int m = 0; m < M; m += MR512) {
         int mr = M - m < MR512 ? M - m : MR512;
-        tiles512[mr](K, X + (size_t)m * ldx, ldx, P, b, Y + (size_t)m * ldy, ldy, k0, k1);
+        tiles[mr](K, X + (size_t)m * ldx, ldx, P, b, Y + (size_t)m * ldy, ldy, k0, k1);
     }
 }
 
-/* ---- AVX2: MR rows x 16 columns (half a panel) ---- */
+/* ---- AVX2: MR rows x 16 columns (half a panel, NV = 2), or its first 8
+ * (NV = 1: the narrow end of a last panel, as for AVX-512) ---- */
 
 #define MR256 6
 
-AVX2 static INLINE void tile256(const int MR, int K, const float *X, size_t ldx, const float *P,
-                                const float *b, float *Y, size_t ldy, __m256i k0, __m256i k1)
+AVX2 static INLINE void tile256(const int MR, const int NV, int K, const float *X, size_t ldx,
+                                const float *P, const float *b, float *Y, size_t ldy, __m256i k0,
+                                __m256i k1)
 {
     __m256 a0[MR256], a1[MR256];
 #pragma GCC unroll 6
     for (int m = 0; m < MR; m++)
         a0[m] = a1[m] = _mm256_setzero_ps();
     for (int k = 0; k < K; k++) {
-        __m256 w0 = _mm256_load_ps(P + (size_t)k * NR), w1 = _mm256_load_ps(P + (size_t)k * NR + 8);
+        __m256 w0 = _mm256_load_ps(P + (size_t)k * NR),
+               w1 = NV > 1 ? _mm256_load_ps(P + (size_t)k * NR + 8) : w0;
 #pragma GCC unroll 6
         for (int m = 0; m < MR; m++) {
             __m256 x = _mm256_broadcast_ss(X + (size_t)m * ldx + k);
             a0[m] = _mm256_fmadd_ps(x, w0, a0[m]);
-            a1[m] = _mm256_fmadd_ps(x, w1, a1[m]);
+            if (NV > 1)
+                a1[m] = _mm256_fmadd_ps(x, w1, a1[m]);
         }
     }
     __m256 b0 = b ? _mm256_maskload_ps(b, k0) : _mm256_setzero_ps();
-    __m256 b1 = b ? _mm256_maskload_ps(b + 8, k1) : _mm256_setzero_ps();
+    __m256 b1 = b && NV > 1 ? _mm256_maskload_ps(b + 8, k1) : _mm256_setzero_ps();
 #pragma GCC unroll 6
     for (int m = 0; m < MR; m++) {
         float *y = Y + (size_t)m * ldy;
         _mm256_maskstore_ps(y, k0, b ? _mm256_add_ps(a0[m], b0) : a0[m]);
-        _mm256_maskstore_ps(y + 8, k1, b ? _mm256_add_ps(a1[m], b1) : a1[m]);
+        if (NV > 1)
+            _mm256_maskstore_ps(y + 8, k1, b ? _mm256_add_ps(a1[m], b1) : a1[m]);
     }
 }
 
@@ -269,7 +289,13 @@ typedef void tile256_fn(int, const float *, size_t, const float *, const float *
     AVX2 static void tile256_##MR(int K, const float *X, size_t ldx, const float *P,               \
                                   const float *b, float *Y, size_t ldy, __m256i k0, __m256i k1)    \
     {                                                                                              \
-        tile256(MR, K, X, ldx, P, b, Y, ldy, k0, k1);                                              \
+        tile256(MR, 2, K, X, ldx, P, b, Y, ldy, k0, k1);                                           \
+    }                                                                                              \
+    AVX2 static void tile256_##MR##_1(int K, const float *X, size_t ldx, const float *P,           \
+                                      const float *b, float *Y, size_t ldy, __m256i k0,            \
+                                      __m256i k1)                                                  \
+    {                                                                                              \
+        tile256(MR, 1, K, X, ldx, P, b, Y, ldy, k0, k1);                                           \
     }
 T256(1)
 T256(2)
@@ -277,8 +303,10 @@ T256(3)
 T256(4)
 T256(5)
 T256(6)
-static tile256_fn *const tiles256[MR256 + 1] = {NULL,      tile256_1, tile256_2, tile256_3,
-                                                tile256_4, tile256_5, tile256_6};
+/* [NV - 1][MR] */
+static tile256_fn *const tiles256[2][MR256 + 1] = {
+    {NULL, tile256_1_1, tile256_2_1, tile256_3_1, tile256_4_1, tile256_5_1, tile256_6_1},
+    {NULL, tile256_1, tile256_2, tile256_3, tile256_4, tile256_5, tile256_6}};
 
 /* lanes [0, n) of a vector of 8 set */
 AVX2 static __m256i lanes(int n)
@@ -293,10 +321,11 @@ AVX2 static void panel_avx2(int K, const float *P, int n, int M, const float *X,
         int nh = n - 16 * h;
         __m256i k0 = lanes(nh), k1 = lanes(nh - 8);
         int j = 16 * h;
+        tile256_fn *const *tiles = tiles256[nh > 8];
         for (int m = 0; m < M; m += MR256) {
             int mr = M - m < MR256 ? M - m : MR256;
-            tiles256[mr](K, X + (size_t)m * ldx, ldx, P + j, b ? b + j : NULL,
-                         Y + (size_t)m * ldy + j, ldy, k0, k1);
+            tiles[mr](K, X + (size_t)m * ldx, ldx, P + j, b ? b + j : NULL, Y + (size_t)m * ldy + j,
+                      ldy, k0, k1);
         }
     }
 }
