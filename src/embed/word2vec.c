@@ -530,6 +530,17 @@ static uint64_t global_words(loom_w2v *w, uint64_t local)
     return atomic_load(&w->global_base) + (local > base ? local - base : 0) * (uint64_t)w->ranks;
 }
 
+/* The learning rate after `done` words of all threads and ranks (the
+ * linear schedule) or this worker's epoch_read words of its epoch (the
+ * per-worker one). */
+static void refresh_alpha(worker *k, uint64_t done)
+{
+    const loom_w2v *w = k->w;
+    k->alpha = loom_w2v_lr(w->start_alpha, w->o.min_alpha,
+                           loom_w2v_lr_progress(w->o.lr_schedule, done, k->epoch_read, k->epoch,
+                                                w->o.epochs, w->train_words));
+}
+
 /* Words in, learning rate out; reports progress when it is due. */
 static void sync_worker(worker *k)
 {
@@ -543,9 +554,7 @@ static void sync_worker(worker *k)
     }
     uint64_t done = global_words(w, local);
     k->epoch_read += k->unsynced;
-    k->alpha = loom_w2v_lr(w->start_alpha, w->o.min_alpha,
-                           loom_w2v_lr_progress(w->o.lr_schedule, done, k->epoch_read, k->epoch,
-                                                w->o.epochs, w->train_words));
+    refresh_alpha(k, done);
     pthread_mutex_lock(&w->lock);
     w->interval_loss += k->loss;
     w->interval_n += k->loss_n;
@@ -762,10 +771,9 @@ static int train_share(void *ctx, int thread, int nthreads)
         k->rc = loom_tokenizer_new(&t, &k->w->o.tok);
     loom_scan_fns fns = {on_word, end_sentence, NULL, k, k->w->subword};
     for (k->epoch = 0; k->rc == 0 && k->epoch < k->w->o.epochs; k->epoch++) {
-        if (k->w->o.lr_schedule == LOOM_W2V_LR_PER_WORKER) /* each epoch starts on its step */
-            k->alpha = loom_w2v_lr(k->w->start_alpha, k->w->o.min_alpha,
-                                   loom_w2v_lr_progress(LOOM_W2V_LR_PER_WORKER, 0, 0, k->epoch,
-                                                        k->w->o.epochs, k->w->train_words));
+        /* Per worker, each epoch starts on its step (epoch_read is 0 here). */
+        if (k->w->o.lr_schedule == LOOM_W2V_LR_PER_WORKER)
+            refresh_alpha(k, 0);
         k->rc = loom_shards_scan(k->w->corpus, k->begin, k->end, t, &fns);
         if (k->rc == 0)
             end_epoch(k);
