@@ -281,13 +281,21 @@ START_TEST(a_sentence_joining_a_running_batch_is_translated_as_alone)
     for (int i = 0; i < M; i++)
         if (got[i] > 1)
             loom_translations_free(&all[i], 1);
-    /* beam search, alignments: not a stream's */
+    /* beam search, alignments, replace_unk: not a stream's (the first two
+     * the decoding stream refuses, the last the translator) */
     loom_translate_opts o = *loom_translator_opts(t);
+    ck_assert(loom_translator_stream_fits(t, &o));
     o.decode.beam = 4;
     ck_assert(!loom_translator_stream_fits(t, &o));
     ck_assert_int_eq(loom_translator_stream_new(&ts, t, &o, 4), LOOM_EINVAL);
+    ck_assert_ptr_null(ts);
     o.decode.beam = 1, o.decode.align = 1;
     ck_assert(!loom_translator_stream_fits(t, &o));
+    ck_assert_int_eq(loom_translator_stream_new(&ts, t, &o, 4), LOOM_EINVAL);
+    o.decode.align = 0, o.replace_unk = 1;
+    ck_assert(!loom_translator_stream_fits(t, &o));
+    ck_assert_int_eq(loom_translator_stream_new(&ts, t, &o, 4), LOOM_EINVAL);
+    ck_assert_ptr_null(ts);
     loom_translations_free(one, M);
     loom_translator_free(t);
 }
@@ -402,6 +410,14 @@ START_TEST(an_ensemble_of_copies_is_the_model)
         for (int j = 0; j < r0[i].n; j++)
             ck_assert(r2[i].hyps[j].hyp.score == r0[i].hyps[j].hyp.score);
     }
+    /* a translation stream runs one model: not an ensemble's, even of one */
+    loom_translate_opts g = o;
+    g.decode.beam = g.decode.nbest = 1, g.decode.align = 0;
+    loom_translator_stream *ts;
+    ck_assert(loom_translator_stream_fits(t1, &g));
+    ck_assert(!loom_translator_stream_fits(t2, &g));
+    ck_assert_int_eq(loom_translator_stream_new(&ts, t2, &g, 4), LOOM_EINVAL);
+    ck_assert_ptr_null(ts);
     loom_translations_free(r0, N);
     loom_translations_free(r1, N);
     loom_translations_free(r2, N);

@@ -37,11 +37,16 @@ struct loom_seq_stream {
     size_t prev_cap, keep_cap;
 };
 
+int loom_seq_stream_fits(const loom_seq_decode_opts *o)
+{
+    return o->beam == 1 && o->nbest == 1 && !o->align && !o->shortlist;
+}
+
 int loom_seq_stream_new(loom_seq_stream **out, loom_seq_model *m, int cap,
                         const loom_seq_decode_opts *o)
 {
     *out = NULL;
-    if (o->beam != 1 || o->nbest != 1 || o->align || o->shortlist)
+    if (!loom_seq_stream_fits(o))
         return loom_error(LOOM_EINVAL, "a decoding stream is greedy (beam 1, nbest 1), without "
                                        "alignments or a shortlist");
     loom_seq_stream *s = loom_calloc(1, sizeof *s);

@@ -13,9 +13,11 @@
 
 typedef struct loom_seq_stream loom_seq_stream;
 
+/* 1 when a stream can decode with options o: greedy (beam 1, nbest 1),
+ * without alignments or a shortlist. */
+int loom_seq_stream_fits(const loom_seq_decode_opts *o);
 /* A stream over model m with room for cap rows at first (it grows). The
- * options must be greedy (beam 1, nbest 1) without alignments or a
- * shortlist (LOOM_EINVAL otherwise); alpha and max_len are read. */
+ * options must fit (LOOM_EINVAL otherwise); alpha and max_len are read. */
 int loom_seq_stream_new(loom_seq_stream **out, loom_seq_model *m, int cap,
                         const loom_seq_decode_opts *o);
 /* Frees it with the sentences still in it (their tags are not called). */

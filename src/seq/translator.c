@@ -820,9 +820,7 @@ struct loom_translator_stream {
 
 int loom_translator_stream_fits(const loom_translator *t, const loom_translate_opts *o)
 {
-    const loom_seq_decode_opts *d = &o->decode;
-    return t->nm == 1 && d->beam == 1 && d->nbest == 1 && !d->align && !d->shortlist &&
-           !o->replace_unk;
+    return t->nm == 1 && !o->replace_unk && loom_seq_stream_fits(&o->decode);
 }
 
 int loom_translator_stream_new(loom_translator_stream **out, loom_translator *t,
@@ -832,16 +830,16 @@ int loom_translator_stream_new(loom_translator_stream **out, loom_translator *t,
     int rc = check_opts(o);
     if (rc)
         return rc;
-    if (!loom_translator_stream_fits(t, o))
-        return loom_error(LOOM_EINVAL, "a translation stream is greedy (beam 1), over one "
-                                       "model, without alignments, replace_unk or a shortlist");
+    /* the decoding options are the decoding stream's to check */
+    if (t->nm != 1 || o->replace_unk)
+        return loom_error(LOOM_EINVAL, "a translation stream runs one model, without replace_unk");
     loom_translator_stream *ts = loom_calloc(1, sizeof *ts);
     if (!ts)
         return LOOM_ENOMEM;
     ts->t = t, ts->o = *o;
-    rc = worker_take(t, &ts->wk);
+    rc = loom_seq_stream_new(&ts->s, t->models[0], cap, &o->decode);
     if (!rc)
-        rc = loom_seq_stream_new(&ts->s, t->models[0], cap, &o->decode);
+        rc = worker_take(t, &ts->wk);
     if (rc) {
         loom_translator_stream_free(ts);
         return rc;

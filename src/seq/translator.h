@@ -205,8 +205,9 @@ int loom_translator_write_svg(const loom_translator *t, const loom_translation *
  * time; it holds one of the translator's workspaces until freed. */
 typedef struct loom_translator_stream loom_translator_stream;
 
-/* 1 when a stream can translate with options o: one model, beam 1 (nbest
- * 1), no alignments, replace_unk or shortlist. */
+/* 1 when a stream can translate with options o: one model, no
+ * replace_unk, and decoding options a decoding stream takes
+ * (loom_seq_stream_fits: greedy, no alignments or shortlist). */
 int loom_translator_stream_fits(const loom_translator *t, const loom_translate_opts *o);
 /* A stream with options o (LOOM_EINVAL when they do not fit), room for
  * cap sentences at first (it grows). */
