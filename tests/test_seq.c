@@ -342,6 +342,49 @@ START_TEST(replica_gradients_add_up)
 }
 END_TEST
 
+/* Training passes that read packs shared by the step's workers (refilled
+ * in parts after the weights changed) give the loss and the gradients of
+ * passes that pack the weights themselves, to the bit. */
+START_TEST(shared_packs_equal_own_packs)
+{
+    loom_seq_model *m;
+    ck_assert_int_eq(loom_seq_model_new(&m, &grad_configs[_i], 7), 0);
+    loom_seq_work *own, *shared;
+    loom_seq_packs *pk;
+    ck_assert_int_eq(loom_seq_work_new(&own, m), 0);
+    ck_assert_int_eq(loom_seq_work_new(&shared, m), 0);
+    ck_assert_int_eq(loom_seq_packs_new(&pk, m), 0);
+    loom_seq_work_set_packs(shared, pk);
+    loom_seq_batch b = {4, 4, 3, gsrc, gsrc_lens, gtin, gtout, gtgt_lens};
+    loom_params *ps = loom_seq_model_params(m);
+    /* an update after the packs were made: they must be refilled */
+    for (size_t k = 0; k < loom_params_len(ps); k++) {
+        loom_param *p = loom_params_at(ps, k);
+        for (size_t i = 0; i < p->size; i++)
+            p->value[i] += 0.01f * (float)((i * 7 + k) % 5) - 0.02f;
+    }
+    for (int part = 0; part < 3; part++)
+        loom_seq_packs_refill(pk, m, part, 3);
+    size_t nf;
+    float *g = loom_params_grads(ps, &nf);
+    float *want = malloc(nf * sizeof(float));
+    loom_params_zero_grad(ps);
+    double loss_own = batch_loss(m, own, &b, 1);
+    memcpy(want, g, nf * sizeof(float));
+    loom_params_zero_grad(ps);
+    double loss_shared = batch_loss(m, shared, &b, 1);
+    ck_assert_msg(loss_own == loss_shared, "loss %.9g, shared packs %.9g", loss_own, loss_shared);
+    for (size_t i = 0; i < nf; i++)
+        ck_assert_msg(memcmp(&g[i], &want[i], sizeof(float)) == 0, "gradient %zu: %.9g, %.9g", i,
+                      g[i], want[i]);
+    free(want);
+    loom_seq_packs_free(pk);
+    loom_seq_work_free(own);
+    loom_seq_work_free(shared);
+    loom_seq_model_free(m);
+}
+END_TEST
+
 /* ---- decoding ---- */
 
 static void random_sources(loom_rng *rng, int *src, int *lens, int n, int S, int V)
@@ -1124,6 +1167,8 @@ static Suite *seq_suite(void)
     tcase_add_loop_test(tc, step_logp_equals_forward_logp, 0,
                         sizeof grad_configs / sizeof *grad_configs);
     tcase_add_test(tc, replica_gradients_add_up);
+    tcase_add_loop_test(tc, shared_packs_equal_own_packs, 0,
+                        (int)(sizeof grad_configs / sizeof *grad_configs));
     tcase_add_loop_test(tc, beam_never_scores_below_greedy, 0, 4);
     tcase_add_loop_test(tc, batched_decoding_equals_one_at_a_time, 0, 2);
     tcase_add_loop_test(tc, length_limits_are_per_sentence, 0, 2);

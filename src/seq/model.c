@@ -103,10 +103,18 @@ struct loom_seq_work {
     int R;        /* the batch's real target positions (I_ROWS) */
     float *buf[W_COUNT];
     int *ids[I_COUNT];
-    /* the recurrent weights packed for this batch's training pass
-     * (pack_weights): each encoder layer's Wh per direction, the decoder's
-     * Wh and its Wx[E:], each as W and as W^T; valid while `packed` */
-    int packed;
+    /* the recurrent weights' packs this training pass reads (NULL: none,
+     * sgemm): `shared` when the caller set them (loom_seq_work_set_packs),
+     * else the work's `own`, packed anew by each training pass */
+    const loom_seq_packs *use, *shared;
+    loom_seq_packs *own;
+};
+
+/* The recurrent weights a training pass multiplies at every time step,
+ * packed (core/packmm.h): each encoder layer's Wh per direction (slots
+ * 4l + 2d + t), the decoder's Wh (PK_DEC + t) and its Wx[E:] (PK_CTX + t),
+ * as W (t = 0) and as W^T (t = 1); unused slots are NULL. */
+struct loom_seq_packs {
     loom_packw *pk[PK_COUNT];
 };
 
@@ -199,9 +207,6 @@ int loom_seq_work_new(loom_seq_work **out, const loom_seq_model *m)
 
 static void work_release(loom_seq_work *w)
 {
-    for (int i = 0; i < PK_COUNT; i++)
-        loom_packw_free(w->pk[i]), w->pk[i] = NULL;
-    w->packed = 0;
     for (int i = 0; i < W_COUNT; i++)
         free(w->buf[i]), w->buf[i] = NULL;
     for (int i = 0; i < I_COUNT; i++)
@@ -213,6 +218,7 @@ void loom_seq_work_free(loom_seq_work *w)
     if (!w)
         return;
     work_release(w);
+    loom_seq_packs_free(w->own);
     free(w);
 }
 
@@ -296,64 +302,122 @@ static int src_by_word(const loom_seq_model *m, int rows, float drop)
 #define ENC_INPUT(w, l, dropout)                                                                   \
     ((l) == 0 || (dropout) ? (w)->buf[W_X0 + (l)] : (w)->buf[W_Y + (l)-1])
 
-/* Packs the recurrent weights the training pass multiplies at every time
- * step (core/packmm.h): sgemm would pack them again at each step. Their
- * values change with every optimizer step, so a training pass packs them
- * anew (loom_seq_forward with train). */
-/* pk[0], pk[1]: W (K, N) packed as W and as W^T, made on the first call,
- * packed again on the next ones (the same shapes: the work's model's) */
-static int pack_pair(loom_packw **pk, const float *W, int K, int N)
+/* ---- the recurrent weights packed for a training step ----
+ * sgemm would pack them again at each time step (17.5% of G2P training's
+ * samples). Their values change with every optimizer step, so they are
+ * packed anew once per step, before the step's passes. */
+
+/* Slot i's matrix W (K, N) (rows N floats apart) and whether the slot is
+ * its transpose; 0 when the model has no such matrix. */
+static int pack_source(const loom_seq_model *m, int i, const float **W, int *K, int *N, int *trans)
+{
+    int H = m->c.hidden, GH = m->G * H;
+    *N = GH, *K = H, *trans = i % 2;
+    if (i < PK_DEC) {
+        int l = i / 4, d = i / 2 % 2;
+        if (l >= m->c.layers || d >= m->dirs)
+            return 0;
+        *W = m->enc[l][d].Wh;
+    } else if (i < PK_CTX) {
+        *W = m->dec.Wh;
+    } else {
+        if (!m->Dc)
+            return 0;
+        *W = m->dec.Wx + (size_t)m->c.emb * GH, *K = m->Dc;
+    }
+    return 1;
+}
+
+int loom_seq_packs_new(loom_seq_packs **out, const loom_seq_model *m)
+{
+    loom_seq_packs *p = loom_calloc(1, sizeof *p);
+    int rc = p ? 0 : LOOM_ENOMEM;
+    for (int i = 0; i < PK_COUNT && !rc; i++) {
+        const float *W;
+        int K, N, t;
+        if (pack_source(m, i, &W, &K, &N, &t))
+            rc =
+                t ? loom_packw_new_t(&p->pk[i], W, N, K, N) : loom_packw_new(&p->pk[i], W, K, N, N);
+    }
+    if (rc)
+        loom_seq_packs_free(p), p = NULL;
+    *out = p;
+    return rc;
+}
+
+void loom_seq_packs_refill(loom_seq_packs *p, const loom_seq_model *m, int part, int nparts)
+{
+    /* slots dealt in order to the least loaded part: every part makes the
+     * same deal and packs its own */
+    size_t load[PK_COUNT] = {0}; /* parts past the slots' count get none */
+    nparts = nparts < PK_COUNT ? nparts : PK_COUNT;
+    for (int i = 0; i < PK_COUNT; i++) {
+        const float *W;
+        int K, N, t, best = 0;
+        if (!pack_source(m, i, &W, &K, &N, &t))
+            continue;
+        for (int k = 1; k < nparts; k++)
+            best = load[k] < load[best] ? k : best;
+        load[best] += (size_t)K * N;
+        if (best == part)
+            loom_packw_refill(p->pk[i], W, N, t);
+    }
+}
+
+void loom_seq_packs_free(loom_seq_packs *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < PK_COUNT; i++)
+        loom_packw_free(p->pk[i]);
+    free(p);
+}
+
+void loom_seq_work_set_packs(loom_seq_work *w, const loom_seq_packs *p)
+{
+    w->shared = p;
+}
+
+/* The packs this training pass reads: the shared ones, else the work's
+ * own packed now from m's weights. */
+static int work_packs(const loom_seq_model *m, loom_seq_work *w)
 {
     int rc = 0;
-    if (pk[0])
-        loom_packw_refill(pk[0], W, N, 0);
+    w->use = NULL;
+    if (w->shared) {
+        w->use = w->shared;
+        return 0;
+    }
+    if (w->own)
+        loom_seq_packs_refill(w->own, m, 0, 1);
     else
-        rc = loom_packw_new(&pk[0], W, K, N, N);
-    if (!rc && pk[1])
-        loom_packw_refill(pk[1], W, N, 1);
-    else if (!rc)
-        rc = loom_packw_new_t(&pk[1], W, N, K, N);
+        rc = loom_seq_packs_new(&w->own, m);
+    w->use = rc ? NULL : w->own;
     return rc;
 }
 
-static int pack_weights(const loom_seq_model *m, loom_seq_work *w)
-{
-    int H = m->c.hidden, GH = m->G * H, E = m->c.emb, rc = 0;
-    const float *Wc = m->dec.Wx + (size_t)E * GH;
-    w->packed = 0;
-    for (int l = 0; l < m->c.layers && !rc; l++)
-        for (int d = 0; d < m->dirs && !rc; d++)
-            rc = pack_pair(w->pk + 4 * l + 2 * d, m->enc[l][d].Wh, H, GH);
-    if (!rc)
-        rc = pack_pair(w->pk + PK_DEC, m->dec.Wh, H, GH);
-    if (!rc && m->Dc)
-        rc = pack_pair(w->pk + PK_CTX, Wc, m->Dc, GH);
-    w->packed = !rc;
-    return rc;
-}
-
-/* The layers a pass runs: the model's, with the packed weights when the
- * work holds them for this batch (`packed`). */
+/* The layers a pass runs: the model's, with the packed weights of pk
+ * (NULL: none). */
 typedef struct {
     loom_rnn enc[LOOM_SEQ_MAX_LAYERS][2], dec;
     loom_attn_rnn decoder;
 } layers;
 
-static void layer_views(const loom_seq_model *m, const loom_seq_work *w, int packed, layers *v)
+static void layer_views(const loom_seq_model *m, const loom_seq_packs *pk, layers *v)
 {
     for (int l = 0; l < m->c.layers; l++)
         for (int d = 0; d < m->dirs; d++) {
             v->enc[l][d] = m->enc[l][d];
-            if (packed)
-                v->enc[l][d].Wh_pack = w->pk[4 * l + 2 * d],
-                v->enc[l][d].Wh_pack_t = w->pk[4 * l + 2 * d + 1];
+            if (pk)
+                v->enc[l][d].Wh_pack = pk->pk[4 * l + 2 * d],
+                v->enc[l][d].Wh_pack_t = pk->pk[4 * l + 2 * d + 1];
         }
     v->dec = m->dec;
     v->decoder = m->decoder;
     v->decoder.rnn = &v->dec;
-    if (packed) {
-        v->dec.Wh_pack = w->pk[PK_DEC], v->dec.Wh_pack_t = w->pk[PK_DEC + 1];
-        v->decoder.Wc_pack = w->pk[PK_CTX], v->decoder.Wc_pack_t = w->pk[PK_CTX + 1];
+    if (pk) {
+        v->dec.Wh_pack = pk->pk[PK_DEC], v->dec.Wh_pack_t = pk->pk[PK_DEC + 1];
+        v->decoder.Wc_pack = pk->pk[PK_CTX], v->decoder.Wc_pack_t = pk->pk[PK_CTX + 1];
     }
 }
 
@@ -396,7 +460,7 @@ static void encode(loom_seq_model *m, loom_seq_work *w, const int *src, const in
     float *tabs[2] = {NULL, NULL}, *fin = w->buf[W_FINAL], *s0 = w->buf[W_S];
     size_t GH = (size_t)m->G * H;
     layers v;
-    layer_views(m, w, train && w->packed, &v);
+    layer_views(m, train ? w->use : NULL, &v);
     loom_block f[2]; /* the bridge's input [h_fw; h_bw] */
     int nf = final_blocks(m, f, w->buf[W_HFIN], NULL, B);
     if (decoding && m->dec_tab_src[0]) {
@@ -445,7 +509,7 @@ static void encode_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_
     int B = b->n, S = b->src_len, E = c->emb, H = c->hidden, He = m->He, L = c->layers;
     int drop = c->dropout > 0, DL = m->DL;
     layers v;
-    layer_views(m, w, w->packed, &v);
+    layer_views(m, w->use, &v);
     /* bridge: in the forward pass s_0 = tanh(fin Wb + bb), fin = [h_fw; h_bw]
      * (DL layers: the layers' s_0 side by side, W_BR) */
     float *dfin = w->buf[W_DX], *dhf = w->buf[W_DFINAL]; /* W_DX is free until the layers */
@@ -599,14 +663,14 @@ int loom_seq_forward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch *
     float drop = train ? c->dropout : 0;
     int rc = work_reserve(w, B, S, T);
     if (!rc && train && loom_gemm_precision() == LOOM_PRECISION_FP32) /* bf16: loom_gemm's */
-        rc = pack_weights(m, w);
+        rc = work_packs(m, w);
     else
-        w->packed = 0;
+        w->use = NULL;
     if (rc)
         return rc;
     batch_ids(w, b);
     layers v;
-    layer_views(m, w, w->packed, &v);
+    layer_views(m, w->use, &v);
     /* pointer set-up: the decoder's tensors, time-major; s and c hold s_0
      * (the bridge's) then the T steps' states */
     const int *in_ids = w->ids[I_IN];
@@ -749,7 +813,7 @@ int loom_seq_backward(loom_seq_model *m, loom_seq_work *w, const loom_seq_batch 
 
     output_backward(m, w, scale);
     layers v;
-    layer_views(m, w, w->packed, &v);
+    layer_views(m, w->use, &v);
     loom_attn_rnn_src src = train_src(m, w, b);
     float *s = w->buf[W_S], *cs = w->buf[W_C], *wts = w->buf[W_WTS];
     size_t scache = loom_attn_rnn_cache_size(&m->decoder, B);

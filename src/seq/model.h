@@ -108,6 +108,22 @@ typedef struct loom_seq_work loom_seq_work;
 int loom_seq_work_new(loom_seq_work **out, const loom_seq_model *m);
 void loom_seq_work_free(loom_seq_work *w);
 
+/* The recurrent weights a training pass multiplies at every time step
+ * (the encoder's and the decoder's Wh, the decoder's context share of
+ * Wx), packed for core/packmm.h's kernel: one read-only copy per
+ * optimizer step for all of a step's workers. loom_seq_packs_new packs
+ * m's current weights; loom_seq_packs_refill packs them again (after an
+ * update), part `part` of `nparts` (each part packs its share of the
+ * matrices, on its own thread; all parts done: the whole). */
+typedef struct loom_seq_packs loom_seq_packs;
+int loom_seq_packs_new(loom_seq_packs **out, const loom_seq_model *m);
+void loom_seq_packs_refill(loom_seq_packs *p, const loom_seq_model *m, int part, int nparts);
+void loom_seq_packs_free(loom_seq_packs *p); /* accepts NULL */
+/* w's fp32 training passes read p (refilled from the current weights by
+ * the caller) instead of packing the weights themselves; NULL: they pack
+ * them into w, anew at each pass. The same bits either way. */
+void loom_seq_work_set_packs(loom_seq_work *w, const loom_seq_packs *p);
+
 /* Teacher-forced forward pass: *loss is the summed (label-smoothed)
  * cross-entropy over the batch's target tokens and *tokens their number.
  * With train = 1 dropout is on (drawing from rng) and what backward needs

@@ -269,8 +269,10 @@ static loom_seq_batch rows_of(const loom_seq_batch *b, int a, int e)
  * update are memory-bound passes over every parameter; on T threads each
  * takes its part. Every element's arithmetic is as on one thread (sums in
  * worker order, sums of squares per parameter added in parameter order,
- * core/optim.h's parts), so the bits do not depend on the split. */
-enum { PHASE_SUM, PHASE_SUMSQ, PHASE_UPDATE };
+ * core/optim.h's parts), so the bits do not depend on the split. Before a
+ * step's passes, the recurrent weights are packed once for all workers
+ * (PHASE_PACK, each thread packing its share of the matrices). */
+enum { PHASE_SUM, PHASE_SUMSQ, PHASE_UPDATE, PHASE_PACK };
 typedef struct {
     int phase, part, nparts;
     worker *wk; /* PHASE_SUM: the workers' replicas 1..used-1 */
@@ -281,6 +283,8 @@ typedef struct {
     double *sumsq;   /* per parameter */
     loom_optim *opt; /* PHASE_UPDATE */
     float lr, scale;
+    loom_seq_packs *packs; /* PHASE_PACK, from model's weights */
+    const loom_seq_model *model;
 } shared;
 
 static void *shared_part(void *arg)
@@ -312,8 +316,10 @@ static void *shared_part(void *arg)
             if (best == k)
                 sh->sumsq[i] = loom_param_grad_sumsq(p);
         }
-    } else {
+    } else if (sh->phase == PHASE_UPDATE) {
         loom_optim_update_part(sh->opt, sh->lr, sh->scale, k, n);
+    } else {
+        loom_seq_packs_refill(sh->packs, sh->model, k, n);
     }
     return NULL;
 }
@@ -538,6 +544,7 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
     loom_optim *opt = NULL;
     loom_seq_batcher *bt = NULL;
     loom_seq_work *w = NULL;
+    loom_seq_packs *packs = NULL; /* the workers' one copy; bf16 runs use loom_gemm */
     position p = {0};
     p.best = INFINITY;
     p.best_loss = p.best_bleu = NAN;
@@ -561,6 +568,10 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
         if (t > 0 && !(rc = loom_seq_model_replica(&wk[t].m, b->model)))
             rc = loom_seq_work_new(&wk[t].w, wk[t].m);
     }
+    if (!rc && o->precision != LOOM_SEQ_PRECISION_BF16 &&
+        !(rc = loom_seq_packs_new(&packs, b->model)))
+        for (int t = 0; t < nthreads; t++)
+            loom_seq_work_set_packs(wk[t].w, packs);
     if (!rc && resume)
         rc = restore(&p, opt, resume, bt, o->batch);
     if (rc)
@@ -584,6 +595,10 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
                 goto done;
             for (int t = 0; t < nthreads; t++)
                 wk[t].step = p.step;
+            if (packs) { /* the weights as the last update left them */
+                shared sh = {.phase = PHASE_PACK, .packs = packs, .model = b->model};
+                run_shared(&sh, nthreads);
+            }
             if ((rc = batch_gradients(wk, nthreads, ps, &batch, &loss, &ntok)))
                 goto done;
             if (nthreads > 1) {
@@ -649,5 +664,6 @@ done:
     loom_optim_free(opt);
     loom_seq_batcher_free(bt);
     loom_seq_work_free(w);
+    loom_seq_packs_free(packs);
     return rc;
 }
