@@ -322,10 +322,15 @@ AVX2 static void panel_avx2(int K, const float *P, int n, int M, const float *X,
         __m256i k0 = lanes(nh), k1 = lanes(nh - 8);
         int j = 16 * h;
         tile256_fn *const *tiles = tiles256[nh > 8];
-        for (int m = 0; m < M; m += MR256) {
-            int mr = M - m < MR256 ? M - m : MR256;
+        /* M's rows in as few tiles as MR256 allows, of even heights: a
+         * tile of 1 or 2 rows has too few sums to hide the multiply-add's
+         * latency (32 rows: 6,6,5,5,5,5 instead of 6,6,6,6,6,2) */
+        int nt = (M + MR256 - 1) / MR256;
+        for (int m = 0, t = 0; t < nt; t++) {
+            int mr = (M - m + nt - t - 1) / (nt - t);
             tiles[mr](K, X + (size_t)m * ldx, ldx, P + j, b ? b + j : NULL, Y + (size_t)m * ldy + j,
                       ldy, k0, k1);
+            m += mr;
         }
     }
 }
