@@ -147,16 +147,18 @@ static int parse_option(embed_args *a, int c, int argc, char **argv)
     static const char *const losses[] = {"ns", "hs", NULL};
     static const char *const formats[] = {"bin", "txt", NULL};
     static const char *const schedules[] = {"linear", "per-worker", NULL};
-    long long v;
+    long long v; /* a numeric option's value, checked by cli_int or cli_double */
     double d;
     int k = tokflags_option("embed", c, optarg, &a->w.tok);
     if (k != 0)
         return k < 0 ? CLI_EXIT_USAGE : 0;
-#define INT_OPT(name, lo, hi, field)                                                               \
-    if (cli_int("embed", name, optarg, lo, hi, &v) < 0)                                            \
+#define NUM_OPT(parse, var, name, lo, hi, field)                                                   \
+    if (parse("embed", name, optarg, lo, hi, &var) < 0)                                            \
         return CLI_EXIT_USAGE;                                                                     \
-    a->w.field = v;                                                                                \
+    a->w.field = var;                                                                              \
     return 0
+#define INT_OPT(name, lo, hi, field) NUM_OPT(cli_int, v, name, lo, hi, field)
+#define DOUBLE_OPT(name, lo, hi, field) NUM_OPT(cli_double, d, name, lo, hi, field)
     switch (c) {
     case 'o':
         a->output = optarg;
@@ -195,20 +197,11 @@ static int parse_option(embed_args *a, int c, int argc, char **argv)
     case OPT_SYNC_WORDS:
         INT_OPT("sync-words", 1000, INT64_MAX, sync_words);
     case OPT_SAMPLE:
-        if (cli_double("embed", "sample", optarg, 0, 1, &d) < 0)
-            return CLI_EXIT_USAGE;
-        a->w.sample = d;
-        return 0;
+        DOUBLE_OPT("sample", 0, 1, sample);
     case OPT_ALPHA:
-        if (cli_double("embed", "alpha", optarg, 1e-9, 10, &d) < 0)
-            return CLI_EXIT_USAGE;
-        a->w.alpha = d;
-        return 0;
+        DOUBLE_OPT("alpha", 1e-9, 10, alpha);
     case OPT_MIN_ALPHA:
-        if (cli_double("embed", "min-alpha", optarg, 0, 10, &d) < 0)
-            return CLI_EXIT_USAGE;
-        a->w.min_alpha = d;
-        return 0;
+        DOUBLE_OPT("min-alpha", 0, 10, min_alpha);
     case OPT_LR_SCHEDULE:
         if ((k = cli_choice("embed", "lr-schedule", optarg, schedules)) < 0)
             return CLI_EXIT_USAGE;
@@ -236,7 +229,9 @@ static int parse_option(embed_args *a, int c, int argc, char **argv)
     default:
         return cli_bad_option("embed", argc, argv);
     }
+#undef DOUBLE_OPT
 #undef INT_OPT
+#undef NUM_OPT
 }
 
 /* Everything that can fail before a long run fails here. */
