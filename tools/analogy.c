@@ -30,17 +30,13 @@ static const char help[] =
     "options:\n"
     "  -k, --top N            answers per question (default 10)\n"
     "  -m, --method add|mul   3CosAdd (default) or 3CosMul\n"
-    "      --restrict N       only the first N words are candidates (default 0: all)\n"
-    "      --threads N        worker threads (default: one per core)\n"
-    "  -q, --quiet            no progress\n"
-    "      --progress         show progress even when stderr is not a terminal\n"
-    "  -h, --help             this help\n"
+    "      --restrict N       only the first N words are candidates (default 0: all)\n" VECCLI_HELP
     "\n"
     "examples:\n"
     "  loom analogy tests/fixtures/vectors/sotu.bin man woman he -k 3\n"
     "  echo 'France Paris Germany' | loom analogy tests/fixtures/vectors/sotu.bin --method mul\n";
 
-enum { BATCH = 1024, OPT_RESTRICT = 0x2000, OPT_THREADS };
+enum { BATCH = 1024, OPT_RESTRICT = 0x2000 };
 
 typedef struct {
     const loom_vectors *v;
@@ -114,12 +110,11 @@ static int run_analogy(int argc, char **argv)
     static const struct option longopts[] = {{"top", required_argument, 0, 'k'},
                                              {"method", required_argument, 0, 'm'},
                                              {"restrict", required_argument, 0, OPT_RESTRICT},
-                                             {"threads", required_argument, 0, OPT_THREADS},
-                                             CLI_COMMON_LONGOPTS,
+                                             VECCLI_LONGOPTS,
                                              {0, 0, 0, 0}};
     static const char *const methods[] = {"add", "mul", NULL};
     long long k = 10, limit = 0, threads = cli_default_threads();
-    int method = LOOM_ANALOGY_ADD, c;
+    int method = LOOM_ANALOGY_ADD, c, st;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "k:m:hq", longopts, NULL)) != -1) {
         switch (c) {
@@ -135,17 +130,9 @@ static int run_analogy(int argc, char **argv)
             if (cli_int("analogy", "restrict", optarg, 0, 1LL << 40, &limit) < 0)
                 return CLI_EXIT_USAGE;
             break;
-        case OPT_THREADS:
-            if (cli_int("analogy", "threads", optarg, 1, 1024, &threads) < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case CLI_OPT_HELP:
-            return cli_help("analogy");
-        case CLI_OPT_QUIET:
-        case CLI_OPT_PROGRESS:
-            break;
         default:
-            return cli_bad_option("analogy", argc, argv);
+            if ((st = veccli_option("analogy", c, &threads, argc, argv)) != CLI_IO_NEXT)
+                return st;
         }
     }
     if (optind >= argc)

@@ -177,12 +177,13 @@ static const struct option longopts[] = {
 
 typedef struct {
     const char *sub; /* train, test, predict */
-    const char *output, *vectors, *valid;
+    cli_io io;       /* -o, --quiet, --progress */
+    const char *vectors, *valid;
     loom_cls_config cfg;
     loom_cls_format fmt;
     loom_cls_train_opts train;
     long long min_count, min_count_label;
-    int dim_set, lr_set, epochs_set, freeze, per_label, prob, progress;
+    int dim_set, lr_set, epochs_set, freeze, per_label, prob;
     long long k;
     double threshold;
     const char *pos[4];
@@ -211,9 +212,6 @@ static int parse(args *a, int argc, char **argv)
             if (a->npos == 4)
                 return cli_usage("classify", "too many arguments"), -1;
             a->pos[a->npos++] = optarg;
-            break;
-        case 'o':
-            a->output = optarg;
             break;
         case OPT_ARCH:
             if ((k = cli_choice(cmd, "arch", optarg, arch_names)) < 0)
@@ -347,16 +345,11 @@ static int parse(args *a, int argc, char **argv)
         case OPT_PROB:
             a->prob = 1;
             break;
-        case CLI_OPT_HELP:
+        case CLI_OPT_HELP: /* the actions share one help */
             return cli_help("classify"), 1;
-        case CLI_OPT_QUIET:
-            a->progress = CLI_PROGRESS_OFF;
-            break;
-        case CLI_OPT_PROGRESS:
-            a->progress = CLI_PROGRESS_ON;
-            break;
         default:
-            return cli_bad_option(cmd, argc, argv), -1;
+            if (cli_io_option(cmd, c, &a->io, argc, argv) != CLI_IO_NEXT)
+                return -1;
         }
     }
     return 0;
@@ -382,7 +375,7 @@ static int do_train(args *a)
 {
     if (a->npos != 1)
         return cli_usage("classify train", "expects one DATA file (and -o MODEL)");
-    if (!a->output)
+    if (!a->io.output)
         return cli_usage("classify train", "-o MODEL is required");
     if (a->freeze && !a->vectors)
         return cli_usage("classify train", "--freeze needs --vectors");
@@ -405,7 +398,7 @@ static int do_train(args *a)
     char *inputs[] = {(char *)data_path, (char *)a->valid, (char *)a->vectors};
     if (cli_inputs(inputs, 3))
         return CLI_EXIT_ERROR;
-    if (loom_check_writable(a->output))
+    if (loom_check_writable(a->io.output))
         return cli_fail();
     if (a->fmt.word_ngrams > 1 && a->fmt.bucket == 0)
         a->fmt.bucket = 2000000;
@@ -418,7 +411,7 @@ static int do_train(args *a)
                              a->cfg.dim);
         a->cfg.dim = dim;
     }
-    int show = cli_progress_enabled(a->progress), quiet = a->progress == CLI_PROGRESS_OFF;
+    int show = cli_progress_enabled(a->io.progress), quiet = a->io.progress == CLI_PROGRESS_OFF;
     loom_cls_dict *dict;
     double t0 = loom_now();
     if (loom_cls_dict_build(&dict, data_path, &a->fmt, (uint64_t)a->min_count,
@@ -482,14 +475,14 @@ static int do_train(args *a)
                            "freeze",    a->freeze ? "1" : "0",
                            NULL};
     if (!rc)
-        rc = loom_classifier_save(m, a->output, extra);
+        rc = loom_classifier_save(m, a->io.output, extra);
     if (!rc && !quiet)
         fprintf(stderr,
                 "loom classify: trained %s on %llu examples in %.2f s (%.0f examples/s, %d "
                 "threads), loss %.4f; wrote %s\n",
                 a->cfg.arch == LOOM_CLS_BAG ? "bag" : "cnn", (unsigned long long)st.examples,
                 st.seconds, st.seconds > 0 ? (double)st.examples / st.seconds : 0, a->train.threads,
-                st.loss, a->output);
+                st.loss, a->io.output);
     if (!rc && !quiet && valid && st.best_epoch > 0)
         fprintf(stderr, "loom classify: kept epoch %d of %d (validation P@1 %.4f)\n", st.best_epoch,
                 st.epochs_run, st.best_valid);

@@ -57,7 +57,7 @@ int cli_default_threads(void);
 
 /* Long options every command accepts; put at the end of a command's table
  * (before the zero terminator) with CLI_COMMON_LONGOPTS and handle with
- * cli_common_option(). */
+ * cli_io_option() (below) or cases of the command's own. */
 enum { CLI_OPT_HELP = 'h', CLI_OPT_QUIET = 'q', CLI_OPT_PROGRESS = 0x1000 };
 #define CLI_COMMON_LONGOPTS                                                                        \
     {"help", no_argument, 0, CLI_OPT_HELP}, {"quiet", no_argument, 0, CLI_OPT_QUIET},              \
@@ -65,9 +65,9 @@ enum { CLI_OPT_HELP = 'h', CLI_OPT_QUIET = 'q', CLI_OPT_PROGRESS = 0x1000 };
         "progress", no_argument, 0, CLI_OPT_PROGRESS                                               \
     }
 
-/* What the commands that read a model and write one output share (shortlist,
- * average, export; serve takes only the common options): -m/--model,
- * -o/--output and the common options. Put CLI_MODEL_LONGOPT and/or
+/* What the commands that read a model or write one output share (shortlist,
+ * average, export, tokenize, vocab, subword, classify; serve takes only the
+ * common options): -m/--model, -o/--output and the common options. Put CLI_MODEL_LONGOPT and/or
  * CLI_OUTPUT_LONGOPT ("m:" and "o:" in the short options) in the table with
  * CLI_COMMON_LONGOPTS, and pass every option code the command does not take
  * itself to cli_io_option: */

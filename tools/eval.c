@@ -42,19 +42,14 @@ static const char help[] =
     "  -m, --method add|mul   3CosAdd (default; gensim's evaluation knows only this)\n"
     "                         or 3CosMul (answers as gensim's most_similar_cosmul)\n"
     "      --case-sensitive   match words exactly\n"
-    "      --json             print one JSON object instead of the table\n"
-    "      --threads N        worker threads (default: one per core)\n"
-    "  -q, --quiet            no progress\n"
-    "      --progress         show progress even when stderr is not a terminal\n"
-    "  -h, --help             this help\n"
-    "\n"
+    "      --json             print one JSON object instead of the table\n" VECCLI_HELP "\n"
     "examples:\n"
     "  loom eval tests/fixtures/vectors/sotu.bin --analogies "
     "tests/fixtures/vectors/questions-words-sample.txt\n"
     "  loom eval tests/fixtures/vectors/sotu.bin --similarity "
     "tests/fixtures/vectors/wordsim353.tsv --json\n";
 
-enum { OPT_ANALOGIES = 0x2000, OPT_SIMILARITY, OPT_RESTRICT, OPT_JSON, OPT_CASE, OPT_THREADS };
+enum { OPT_ANALOGIES = 0x2000, OPT_SIMILARITY, OPT_RESTRICT, OPT_JSON, OPT_CASE };
 
 static json_t *section_json(const loom_analogy_section *s)
 {
@@ -114,15 +109,14 @@ static int run_eval(int argc, char **argv)
                                              {"method", required_argument, 0, 'm'},
                                              {"json", no_argument, 0, OPT_JSON},
                                              {"case-sensitive", no_argument, 0, OPT_CASE},
-                                             {"threads", required_argument, 0, OPT_THREADS},
-                                             CLI_COMMON_LONGOPTS,
+                                             VECCLI_LONGOPTS,
                                              {0, 0, 0, 0}};
     static const char *const methods[] = {"add", "mul", NULL};
     const char *analogies = NULL;
     const char **similarity = calloc((size_t)argc, sizeof *similarity);
     size_t nsim = 0;
     long long restrict_vocab = 30000, threads = cli_default_threads();
-    int json = 0, c, rc = CLI_EXIT_OK;
+    int json = 0, c, k, rc = CLI_EXIT_OK;
     loom_eval_opts opts = {0};
     if (!similarity)
         return cli_failf("out of memory");
@@ -149,18 +143,11 @@ static int run_eval(int argc, char **argv)
         case OPT_CASE:
             opts.case_sensitive = 1;
             break;
-        case OPT_THREADS:
-            if (cli_int("eval", "threads", optarg, 1, 1024, &threads) < 0)
-                rc = CLI_EXIT_USAGE;
-            break;
-        case CLI_OPT_HELP:
-            free(similarity);
-            return cli_help("eval");
-        case CLI_OPT_QUIET:
-        case CLI_OPT_PROGRESS:
-            break;
         default:
-            rc = cli_bad_option("eval", argc, argv);
+            if ((k = veccli_option("eval", c, &threads, argc, argv)) != CLI_IO_NEXT) {
+                free(similarity);
+                return k;
+            }
         }
         if (rc != CLI_EXIT_OK)
             break;

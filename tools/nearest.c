@@ -29,17 +29,12 @@ static const char help[] =
     "options:\n"
     "  -k, --top N            neighbours per query (default 10)\n"
     "      --restrict N       only the first N words of the file (the most\n"
-    "                         frequent ones) are candidates (default 0: all)\n"
-    "      --threads N        worker threads (default: one per core)\n"
-    "  -q, --quiet            no progress\n"
-    "      --progress         show progress even when stderr is not a terminal\n"
-    "  -h, --help             this help\n"
-    "\n"
+    "                         frequent ones) are candidates (default 0: all)\n" VECCLI_HELP "\n"
     "examples:\n"
     "  loom nearest tests/fixtures/vectors/sotu.bin war freedom -k 5\n"
     "  echo 'taxes revenue' | loom nearest tests/fixtures/vectors/sotu.bin\n";
 
-enum { MAX_QUERY_WORDS = 64, BATCH = 1024, OPT_RESTRICT = 0x2000, OPT_THREADS };
+enum { MAX_QUERY_WORDS = 64, BATCH = 1024, OPT_RESTRICT = 0x2000 };
 
 typedef struct {
     const loom_vectors *v;
@@ -115,11 +110,10 @@ static int run_nearest(int argc, char **argv)
 {
     static const struct option longopts[] = {{"top", required_argument, 0, 'k'},
                                              {"restrict", required_argument, 0, OPT_RESTRICT},
-                                             {"threads", required_argument, 0, OPT_THREADS},
-                                             CLI_COMMON_LONGOPTS,
+                                             VECCLI_LONGOPTS,
                                              {0, 0, 0, 0}};
     long long k = 10, limit = 0, threads = cli_default_threads();
-    int c;
+    int c, st;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "k:hq", longopts, NULL)) != -1) {
         switch (c) {
@@ -131,17 +125,9 @@ static int run_nearest(int argc, char **argv)
             if (cli_int("nearest", "restrict", optarg, 0, 1LL << 40, &limit) < 0)
                 return CLI_EXIT_USAGE;
             break;
-        case OPT_THREADS:
-            if (cli_int("nearest", "threads", optarg, 1, 1024, &threads) < 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case CLI_OPT_HELP:
-            return cli_help("nearest");
-        case CLI_OPT_QUIET:
-        case CLI_OPT_PROGRESS:
-            break;
         default:
-            return cli_bad_option("nearest", argc, argv);
+            if ((st = veccli_option("nearest", c, &threads, argc, argv)) != CLI_IO_NEXT)
+                return st;
         }
     }
     if (optind >= argc)

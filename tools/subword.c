@@ -107,9 +107,8 @@ static const struct option longopts[] = {
 
 typedef struct {
     loom_subword_opts train;
-    const char *output;
+    cli_io io; /* -o, --quiet, --progress */
     int ids;
-    int progress;
     int seen_train_option; /* a training option was given */
     int seen_ids;
 } subword_args;
@@ -125,9 +124,6 @@ static int parse(int argc, char **argv, subword_args *a)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:t:vhq", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o':
-            a->output = optarg;
-            break;
         case OPT_VOCAB_SIZE:
             if (cli_int(CMD, "vocab-size", optarg, 4, 10000000, &v) < 0)
                 return CLI_EXIT_USAGE;
@@ -176,16 +172,9 @@ static int parse(int argc, char **argv, subword_args *a)
             a->ids = 1;
             a->seen_ids = 1;
             break;
-        case CLI_OPT_HELP:
-            return cli_help(CMD);
-        case CLI_OPT_QUIET:
-            a->progress = CLI_PROGRESS_OFF;
-            break;
-        case CLI_OPT_PROGRESS:
-            a->progress = CLI_PROGRESS_ON;
-            break;
         default:
-            return cli_bad_option(CMD, argc, argv);
+            if ((k = cli_io_option(CMD, c, &a->io, argc, argv)) != CLI_IO_NEXT)
+                return k;
         }
     }
     return -1;
@@ -212,15 +201,15 @@ static int run_train(int nfiles, char **files, subword_args *a)
         return cli_usage(CMD, "train: --ids is an option of encode and decode");
     if (nfiles == 0)
         return cli_usage(CMD, "train: expects at least one CORPUS file");
-    if (!a->output)
+    if (!a->io.output)
         return cli_usage(CMD, "train: needs -o SPM.model");
-    if (strcmp(a->output, "-") == 0)
+    if (strcmp(a->io.output, "-") == 0)
         return cli_usage(CMD, "train: -o must name a file (the .vocab goes beside it)");
-    char *vocab = vocab_path(a->output);
+    char *vocab = vocab_path(a->io.output);
     if (!vocab)
         return cli_failf("out of memory");
     /* Missing inputs and unwritable outputs are found before training. */
-    int rc = loom_check_writable(a->output);
+    int rc = loom_check_writable(a->io.output);
     if (rc == 0)
         rc = loom_check_writable(vocab);
     for (int i = 0; i < nfiles && rc == 0; i++) {
@@ -232,7 +221,7 @@ static int run_train(int nfiles, char **files, subword_args *a)
         free(vocab);
         return cli_fail();
     }
-    int show = cli_progress_enabled(a->progress);
+    int show = cli_progress_enabled(a->io.progress);
     loom_progress *p = loom_progress_new("subword train", 0, "MB", show);
     double t0 = loom_now();
     loom_subword *sw = NULL;
@@ -240,13 +229,13 @@ static int run_train(int nfiles, char **files, subword_args *a)
     loom_progress_finish(p, rc == 0 ? "trained" : NULL);
     loom_progress_free(p);
     if (rc == 0)
-        rc = loom_subword_save(sw, a->output);
+        rc = loom_subword_save(sw, a->io.output);
     if (rc == 0)
         rc = loom_subword_save_vocab(sw, vocab);
-    if (rc == 0 && a->progress != CLI_PROGRESS_OFF)
+    if (rc == 0 && a->io.progress != CLI_PROGRESS_OFF)
         fprintf(stderr, "subword: %d-piece %s model in %.1f s -> %s, %s\n", loom_subword_size(sw),
-                a->train.type == LOOM_SUBWORD_BPE ? "bpe" : "unigram", loom_now() - t0, a->output,
-                vocab);
+                a->train.type == LOOM_SUBWORD_BPE ? "bpe" : "unigram", loom_now() - t0,
+                a->io.output, vocab);
     loom_subword_free(sw);
     free(vocab);
     return rc < 0 ? cli_fail() : CLI_EXIT_OK;
@@ -271,9 +260,9 @@ static int run_codec(int encode, int nfiles, char **files, subword_args *a)
         if (strcmp(inputs[i], "-") != 0 && stat(inputs[i], &st) == 0)
             total += (double)st.st_size / 1e6;
     loom_progress *p = loom_progress_new(encode ? "subword encode" : "subword decode", total, "MB",
-                                         cli_progress_enabled(a->progress));
+                                         cli_progress_enabled(a->io.progress));
     loom_writer *w;
-    int rc = loom_writer_open(&w, a->output ? a->output : "-", LOOM_WRITE_AUTO);
+    int rc = loom_writer_open(&w, a->io.output ? a->io.output : "-", LOOM_WRITE_AUTO);
     double done = 0;
     for (int i = 0; i < ninputs && rc == 0; i++) {
         loom_reader *r;
@@ -307,7 +296,7 @@ static int run_subword(int argc, char **argv)
                                                 : -1;
     if (which < 0)
         return cli_usage(CMD, "unknown action '%s' (train, encode or decode)", action);
-    subword_args a = {.progress = CLI_PROGRESS_AUTO};
+    subword_args a = {.io.progress = CLI_PROGRESS_AUTO};
     loom_subword_opts_default(&a.train);
     a.train.threads = cli_default_threads();
     int st = parse(argc - 1, argv + 1, &a);

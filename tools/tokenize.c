@@ -142,30 +142,15 @@ static int run_tokenize(int argc, char **argv)
                                              {0, 0, 0, 0}};
     loom_tok_opts opts;
     loom_tok_opts_default(&opts);
-    const char *output = "-";
-    int progress = CLI_PROGRESS_AUTO, c;
+    cli_io io = {.output = "-", .progress = CLI_PROGRESS_AUTO};
+    int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:hq", longopts, NULL)) != -1) {
         int k = tokflags_option("tokenize", c, optarg, &opts);
         if (k < 0)
             return CLI_EXIT_USAGE;
-        if (k > 0)
-            continue;
-        switch (c) {
-        case 'o':
-            output = optarg;
-            break;
-        case CLI_OPT_HELP:
-            return cli_help("tokenize");
-        case CLI_OPT_QUIET:
-            progress = CLI_PROGRESS_OFF;
-            break;
-        case CLI_OPT_PROGRESS:
-            progress = CLI_PROGRESS_ON;
-            break;
-        default:
-            return cli_bad_option("tokenize", argc, argv);
-        }
+        if (k == 0 && (k = cli_io_option("tokenize", c, &io, argc, argv)) != CLI_IO_NEXT)
+            return k;
     }
     static char *const stdin_only[] = {"-", NULL};
     char *const *files = optind < argc ? argv + optind : stdin_only;
@@ -177,9 +162,9 @@ static int run_tokenize(int argc, char **argv)
     if (loom_tokenizer_new(&t, &opts) < 0)
         return cli_fail();
     out_ctx *o = calloc(1, sizeof *o);
-    int rc = o ? loom_writer_open(&o->w, output, LOOM_WRITE_AUTO) : LOOM_ENOMEM;
+    int rc = o ? loom_writer_open(&o->w, io.output, LOOM_WRITE_AUTO) : LOOM_ENOMEM;
     for (int i = 0; i < nfiles && rc == 0; i++)
-        rc = tokenize_file(t, files[i], o, progress);
+        rc = tokenize_file(t, files[i], o, io.progress);
     if (o)
         rc = loom_writer_finish(o->w, rc);
     free(o);

@@ -10,6 +10,21 @@
 #include <string.h>
 #include <unistd.h>
 
+int veccli_option(const char *cmd, int c, long long *threads, int argc, char **argv)
+{
+    switch (c) {
+    case VECCLI_OPT_THREADS:
+        return cli_int(cmd, "threads", optarg, 1, 1024, threads) < 0 ? CLI_EXIT_USAGE : CLI_IO_NEXT;
+    case CLI_OPT_HELP:
+        return cli_help(cmd);
+    case CLI_OPT_QUIET:
+    case CLI_OPT_PROGRESS:
+        return CLI_IO_NEXT;
+    default:
+        return cli_bad_option(cmd, argc, argv);
+    }
+}
+
 int veccli_open(const char *path, int threads, loom_vectors **v, loom_index **ix)
 {
     *v = NULL;

@@ -4,11 +4,36 @@
 #ifndef LOOM_TOOLS_VECCLI_H
 #define LOOM_TOOLS_VECCLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cli.h"
 #include "embed/query.h"
 #include "embed/vectors.h"
+
+/* The options nearest, analogy and eval share: --threads N for the search
+ * and the common ones (--quiet and --progress are accepted and do nothing:
+ * there is no progress to show). Put VECCLI_LONGOPTS at the end of the
+ * command's table (before the zero terminator; it holds
+ * CLI_COMMON_LONGOPTS), VECCLI_HELP at the end of its help's options, and
+ * pass every option code the command does not take itself to
+ * veccli_option. */
+enum { VECCLI_OPT_THREADS = 0x2800 };
+/* clang-format off */
+#define VECCLI_LONGOPTS                                                                            \
+    {"threads", required_argument, 0, VECCLI_OPT_THREADS}, CLI_COMMON_LONGOPTS
+#define VECCLI_HELP                                                                                \
+    "      --threads N        worker threads (default: one per core)\n"                           \
+    "  -q, --quiet            no progress\n"                                                      \
+    "      --progress         show progress even when stderr is not a terminal\n"                 \
+    "  -h, --help             this help\n"
+/* clang-format on */
+/* Applies getopt_long's result c (threads set by --threads). Returns
+ * CLI_IO_NEXT when c was one of these options (parsing goes on), else the
+ * exit code the command returns now: 0 after --help, 2 after a usage
+ * error (a bad thread count, an unknown option). */
+int veccli_option(const char *cmd, int c, long long *threads, int argc, char **argv);
 
 /* Loads `path` and, when ix is not NULL, indexes it in place (the raw
  * vectors are then unit length). Prints the error and returns 1 on

@@ -88,9 +88,9 @@ static int run_vocab(int argc, char **argv)
                                              {0, 0, 0, 0}};
     loom_tok_opts opts;
     loom_tok_opts_default(&opts);
-    const char *output = "-";
+    cli_io io = {.output = "-", .progress = CLI_PROGRESS_AUTO};
     long long min_count = 1, max_size = 0, prune_at = LOOM_VOCAB_PRUNE_AT;
-    int specials = 0, progress = CLI_PROGRESS_AUTO, quiet = 0, c;
+    int specials = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:hq", longopts, NULL)) != -1) {
         int k = tokflags_option("vocab", c, optarg, &opts);
@@ -99,9 +99,6 @@ static int run_vocab(int argc, char **argv)
         if (k > 0)
             continue;
         switch (c) {
-        case 'o':
-            output = optarg;
-            break;
         case OPT_MIN_COUNT:
             if (cli_int("vocab", "min-count", optarg, 1, INT64_MAX, &min_count) < 0)
                 return CLI_EXIT_USAGE;
@@ -117,24 +114,16 @@ static int run_vocab(int argc, char **argv)
         case OPT_SPECIALS:
             specials = 1;
             break;
-        case CLI_OPT_HELP:
-            return cli_help("vocab");
-        case CLI_OPT_QUIET:
-            progress = CLI_PROGRESS_OFF;
-            quiet = 1;
-            break;
-        case CLI_OPT_PROGRESS:
-            progress = CLI_PROGRESS_ON;
-            break;
         default:
-            return cli_bad_option("vocab", argc, argv);
+            if ((k = cli_io_option("vocab", c, &io, argc, argv)) != CLI_IO_NEXT)
+                return k;
         }
     }
     if (optind >= argc)
         return cli_usage("vocab", "expects at least one corpus file ('-' for stdin)");
     if (cli_inputs(argv + optind, argc - optind))
         return CLI_EXIT_ERROR;
-    if (strcmp(output, "-") != 0 && loom_check_writable(output) < 0)
+    if (strcmp(io.output, "-") != 0 && loom_check_writable(io.output) < 0)
         return cli_fail();
 
     double total = 0;
@@ -156,7 +145,7 @@ static int run_vocab(int argc, char **argv)
     if (specials)
         rc = loom_vocab_add_specials(v);
     count_ctx cc = {v, NULL, NULL, 0, 0};
-    cc.p = loom_progress_new("vocab", total, "MB", cli_progress_enabled(progress));
+    cc.p = loom_progress_new("vocab", total, "MB", cli_progress_enabled(io.progress));
     for (int i = optind; i < argc && rc == 0; i++)
         rc = count_file(&cc, t, argv[i]);
     loom_progress_finish(cc.p, NULL);
@@ -164,8 +153,8 @@ static int run_vocab(int argc, char **argv)
     if (rc == 0)
         rc = loom_vocab_finalize(v, (uint64_t)min_count, (size_t)max_size);
     if (rc == 0)
-        rc = loom_vocab_save(v, output);
-    if (rc == 0 && !quiet) {
+        rc = loom_vocab_save(v, io.output);
+    if (rc == 0 && !io.quiet) {
         unsigned prunings;
         uint64_t dropped, threshold;
         loom_vocab_prune_stats(v, &prunings, &dropped, &threshold);
