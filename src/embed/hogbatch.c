@@ -191,11 +191,210 @@ step(float *const *in, size_t m, float *const *out, const float *label, size_t n
 }
 
 #ifdef HAVE_AVX2_PATH
+/* ---- eight lanes, fused (AVX2+FMA) ----
+ * The sixteen-lane step's organisation (below) on eight lanes: the scores
+ * of one input row against up to 4 output rows share each load of it, and
+ * with at most GROUP output rows the input gradient and the output update
+ * are made in one pass over the dimensions. Sixteen registers cannot hold
+ * 8 output blocks beside their 8 sums, so the FMAs read the output blocks
+ * from memory (L1: the same instruction count); the sums stay in
+ * registers. A row's last dim % 8 floats go through masked loads and
+ * stores. */
+#define GROUP 8
+
+/* The lanes of the block at dim - left: all when left >= 8. */
+__attribute__((target("avx2"))) static inline __m256i tail_mask8(size_t left)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int k = left >= 8 ? 8 : (int)left;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), lane);
+}
+
+/* A block of 8 floats, all of it or (masked) the lanes of mk. */
+__attribute__((target("avx2"), always_inline)) static inline __m256
+load8(const float *p, __m256i mk, const int masked)
+{
+    return masked ? _mm256_maskload_ps(p, mk) : _mm256_loadu_ps(p);
+}
+
+__attribute__((target("avx2"), always_inline)) static inline void
+store8(float *p, __m256 v, __m256i mk, const int masked)
+{
+    if (masked)
+        _mm256_maskstore_ps(p, mk, v);
+    else
+        _mm256_storeu_ps(p, v);
+}
+
+/* s[0..3] = the sums of the lanes of a0..a3 */
+__attribute__((target("avx2"))) static inline void sum4_avx2(__m256 a0, __m256 a1, __m256 a2,
+                                                             __m256 a3, float *s)
+{
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    _mm_storeu_ps(s, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+
+/* s[r * 4 + j] = x[r] . y[j] for r < A, j < G, A (1..2) and G (1..4)
+ * constants at each call: up to eight independent sums (named variables,
+ * so that they stay in registers), each output block loaded once for both
+ * input rows */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+dots_avx2(float *const *x, float *const *y, size_t dim, float *s, const size_t A, const size_t G)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0, x0, x1 = a0, o;
+    __m256i mk = _mm256_set1_epi32(-1);
+/* the block at i; M: masked loads (the row's last dim % 8 floats) */
+#define LOOM_DOTS_COL(j, acc_a, acc_b, M)                                                          \
+    if (G > j) {                                                                                   \
+        o = load8(y[j] + i, mk, M);                                                                \
+        acc_a = _mm256_fmadd_ps(x0, o, acc_a);                                                     \
+        if (A > 1)                                                                                 \
+            acc_b = _mm256_fmadd_ps(x1, o, acc_b);                                                 \
+    }
+#define LOOM_DOTS_BLOCK(M)                                                                         \
+    x0 = load8(x[0] + i, mk, M);                                                                   \
+    if (A > 1)                                                                                     \
+        x1 = load8(x[1] + i, mk, M);                                                               \
+    LOOM_DOTS_COL(0, a0, b0, M)                                                                    \
+    LOOM_DOTS_COL(1, a1, b1, M)                                                                    \
+    LOOM_DOTS_COL(2, a2, b2, M)                                                                    \
+    LOOM_DOTS_COL(3, a3, b3, M)
+    size_t i = 0;
+    for (; i + 8 <= dim; i += 8) {
+        LOOM_DOTS_BLOCK(0)
+    }
+    if (i < dim) {
+        mk = tail_mask8(dim - i);
+        LOOM_DOTS_BLOCK(1)
+    }
+#undef LOOM_DOTS_BLOCK
+#undef LOOM_DOTS_COL
+    sum4_avx2(a0, a1, a2, a3, s);
+    if (A > 1)
+        sum4_avx2(b0, b1, b2, b3, s + 4);
+}
+
+/* dots_avx2 with G a variable: one constant instance per value */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+dots_avx2_g(float *const *x, float *const *y, size_t dim, float *s, const size_t A, size_t G)
+{
+    if (G == 4)
+        dots_avx2(x, y, dim, s, A, 4);
+    else if (G == 3)
+        dots_avx2(x, y, dim, s, A, 3);
+    else if (G == 2)
+        dots_avx2(x, y, dim, s, A, 2);
+    else
+        dots_avx2(x, y, dim, s, A, 1);
+}
+
+/* One block of fused_avx2 at offset i: din[a] = sum_k g[a,k] out[k] and
+ * out[k] += sum_a g[a,k] in[a], both from the values before (every read of
+ * the output rows comes before their stores, so a row listed twice gets
+ * both updates). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+fused_block_avx2(float *const *in, size_t m, float *const *out, size_t n, size_t dim,
+                 const float *g, float *din, size_t i, __m256i mk, const int masked)
+{
+    __m256 u[GROUP];
+#pragma GCC unroll 8
+    for (size_t k = 0; k < GROUP; k++)
+        u[k] = _mm256_setzero_ps();
+    for (size_t a = 0; a < m; a++) {
+        __m256 x = load8(in[a] + i, mk, masked);
+        __m256 d0 = _mm256_setzero_ps(), d1 = d0;
+        const float *ga = g + a * n;
+#pragma GCC unroll 8
+        for (size_t k = 0; k < GROUP; k++)
+            if (k < n) {
+                __m256 gk = _mm256_broadcast_ss(ga + k);
+                if (k & 1)
+                    d1 = _mm256_fmadd_ps(gk, load8(out[k] + i, mk, masked), d1);
+                else
+                    d0 = _mm256_fmadd_ps(gk, load8(out[k] + i, mk, masked), d0);
+                u[k] = _mm256_fmadd_ps(gk, x, u[k]);
+            }
+        store8(din + a * dim + i, _mm256_add_ps(d0, d1), mk, masked);
+    }
+#pragma GCC unroll 8
+    for (size_t k = 0; k < GROUP; k++)
+        if (k < n)
+            store8(out[k] + i, _mm256_add_ps(load8(out[k] + i, mk, masked), u[k]), mk, masked);
+}
+
+/* score_grad over the scores in work (m rows of n <= GROUP), a row per
+ * eight-lane vector: work[a*n + k] becomes alpha * (label[k] - sigmoid(s))
+ * and the loss of the true sides is returned (the same table entries and
+ * saturation as score_grad; the loss summed in another order). */
+__attribute__((target("avx2,fma"))) static float grads_avx2(float *work, size_t m,
+                                                            const float *label, size_t n,
+                                                            float alpha,
+                                                            const loom_sigmoid_table *t)
+{
+    const __m256 hi = _mm256_set1_ps(LOOM_SIGMOID_MAX), lo = _mm256_set1_ps(-LOOM_SIGMOID_MAX);
+    const __m256 scale = _mm256_set1_ps(LOOM_SIGMOID_SIZE / (2.0f * LOOM_SIGMOID_MAX));
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256 zero = _mm256_setzero_ps(), av = _mm256_set1_ps(alpha);
+    const __m256i mk = tail_mask8(n);
+    const __m256 lab = _mm256_maskload_ps(label, mk), keep = _mm256_castsi256_ps(mk);
+    const __m256 neg = _mm256_sub_ps(one, lab); /* 1 for label 0: log sigmoid(-s) = ... - s */
+    __m256 loss = zero;
+    for (size_t a = 0; a < m; a++) {
+        __m256 s = _mm256_maskload_ps(work + a * n, mk);
+        __m256 c = _mm256_min_ps(_mm256_max_ps(s, lo), hi);
+        __m256i i =
+            _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(c, hi), scale), half));
+        __m256 sig = _mm256_i32gather_ps(t->sigmoid, i, 4);
+        __m256 ls = _mm256_i32gather_ps(t->log_sigmoid, i, 4);
+        __m256 above = _mm256_cmp_ps(s, hi, _CMP_GE_OQ), below = _mm256_cmp_ps(s, lo, _CMP_LE_OQ);
+        sig = _mm256_blendv_ps(_mm256_blendv_ps(sig, one, above), zero, below);
+        ls = _mm256_blendv_ps(_mm256_blendv_ps(ls, zero, above), s, below);
+        _mm256_maskstore_ps(work + a * n, mk, _mm256_mul_ps(av, _mm256_sub_ps(lab, sig)));
+        loss = _mm256_add_ps(loss, _mm256_and_ps(keep, _mm256_fnmadd_ps(neg, s, ls)));
+    }
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(loss), _mm256_extractf128_ps(loss, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return -_mm_cvtss_f32(h);
+}
+
+/* The input gradient and the output update in one pass; n <= GROUP. */
+__attribute__((target("avx2,fma"))) static void fused_avx2(float *const *in, size_t m,
+                                                           float *const *out, size_t n, size_t dim,
+                                                           const float *g, float *din)
+{
+    const __m256i all = _mm256_set1_epi32(-1);
+    size_t i = 0;
+    for (; i + 8 <= dim; i += 8)
+        fused_block_avx2(in, m, out, n, dim, g, din, i, all, 0);
+    if (i < dim)
+        fused_block_avx2(in, m, out, n, dim, g, din, i, tail_mask8(dim - i), 1);
+}
+
 __attribute__((target("avx2,fma"))) static float
 step_avx2(float *const *in, size_t m, float *const *out, const float *label, size_t n, size_t dim,
           float alpha, const loom_sigmoid_table *t, float *work, float *din)
 {
-    return step(in, m, out, label, n, dim, alpha, t, work, din, 1);
+    if (n > GROUP) /* a long Huffman path: row by row */
+        return step(in, m, out, label, n, dim, alpha, t, work, din, 1);
+    float s[8];
+    for (size_t a = 0; a < m; a += 2) {
+        size_t r = m - a >= 2 ? 2 : 1;
+        for (size_t k0 = 0; k0 < n; k0 += 4) {
+            size_t g = n - k0 >= 4 ? 4 : n - k0;
+            if (r == 2)
+                dots_avx2_g(in + a, out + k0, dim, s, 2, g);
+            else
+                dots_avx2_g(in + a, out + k0, dim, s, 1, g);
+            for (size_t b = 0; b < r; b++)
+                for (size_t j = 0; j < g; j++)
+                    work[(a + b) * n + k0 + j] = s[b * 4 + j];
+        }
+    }
+    float loss = grads_avx2(work, m, label, n, alpha, t);
+    fused_avx2(in, m, out, n, dim, work, din);
+    return loss;
 }
 #endif
 
@@ -208,8 +407,7 @@ step_avx2(float *const *in, size_t m, float *const *out, const float *label, siz
  * in one pass over the dimensions: each 16-float block of the output rows
  * is loaded once, every input row's block is read once, and din's block is
  * written once. A row's last dim % 16 floats go through masked loads and
- * stores, so no scalar tail. */
-#define GROUP 8
+ * stores, so no scalar tail. GROUP (8) is the eight-lane step's. */
 
 __attribute__((target("avx512f"))) static inline __mmask16 tail_mask(size_t left)
 {
