@@ -10,6 +10,7 @@
 #include "base/progress.h"
 #include "seq/train.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 static const char help[] =
@@ -110,6 +111,9 @@ static const char help[] =
     "      --checkpoint-every MIN  minutes between checkpoints (default 10)\n"
     "      --resume FILE      continue from a checkpoint (its model and data position)\n"
     "      --max-steps N      stop after N steps (and write a checkpoint)\n"
+    "                         Ctrl-C (SIGINT) stops the same way after the batch it\n"
+    "                         came in (a second one at once, leaving the last\n"
+    "                         complete files); exit status 130\n"
     "      --stop-at-exact X  stop once validation exact match reaches X (0..1)\n" TOKFLAGS_HELP
     "  --src-keep-case, --tgt-keep-case, --src-punct, --tgt-punct, --src-pretokenized,\n"
     "  --tgt-pretokenized     the same for one side only\n"
@@ -227,6 +231,19 @@ typedef struct {
     int quiet, progress;
 } args;
 
+/* Ctrl-C: the first ends training after its batch, with the files of a
+ * normal end (o.stop); the next goes to loom.c's handler, which removes
+ * temporaries and ends the process. Not under mpirun: the processes would
+ * have to stop at the same step, so there the first one ends them. */
+static volatile sig_atomic_t interrupted;
+static void (*next_handler)(int) = SIG_DFL;
+
+static void on_interrupt(int sig)
+{
+    interrupted = 1;
+    signal(sig, next_handler);
+}
+
 static void report(void *ctx, const char *line)
 {
     loom_progress_note(ctx, "%s", line);
@@ -335,12 +352,29 @@ static int run_seq2seq(int argc, char **argv)
     int show = loom_dist_rank() == 0 && cli_progress_enabled(a.progress);
     loom_progress *p = loom_progress_new("seq2seq", 0, "steps", show);
     loom_seq_train_result res;
+    void (*prev)(int) = SIG_ERR;
+    if (loom_dist_size() == 1 && (prev = signal(SIGINT, on_interrupt)) != SIG_ERR) {
+        next_handler = prev;
+        a.o.stop = &interrupted;
+    }
     int rc = loom_seq_train_run(&a.o, p, a.quiet ? NULL : show ? report : report_plain, p, &res);
+    if (prev != SIG_ERR)
+        signal(SIGINT, prev);
     if (!rc)
         loom_progress_finish(p, NULL);
     loom_progress_free(p);
     if (rc)
         return cli_fail();
+    if (res.interrupted) {
+        if (!a.quiet)
+            fprintf(stderr,
+                    "loom seq2seq: stopped by SIGINT after step %ld: %ld target tokens in %.1f s "
+                    "(%.0f tokens/s); wrote %s%s and the checkpoint %s%s\n",
+                    res.steps, res.tokens, res.seconds, res.tokens_per_s, a.o.output,
+                    res.valid_loss >= 0 ? " (the best validated model)" : "",
+                    a.o.checkpoint ? a.o.checkpoint : a.o.output, a.o.checkpoint ? "" : ".ckpt");
+        return 128 + SIGINT;
+    }
     if (!a.quiet)
         fprintf(stderr,
                 "loom seq2seq: %ld steps, %ld target tokens in %.1f s (%.0f tokens/s); "

@@ -8,6 +8,7 @@
 #ifndef LOOM_SEQ_OPTIONS_H
 #define LOOM_SEQ_OPTIONS_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "base/safetensors.h"
@@ -76,6 +77,11 @@ typedef struct {
      * (bf16: bfloat16 operands, float32 sums and master weights; needs
      * AVX-512 BF16, core/gemm_bf16.h) */
     int precision;
+    /* Not an option of the table: when set, training stops after the batch
+     * during which *stop became non-zero (a signal handler's flag: Ctrl-C),
+     * writing what --max-steps writes: the checkpoint and, if validation
+     * has not written it, the model. */
+    const volatile sig_atomic_t *stop;
 } loom_seq_train_opts;
 
 /* Where a training run stands, as checkpoints record it, and what the

@@ -628,9 +628,13 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
                 res->hit_max_steps = 1;
                 stop = 1;
             }
+            if (o->stop && *o->stop) {
+                res->interrupted = 1;
+                stop = 1;
+            }
             int due =
                 o->checkpoint_minutes > 0 && loom_now() - last_ckpt >= 60 * o->checkpoint_minutes;
-            if (o->checkpoint && (due || res->hit_max_steps)) {
+            if (o->checkpoint && (due || res->hit_max_steps || res->interrupted)) {
                 if ((rc = save_model(b, o, o->checkpoint, &p, opt)))
                     goto done;
                 last_ckpt = loom_now();
@@ -647,7 +651,7 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
     }
     if (!l.saved && (rc = save_model(b, o, path, &p, NULL)))
         goto done;
-    if (o->checkpoint && !res->hit_max_steps) {
+    if (o->checkpoint && !res->hit_max_steps && !res->interrupted) {
         if (p.epoch >= o->epochs)
             p.batch = 0;
         rc = save_model(b, o, o->checkpoint, &p, opt);

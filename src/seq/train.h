@@ -20,6 +20,7 @@ typedef struct {
     double train_loss;                          /* mean over the last epoch's tokens */
     double valid_loss, valid_bleu, valid_exact; /* of the kept model; -1 if no validation */
     int epochs_done, stopped_early, hit_max_steps;
+    int interrupted; /* stopped by o->stop */
 } loom_seq_train_result;
 
 /* Called with one line (an epoch or validation summary). */

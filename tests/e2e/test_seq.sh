@@ -268,17 +268,28 @@ expect_status "patience stops a run that does not improve" 0 "$LOOM" seq2seq $R 
 expect_grep "early stop is reported" 'no improvement in 2 validations: stopping' "$TMP/err"
 expect_grep "the best model is kept" '\(best, saved\)' "$TMP/err"
 
-# ---- Ctrl-C: the last complete checkpoint stays intact ----
+# ---- Ctrl-C: training stops after its batch, writes the model and a
+# checkpoint as at the end, and says so ----
 for i in $(seq 30); do cat "$TRAIN"; done >"$TMP/big.tsv"
-"$LOOM" seq2seq "$TMP/big.tsv" -o "$TMP/int.loom" $SMALL --epochs 50 --checkpoint-every 0.001 &
+LOUD="--emb 8 --hidden 12 --batch 32 --lr 0.01" # $SMALL without --quiet
+"$LOOM" seq2seq "$TMP/big.tsv" -o "$TMP/int.loom" $LOUD --epochs 50 --checkpoint-every 0.001 \
+    2>"$TMP/int.err" &
 pid=$!
 for i in $(seq 100); do [ -s "$TMP/int.loom.ckpt" ] && break; sleep 0.1; done
 sleep 0.5
 kill -INT $pid
 wait $pid
 st=$?
-[ $st -ne 0 ] && ok "interrupted training exits non-zero" || not_ok "interrupted training exits non-zero"
+[ $st -eq 130 ] && ok "interrupted training exits 130" || not_ok "interrupted training exits 130 (got $st)"
+expect_grep "the closing line says where it stopped and what it wrote" \
+    "^loom seq2seq: stopped by SIGINT after step [0-9]+: [0-9]+ target tokens in .* s \(.* tokens/s\); wrote $TMP/int.loom and the checkpoint $TMP/int.loom.ckpt\$" \
+    "$TMP/int.err"
+expect_status "the model after Ctrl-C loads" 0 "$LOOM" translate "$TMP/int.loom" "$TMP/in.txt"
 expect_status "the checkpoint after Ctrl-C loads" 0 "$LOOM" translate "$TMP/int.loom.ckpt" "$TMP/in.txt"
+n=$(sed -n 's/.*stopped by SIGINT after step \([0-9]*\):.*/\1/p' "$TMP/int.err")
+expect_status "the checkpoint resumes" 0 "$LOOM" seq2seq "$TMP/big.tsv" -o "$TMP/int2.loom" $LOUD \
+    --epochs 50 --resume "$TMP/int.loom.ckpt" --max-steps $((${n:-0} + 1))
+expect_grep "... after the step it stopped at" "^loom seq2seq: $((${n:-0} + 1)) steps," "$TMP/err"
 ls "$TMP" | grep -q 'tmp' && not_ok "no temporary files left" || ok "no temporary files left"
 
 # ---- loom info ----
