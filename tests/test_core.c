@@ -1038,6 +1038,10 @@ START_TEST(test_dropout_seeded_inverted)
         ck_assert_float_eq(y[i], x[i] * mask[i]);
     }
     ck_assert(kept > 6800 && kept < 7200); /* 7000 +- 4.6 sigma */
+    loom_rng r3; /* element i dropped exactly when the stream's i-th uniform is below p */
+    loom_rng_seed(&r3, 5, 0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg((mask[i] == 0.0f) == (loom_rng_uniform(&r3) < 0.3f), "element %zu", i);
     drop_ctx c = {.x = x, .y = y, .mask = mask, .R = randn(n, 1), .n = 50};
     float *dx = zeros(n);
     loom_dropout_backward(dx, c.R, mask, 50);
