@@ -925,8 +925,8 @@ static void attn_case_init(attn_case *ac, loom_attn_kind kind, int B, int S, int
     ac->U = fill((size_t)Dk * A, 0.5f), ac->dU = zeros((size_t)Dk * A);
     ac->b = fill(A, 0.5f), ac->db = zeros(A);
     ac->v = fill(A, 1.0f), ac->dv = zeros(A);
-    ac->a =
-        (loom_attn){kind, Dq, Dk, A, ac->W, ac->U, ac->b, ac->v, ac->dW, ac->dU, ac->db, ac->dv};
+    ac->a = (loom_attn){kind,  Dq,     Dk,     A,      ac->W,  ac->U, ac->b,
+                        ac->v, ac->dW, ac->dU, ac->db, ac->dv, NULL,  NULL};
     ac->q = fill((size_t)B * Dq, 1.0f), ac->dq = zeros((size_t)B * Dq);
     ac->keys = fill((size_t)B * S * Dk, 1.0f), ac->dkeys = zeros((size_t)B * S * Dk);
     ac->values = fill((size_t)B * S * Dv, 1.0f), ac->dvalues = zeros((size_t)B * S * Dv);

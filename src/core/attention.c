@@ -45,7 +45,7 @@ size_t loom_attn_cache_size(const loom_attn *a, int B, int S)
 size_t loom_attn_work_size(const loom_attn *a, int B, int S)
 {
     int X = a->kind == LOOM_ATTN_BAHDANAU ? a->A : a->Dk;
-    return (size_t)S + (size_t)B * X;
+    return (size_t)S + (size_t)B * X + (size_t)B * a->Dq; /* de, g, g W^T */
 }
 
 void loom_attn_project_keys(const loom_attn *a, float *kp, const float *keys, int N)
@@ -112,10 +112,13 @@ static void attn_forward(const loom_attn *a, float *ctx, int ldc, float *weights
                          const float *values, const int *lens, int B, int S, int Dv)
 {
     int Dk = a->Dk, A = a->A;
-    if (a->kind == LOOM_ATTN_BAHDANAU)
-        loom_mm_ldx(B, A, a->Dq, q, ldq, a->W, 0.0f, cache);
-    else if (a->kind == LOOM_ATTN_GENERAL)
-        loom_mm_ldx(B, Dk, a->Dq, q, ldq, a->W, 0.0f, cache);
+    if (a->kind == LOOM_ATTN_BAHDANAU || a->kind == LOOM_ATTN_GENERAL) {
+        int X = a->kind == LOOM_ATTN_BAHDANAU ? A : Dk; /* q W's columns */
+        if (a->W_pack && B > 1)
+            loom_packw_mm(a->W_pack, B, q, ldq, NULL, cache, X);
+        else
+            loom_mm_ldx(B, X, a->Dq, q, ldq, a->W, 0.0f, cache);
+    }
     for (int b = 0; b < B; b++) {
         int len = lens ? lens[b] : S;
         float *w = weights + (size_t)b * ldw, *c = ctx + (size_t)b * ldc;
@@ -228,9 +231,14 @@ static void attn_backward(const loom_attn *a, float *dq, float *dkeys, float *dk
     if (a->kind == LOOM_ATTN_DOT)
         return;
     /* in the forward pass this was: wq = q W; so dq += g W^T, dW += q^T g */
-    if (dq && B == 1)
+    if (dq && B == 1) {
         loom_gemv(LOOM_NOTRANS, Dq, X, 1.0f, a->W, X, g, 1.0f, dq);
-    else if (dq)
+    } else if (dq && a->W_pack_t) {
+        float *gw = g + (size_t)B * X;
+        loom_packw_mm(a->W_pack_t, B, g, X, NULL, gw, Dq);
+        for (int b = 0; b < B; b++)
+            loom_axpy((size_t)Dq, 1.0f, gw + (size_t)b * Dq, dq + (size_t)b * ldq);
+    } else if (dq)
         loom_gemm(LOOM_NOTRANS, LOOM_TRANS, B, Dq, X, 1.0f, g, X, a->W, X, 1.0f, dq, ldq);
     if (a->dW && B == 1)
         loom_ger(Dq, X, 1.0f, q, g, a->dW, X);

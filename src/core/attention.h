@@ -34,6 +34,8 @@
 
 #include <stddef.h>
 
+#include "core/packmm.h"
+
 /* The one numbering of attention kinds, used by the seq model, its options
  * and its files too (files store the names). LOOM_ATTN_NONE is a model
  * without attention: the layer's functions are never called with it. */
@@ -58,6 +60,12 @@ typedef struct {
     const float *W;         /* Bahdanau (Dq, A); general (Dq, Dk); dot: unused */
     const float *U, *b, *v; /* Bahdanau only: (Dk, A), (A), (A) */
     float *dW, *dU, *db, *dv;
+    /* Optional (NULL: unused): W packed by the caller (core/packmm.h) as
+     * loom_packw_new(W, Dq, X) and loom_packw_new_t(W, X, Dq), X = A or
+     * Dk, for the queries' products q W and dq += g W^T when there are
+     * several (a training pass packs W once per step; sgemm packs it again
+     * at every decoder step). */
+    const loom_packw *W_pack, *W_pack_t;
 } loom_attn;
 
 /* Floats of the per-step cache (forward fills, backward reads) and of the

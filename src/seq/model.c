@@ -94,7 +94,12 @@ enum {
     I_COUNT
 };
 
-enum { PK_DEC = 4 * LOOM_SEQ_MAX_LAYERS, PK_CTX = PK_DEC + 2, PK_COUNT = PK_CTX + 2 };
+enum {
+    PK_DEC = 4 * LOOM_SEQ_MAX_LAYERS,
+    PK_CTX = PK_DEC + 2,
+    PK_ATT = PK_CTX + 2,
+    PK_COUNT = PK_ATT + 2
+};
 
 struct loom_seq_work {
     const loom_seq_model *m;
@@ -113,7 +118,8 @@ struct loom_seq_work {
 /* The recurrent weights a training pass multiplies at every time step,
  * packed (core/packmm.h): each encoder layer's Wh per direction (slots
  * 4l + 2d + t), the decoder's Wh (PK_DEC + t) and its Wx[E:] (PK_CTX + t),
- * as W (t = 0) and as W^T (t = 1); unused slots are NULL. */
+ * as W (t = 0) and as W^T (t = 1), and the attention's query weights
+ * (PK_ATT + t); unused slots are NULL. */
 struct loom_seq_packs {
     loom_packw *pk[PK_COUNT];
 };
@@ -320,10 +326,15 @@ static int pack_source(const loom_seq_model *m, int i, const float **W, int *K, 
         *W = m->enc[l][d].Wh;
     } else if (i < PK_CTX) {
         *W = m->dec.Wh;
-    } else {
+    } else if (i < PK_ATT) {
         if (!m->Dc)
             return 0;
         *W = m->dec.Wx + (size_t)m->c.emb * GH, *K = m->Dc;
+    } else {
+        const loom_attn *a = &m->attn;
+        if (!m->Dc || (a->kind != LOOM_ATTN_BAHDANAU && a->kind != LOOM_ATTN_GENERAL))
+            return 0;
+        *W = a->W, *K = a->Dq, *N = a->kind == LOOM_ATTN_BAHDANAU ? a->A : a->Dk;
     }
     return 1;
 }
@@ -400,6 +411,7 @@ static int work_packs(const loom_seq_model *m, loom_seq_work *w)
  * (NULL: none). */
 typedef struct {
     loom_rnn enc[LOOM_SEQ_MAX_LAYERS][2], dec;
+    loom_attn attn;
     loom_attn_rnn decoder;
 } layers;
 
@@ -415,9 +427,13 @@ static void layer_views(const loom_seq_model *m, const loom_seq_packs *pk, layer
     v->dec = m->dec;
     v->decoder = m->decoder;
     v->decoder.rnn = &v->dec;
+    v->attn = m->attn;
+    if (m->decoder.attn)
+        v->decoder.attn = &v->attn;
     if (pk) {
         v->dec.Wh_pack = pk->pk[PK_DEC], v->dec.Wh_pack_t = pk->pk[PK_DEC + 1];
         v->decoder.Wc_pack = pk->pk[PK_CTX], v->decoder.Wc_pack_t = pk->pk[PK_CTX + 1];
+        v->attn.W_pack = pk->pk[PK_ATT], v->attn.W_pack_t = pk->pk[PK_ATT + 1];
     }
 }
 
