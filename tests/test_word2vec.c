@@ -237,6 +237,70 @@ START_TEST(step_matches_pairwise_reference)
 }
 END_TEST
 
+/* step_apply is step then add_rows, to the bit, at each level: with
+ * distinct input rows (the AVX2 step adds them in its pass) and with an
+ * input row listed twice (it cannot) */
+static void check_step_apply(int level, size_t dim, size_t N, int dup_in)
+{
+    enum { M = 6 };
+    loom_sigmoid_table t;
+    loom_sigmoid_table_init(&t);
+    if ((level >= 1 && !t.avx2) || (level >= 2 && !t.avx512))
+        return;
+    t.avx2 = level >= 1;
+    t.avx512 = level >= 2;
+    loom_rng rng;
+    loom_rng_seed(&rng, 5, 0);
+    float *mats[2][2]; /* [run][in, out] */
+    for (int r = 0; r < 2; r++) {
+        mats[r][0] = malloc(M * dim * sizeof(float));
+        mats[r][1] = malloc(N * dim * sizeof(float));
+    }
+    for (size_t i = 0; i < M * dim; i++)
+        mats[0][0][i] = mats[1][0][i] = (loom_rng_uniform(&rng) - 0.5f) * 0.8f;
+    for (size_t i = 0; i < N * dim; i++)
+        mats[0][1][i] = mats[1][1][i] = (loom_rng_uniform(&rng) - 0.5f) * 0.8f;
+    float label[16], *din = malloc(M * dim * sizeof *din),
+                     *work = malloc((M * N + M) * sizeof *work);
+    for (size_t k = 0; k < N; k++)
+        label[k] = k == 0;
+    float loss[2];
+    for (int r = 0; r < 2; r++) {
+        float *inp[M], *outp[16];
+        for (size_t a = 0; a < M; a++)
+            inp[a] = mats[r][0] + a * dim;
+        if (dup_in)
+            inp[4] = inp[1]; /* a word twice in the window */
+        for (size_t k = 0; k < N; k++)
+            outp[k] = mats[r][1] + k * dim;
+        if (r == 0) {
+            loss[r] = loom_hogbatch_step(inp, M, outp, label, N, dim, 0.1f, &t, work, din);
+            loom_hogbatch_add_rows(inp, M, din, dim);
+        } else {
+            loss[r] = loom_hogbatch_step_apply(inp, M, outp, label, N, dim, 0.1f, &t, work, din);
+        }
+    }
+    ck_assert_float_eq(loss[0], loss[1]);
+    ck_assert_int_eq(memcmp(mats[0][0], mats[1][0], M * dim * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(mats[0][1], mats[1][1], N * dim * sizeof(float)), 0);
+    for (int r = 0; r < 2; r++)
+        free(mats[r][0]), free(mats[r][1]);
+    free(din), free(work);
+}
+
+START_TEST(step_apply_is_step_then_add)
+{
+    size_t dims[] = {1, 7, 8, 13, 16, 100, 101};
+    for (size_t i = 0; i < sizeof dims / sizeof *dims; i++)
+        for (int level = 0; level <= 2; level++)
+            for (int dup = 0; dup <= 1; dup++) {
+                check_step_apply(level, dims[i], 6, dup);
+                check_step_apply(level, dims[i], 1, dup);
+                check_step_apply(level, dims[i], 11, dup);
+            }
+}
+END_TEST
+
 START_TEST(step_loss_falls_when_repeated)
 {
     loom_sigmoid_table t;
@@ -551,6 +615,7 @@ static Suite *word2vec_suite(void)
     tcase_add_test(tc, subsampling_uses_word2vec_formula);
     tcase_add_test(tc, step_matches_pairwise_reference);
     tcase_add_test(tc, step_loss_falls_when_repeated);
+    tcase_add_test(tc, step_apply_is_step_then_add);
     tcase_add_test(tc, ranges_lose_and_repeat_no_word);
     tcase_add_test(tc, missing_corpus_file_is_an_error);
     tcase_add_test(tc, trainer_learns_cooccurrence_in_every_mode);

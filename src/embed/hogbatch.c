@@ -295,7 +295,8 @@ dots_avx2_g(float *const *x, float *const *y, size_t dim, float *s, const size_t
  * both updates). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 fused_block_avx2(float *const *in, size_t m, float *const *out, size_t n, size_t dim,
-                 const float *g, float *din, size_t i, __m256i mk, const int masked)
+                 const float *g, float *din, size_t i, __m256i mk, const int masked,
+                 const int apply)
 {
     __m256 u[GROUP];
 #pragma GCC unroll 8
@@ -315,7 +316,10 @@ fused_block_avx2(float *const *in, size_t m, float *const *out, size_t n, size_t
                     d0 = _mm256_fmadd_ps(gk, load8(out[k] + i, mk, masked), d0);
                 u[k] = _mm256_fmadd_ps(gk, x, u[k]);
             }
-        store8(din + a * dim + i, _mm256_add_ps(d0, d1), mk, masked);
+        if (apply) /* in[a] += din[a]: x is its only read */
+            store8(in[a] + i, _mm256_add_ps(x, _mm256_add_ps(d0, d1)), mk, masked);
+        else
+            store8(din + a * dim + i, _mm256_add_ps(d0, d1), mk, masked);
     }
 #pragma GCC unroll 8
     for (size_t k = 0; k < GROUP; k++)
@@ -359,22 +363,31 @@ __attribute__((target("avx2,fma"))) static float grads_avx2(float *work, size_t 
     return -_mm_cvtss_f32(h);
 }
 
-/* The input gradient and the output update in one pass; n <= GROUP. */
+/* The input gradient and the output update in one pass; n <= GROUP. With
+ * apply, the input gradient is added to the input rows (which must then
+ * be distinct) instead of written to din. */
 __attribute__((target("avx2,fma"))) static void fused_avx2(float *const *in, size_t m,
                                                            float *const *out, size_t n, size_t dim,
-                                                           const float *g, float *din)
+                                                           const float *g, float *din, int apply)
 {
     const __m256i all = _mm256_set1_epi32(-1);
     size_t i = 0;
+    if (apply) {
+        for (; i + 8 <= dim; i += 8)
+            fused_block_avx2(in, m, out, n, dim, g, din, i, all, 0, 1);
+        if (i < dim)
+            fused_block_avx2(in, m, out, n, dim, g, din, i, tail_mask8(dim - i), 1, 1);
+        return;
+    }
     for (; i + 8 <= dim; i += 8)
-        fused_block_avx2(in, m, out, n, dim, g, din, i, all, 0);
+        fused_block_avx2(in, m, out, n, dim, g, din, i, all, 0, 0);
     if (i < dim)
-        fused_block_avx2(in, m, out, n, dim, g, din, i, tail_mask8(dim - i), 1);
+        fused_block_avx2(in, m, out, n, dim, g, din, i, tail_mask8(dim - i), 1, 0);
 }
 
 __attribute__((target("avx2,fma"))) static float
 step_avx2(float *const *in, size_t m, float *const *out, const float *label, size_t n, size_t dim,
-          float alpha, const loom_sigmoid_table *t, float *work, float *din)
+          float alpha, const loom_sigmoid_table *t, float *work, float *din, int apply)
 {
     if (n > GROUP) /* a long Huffman path: row by row */
         return step(in, m, out, label, n, dim, alpha, t, work, din, 1);
@@ -393,7 +406,7 @@ step_avx2(float *const *in, size_t m, float *const *out, const float *label, siz
         }
     }
     float loss = grads_avx2(work, m, label, n, alpha, t);
-    fused_avx2(in, m, out, n, dim, work, din);
+    fused_avx2(in, m, out, n, dim, work, din, apply);
     return loss;
 }
 #endif
@@ -537,7 +550,42 @@ float loom_hogbatch_step(float *const *in, size_t m, float *const *out, const fl
     if (t->avx512)
         return step_avx512(in, m, out, label, n, dim, alpha, t, work, din);
     if (t->avx2)
-        return step_avx2(in, m, out, label, n, dim, alpha, t, work, din);
+        return step_avx2(in, m, out, label, n, dim, alpha, t, work, din, 0);
 #endif
     return step(in, m, out, label, n, dim, alpha, t, work, din, 0);
+}
+
+/* No row listed twice among the m. */
+static int distinct(float *const *rows, size_t m)
+{
+    for (size_t a = 1; a < m; a++)
+        for (size_t b = 0; b < a; b++)
+            if (rows[a] == rows[b])
+                return 0;
+    return 1;
+}
+
+void loom_hogbatch_add_rows(float *const *rows, size_t m, const float *din, size_t dim)
+{
+    for (size_t a = 0; a < m; a++) {
+        float *restrict row = rows[a];
+        const float *restrict d = din + a * dim;
+        for (size_t i = 0; i < dim; i++)
+            row[i] += d[i];
+    }
+}
+
+float loom_hogbatch_step_apply(float *const *in, size_t m, float *const *out, const float *label,
+                               size_t n, size_t dim, float alpha, const loom_sigmoid_table *t,
+                               float *work, float *din)
+{
+#ifdef HAVE_AVX2_PATH
+    /* the eight-lane step adds din as it makes it: one pass less over the
+     * input rows (skip-gram's windows rarely repeat a word) */
+    if (t->avx2 && !t->avx512 && n <= GROUP && distinct(in, m))
+        return step_avx2(in, m, out, label, n, dim, alpha, t, work, din, 1);
+#endif
+    float loss = loom_hogbatch_step(in, m, out, label, n, dim, alpha, t, work, din);
+    loom_hogbatch_add_rows(in, m, din, dim);
+    return loss;
 }

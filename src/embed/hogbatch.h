@@ -37,4 +37,15 @@ float loom_hogbatch_step(float *const *in, size_t m, float *const *out, const fl
                          size_t n, size_t dim, float alpha, const loom_sigmoid_table *t,
                          float *work, float *din);
 
+/* rows[a] += din[a] for a < m, in order (a row listed twice gets both). */
+void loom_hogbatch_add_rows(float *const *rows, size_t m, const float *din, size_t dim);
+
+/* loom_hogbatch_step, then loom_hogbatch_add_rows(in, m, din, dim): the
+ * same bits. Where it can (AVX2, at most 8 output rows, no input row listed
+ * twice), the step adds each row's gradient in its pass over the
+ * dimensions, and din is scratch. */
+float loom_hogbatch_step_apply(float *const *in, size_t m, float *const *out, const float *label,
+                               size_t n, size_t dim, float alpha, const loom_sigmoid_table *t,
+                               float *work, float *din);
+
 #endif

@@ -644,11 +644,9 @@ static void train_sentence(worker *k)
         if (m == 0 || n == 0)
             continue;
         if (!cbow) {
-            k->loss += loom_hogbatch_step(k->in, m, k->out[b], k->label[b], n, dim, k->alpha,
-                                          &w->sigmoid, k->work, k->din);
+            k->loss += loom_hogbatch_step_apply(k->in, m, k->out[b], k->label[b], n, dim,
+                                                k->alpha, &w->sigmoid, k->work, k->din);
             k->loss_n += m;
-            for (size_t a = 0; a < m; a++)
-                add_to(k->in[a], k->din + a * dim, dim);
         } else {
             /* the mean of the context rows predicts the centre; each
              * context row then gets the whole input gradient */
