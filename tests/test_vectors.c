@@ -533,7 +533,9 @@ START_TEST(batch_invariant_index_scores_do_not_depend_on_company)
         loom_hit alone[M * K];
         for (int i = 0; i < M; i++)
             ck_assert_int_eq(loom_index_nearest_many(ix, 1, q + i, 1, K, 0, alone + i * K), 0);
-        static const int sizes[] = {2, 7, 64};
+        /* 13 and 31: a batch split between the two threads (blocks of 12
+         * and 1, 18 and 13 queries) */
+        static const int sizes[] = {2, 7, 13, 31, 64};
         for (size_t b = 0; b < sizeof sizes / sizeof sizes[0]; b++) {
             int m = sizes[b];
             loom_hit together[M * K];

@@ -20,7 +20,8 @@
 
 enum {
     QUERY_BLOCK = 64, /* queries per block (one GEMM's rows) */
-    ROW_CHUNK = 4096  /* candidate rows per GEMM */
+    ROW_CHUNK = 4096, /* candidate rows per GEMM */
+    SPLIT_ROWS = 6    /* a split batch's blocks: whole tiles of core/packmm.c's AVX2 kernel */
 };
 
 struct loom_index {
@@ -153,6 +154,7 @@ typedef struct {
     size_t k, limit;
     loom_hit *hits;
     loom_chunks blocks; /* blocks of queries, taken by the threads in turn */
+    int fixed;          /* or thread t searches block t */
 } search_job;
 
 /* Feeds scores s[0..n) of candidate rows row0.. into query q's heap. */
@@ -244,15 +246,23 @@ static void search_block(search_job *job, size_t q0, size_t qn, float *Qb, float
 /* One thread's share: blocks of queries until none is left. */
 static int search_share(void *ctx, int thread, int nthreads)
 {
-    (void)thread, (void)nthreads;
+    (void)nthreads;
     search_job *job = ctx;
     size_t per = job->per, dim = job->ix->dim;
     float *Qb = loom_aligned_alloc(QUERY_BLOCK * per * dim, sizeof(float));
     float *S = loom_aligned_alloc(QUERY_BLOCK * per * ROW_CHUNK, sizeof(float));
     int rc = Qb && S ? 0 : LOOM_ENOMEM;
     size_t q0, q1;
-    while (rc == 0 && loom_chunks_take(&job->blocks, &q0, &q1))
-        search_block(job, q0, q1 - q0, Qb, S);
+    if (job->fixed) { /* block `thread`: the caller's thread cannot take them all */
+        size_t b = job->blocks.chunk;
+        q0 = (size_t)thread * b;
+        q1 = q0 + b < job->m ? q0 + b : job->m;
+        if (rc == 0 && q0 < q1)
+            search_block(job, q0, q1 - q0, Qb, S);
+    } else {
+        while (rc == 0 && loom_chunks_take(&job->blocks, &q0, &q1))
+            search_block(job, q0, q1 - q0, Qb, S);
+    }
     free(Qb);
     free(S);
     return rc;
@@ -264,9 +274,20 @@ static int run_search(search_job *job)
         return 0;
     if (job->ix->dim > (size_t)1 << 20 || job->ix->n > (size_t)0x7fffffff)
         return loom_error(LOOM_EINVAL, "the matrix is too large for one BLAS call");
-    size_t blocks = (job->m + QUERY_BLOCK - 1) / QUERY_BLOCK;
-    size_t workers = (size_t)job->ix->threads < blocks ? (size_t)job->ix->threads : blocks;
-    loom_chunks_init(&job->blocks, job->m, QUERY_BLOCK);
+    /* A server's batch (a batch-invariant index) of fewer queries than a
+     * block is split evenly among the threads, in whole tiles of the packed
+     * product (SPLIT_ROWS rows), rather than searched on one of them: one
+     * search runs at a time and the clients wait on it. Each row's scores
+     * are its own whatever its block, so the same bits. */
+    size_t block = QUERY_BLOCK, t = (size_t)job->ix->threads;
+    if (job->ix->pack && t > 1 && job->m < QUERY_BLOCK && job->m >= 2 * SPLIT_ROWS) {
+        block = (job->m + t - 1) / t;
+        block = (block + SPLIT_ROWS - 1) / SPLIT_ROWS * SPLIT_ROWS;
+    }
+    size_t blocks = (job->m + block - 1) / block;
+    size_t workers = t < blocks ? t : blocks;
+    loom_chunks_init(&job->blocks, job->m, block);
+    job->fixed = block < QUERY_BLOCK;
     /* Single-threaded BLAS inside each worker: no oversubscription, and
      * the same scores (to the last bit) whatever the number of workers.
      * loom_blas_set_threads does nothing when BLAS is on one thread
