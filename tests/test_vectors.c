@@ -7,6 +7,7 @@
 #include "embed/eval.h"
 #include "embed/query.h"
 #include "embed/vectors.h"
+#include "serve/batcher.h"
 
 #include <check.h>
 #include <math.h>
@@ -500,6 +501,11 @@ END_TEST
  * queries searched with it (several widths and batch sizes, each query also
  * searched alone): the same rows and the same scores to the bit (the packed
  * product scores each row on its own), at each SIMD level. */
+static void no_batch(void *ctx, loom_serve_job **jobs, int n, size_t items)
+{
+    (void)ctx, (void)jobs, (void)n, (void)items;
+}
+
 START_TEST(batch_invariant_index_scores_do_not_depend_on_company)
 {
     static const size_t dims[] = {24, 300};
@@ -534,10 +540,16 @@ START_TEST(batch_invariant_index_scores_do_not_depend_on_company)
         for (int i = 0; i < M; i++)
             ck_assert_int_eq(loom_index_nearest_many(ix, 1, q + i, 1, K, 0, alone + i * K), 0);
         /* 13 and 31: a batch split between the two threads (blocks of 12
-         * and 1, 18 and 13 queries) */
+         * and 1, 18 and 13 queries), on threads of loom_parallel_run's and
+         * (fan-out 1) on a server's batcher and its helper thread */
         static const int sizes[] = {2, 7, 13, 31, 64};
-        for (size_t b = 0; b < sizeof sizes / sizeof sizes[0]; b++) {
-            int m = sizes[b];
+        loom_serve_batcher *bt;
+        ck_assert_int_eq(loom_serve_batcher_new(&bt, no_batch, NULL, 64, 0, 64, 1), 0);
+        ck_assert_int_eq(loom_serve_batcher_add_helper(bt), 0);
+        for (size_t b = 0; b < 2 * sizeof sizes / sizeof sizes[0]; b++) {
+            int m = sizes[b % (sizeof sizes / sizeof sizes[0])];
+            if (b == sizeof sizes / sizeof sizes[0])
+                loom_index_set_fanout(ix, loom_serve_batcher_fanout, bt);
             loom_hit together[M * K];
             for (int i0 = 0; i0 < M; i0 += m) {
                 int mm = M - i0 < m ? M - i0 : m;
@@ -546,12 +558,15 @@ START_TEST(batch_invariant_index_scores_do_not_depend_on_company)
             }
             for (int i = 0; i < M * K; i++) {
                 ck_assert_int_eq(together[i].row, alone[i].row);
-                ck_assert_msg(together[i].score == alone[i].score,
-                              "dim %zu batch %d: query %d's score %.9g alone, %.9g batched", dim, m,
-                              i / K, alone[i].score, together[i].score);
+                ck_assert_msg(
+                    together[i].score == alone[i].score,
+                    "dim %zu batch %d fan-out %d: query %d's score %.9g alone, %.9g batched", dim,
+                    m, b >= sizeof sizes / sizeof sizes[0], i / K, alone[i].score,
+                    together[i].score);
             }
         }
         loom_index_free(ix);
+        loom_serve_batcher_free(bt);
         loom_vectors_free(v);
         for (size_t i = 0; i < n; i++)
             free(words[i]);

@@ -29,6 +29,10 @@ typedef int (*loom_share_fn)(void *ctx, int thread, int nthreads);
  * they may share state through atomics and locks. */
 int loom_parallel_run(int nthreads, loom_share_fn fn, void *ctx);
 
+/* Something that runs a fan-out as loom_parallel_run does (same shares,
+ * same result), on threads of its own: loom_serve_batcher_fanout. */
+typedef int (*loom_fanout_fn)(void *fctx, int nthreads, loom_share_fn fn, void *ctx);
+
 /* Hands out the items [0, n) in chunks of `chunk` items, each chunk to
  * exactly one taker, in increasing order; safe to share between threads.
  *

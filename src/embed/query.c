@@ -34,7 +34,15 @@ struct loom_index {
     loom_packw *pack;
     size_t n, dim;
     int threads;
+    loom_fanout_fn fanout; /* or loom_parallel_run */
+    void *fanout_ctx;
 };
+
+void loom_index_set_fanout(loom_index *ix, loom_fanout_fn run, void *fctx)
+{
+    ix->fanout = run;
+    ix->fanout_ctx = fctx;
+}
 
 static void normalize_rows(float *rows, size_t n, size_t dim)
 {
@@ -294,7 +302,9 @@ static int run_search(search_job *job)
      * already (a server's batch workers search many times a second). */
     int blas_threads = loom_blas_threads();
     loom_blas_set_threads(1);
-    int rc = loom_parallel_run(workers > 1 ? (int)workers : 1, search_share, job);
+    int nt = workers > 1 ? (int)workers : 1;
+    int rc = job->ix->fanout ? job->ix->fanout(job->ix->fanout_ctx, nt, search_share, job)
+                             : loom_parallel_run(nt, search_share, job);
     loom_blas_set_threads(blas_threads);
     return rc;
 }

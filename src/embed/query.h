@@ -10,12 +10,17 @@
 
 #include <stddef.h>
 
+#include "base/parallel.h"
 #include "embed/vectors.h"
 #include "loom.h"
 
 const loom_vectors *loom_index_vectors(const loom_index *ix);
 /* Row i scaled to unit length (a zero row stays zero). */
 const float *loom_index_unit(const loom_index *ix, size_t i);
+
+/* The index's searches run their shares through run(fctx, ...) instead of
+ * loom_parallel_run (NULL: loom_parallel_run again). */
+void loom_index_set_fanout(loom_index *ix, loom_fanout_fn run, void *fctx);
 
 /* Many nearest queries at once (one GEMM per block of them): query i sums
  * the rows rows[i * width .. i * width + width), where -1 entries are

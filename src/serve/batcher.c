@@ -6,10 +6,12 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "base/parallel.h"
 #include "base/progress.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -26,6 +28,15 @@ struct loom_serve_batcher {
     void *ctx;
     int nworkers;
     pthread_t *workers;
+    /* the helper (loom_serve_batcher_add_helper): share 1 of a two-share
+     * fan-out, handed over under hmu; run_mu: one fan-out at a time */
+    pthread_mutex_t hmu, run_mu;
+    pthread_cond_t hcv;
+    pthread_t helper;
+    int has_helper, hstop, posted, done, hrc;
+    loom_share_fn hfn;
+    void *hctx;
+    char hmsg[256];
 };
 
 /* Waits (mutex held) until a batch is due; returns 0 when stopping with an
@@ -106,6 +117,72 @@ static void *worker(void *arg)
     return NULL;
 }
 
+static void *helper(void *arg)
+{
+    loom_serve_batcher *b = arg;
+    pthread_mutex_lock(&b->hmu);
+    for (;;) {
+        while (!b->posted && !b->hstop)
+            pthread_cond_wait(&b->hcv, &b->hmu);
+        if (!b->posted)
+            break;
+        b->posted = 0;
+        pthread_mutex_unlock(&b->hmu);
+        int rc = b->hfn(b->hctx, 1, 2);
+        if (rc < 0)
+            snprintf(b->hmsg, sizeof b->hmsg, "%s", loom_error_message());
+        pthread_mutex_lock(&b->hmu);
+        b->hrc = rc;
+        b->done = 1;
+        pthread_cond_broadcast(&b->hcv);
+    }
+    pthread_mutex_unlock(&b->hmu);
+    return NULL;
+}
+
+int loom_serve_batcher_add_helper(loom_serve_batcher *b)
+{
+    if (b->has_helper)
+        return 0;
+    int e = pthread_create(&b->helper, NULL, helper, b);
+    if (e != 0)
+        return loom_error(LOOM_ENOMEM, "cannot start a search helper thread (error %d)", e);
+    b->has_helper = 1;
+    return 0;
+}
+
+int loom_serve_batcher_fanout(void *fctx, int nthreads, loom_share_fn fn, void *ctx)
+{
+    loom_serve_batcher *b = fctx;
+    if (!b->has_helper || nthreads != 2 || pthread_mutex_trylock(&b->run_mu) != 0)
+        return loom_parallel_run(nthreads, fn, ctx);
+    pthread_mutex_lock(&b->hmu);
+    b->hfn = fn, b->hctx = ctx;
+    b->posted = 1;
+    pthread_cond_broadcast(&b->hcv);
+    pthread_mutex_unlock(&b->hmu);
+    int rc = fn(ctx, 0, 2), rc1 = 0;
+    pthread_mutex_lock(&b->hmu);
+    if (b->posted) {
+        /* the helper has not woken yet (a loaded machine): share 1 is
+         * taken back rather than waited for */
+        b->posted = 0;
+        pthread_mutex_unlock(&b->hmu);
+        if (rc == 0)
+            rc = fn(ctx, 1, 2);
+    } else {
+        while (!b->done)
+            pthread_cond_wait(&b->hcv, &b->hmu);
+        b->done = 0;
+        rc1 = b->hrc;
+        pthread_mutex_unlock(&b->hmu);
+    }
+    pthread_mutex_unlock(&b->run_mu);
+    if (rc == 0 && rc1 < 0) /* as loom_parallel_run: the lowest share's error */
+        rc = loom_error(rc1, "%s", b->hmsg);
+    return rc;
+}
+
 int loom_serve_batcher_take(loom_serve_batcher *b, loom_serve_job ***jobs, size_t *cap, size_t room,
                             int wait)
 {
@@ -137,6 +214,9 @@ static int make(loom_serve_batcher **out, loom_serve_batch_fn fn, loom_serve_loo
     b->wait_ms = wait_ms < 0 ? 0 : wait_ms;
     b->max_pending = max_pending;
     pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_init(&b->hmu, NULL);
+    pthread_mutex_init(&b->run_mu, NULL);
+    pthread_cond_init(&b->hcv, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -189,6 +269,16 @@ void loom_serve_batcher_free(loom_serve_batcher *b)
     if (!b)
         return;
     loom_serve_batcher_stop(b);
+    if (b->has_helper) {
+        pthread_mutex_lock(&b->hmu);
+        b->hstop = 1;
+        pthread_cond_broadcast(&b->hcv);
+        pthread_mutex_unlock(&b->hmu);
+        pthread_join(b->helper, NULL);
+    }
+    pthread_cond_destroy(&b->hcv);
+    pthread_mutex_destroy(&b->hmu);
+    pthread_mutex_destroy(&b->run_mu);
     free(b->workers);
     pthread_cond_destroy(&b->cv);
     pthread_mutex_destroy(&b->mu);

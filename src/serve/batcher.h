@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "base/parallel.h"
+
 typedef struct loom_serve_job loom_serve_job;
 struct loom_serve_job {
     size_t size;                         /* items (queries, sentences), >= 1 */
@@ -46,6 +48,15 @@ int loom_serve_batcher_new_loop(loom_serve_batcher **out, loom_serve_loop_fn loo
  * jobs that fit in room items, possibly none. Returns the jobs taken. */
 int loom_serve_batcher_take(loom_serve_batcher *b, loom_serve_job ***jobs, size_t *cap, size_t room,
                             int wait);
+/* Starts the batcher's helper thread, kept until loom_serve_batcher_free.
+ * loom_serve_batcher_fanout (a loom_fanout_fn, fctx the batcher) then runs
+ * a fan-out of two shares on the calling thread and the helper, handing it
+ * share 1 through a condition variable instead of starting a thread per
+ * fan-out (and running it itself after share 0 if the helper has not woken
+ * by then); other fan-outs (or one while another runs) go to
+ * loom_parallel_run. */
+int loom_serve_batcher_add_helper(loom_serve_batcher *b);
+int loom_serve_batcher_fanout(void *fctx, int nthreads, loom_share_fn fn, void *ctx);
 size_t loom_serve_batcher_max_batch(const loom_serve_batcher *b);
 
 /* Stops it and frees it; accepts NULL. */

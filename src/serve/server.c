@@ -524,6 +524,14 @@ int loom_server_start(loom_server *s)
     int rc =
         loom_serve_batcher_new(&s->nearest_batcher, serve_nearest_batch, s, (size_t)s->o.max_batch,
                                s->o.nearest_wait_ms, (size_t)s->o.max_pending, 1);
+    /* a batch of 12-63 queries is split between two threads (embed/query.c):
+     * the second half goes to the batcher's helper thread, not to a thread
+     * started per batch (about 200 a second at 64 connections); without
+     * it (no thread to be had) the searches start their threads as before */
+    if (rc == 0 && s->o.threads == 2 && s->nvec > 0 &&
+        loom_serve_batcher_add_helper(s->nearest_batcher) == 0)
+        for (size_t i = 0; i < s->nvec; i++)
+            loom_index_set_fanout(s->vec[i].ix, loom_serve_batcher_fanout, s->nearest_batcher);
     /* translate: a batcher worker per compute thread, each batch on its
      * own thread: while one batch is decoded the next one gathers (with one
      * worker running each batch on every thread, the cores idled while the
