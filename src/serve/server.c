@@ -575,9 +575,14 @@ void loom_server_stop(loom_server *s, int drain_ms)
     if (!s || !s->daemon || s->stopped)
         return;
     s->stopped = 1;
+    /* libmicrohttpd's thread may still use the listening socket until the
+     * daemon stops, so it is closed only then (closed here, its number
+     * could be reused under the thread); shut down, it takes no more
+     * connections: a client is refused at once instead of waiting in the
+     * backlog for an accept that never comes */
     MHD_socket fd = serve_mhd.quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+        shutdown(fd, SHUT_RDWR);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     long long ns = until.tv_nsec + (long long)drain_ms * 1000000;
@@ -595,6 +600,8 @@ void loom_server_stop(loom_server *s, int drain_ms)
     loom_serve_batcher_stop(s->translate_batcher);
     serve_mhd.stop_daemon(s->daemon);
     s->daemon = NULL;
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
 }
 
 void loom_server_free(loom_server *s)
