@@ -58,7 +58,10 @@ grep -q '^ok - SIGTERM' "$TMP/check.out" || { not_ok "the checks ran to the end"
 
 status=0
 wait "$pid" || status=$?
-if [ "$status" -eq 0 ]; then ok "after SIGTERM the server exits 0"; else not_ok "after SIGTERM the server exits 0 (exit $status)"; fi
+if [ "$status" -eq 0 ]; then ok "after SIGTERM the server exits 0"; else
+    not_ok "after SIGTERM the server exits 0 (exit $status)"
+    tail -5 "$TMP/serve.err" | sed 's/^/  stderr: /'
+fi
 if grep -qE 'Sanitizer|runtime error|LeakSanitizer' "$TMP/serve.err"; then
     not_ok "no sanitizer report"
     grep -E -A5 'Sanitizer|runtime error' "$TMP/serve.err" | head -20
