@@ -544,7 +544,14 @@ int loom_server_start(loom_server *s)
         freeaddrinfo(ai);
         return rc;
     }
-    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    /* poll(), not epoll: libmicrohttpd 0.9.75's MHD_quiesce_daemon takes
+     * the listening socket out of each pool thread's epoll set while the
+     * thread may be doing the same, and aborts the process when it loses
+     * that race ("Failed to remove listen FD from epoll set", about 3 in
+     * 1,000 SIGTERMs that came with connections); with poll() quiescing
+     * only wakes the threads. A thread polls at most --max-connections
+     * sockets. */
+    unsigned flags = MHD_USE_POLL | MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = serve_mhd.start_daemon(
