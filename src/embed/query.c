@@ -161,8 +161,9 @@ typedef struct {
     size_t nexclude;
     size_t k, limit;
     loom_hit *hits;
-    loom_chunks blocks; /* blocks of queries, taken by the threads in turn */
-    int fixed;          /* or thread t searches block t */
+    loom_chunks blocks; /* blocks of queries, taken by the threads in turn; blocks
+                         * smaller than QUERY_BLOCK (a split batch): thread t
+                         * searches block t */
 } search_job;
 
 /* Feeds scores s[0..n) of candidate rows row0.. into query q's heap. */
@@ -260,9 +261,8 @@ static int search_share(void *ctx, int thread, int nthreads)
     float *Qb = loom_aligned_alloc(QUERY_BLOCK * per * dim, sizeof(float));
     float *S = loom_aligned_alloc(QUERY_BLOCK * per * ROW_CHUNK, sizeof(float));
     int rc = Qb && S ? 0 : LOOM_ENOMEM;
-    size_t q0, q1;
-    if (job->fixed) { /* block `thread`: the caller's thread cannot take them all */
-        size_t b = job->blocks.chunk;
+    size_t q0, q1, b = job->blocks.chunk;
+    if (b < QUERY_BLOCK) { /* a split batch: block `thread`; the caller's cannot take all */
         q0 = (size_t)thread * b;
         q1 = q0 + b < job->m ? q0 + b : job->m;
         if (rc == 0 && q0 < q1)
@@ -295,7 +295,6 @@ static int run_search(search_job *job)
     size_t blocks = (job->m + block - 1) / block;
     size_t workers = t < blocks ? t : blocks;
     loom_chunks_init(&job->blocks, job->m, block);
-    job->fixed = block < QUERY_BLOCK;
     /* Single-threaded BLAS inside each worker: no oversubscription, and
      * the same scores (to the last bit) whatever the number of workers.
      * loom_blas_set_threads does nothing when BLAS is on one thread
