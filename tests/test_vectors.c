@@ -576,6 +576,35 @@ START_TEST(batch_invariant_index_scores_do_not_depend_on_company)
 }
 END_TEST
 
+/* The server answers 503 with the batcher's message: a full queue says the
+ * server is busy, a stopping batcher that it is shutting down (not busy);
+ * the job queued before the stop is completed. */
+static void count_completed(loom_serve_job *j)
+{
+    ++*(int *)j->owner;
+}
+
+START_TEST(batcher_refusals_say_why)
+{
+    loom_serve_batcher *bt;
+    /* a batch is due after 60 s or at 64 items: the first job stays queued */
+    ck_assert_int_eq(loom_serve_batcher_new(&bt, no_batch, NULL, 64, 60000, 4, 1), 0);
+    int completed = 0;
+    loom_serve_job queued = {.size = 3, .complete = count_completed, .owner = &completed};
+    loom_serve_job more = {.size = 2, .complete = count_completed, .owner = &completed};
+    ck_assert_int_eq(loom_serve_batcher_submit(bt, &queued), 0);
+    ck_assert_int_eq(loom_serve_batcher_submit(bt, &more), LOOM_EINVAL);
+    ck_assert_str_eq(loom_error_message(), "the server is busy (3 items are waiting); try again");
+    loom_serve_batcher_stop(bt);
+    ck_assert_int_eq(completed, 1);
+    loom_serve_job late = {.size = 1, .complete = count_completed, .owner = &completed};
+    ck_assert_int_eq(loom_serve_batcher_submit(bt, &late), LOOM_EINVAL);
+    ck_assert_str_eq(loom_error_message(), "the server is shutting down");
+    loom_serve_batcher_free(bt);
+    ck_assert_int_eq(completed, 1);
+}
+END_TEST
+
 /* most_similar(positive=[b, c], negative=[a]) is the analogy, score for
  * score, with both methods; padding (-1) in the row lists changes nothing. */
 START_TEST(most_similar_is_the_analogy_and_ignores_padding)
@@ -727,6 +756,7 @@ static Suite *vectors_suite(void)
     tcase_add_test(eval, analogy_eval_counts_like_gensim);
     tcase_add_test(eval, most_similar_is_the_analogy_and_ignores_padding);
     tcase_add_test(eval, batch_invariant_index_scores_do_not_depend_on_company);
+    tcase_add_test(eval, batcher_refusals_say_why);
     suite_add_tcase(s, eval);
     return s;
 }

@@ -288,9 +288,15 @@ void loom_serve_batcher_free(loom_serve_batcher *b)
 int loom_serve_batcher_submit(loom_serve_batcher *b, loom_serve_job *j)
 {
     pthread_mutex_lock(&b->mu);
-    if (b->stopping || (b->pending > 0 && b->pending + j->size > b->max_pending)) {
+    if (b->stopping) {
         pthread_mutex_unlock(&b->mu);
-        return loom_error(LOOM_EINVAL, "the server is busy: %zu items are waiting", b->pending);
+        return loom_error(LOOM_EINVAL, "the server is shutting down");
+    }
+    if (b->pending > 0 && b->pending + j->size > b->max_pending) {
+        size_t pending = b->pending;
+        pthread_mutex_unlock(&b->mu);
+        return loom_error(LOOM_EINVAL, "the server is busy (%zu items are waiting); try again",
+                          pending);
     }
     j->next = NULL;
     j->queued = loom_now();

@@ -63,7 +63,9 @@ size_t loom_serve_batcher_max_batch(const loom_serve_batcher *b);
 void loom_serve_batcher_free(loom_serve_batcher *b);
 
 /* Queues j; its complete() runs later on a worker thread. Returns 0, or
- * LOOM_EINVAL (the queue is full or stopping: the server answers 503). */
+ * LOOM_EINVAL when the batcher stops ("the server is shutting down") or
+ * its queue is full ("the server is busy ..."): the server answers 503
+ * with that message. */
 int loom_serve_batcher_submit(loom_serve_batcher *b, loom_serve_job *j);
 
 #endif

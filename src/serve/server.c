@@ -256,7 +256,8 @@ struct request {
     char *body;
     size_t n, cap;
     int too_large;
-    int suspended, refused;
+    int suspended;
+    char refused[96]; /* why the batcher refused the request (503), else "" */
     void *state;
 };
 
@@ -356,8 +357,8 @@ static void resume(loom_serve_job *j)
 /* The body is complete (or this is a resumed request): ask the handler. */
 static enum MHD_Result answer_post(request *r)
 {
-    if (r->refused)
-        return send_answer(r, serve_error(503, "the server is busy; try again"));
+    if (r->refused[0])
+        return send_answer(r, serve_error(503, "%s", r->refused));
     if (r->too_large)
         return send_answer(
             r, serve_error(413, "the body is larger than %zu bytes", r->s->o.limits.max_body));
@@ -369,7 +370,9 @@ static enum MHD_Result answer_post(request *r)
     serve_mhd.suspend_connection(r->conn);
     r->suspended = 1;
     if (!a.batcher || loom_serve_batcher_submit(a.batcher, a.wait) != 0) {
-        r->refused = 1;
+        /* shutting down, or busy: the batcher says which */
+        snprintf(r->refused, sizeof r->refused, "%s",
+                 a.batcher ? loom_error_message() : "the server is busy; try again");
         serve_mhd.resume_connection(r->conn);
     }
     return MHD_YES;
