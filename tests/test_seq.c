@@ -800,27 +800,43 @@ START_TEST(bad_pairs_are_errors_with_file_and_line)
 }
 END_TEST
 
-START_TEST(pairs_read_columns_and_batches)
+/* path's pairs (*p), vocabularies of all their words (v) and the corpus
+ * of the pairs of at most 4 tokens a side; small_corpus_free frees all */
+static loom_seq_corpus *small_corpus(const char *path, loom_seq_pairs **p, loom_vocab *v[2])
 {
     loom_tok_opts t;
     loom_tok_opts_default(&t);
+    ck_assert_int_eq(loom_seq_pairs_read(p, path, NULL, &t, &t), 0);
+    for (int s = 0; s < 2; s++) {
+        ck_assert_int_eq(loom_vocab_new(&v[s]), 0);
+        loom_vocab_add_specials(v[s]);
+        loom_seq_pairs_count_vocab(*p, s, v[s]);
+        loom_vocab_finalize(v[s], 1, 0);
+    }
+    loom_seq_corpus *c;
+    ck_assert_int_eq(loom_seq_corpus_build(&c, *p, v[0], v[1], 4), 0);
+    return c;
+}
+
+static void small_corpus_free(loom_seq_corpus *c, loom_seq_pairs *p, loom_vocab *v[2])
+{
+    loom_seq_corpus_free(c);
+    loom_vocab_free(v[0]);
+    loom_vocab_free(v[1]);
+    loom_seq_pairs_free(p);
+}
+
+START_TEST(pairs_read_columns_and_batches)
+{
     const char *path = test_path("p.tsv");
     write_text(path, "Hello, world!\tBonjour le monde !\textra\n\nA B C D E F\tx\nshort\tcourt\n");
     loom_seq_pairs *p;
-    ck_assert_int_eq(loom_seq_pairs_read(&p, path, NULL, &t, &t), 0);
+    loom_vocab *v[2];
+    loom_seq_corpus *c = small_corpus(path, &p, v);
     ck_assert_uint_eq(loom_seq_pairs_count(p), 3);
     ck_assert_uint_eq(loom_seq_pairs_len(p, 0, 0), 4); /* hello , world ! */
     ck_assert_uint_eq(loom_seq_pairs_len(p, 0, 1), 4); /* the third column is ignored */
     ck_assert_str_eq(loom_seq_pairs_token(p, 0, 0, 0), "hello");
-    loom_vocab *v[2];
-    for (int s = 0; s < 2; s++) {
-        ck_assert_int_eq(loom_vocab_new(&v[s]), 0);
-        loom_vocab_add_specials(v[s]);
-        loom_seq_pairs_count_vocab(p, s, v[s]);
-        loom_vocab_finalize(v[s], 1, 0);
-    }
-    loom_seq_corpus *c;
-    ck_assert_int_eq(loom_seq_corpus_build(&c, p, v[0], v[1], 4), 0);
     ck_assert_uint_eq(c->n, 2);
     ck_assert_uint_eq(c->dropped, 1); /* the 6-word source */
     loom_seq_batcher *bt;
@@ -839,10 +855,80 @@ START_TEST(pairs_read_columns_and_batches)
             ck_assert_int_eq(b.src[i * b.src_len + j], LOOM_PAD);
     }
     loom_seq_batcher_free(bt);
-    loom_seq_corpus_free(c);
-    loom_vocab_free(v[0]);
-    loom_vocab_free(v[1]);
-    loom_seq_pairs_free(p);
+    small_corpus_free(c, p, v);
+}
+END_TEST
+
+/* With parts set, every batch holds the same pairs as without, and each
+ * worker's share of its rows (share g of n: [n g / P, n (g + 1) / P))
+ * runs longest target first, the shares dealt alike lengths. */
+START_TEST(batches_dealt_to_workers_run_longest_first)
+{
+    const char *path = test_path("deal.tsv");
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 23; i++) { /* sources of 1-3 words, targets of 1-4 */
+        for (int k = 0; k <= i % 3; k++)
+            fprintf(f, "%sw%d", k ? " " : "", k);
+        fputc('\t', f);
+        for (int k = 0; k <= i * 7 % 4; k++)
+            fprintf(f, "%st%d", k ? " " : "", (i + k) % 5);
+        fputc('\n', f);
+    }
+    fclose(f);
+    loom_seq_pairs *p;
+    loom_vocab *v[2];
+    loom_seq_corpus *c = small_corpus(path, &p, v);
+    ck_assert_uint_eq(c->n, 23);
+    loom_seq_batcher *plain, *dealt;
+    ck_assert_int_eq(loom_seq_batcher_new(&plain, c, 7, 3), 0);
+    ck_assert_int_eq(loom_seq_batcher_new(&dealt, c, 7, 3), 0);
+    int P = 2 + _i; /* 2 and 3 workers; the last batch has 2 rows */
+    loom_seq_batcher_set_parts(dealt, P);
+    loom_seq_batcher_epoch(plain, 1, 1);
+    loom_seq_batcher_epoch(dealt, 1, 1);
+    ck_assert_uint_eq(loom_seq_batcher_count(dealt), 4);
+    int reordered = 0;
+    for (size_t k = 0; k < 4; k++) {
+        loom_seq_batch a, b;
+        ck_assert_int_eq(loom_seq_batcher_get(plain, k, &a), 0);
+        int n = a.n, S = a.src_len, T = a.tgt_len;
+        int key_a[7], key_b[7]; /* each row as its lengths and first ids */
+        for (int i = 0; i < n; i++)
+            key_a[i] = ((a.src_lens[i] * 8 + a.tgt_lens[i]) * 64 + a.tgt_out[i * T]) * 64 +
+                       a.tgt_out[i * T + 1];
+        ck_assert_int_eq(loom_seq_batcher_get(dealt, k, &b), 0);
+        ck_assert_int_eq(b.n, n);
+        ck_assert_int_eq(b.src_len, S);
+        ck_assert_int_eq(b.tgt_len, T);
+        int most = 0;
+        for (int i = 0; i < n; i++) {
+            key_b[i] = ((b.src_lens[i] * 8 + b.tgt_lens[i]) * 64 + b.tgt_out[i * T]) * 64 +
+                       b.tgt_out[i * T + 1];
+            reordered += key_b[i] != key_a[i];
+            most = b.tgt_lens[i] > most ? b.tgt_lens[i] : most;
+        }
+        for (int i = 0; i < n; i++) { /* the same rows: each key as often in both */
+            int na = 0, nb = 0;
+            for (int j = 0; j < n; j++)
+                na += key_a[j] == key_a[i], nb += key_b[j] == key_a[i];
+            ck_assert_int_eq(na, nb);
+        }
+        int parts = P < n ? P : n;
+        for (int g = 0; g < parts; g++) {
+            int r0 = n * g / parts, r1 = n * (g + 1) / parts;
+            for (int i = r0 + 1; i < r1; i++)
+                ck_assert_int_ge(b.tgt_lens[i - 1], b.tgt_lens[i]);
+            if (g == 0)
+                ck_assert_int_eq(b.tgt_lens[0], most);
+            else /* dealt in turn: share g starts no longer than share g - 1 */
+                ck_assert_int_le(b.tgt_lens[r0], b.tgt_lens[n * (g - 1) / parts]);
+        }
+    }
+    ck_assert_int_gt(reordered, 0);
+    loom_seq_batcher_free(plain);
+    loom_seq_batcher_free(dealt);
+    small_corpus_free(c, p, v);
 }
 END_TEST
 
@@ -1190,6 +1276,7 @@ static Suite *seq_suite(void)
     tcase_add_loop_test(tc, step_log_probabilities_equal_forward, 0, 2 * N_SCORE_CONFIGS);
     tcase_add_test(tc, bad_pairs_are_errors_with_file_and_line);
     tcase_add_test(tc, pairs_read_columns_and_batches);
+    tcase_add_loop_test(tc, batches_dealt_to_workers_run_longest_first, 0, 2);
     tcase_add_test(tc, model_file_round_trip_and_bad_files);
     tcase_add_test(tc, frozen_source_embeddings_stay_the_vectors);
     tcase_add_test(tc, vocab_from_vectors_adds_the_vectors_words);

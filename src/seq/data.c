@@ -328,6 +328,7 @@ struct loom_seq_batcher {
     size_t *order;  /* pair indices of the epoch, batch after batch */
     size_t *starts; /* (nbatches + 1) */
     size_t nbatches;
+    int parts; /* loom_seq_batcher_set_parts; 0: rows in window order */
     loom_seq_batch b;
     size_t bcap; /* capacity of the id buffers in b */
 };
@@ -384,6 +385,36 @@ static int by_length(const void *a, const void *b)
     return i < j ? -1 : i > j;
 }
 
+/* the longer target first, then the earlier pair */
+static int by_target_desc(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    size_t li = pair_len(sort_corpus, i, 1), lj = pair_len(sort_corpus, j, 1);
+    if (li != lj)
+        return li > lj ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+/* Orders the n pairs of a batch for P workers that take contiguous shares
+ * of its rows (share g: rows [n g / P, n (g + 1) / P), train.c's split):
+ * by target length, longest first, dealt in turn to the shares, so that
+ * each share runs longest first (the decoder skips the rows whose
+ * sentences have ended, model.c's step_rows) and the shares hold alike
+ * lengths (their work is even). fill: P counters. */
+static void deal_rows(size_t *idx, size_t n, int P, size_t *fill)
+{
+    qsort(idx, n, sizeof *idx, by_target_desc);
+    size_t *sorted = idx + n; /* the scratch after the batch's slice */
+    memcpy(sorted, idx, n * sizeof *idx);
+    for (int g = 0; g < P; g++)
+        fill[g] = 0;
+    for (size_t r = 0, g = 0; r < n; r++, g = (g + 1) % (size_t)P) {
+        while (fill[g] == n * (g + 1) / P - n * g / P) /* share g is full */
+            g = (g + 1) % (size_t)P;
+        idx[n * g / P + fill[g]++] = sorted[r];
+    }
+}
+
 static void shuffle(size_t *a, size_t n, loom_rng *rng)
 {
     for (size_t i = n; i > 1; i--) {
@@ -438,6 +469,23 @@ void loom_seq_batcher_epoch(loom_seq_batcher *bt, int epoch, int shuf)
         free(perm);
         free(copy);
     }
+    if (bt->parts > 0) {
+        size_t *tmp = malloc(2 * B * sizeof *tmp), *fill = malloc(B * sizeof *fill);
+        for (size_t k = 0; tmp && fill && k < bt->nbatches; k++) {
+            size_t a = bt->starts[k], e = bt->starts[k + 1];
+            int P = (size_t)bt->parts < e - a ? bt->parts : (int)(e - a);
+            memcpy(tmp, bt->order + a, (e - a) * sizeof *tmp);
+            deal_rows(tmp, e - a, P, fill);
+            memcpy(bt->order + a, tmp, (e - a) * sizeof *tmp);
+        }
+        free(tmp);
+        free(fill);
+    }
+}
+
+void loom_seq_batcher_set_parts(loom_seq_batcher *bt, int parts)
+{
+    bt->parts = parts;
 }
 
 size_t loom_seq_batcher_count(const loom_seq_batcher *bt)

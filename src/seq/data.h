@@ -76,6 +76,13 @@ void loom_seq_batcher_free(loom_seq_batcher *bt);
 /* Lays out epoch `epoch` (0-based): shuffles, sorts windows by length. */
 void loom_seq_batcher_epoch(loom_seq_batcher *bt, int epoch, int shuffle);
 size_t loom_seq_batcher_count(const loom_seq_batcher *bt);
+/* From the next loom_seq_batcher_epoch on, each batch's rows are laid out
+ * for `parts` workers that take contiguous shares of them (share g of a
+ * batch of n: rows [n g / parts, n (g + 1) / parts)): the same pairs per
+ * batch, ordered by target length, longest first, and dealt in turn to
+ * the shares, so that every share runs longest first and the shares are
+ * even. 0 (the default): the rows in the order of the sorted window. */
+void loom_seq_batcher_set_parts(loom_seq_batcher *bt, int parts);
 /* Fills batch k of the current epoch into b (buffers owned by the batcher,
  * valid until the next call). */
 int loom_seq_batcher_get(loom_seq_batcher *bt, size_t k, loom_seq_batch *b);

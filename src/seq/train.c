@@ -557,6 +557,8 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
     rc = loom_optim_new(&opt, ps, &oc);
     if (!rc)
         rc = loom_seq_batcher_new(&bt, train, o->batch, o->seed);
+    if (!rc) /* batch_gradients' workers: every thread of every rank */
+        loom_seq_batcher_set_parts(bt, nthreads * loom_dist_size());
     if (!rc)
         rc = loom_seq_work_new(&w, b->model);
     for (int t = 0; t < nthreads && !rc; t++) {
