@@ -124,6 +124,7 @@ int main(void)
 {
     Suite *s = suite_create("bag");
     TCase *tc = tcase_create("bag");
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_bag_mean_gradcheck);
     tcase_add_test(tc, test_bag_mean_matches_torch);
     suite_add_tcase(s, tc);

@@ -603,6 +603,7 @@ int main(void)
 {
     Suite *s = suite_create("classify");
     TCase *tc = tcase_create("data");
+    tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(tc, test_hash_is_fasttexts_fnv1a);
     tcase_add_test(tc, test_labels_anywhere_and_multi_label);

@@ -192,6 +192,7 @@ int main(void)
 {
     Suite *s = suite_create("convpool");
     TCase *tc = tcase_create("convpool");
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_convpool_equals_padded_conv_and_maxpool);
     tcase_add_test(tc, test_convpool_gradcheck);
     suite_add_tcase(s, tc);

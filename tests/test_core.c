@@ -1681,10 +1681,12 @@ static Suite *core_suite(void)
     /* the vector paths below the CPU's own level (Check runs each test in
      * a process of its own, which decides its level after the fixture) */
     TCase *t8 = tcase_create("avx2");
+    tcase_set_timeout(t8, 60);
     tcase_add_checked_fixture(t8, no_avx512, NULL);
     tcase_add_test(t8, test_adam_vector_path_is_bit_exact);
     suite_add_tcase(s, t8);
     TCase *t4 = tcase_create("portable");
+    tcase_set_timeout(t4, 60);
     tcase_add_checked_fixture(t4, no_avx2, NULL);
     tcase_add_test(t4, test_adam_vector_path_is_bit_exact);
     tcase_add_test(t4, test_optimizers_match_torch);

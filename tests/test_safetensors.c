@@ -345,6 +345,7 @@ static Suite *safetensors_suite(void)
 {
     Suite *s = suite_create("safetensors");
     TCase *tc = tcase_create("safetensors");
+    tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(tc, test_roundtrip_exact_with_metadata);
     tcase_add_test(tc, test_roundtrip_gzip);

@@ -837,6 +837,7 @@ static Suite *text_suite(void)
 {
     Suite *s = suite_create("text");
     TCase *tc = tcase_create("tokenizer");
+    tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(tc, words_punctuation_and_case);
     tcase_add_test(tc, apostrophes_inside_words);
@@ -863,6 +864,7 @@ static Suite *text_suite(void)
     tcase_add_test(tc, callback_stops_tokenizing);
     suite_add_tcase(s, tc);
     TCase *tv = tcase_create("vocab");
+    tcase_set_timeout(tv, 60);
     tcase_add_checked_fixture(tv, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(tv, vocab_sorts_by_count_then_bytes);
     tcase_add_test(tv, vocab_min_count_and_max_size);

@@ -730,6 +730,7 @@ static Suite *vectors_suite(void)
 {
     Suite *s = suite_create("vectors");
     TCase *files = tcase_create("files");
+    tcase_set_timeout(files, 60);
     tcase_add_checked_fixture(files, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(files, round_trip_every_format);
     tcase_add_test(files, text_uses_shortest_decimals);
@@ -751,6 +752,7 @@ static Suite *vectors_suite(void)
     tcase_add_test(query, analogies_equal_brute_force);
     suite_add_tcase(s, query);
     TCase *eval = tcase_create("eval");
+    tcase_set_timeout(eval, 60);
     tcase_add_checked_fixture(eval, test_setup_tmpdir, test_teardown_tmpdir);
     tcase_add_test(eval, rank_correlations_match_scipy);
     tcase_add_test(eval, analogy_eval_counts_like_gensim);
