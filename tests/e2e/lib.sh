@@ -42,6 +42,19 @@ expect_same() {
     if cmp -s "$2" "$3"; then ok "$1"; else not_ok "$1 ($2 and $3 differ)"; diff "$2" "$3" | head -10; fi
 }
 
+# wait_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds (0) or
+# SECONDS have passed (1). For what a test waits on, instead of a fixed
+# sleep: the ceiling is generous, since the machine may be loaded (CI runs
+# the suite two at a time, and again under ASan).
+wait_until() {
+    local deadline=$(($(date +%s) + $1))
+    shift
+    until "$@"; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
 finish() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]

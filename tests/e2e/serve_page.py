@@ -43,7 +43,7 @@ def api(path, body):
     return r.status, j
 
 
-def wait_for(driver, script, what, secs=30):
+def wait_for(driver, script, what, secs=120):
     """Polls a JavaScript expression until it is true; False on timeout."""
     deadline = time.time() + secs
     while time.time() < deadline:

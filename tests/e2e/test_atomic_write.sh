@@ -4,14 +4,13 @@
 WRITER="$LOOM_BUILDDIR/tests/helper_slow_writer"
 out="$TMP/big.out"
 
-"$WRITER" "$out" 200 20 &
+# 1 MB every 0.2 s: the writer cannot finish (200 s) before the wait below
+# gives up, however loaded the machine
+"$WRITER" "$out" 1000 200 &
 pid=$!
 # Wait until the temporary holds some data, then kill without warning.
-for _ in $(seq 1 200); do
-    size=$(find "$TMP" -name '.big.out.tmp-*' -size +1M 2>/dev/null | wc -l)
-    [ "$size" -gt 0 ] && break
-    sleep 0.05
-done
+has_data() { [ -n "$(find "$TMP" -name '.big.out.tmp-*' -size +1M 2>/dev/null)" ]; }
+wait_until 120 has_data || not_ok "the writer's temporary holds data within 120 s"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
 if [ ! -e "$out" ]; then ok "killed writer left no final file"; else not_ok "killed writer left $out"; fi

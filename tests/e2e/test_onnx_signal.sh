@@ -9,17 +9,13 @@ MODEL="$FIXTURES/seq/reverse.loom"
 mkdir "$TMP/ort"
 mkfifo "$TMP/ort/ort.wasm.min.js"
 
+graphs_written() { [ -n "$(ls "$out".tmp-*/encoder.onnx 2>/dev/null)" ]; }
 for sig in INT TERM HUP; do
     out="$TMP/out-$sig"
     "$LOOM" export "$MODEL" -o "$out" --ort-web "$TMP/ort" -q 2>"$TMP/err-$sig" &
     pid=$!
-    # wait (10 s at most) until the temporary directory holds the graphs
-    n=0
-    while [ $n -lt 100 ] && [ -z "$(ls "$out".tmp-*/encoder.onnx 2>/dev/null)" ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    if [ -n "$(ls "$out".tmp-*/encoder.onnx 2>/dev/null)" ]; then
+    # wait (120 s at most) until the temporary directory holds the graphs
+    if wait_until 120 graphs_written; then
         ok "SIG$sig: the export is under way in $(basename "$out").tmp-*"
     else
         not_ok "SIG$sig: the export is under way in $(basename "$out").tmp-*"

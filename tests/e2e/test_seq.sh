@@ -275,7 +275,7 @@ LOUD="--emb 8 --hidden 12 --batch 32 --lr 0.01" # $SMALL without --quiet
 "$LOOM" seq2seq "$TMP/big.tsv" -o "$TMP/int.loom" $LOUD --epochs 50 --checkpoint-every 0.001 \
     2>"$TMP/int.err" &
 pid=$!
-for i in $(seq 100); do [ -s "$TMP/int.loom.ckpt" ] && break; sleep 0.1; done
+wait_until 120 test -s "$TMP/int.loom.ckpt" || not_ok "training writes a checkpoint within 120 s"
 sleep 0.5
 kill -INT $pid
 wait $pid
