@@ -252,8 +252,8 @@ int loom_index_search(const loom_index *ix, size_t m, const float *Q, const long
 /* =============================== word2vec =============================== */
 
 /* Skip-gram and CBOW with negative sampling or hierarchical softmax, as
- * Mikolov et al.'s word2vec: the corpus files are streamed every epoch,
- * threads train over byte ranges of them.
+ * Mikolov et al.'s word2vec: the corpus files are streamed (or their ids
+ * held in memory, cache_mb), threads train over byte ranges of them.
  *
  *   loom_w2v_new -> loom_w2v_count (or loom_w2v_set_vocab) -> loom_w2v_train
  *   -> loom_w2v_save or loom_w2v_vectors -> loom_w2v_free */
@@ -286,6 +286,11 @@ typedef struct {
     uint64_t seed;       /* 1; with one thread the output depends on it alone */
     uint64_t sync_words; /* under mpirun: words each process reads between two
                             exchanges of the ranks' changes, 200000 */
+    size_t cache_mb;     /* the corpus is read as text once (in the vocabulary
+                            pass, else in the first epoch) and held as word
+                            ids, 4 bytes a word, for the passes after it when
+                            they fit in this many MB, 1024; 0: read and
+                            tokenize the text every epoch. Same vectors. */
     loom_tok_opts tok;   /* how the corpus is cut into words */
 } loom_w2v_opts;
 
@@ -327,6 +332,8 @@ int loom_w2v_save(const loom_w2v *w, const char *path, int format);
 typedef struct {
     uint64_t words;      /* corpus words read in training, all epochs */
     uint64_t trained;    /* words kept by subsampling, all epochs */
+    uint64_t replayed;   /* of this process's words, those read from the ids
+                            held in memory (cache_mb), not from the text */
     double seconds;      /* training wall time */
     double loss;         /* mean loss per prediction over the last epoch */
     int ranks;           /* processes that trained (1 without mpirun) */

@@ -1,13 +1,15 @@
 /* Tests for the word2vec trainer: the Huffman tree, the noise and
  * subsampling draws, the HogBatch step against a plain per-pair
  * computation, corpus byte ranges that lose and repeat no word, and the
- * trainer itself (repeatable with one thread, learns co-occurrence, clear
+ * trainer itself (repeatable with one thread, learns co-occurrence, the
+ * same vectors from the corpus held as ids as from its text, clear
  * errors). */
 #include "config.h"
 #include "base/error.h"
 #include "base/rng.h"
 #include "embed/hogbatch.h"
 #include "embed/huffman.h"
+#include "embed/idstream.h"
 #include "embed/sampling.h"
 #include "embed/shards.h"
 #include "embed/word2vec.h"
@@ -602,6 +604,139 @@ START_TEST(lr_schedule_changes_training)
 }
 END_TEST
 
+/* ---- the corpus held as ids ---- */
+
+START_TEST(idstream_maps_drops_unknown_and_keeps_ends)
+{
+    loom_idstream s = {0};
+    loom_idstream_start(&s, 100);
+    const int32_t in[] = {0, 1, LOOM_IDS_EOL, 2, 3, LOOM_IDS_EOL, LOOM_IDS_EOL, 1};
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++)
+        loom_idstream_push(&s, in[i]);
+    const int32_t map[] = {7, -1, 0, 5}; /* word 1 is unknown to the trainer */
+    loom_idstream_finish(&s, map, 4);
+    const int32_t want[] = {7, LOOM_IDS_EOL, 0, 5, LOOM_IDS_EOL, LOOM_IDS_EOL};
+    ck_assert_int_eq(s.state, LOOM_IDS_READY);
+    ck_assert_uint_eq(s.n, sizeof want / sizeof *want);
+    ck_assert_int_eq(memcmp(s.ids, want, sizeof want), 0);
+    loom_idstream_drop(&s);
+    /* past its limit a stream is dropped, not cut */
+    loom_idstream_start(&s, 3);
+    for (int i = 0; i < 4; i++)
+        loom_idstream_push(&s, i);
+    loom_idstream_finish(&s, NULL, 0);
+    ck_assert_int_eq(s.state, LOOM_IDS_OFF);
+    ck_assert_ptr_null(s.ids);
+    loom_idstream_start(&s, 0);
+    loom_idstream_push(&s, 1);
+    ck_assert_int_eq(s.state, LOOM_IDS_OFF);
+}
+END_TEST
+
+/* The topics, plus what the ends of sentence and the unknown words test:
+ * words below min_count, empty lines, a line longer than a sentence
+ * (10,000 known words), and `lines` more topic lines. */
+static void write_cache_corpus(const char *path, int lines)
+{
+    write_two_topics(path);
+    FILE *f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("\n\nrare1 cat rare2 dog\n \n", f);
+    for (int i = 0; i < 12000; i++)
+        fprintf(f, "%s%s", i % 3 ? "horse " : "blue ", i % 3000 == 0 ? "rare3 " : "");
+    fputs("\ncow", f);
+    for (int line = 0; line < lines; line++)
+        fputs(line % 2 ? "\nred pink white green black" : "\nsheep cow mouse horse cat", f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Trains on path (count, or with the vocabulary `v` given) and checks
+ * the vectors against `ref` (NULL: returns them) and the words replayed. */
+static float *train_cached(const char *path, loom_w2v_opts *o, const loom_vocab *v,
+                           const float *ref, uint64_t replayed)
+{
+    const char *paths[] = {path};
+    loom_w2v *w;
+    ck_assert_int_eq(loom_w2v_new(&w, o, paths, 1), 0);
+    if (v) {
+        loom_vocab *copy;
+        ck_assert_int_eq(loom_vocab_new(&copy), 0);
+        for (size_t id = 0; id < loom_vocab_size(v); id++) {
+            const char *word = loom_vocab_word(v, (int32_t)id);
+            ck_assert_int_eq(
+                loom_vocab_add(copy, word, strlen(word), loom_vocab_count(v, (int32_t)id)), 0);
+        }
+        ck_assert_int_eq(loom_w2v_set_vocab(w, copy), 0);
+    } else {
+        ck_assert_int_eq(loom_w2v_count(w, NULL), 0);
+    }
+    ck_assert_int_eq(loom_w2v_train(w, NULL), 0);
+    loom_w2v_stats st;
+    loom_w2v_get_stats(w, &st);
+    ck_assert_msg(st.replayed == replayed, "cache_mb %zu: %llu words replayed, not %llu",
+                  o->cache_mb, (unsigned long long)st.replayed, (unsigned long long)replayed);
+    size_t n = loom_vocab_size(loom_w2v_vocab(w)) * (size_t)o->dim * sizeof(float);
+    float *out = NULL;
+    if (ref) {
+        ck_assert_msg(memcmp(loom_w2v_vectors(w), ref, n) == 0, "cache_mb %zu: other vectors",
+                      o->cache_mb);
+    } else {
+        out = malloc(n);
+        ck_assert_ptr_nonnull(out);
+        memcpy(out, loom_w2v_vectors(w), n);
+    }
+    loom_w2v_free(w);
+    return out;
+}
+
+/* The same bits whether the epochs read the text or the ids: recorded in
+ * the vocabulary pass, in the first epoch (a vocabulary given), or not at
+ * all (cache off, or the corpus too large for it), in every mode. */
+START_TEST(ids_held_in_memory_give_the_same_vectors)
+{
+    static const int modes[4][2] = {{LOOM_W2V_SKIPGRAM, LOOM_W2V_NS},
+                                    {LOOM_W2V_CBOW, LOOM_W2V_NS},
+                                    {LOOM_W2V_SKIPGRAM, LOOM_W2V_HS},
+                                    {LOOM_W2V_CBOW, LOOM_W2V_HS}};
+    const char *path = test_path("cache.txt");
+    write_cache_corpus(path, 0);
+    for (int m = 0; m < 4; m++) {
+        loom_w2v_opts o;
+        loom_w2v_opts_default(&o);
+        o.model = modes[m][0];
+        o.loss = modes[m][1];
+        o.dim = 8;
+        o.epochs = 3;
+        o.seed = 11;
+        o.cache_mb = 0;
+        float *ref = train_cached(path, &o, NULL, NULL, 0);
+        const char *paths[] = {path};
+        loom_w2v *w;
+        ck_assert_int_eq(loom_w2v_new(&w, &o, paths, 1), 0);
+        ck_assert_int_eq(loom_w2v_count(w, NULL), 0);
+        uint64_t words = loom_vocab_total(loom_w2v_vocab(w));
+        o.cache_mb = 1;
+        train_cached(path, &o, NULL, ref, 3 * words);
+        train_cached(path, &o, loom_w2v_vocab(w), ref, 2 * words);
+        loom_w2v_free(w);
+        free(ref);
+    }
+    /* over 1 MB of ids (262,144): read from the text every epoch */
+    write_cache_corpus(path, 60000);
+    loom_w2v_opts o;
+    loom_w2v_opts_default(&o);
+    o.dim = 4;
+    o.epochs = 2;
+    o.cache_mb = 0;
+    float *ref = train_cached(path, &o, NULL, NULL, 0);
+    o.cache_mb = 1;
+    train_cached(path, &o, NULL, ref, 0);
+    o.cache_mb = 2;
+    train_cached(path, &o, NULL, ref, 2 * (20000 + 2 + 12000 + 1 + 5 * 60000));
+    free(ref);
+}
+END_TEST
+
 static Suite *word2vec_suite(void)
 {
     Suite *s = suite_create("word2vec");
@@ -624,6 +759,8 @@ static Suite *word2vec_suite(void)
     tcase_add_test(tc, bad_options_are_refused);
     tcase_add_test(tc, lr_schedule_values_at_known_points);
     tcase_add_test(tc, lr_schedule_changes_training);
+    tcase_add_test(tc, idstream_maps_drops_unknown_and_keeps_ends);
+    tcase_add_test(tc, ids_held_in_memory_give_the_same_vectors);
     suite_add_tcase(s, tc);
     return s;
 }

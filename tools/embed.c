@@ -23,10 +23,13 @@ static const char help[] =
     "\n"
     "Trains word vectors on the CORPUS files ('-' is stdin, .gz is read\n"
     "transparently), tokenized as by 'loom tokenize', one sentence per line,\n"
-    "with word2vec's skip-gram or CBOW model. The corpus is streamed, never\n"
-    "held in memory: each thread reads its own byte range of it every epoch\n"
-    "(stdin is first copied to an unlinked temporary file in $TMPDIR, else\n"
-    "/tmp; a .gz file is decompressed up to each thread's start).\n"
+    "with word2vec's skip-gram or CBOW model. Each thread reads its own byte\n"
+    "range of the corpus (stdin is first copied to an unlinked temporary file\n"
+    "in $TMPDIR, else /tmp; a .gz file is decompressed up to each thread's\n"
+    "start). The text is read and tokenized once, in the vocabulary pass (else\n"
+    "in the first epoch), and the epochs replay it as word ids held in memory,\n"
+    "4 bytes a word, when they fit in --cache-mb; else it is streamed again\n"
+    "every epoch.\n"
     "\n"
     "options (word2vec's and fastText's names and defaults):\n"
     "  -o, --output FILE      the vectors; .bin word2vec binary, .txt or .vec\n"
@@ -60,6 +63,9 @@ static const char help[] =
     "      --save-vocab FILE  also write the vocabulary ('word count' lines)\n"
     "      --read-vocab FILE  use this vocabulary instead of counting the corpus\n"
     "                         (--min-count and --max-vocab still apply)\n"
+    "      --cache-mb N       hold the corpus as word ids in memory when they fit\n"
+    "                         in N MB (default 1024; 0: tokenize the text every\n"
+    "                         epoch); the vectors are the same either way\n"
     "      --sync-words N     under mpirun: words each process reads between two\n"
     "                         exchanges of the processes' changes (default 200000)\n"
     "      --subword SPM      read the corpus as the pieces of this SentencePiece\n"
@@ -107,6 +113,7 @@ enum {
     OPT_SAVE_VOCAB,
     OPT_READ_VOCAB,
     OPT_SYNC_WORDS,
+    OPT_CACHE_MB,
     OPT_SUBWORD
 };
 
@@ -129,6 +136,7 @@ static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
                                          {"save-vocab", required_argument, 0, OPT_SAVE_VOCAB},
                                          {"read-vocab", required_argument, 0, OPT_READ_VOCAB},
                                          {"sync-words", required_argument, 0, OPT_SYNC_WORDS},
+                                         {"cache-mb", required_argument, 0, OPT_CACHE_MB},
                                          {"subword", required_argument, 0, OPT_SUBWORD},
                                          TOKFLAGS_LONGOPTS,
                                          CLI_COMMON_LONGOPTS,
@@ -196,6 +204,8 @@ static int parse_option(embed_args *a, int c, int argc, char **argv)
         INT_OPT("seed", 0, INT64_MAX, seed);
     case OPT_SYNC_WORDS:
         INT_OPT("sync-words", 1000, INT64_MAX, sync_words);
+    case OPT_CACHE_MB:
+        INT_OPT("cache-mb", 0, 1 << 30, cache_mb);
     case OPT_SAMPLE:
         DOUBLE_OPT("sample", 0, 1, sample);
     case OPT_ALPHA:

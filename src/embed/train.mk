@@ -1,10 +1,10 @@
 # src/embed (trainer): the word2vec trainer, `loom embed`, its tests.
 libloom_la_SOURCES += src/embed/word2vec.c src/embed/hogbatch.c src/embed/sampling.c \
-	src/embed/huffman.c src/embed/shards.c
+	src/embed/huffman.c src/embed/shards.c src/embed/idstream.c
 
 noinst_HEADERS += src/embed/word2vec.h
 noinst_HEADERS += src/embed/hogbatch.h src/embed/sampling.h src/embed/huffman.h \
-	src/embed/shards.h
+	src/embed/shards.h src/embed/idstream.h
 
 loom_SOURCES += tools/embed.c
 

@@ -12,6 +12,7 @@
 #include "base/rng.h"
 #include "embed/hogbatch.h"
 #include "embed/huffman.h"
+#include "embed/idstream.h"
 #include "embed/sampling.h"
 #include "embed/shards.h"
 #include "embed/vectors.h"
@@ -42,6 +43,7 @@ struct loom_w2v {
     loom_shards *corpus;
     const loom_subword *subword; /* pieces instead of words (borrowed), or NULL */
     loom_vocab *vocab;
+    loom_idstream *ids;   /* each thread's share as ids of vocab, o.threads */
     size_t nwords;        /* vocabulary size */
     uint64_t train_words; /* sum of the kept words' counts: one epoch */
     float *syn0;          /* input vectors, nwords x dim */
@@ -88,6 +90,7 @@ void loom_w2v_opts_default(loom_w2v_opts *o)
     o->threads = 1;
     o->seed = 1;
     o->sync_words = 200000;
+    o->cache_mb = 1024;
     loom_tok_opts_default(&o->tok);
 }
 
@@ -174,6 +177,11 @@ int loom_w2v_new(loom_w2v **out, const loom_w2v_opts *o, const char *const *path
     pthread_mutex_init(&w->lock, NULL);
     pthread_mutex_init(&w->dist_lock, NULL);
     loom_sigmoid_table_init(&w->sigmoid);
+    w->ids = loom_calloc((size_t)o->threads, sizeof *w->ids);
+    if (!w->ids) {
+        loom_w2v_free(w);
+        return LOOM_ENOMEM;
+    }
     if ((rc = loom_shards_open(&w->corpus, paths, n)) < 0) {
         loom_w2v_free(w);
         return rc;
@@ -182,11 +190,26 @@ int loom_w2v_new(loom_w2v **out, const loom_w2v_opts *o, const char *const *path
     return 0;
 }
 
+/* Forgets the threads' id streams (the vocabulary or the tokens change). */
+static void drop_ids(loom_w2v *w)
+{
+    for (int i = 0; w->ids && i < w->o.threads; i++)
+        loom_idstream_drop(&w->ids[i]);
+}
+
+/* The entries each thread's id stream may hold. */
+static size_t ids_limit(const loom_w2v *w)
+{
+    return w->o.cache_mb * ((size_t)1 << 20) / sizeof(int32_t) / (size_t)w->o.threads;
+}
+
 void loom_w2v_free(loom_w2v *w)
 {
     if (!w)
         return;
     loom_shards_free(w->corpus);
+    drop_ids(w);
+    free(w->ids);
     loom_vocab_free(w->vocab);
     free(w->syn0), free(w->syn1), free(w->keep);
     loom_noise_free(&w->noise);
@@ -226,12 +249,23 @@ typedef struct {
     long long begin, end;
     atomic_llong *bytes;
     loom_progress *progress;
+    loom_idstream ids; /* the tokens as ids of vocab, for training to replay */
 } count_job;
 
 static int count_token(void *ctx, const char *tok, size_t len)
 {
     count_job *j = ctx;
-    return loom_vocab_add(j->vocab, tok, len, 1);
+    int32_t id;
+    int rc = loom_vocab_add_id(j->vocab, tok, len, 1, &id);
+    loom_idstream_push(&j->ids, id);
+    return rc;
+}
+
+static int count_eol(void *ctx)
+{
+    count_job *j = ctx;
+    loom_idstream_push(&j->ids, LOOM_IDS_EOL);
+    return 0;
 }
 
 static int count_bytes(void *ctx, size_t n)
@@ -251,7 +285,7 @@ static int count_share(void *ctx, int thread, int nthreads)
     int rc = loom_tokenizer_new(&t, &j->w->o.tok);
     if (rc < 0)
         return rc;
-    loom_scan_fns fns = {count_token, NULL, count_bytes, j, j->w->subword};
+    loom_scan_fns fns = {count_token, count_eol, count_bytes, j, j->w->subword};
     rc = loom_shards_scan(j->w->corpus, j->begin, j->end, t, &fns);
     loom_tokenizer_free(t);
     return rc;
@@ -318,10 +352,27 @@ static void thread_range(const loom_w2v *w, long long size, int i, long long *be
     *end = split(size, k + 1, all);
 }
 
+/* Maps job j's stream from its own count's ids to the trainer's. */
+static void map_ids(const loom_w2v *w, count_job *j)
+{
+    size_t n = loom_vocab_size(j->vocab);
+    int32_t *map = j->ids.state == LOOM_IDS_RECORDING ? loom_malloc(n ? n : 1, sizeof *map) : NULL;
+    for (size_t id = 0; map && id < n; id++) {
+        const char *word = loom_vocab_word(j->vocab, (int32_t)id);
+        map[id] = loom_vocab_find(w->vocab, word, strlen(word));
+    }
+    if (map)
+        loom_idstream_finish(&j->ids, map, n);
+    else
+        loom_idstream_drop(&j->ids);
+    free(map);
+}
+
 int loom_w2v_count(loom_w2v *w, loom_progress *p)
 {
     int n = w->o.threads;
     long long size = loom_shards_size(w->corpus);
+    drop_ids(w);
     count_job *jobs = loom_calloc((size_t)n, sizeof *jobs);
     if (!jobs)
         return LOOM_ENOMEM;
@@ -332,32 +383,56 @@ int loom_w2v_count(loom_w2v *w, loom_progress *p)
     loom_progress_set_total(p, (double)(last - first) / 1e6);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        jobs[i] = (count_job){w, NULL, 0, 0, &bytes, p};
+        jobs[i] = (count_job){w, NULL, 0, 0, &bytes, p, {0}};
         thread_range(w, size, i, &jobs[i].begin, &jobs[i].end);
+        loom_idstream_start(&jobs[i].ids, ids_limit(w));
         rc = loom_vocab_new(&jobs[i].vocab);
     }
     if (rc == 0)
         rc = loom_parallel_run(n, count_share, jobs);
-    /* merge the threads' counts into the first vocabulary */
-    loom_vocab *v = jobs[0].vocab;
-    for (int i = 1; i < n && rc == 0; i++) {
+    /* A pruning renumbered a job's words: its stream is of no use. */
+    for (int i = 0; i < n; i++) {
+        unsigned prunings = 0;
+        uint64_t dropped, threshold;
+        if (jobs[i].vocab)
+            loom_vocab_prune_stats(jobs[i].vocab, &prunings, &dropped, &threshold);
+        if (prunings)
+            loom_idstream_drop(&jobs[i].ids);
+    }
+    /* Merge the threads' counts into the first vocabulary; while the
+     * first's stream is kept, into a new one, which then holds the same
+     * words in the same order (that job never pruned), so that the
+     * first's own ids can still be mapped. */
+    int keep_first = jobs[0].ids.state == LOOM_IDS_RECORDING;
+    loom_vocab *v = keep_first ? NULL : jobs[0].vocab;
+    if (rc == 0 && keep_first)
+        rc = loom_vocab_new(&v);
+    for (int i = keep_first ? 0 : 1; i < n && rc == 0; i++) {
         const loom_vocab *u = jobs[i].vocab;
         for (size_t id = 0; id < loom_vocab_size(u) && rc == 0; id++) {
             const char *word = loom_vocab_word(u, (int32_t)id);
             rc = loom_vocab_add(v, word, strlen(word), loom_vocab_count(u, (int32_t)id));
         }
     }
-    for (int i = 1; i < n; i++)
-        loom_vocab_free(jobs[i].vocab);
-    free(jobs);
     if (rc == 0)
         rc = merge_ranks(&v);
-    if (rc < 0) {
+    if (rc < 0)
         loom_vocab_free(v);
-        return rc;
+    else
+        loom_progress_finish(p, NULL);
+    if (rc == 0)
+        rc = loom_w2v_set_vocab(w, v);
+    for (int i = 0; i < n; i++) {
+        if (rc == 0)
+            map_ids(w, &jobs[i]);
+        else
+            loom_idstream_drop(&jobs[i].ids);
+        w->ids[i] = jobs[i].ids;
+        if (i > 0 || keep_first)
+            loom_vocab_free(jobs[i].vocab);
     }
-    loom_progress_finish(p, NULL);
-    return loom_w2v_set_vocab(w, v);
+    free(jobs);
+    return rc;
 }
 
 /* ---- the model ---- */
@@ -400,6 +475,7 @@ static int setup_model(loom_w2v *w)
 
 void loom_w2v_set_subword(loom_w2v *w, const loom_subword *sw)
 {
+    drop_ids(w);
     w->subword = sw;
 }
 
@@ -426,6 +502,7 @@ int loom_w2v_set_vocab(loom_w2v *w, loom_vocab *v)
         loom_vocab_free(v);
         return rc;
     }
+    drop_ids(w);
     loom_vocab_free(w->vocab);
     w->vocab = v;
     w->nwords = loom_vocab_size(v);
@@ -449,7 +526,8 @@ typedef struct {
     uint64_t loss_n;
     double epoch_loss;
     uint64_t epoch_n;
-    int32_t *sent; /* the sentence being read, after subsampling */
+    loom_idstream *record; /* in the first epoch: where the ids read go, or NULL */
+    int32_t *sent;         /* the sentence being read, after subsampling */
     size_t len, read;
     float **in, **out[2]; /* out and label: this centre's and the next */
     float *label[2], *work, *din, *mean;
@@ -676,12 +754,9 @@ static int end_sentence(void *ctx)
     return k->rc;
 }
 
-static int on_word(void *ctx, const char *tok, size_t len)
+/* A word of the vocabulary read. */
+static void take_word(worker *k, int32_t id)
 {
-    worker *k = ctx;
-    int32_t id = loom_vocab_find(k->w->vocab, tok, len);
-    if (id < 0)
-        return 0;
     k->unsynced++;
     k->read++;
     if (loom_subsample_keep(k->w->keep, (uint32_t)id, &k->rng)) {
@@ -690,7 +765,47 @@ static int on_word(void *ctx, const char *tok, size_t len)
     }
     if (k->read == MAX_SENTENCE)
         end_sentence(k);
+}
+
+static int on_word(void *ctx, const char *tok, size_t len)
+{
+    worker *k = ctx;
+    int32_t id = loom_vocab_find(k->w->vocab, tok, len);
+    if (id < 0)
+        return 0;
+    if (k->record)
+        loom_idstream_push(k->record, id);
+    take_word(k, id);
     return 0;
+}
+
+static int on_eol(void *ctx)
+{
+    worker *k = ctx;
+    if (k->record)
+        loom_idstream_push(k->record, LOOM_IDS_EOL);
+    return end_sentence(k);
+}
+
+/* One epoch from the ids recorded: the same words and ends of sentence, in
+ * the same order, as reading the text again gives. */
+static int replay(worker *k, const loom_idstream *s)
+{
+    uint64_t words = 0;
+    int rc = 0;
+    for (size_t i = 0; i < s->n && rc == 0; i++) {
+        int32_t id = s->ids[i];
+        if (id != LOOM_IDS_EOL) {
+            take_word(k, id);
+            words++;
+        } else {
+            rc = end_sentence(k);
+        }
+    }
+    pthread_mutex_lock(&k->w->lock);
+    k->w->stats.replayed += words;
+    pthread_mutex_unlock(&k->w->lock);
+    return rc;
 }
 
 static int worker_alloc(worker *k)
@@ -767,12 +882,26 @@ static int train_share(void *ctx, int thread, int nthreads)
     k->rc = worker_alloc(k);
     if (k->rc == 0)
         k->rc = loom_tokenizer_new(&t, &k->w->o.tok);
-    loom_scan_fns fns = {on_word, end_sentence, NULL, k, k->w->subword};
+    loom_scan_fns fns = {on_word, on_eol, NULL, k, k->w->subword};
+    loom_idstream *ids = &k->w->ids[thread];
     for (k->epoch = 0; k->rc == 0 && k->epoch < k->w->o.epochs; k->epoch++) {
         /* Per worker, each epoch starts on its step (epoch_read is 0 here). */
         if (k->w->o.lr_schedule == LOOM_W2V_LR_PER_WORKER)
             refresh_alpha(k, 0);
-        k->rc = loom_shards_scan(k->w->corpus, k->begin, k->end, t, &fns);
+        if (ids->state == LOOM_IDS_READY) {
+            k->rc = replay(k, ids);
+        } else {
+            if (k->epoch == 0 && k->w->o.epochs > 1) {
+                loom_idstream_start(ids, ids_limit(k->w));
+                k->record = ids;
+            }
+            k->rc = loom_shards_scan(k->w->corpus, k->begin, k->end, t, &fns);
+            if (k->record && k->rc == 0)
+                loom_idstream_finish(ids, NULL, 0);
+            else if (k->record)
+                loom_idstream_drop(ids);
+            k->record = NULL;
+        }
         if (k->rc == 0)
             end_epoch(k);
     }

@@ -191,18 +191,27 @@ static int prune(loom_vocab *v)
     return rc;
 }
 
-int loom_vocab_add(loom_vocab *v, const char *word, size_t len, uint64_t count)
+int loom_vocab_add_id(loom_vocab *v, const char *word, size_t len, uint64_t count, int32_t *id)
 {
     uint32_t h = (uint32_t)loom_hash_bytes(word, len);
-    int32_t id = lookup(v, word, len, h);
-    if (id >= 0) {
-        v->e[id].count += count;
+    *id = lookup(v, word, len, h);
+    if (*id >= 0) {
+        v->e[*id].count += count;
         return 0;
     }
+    *id = (int32_t)v->n;
     int rc = insert(v, word, len, h, count);
-    if (rc == 0 && v->prune_at && v->n > v->prune_at)
+    if (rc == 0 && v->prune_at && v->n > v->prune_at) {
         rc = prune(v);
+        *id = -1;
+    }
     return rc;
+}
+
+int loom_vocab_add(loom_vocab *v, const char *word, size_t len, uint64_t count)
+{
+    int32_t id;
+    return loom_vocab_add_id(v, word, len, count, &id);
 }
 
 static int count_token(void *ctx, const char *tok, size_t len)

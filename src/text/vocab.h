@@ -17,6 +17,10 @@
 /* 1 when a and b list the same words in the same id order. */
 int loom_vocab_same(const loom_vocab *a, const loom_vocab *b);
 
+/* loom_vocab_add that also gives the word's id, which holds until the next
+ * pruning or loom_vocab_finalize (-1 when this add pruned). */
+int loom_vocab_add_id(loom_vocab *v, const char *word, size_t len, uint64_t count, int32_t *id);
+
 /* Tokenizes all of r and counts every token. */
 int loom_vocab_count_stream(loom_vocab *v, loom_tokenizer *t, loom_reader *r);
 
