@@ -1,6 +1,6 @@
 /* loom: a corpus of one or more files read as one stream of bytes and cut
  * into byte ranges at word boundaries, so that each trainer thread reads
- * its own part, every epoch, without the corpus ever being in memory.
+ * its own part without the corpus ever being in memory.
  *  - plain files are entered at an offset by seeking;
  *  - gzip files are measured once (decompressed to count their bytes) and
  *    entered by decompressing up to the offset;

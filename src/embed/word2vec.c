@@ -2,7 +2,8 @@
  * set-up, worker threads over corpus byte ranges, the skip-gram and CBOW
  * windows, learning-rate schedule and progress. The arithmetic of one
  * window is in hogbatch.c; the random choices in sampling.c; the tree in
- * huffman.c; reading the corpus in shards.c. */
+ * huffman.c; reading the corpus in shards.c, holding it as ids in
+ * idstream.c. */
 #include "config.h"
 #include "embed/word2vec.h"
 #include "base/alloc.h"

@@ -3,9 +3,11 @@
  * linearly decaying learning rate, as in Mikolov et al.'s word2vec; N
  * threads over byte ranges of the corpus, updating shared matrices without
  * locks (Hogwild); each window's update done as one small matrix step
- * (HogBatch, embed/hogbatch.h). The corpus is streamed every epoch, never
- * held in memory. Where loom differs from word2vec.c, see README. The
- * options and the trainer's life cycle are public (loom.h). */
+ * (HogBatch, embed/hogbatch.h). The text is read once and the epochs
+ * replay it as word ids held in memory (embed/idstream.h), or, past
+ * cache_mb, stream it again every epoch. Where loom differs from
+ * word2vec.c, see README. The options and the trainer's life cycle are
+ * public (loom.h). */
 #ifndef LOOM_EMBED_WORD2VEC_H
 #define LOOM_EMBED_WORD2VEC_H
 
