@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static int overflows(size_t n, size_t size)
 {
@@ -58,6 +59,26 @@ void *loom_aligned_alloc(size_t n, size_t size)
         loom_error(LOOM_ENOMEM, "out of memory allocating %zu bytes", bytes);
         return NULL;
     }
+    return p;
+}
+
+/* One 2 MiB page: the huge page size of x86-64 and of arm64 with 4 KiB pages. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *loom_huge_alloc(size_t n, size_t size)
+{
+    if (overflows(n, size) || n * size < HUGE_PAGE)
+        return loom_aligned_alloc(n, size);
+    size_t bytes = (n * size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_PAGE, bytes) != 0) {
+        loom_error(LOOM_ENOMEM, "out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    /* Only advice: where THP is off this fails and 4 KiB pages serve. */
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
     return p;
 }
 

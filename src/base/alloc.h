@@ -12,6 +12,10 @@ void *loom_calloc(size_t n, size_t size);
 void *loom_realloc(void *p, size_t n, size_t size);
 /* 64-byte aligned, for SIMD and BLAS buffers; release with free(). */
 void *loom_aligned_alloc(size_t n, size_t size);
+/* Like loom_aligned_alloc, for a large table read at random rows (word2vec's
+ * matrices): from 2 MiB up it is aligned to 2 MiB and the kernel is asked
+ * for transparent huge pages, so rows cost no TLB miss; release with free(). */
+void *loom_huge_alloc(size_t n, size_t size);
 char *loom_strdup(const char *s);
 
 /* The one growable array. Makes the array *p, of *cap items of `size`

@@ -449,8 +449,8 @@ static int setup_model(loom_w2v *w)
     size_t n = w->nwords, dim = (size_t)w->o.dim;
     uint64_t *counts = loom_malloc(n, sizeof *counts);
     w->keep = loom_malloc(n, sizeof *w->keep);
-    w->syn0 = loom_aligned_alloc(n * dim, sizeof(float));
-    w->syn1 = loom_aligned_alloc(out_rows(w) * dim, sizeof(float));
+    w->syn0 = loom_huge_alloc(n * dim, sizeof(float));
+    w->syn1 = loom_huge_alloc(out_rows(w) * dim, sizeof(float));
     if (!counts || !w->keep || !w->syn0 || !w->syn1) {
         free(counts);
         return LOOM_ENOMEM;
