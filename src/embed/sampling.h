@@ -28,12 +28,17 @@ typedef struct {
 int loom_noise_build(loom_noise *t, const uint64_t *counts, size_t n, double power);
 void loom_noise_free(loom_noise *t);
 
-/* One draw: 32 bits pick the cell, the other 32 toss its coin. */
+/* One draw: 32 bits pick the cell, the other 32 toss its coin. The toss
+ * is a mask, not a branch: a branch on it mispredicts half the time and,
+ * waiting on the cell's cache miss, keeps the next draws' misses from
+ * overlapping with it. */
 static inline uint32_t loom_noise_draw(const loom_noise *t, loom_rng *rng)
 {
     uint64_t r = loom_rng_next(rng);
     uint32_t i = (uint32_t)(((r >> 32) * (uint64_t)t->n) >> 32);
-    return (uint32_t)r < t->cells[i].prob ? i : t->cells[i].alias;
+    loom_alias_cell c = t->cells[i];
+    uint32_t other = 0u - (uint32_t)((uint32_t)r >= c.prob);
+    return i ^ ((i ^ c.alias) & other);
 }
 
 /* Subsampling thresholds: word i is kept when a uniform 32-bit draw is

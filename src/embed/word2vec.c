@@ -529,6 +529,8 @@ typedef struct {
     uint64_t epoch_n;
     loom_idstream *record; /* in the first epoch: where the ids read go, or NULL */
     int32_t *sent;         /* the sentence being read, after subsampling */
+    uint32_t *negs;        /* its centres' negatives (NS), `negative` each */
+    int *reach;            /* its centres' window reach */
     size_t len, read;
     float **in, **out[2]; /* out and label: this centre's and the next */
     float *label[2], *work, *din, *mean;
@@ -657,28 +659,49 @@ static void sync_worker(worker *k)
     k->loss_n = 0;
 }
 
-/* The output rows and labels for predicting `target` into set `b` of the
- * two: the target and the negatives (NS), or the inner nodes on its path
- * (HS). Returns the count. The rows are prefetched: the set is built one
- * centre word ahead, so they arrive while the current one is trained. */
-static size_t outputs(worker *k, int32_t target, int b)
+/* The sentence's random choices, drawn before it is trained, in the order
+ * the training loop used to draw them (centre i+1's negatives, then centre
+ * i's reach): the alias-table reads of a whole sentence overlap instead of
+ * each waiting behind a step. Negatives (NS) are drawn raw; outputs()
+ * drops those equal to the target. */
+static void draw_sentence(worker *k)
+{
+    loom_w2v *w = k->w;
+    const size_t len = k->len, neg = w->o.loss == LOOM_W2V_HS ? 0 : (size_t)w->o.negative;
+    for (size_t j = 0; j < neg; j++)
+        k->negs[j] = loom_noise_draw(&w->noise, &k->rng);
+    for (size_t i = 0; i < len; i++) {
+        if (i + 1 < len)
+            for (size_t j = 0; j < neg; j++)
+                k->negs[(i + 1) * neg + j] = loom_noise_draw(&w->noise, &k->rng);
+        k->reach[i] = w->o.window - (int)loom_rng_below(&k->rng, (uint32_t)w->o.window);
+    }
+}
+
+/* The output rows and labels for predicting centre i of the sentence into
+ * set `b` of the two: its word and its negatives (NS), or the inner nodes
+ * on its path (HS). Returns the count. The rows are prefetched: the set is
+ * built one centre word ahead, so they arrive while the current one is
+ * trained. */
+static size_t outputs(worker *k, size_t i, int b)
 {
     loom_w2v *w = k->w;
     size_t dim = (size_t)w->o.dim, n = 0;
+    int32_t target = k->sent[i];
     float **out = k->out[b], *label = k->label[b];
     if (w->o.loss == LOOM_W2V_HS) {
-        for (uint32_t i = w->tree.offset[target]; i < w->tree.offset[target + 1]; i++, n++) {
-            out[n] = w->syn1 + (size_t)w->tree.points[i] * dim;
-            label[n] = 1.0f - (float)w->tree.codes[i];
+        for (uint32_t j = w->tree.offset[target]; j < w->tree.offset[target + 1]; j++, n++) {
+            out[n] = w->syn1 + (size_t)w->tree.points[j] * dim;
+            label[n] = 1.0f - (float)w->tree.codes[j];
         }
     } else {
         out[n] = w->syn1 + (size_t)target * dim;
         label[n++] = 1.0f;
-        for (int i = 0; i < w->o.negative; i++) {
-            uint32_t neg = loom_noise_draw(&w->noise, &k->rng);
-            if (neg == (uint32_t)target)
+        const uint32_t *negs = k->negs + i * (size_t)w->o.negative;
+        for (int j = 0; j < w->o.negative; j++) {
+            if (negs[j] == (uint32_t)target)
                 continue;
-            out[n] = w->syn1 + (size_t)neg * dim;
+            out[n] = w->syn1 + (size_t)negs[j] * dim;
             label[n++] = 0.0f;
         }
     }
@@ -705,16 +728,17 @@ static void train_sentence(worker *k)
     loom_w2v *w = k->w;
     const size_t dim = (size_t)w->o.dim, len = k->len;
     const int cbow = w->o.model == LOOM_W2V_CBOW;
-    size_t n_next = outputs(k, k->sent[0], 0);
+    draw_sentence(k);
+    size_t n_next = outputs(k, 0, 0);
     for (size_t i = 0; i < len; i++) {
         int b = (int)(i & 1);
         size_t n = n_next;
         if (i + 1 < len) {
-            n_next = outputs(k, k->sent[i + 1], b ^ 1);
+            n_next = outputs(k, i + 1, b ^ 1);
             if (i + 1 + (size_t)w->o.window < len)
                 prefetch_row(w->syn0 + (size_t)k->sent[i + 1 + w->o.window] * dim, dim);
         }
-        size_t reach = (size_t)w->o.window - loom_rng_below(&k->rng, (uint32_t)w->o.window);
+        size_t reach = (size_t)k->reach[i];
         size_t lo = i > reach ? i - reach : 0, hi = i + reach < len ? i + reach : len - 1;
         size_t m = 0;
         for (size_t j = lo; j <= hi; j++)
@@ -815,6 +839,9 @@ static int worker_alloc(worker *k)
     size_t dim = (size_t)w->o.dim, win = 2 * (size_t)w->o.window;
     size_t outs = w->o.loss == LOOM_W2V_HS ? w->tree.max_len + 1 : (size_t)w->o.negative + 1;
     k->sent = loom_malloc(MAX_SENTENCE, sizeof *k->sent);
+    k->negs = loom_malloc(w->o.loss == LOOM_W2V_HS ? 1 : MAX_SENTENCE * (size_t)w->o.negative,
+                          sizeof *k->negs);
+    k->reach = loom_malloc(MAX_SENTENCE, sizeof *k->reach);
     k->in = loom_malloc(win, sizeof *k->in);
     for (int b = 0; b < 2; b++) {
         k->out[b] = loom_malloc(outs, sizeof *k->out[b]);
@@ -825,14 +852,14 @@ static int worker_alloc(worker *k)
     k->work = loom_malloc(win * outs + win, sizeof *k->work);
     k->din = loom_aligned_alloc(win * dim, sizeof *k->din);
     k->mean = loom_aligned_alloc(dim, sizeof *k->mean);
-    if (!k->sent || !k->in || !k->work || !k->din || !k->mean)
+    if (!k->sent || !k->negs || !k->reach || !k->in || !k->work || !k->din || !k->mean)
         return LOOM_ENOMEM;
     return 0;
 }
 
 static void worker_release(worker *k)
 {
-    free(k->sent), free(k->in), free(k->work), free(k->din);
+    free(k->sent), free(k->negs), free(k->reach), free(k->in), free(k->work), free(k->din);
     for (int b = 0; b < 2; b++)
         free(k->out[b]), free(k->label[b]);
     free(k->mean);
