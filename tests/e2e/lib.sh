@@ -55,6 +55,19 @@ wait_until() {
     done
 }
 
+# serve_port PID OUT: waits (up to 120 s) for the `loom serve` of PID to
+# print where it listens into file OUT, and sets `port` to that port (empty
+# when the server ended first or never said).
+serve_port() {
+    _serve_pid=$1 _serve_out=$2
+    port=""
+    wait_until 120 _serve_started
+}
+_serve_started() {
+    port=$(sed -n 's/^loom serve: listening on http:\/\/127.0.0.1:\([0-9]*\)\/$/\1/p' "$_serve_out")
+    [ -n "$port" ] || ! kill -0 "$_serve_pid" 2>/dev/null
+}
+
 finish() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]

@@ -33,13 +33,7 @@ cp "$TMP/out" "$TMP/rev.beam3"
     --port 0 --batch-wait-ms 20 --nearest-wait-ms 20 --max-connections 64 --timeout 2 --threads 2 \
     >"$TMP/serve.out" 2>"$TMP/serve.err" &
 pid=$!
-port=""
-for _ in $(seq 1 200); do
-    port=$(sed -n 's/^loom serve: listening on http:\/\/127.0.0.1:\([0-9]*\)\/$/\1/p' "$TMP/serve.out")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+serve_port "$pid" "$TMP/serve.out"
 if [ -z "$port" ]; then
     not_ok "the server starts"
     sed 's/^/  stderr: /' "$TMP/serve.err" | head -5

@@ -25,13 +25,7 @@ expect_status "a classifier for the page trains" 0 \
 "$LOOM" serve --vectors sotu="$FIXTURES/vectors/sotu.bin" --model rev="$FIXTURES/seq/reverse.loom" \
     --classifier reviews="$TMP/cls.loom" --port 0 --threads 1 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 pid=$!
-# the port it prints, or the server's end, within 120 s
-started() {
-    port=$(sed -n 's/^loom serve: listening on http:\/\/127.0.0.1:\([0-9]*\)\/$/\1/p' "$TMP/serve.out")
-    [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null
-}
-port=""
-wait_until 120 started
+serve_port "$pid" "$TMP/serve.out"
 if [ -z "$port" ]; then
     not_ok "the server starts"
     sed 's/^/  stderr: /' "$TMP/serve.err" | head -5

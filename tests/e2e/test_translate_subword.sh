@@ -104,13 +104,7 @@ printf '%s\n' "Incomprehensibilities everywhere." >long.txt
 "$LOOM" subword encode fx.model raw.txt long.txt >fx.pieces
 "$LOOM" serve --model sw="$FIXTURE" --max-tokens 12 --port 0 --threads 1 >serve.out 2>serve.err &
 spid=$!
-# the port it prints, or the server's end, within 120 s
-started() {
-    port=$(sed -n 's/^loom serve: listening on http:\/\/127.0.0.1:\([0-9]*\)\/$/\1/p' serve.out)
-    [ -n "$port" ] || ! kill -0 "$spid" 2>/dev/null
-}
-port=""
-wait_until 120 started
+serve_port "$spid" serve.out
 if [ -z "$port" ]; then
     not_ok "serve starts with a subword model ($(head -n 2 serve.err))"
 else
