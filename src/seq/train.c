@@ -19,6 +19,7 @@
 #include "base/error.h"
 #include "core/blas.h"
 #include "core/optim.h"
+#include "core/vmath.h"
 #include "seq/bleu.h"
 #include "seq/decode.h"
 
@@ -287,6 +288,13 @@ typedef struct {
     const loom_seq_model *model;
 } shared;
 
+/* g += g2, vectorized (each sum rounded once, as the scalar loop's) */
+LOOM_VECTORIZE static void add_into(float *restrict g, const float *restrict g2, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        g[j] += g2[j];
+}
+
 static void *shared_part(void *arg)
 {
     shared *sh = arg;
@@ -298,8 +306,8 @@ static void *shared_part(void *arg)
             size_t n2;
             const float *g2 = loom_seq_replica_grads(sh->wk[t].m, &n2);
             size_t e = hi < n2 ? hi : n2;
-            for (size_t j = lo; j < e; j++)
-                sh->g[j] += g2[j];
+            if (e > lo)
+                add_into(sh->g + lo, g2 + lo, e - lo);
         }
     } else if (sh->phase == PHASE_SUMSQ) {
         /* parameters dealt in order to the least loaded part: every part
