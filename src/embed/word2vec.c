@@ -47,8 +47,9 @@ struct loom_w2v {
     loom_idstream *ids;   /* each thread's share as ids of vocab, o.threads */
     size_t nwords;        /* vocabulary size */
     uint64_t train_words; /* sum of the kept words' counts: one epoch */
-    float *syn0;          /* input vectors, nwords x dim */
-    float *syn1;          /* output vectors (NS) or inner nodes (HS) */
+    float *syn0;          /* input vectors, nwords x dim (x stride while training) */
+    float *syn1;          /* output vectors (NS) or inner nodes (HS), x stride */
+    size_t stride;        /* floats from a row to the next while training */
     uint64_t *keep;       /* subsampling thresholds */
     loom_noise noise;
     loom_huffman tree;
@@ -444,13 +445,27 @@ static size_t out_rows(const loom_w2v *w)
     return w->o.loss == LOOM_W2V_HS ? (w->nwords > 1 ? w->nwords - 1 : 1) : w->nwords;
 }
 
+/* While training, a row takes dim floats rounded up to a block of 8, the
+ * rest zero: the step's kernels then run whole blocks, with no masked
+ * tail, and (rows 32-byte aligned) no load crosses a cache line. Zeros
+ * stay zero (their gradients are products with zeros). The fused steps
+ * (negative sampling; paths of up to 8 nodes) give the same bits as with
+ * rows of dim floats, since their masked tails also multiply zeros; the
+ * row-by-row step of longer Huffman paths sums a dot product in another
+ * order when dim is not a multiple of 16. */
+static size_t row_stride(size_t dim)
+{
+    return (dim + 7) & ~(size_t)7;
+}
+
 static int setup_model(loom_w2v *w)
 {
-    size_t n = w->nwords, dim = (size_t)w->o.dim;
+    size_t n = w->nwords, dim = (size_t)w->o.dim, stride = row_stride(dim);
     uint64_t *counts = loom_malloc(n, sizeof *counts);
+    w->stride = stride;
     w->keep = loom_malloc(n, sizeof *w->keep);
-    w->syn0 = loom_huge_alloc(n * dim, sizeof(float));
-    w->syn1 = loom_huge_alloc(out_rows(w) * dim, sizeof(float));
+    w->syn0 = loom_huge_alloc(n * stride, sizeof(float));
+    w->syn1 = loom_huge_alloc(out_rows(w) * stride, sizeof(float));
     if (!counts || !w->keep || !w->syn0 || !w->syn1) {
         free(counts);
         return LOOM_ENOMEM;
@@ -468,10 +483,22 @@ static int setup_model(loom_w2v *w)
      * outputs 0 */
     loom_rng rng;
     loom_rng_seed(&rng, w->o.seed, 0);
-    for (size_t i = 0; i < n * dim; i++)
-        w->syn0[i] = (2.0f * loom_rng_uniform(&rng) - 1.0f) / (float)dim;
-    memset(w->syn1, 0, out_rows(w) * dim * sizeof(float));
+    memset(w->syn0, 0, n * stride * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        for (size_t d = 0; d < dim; d++)
+            w->syn0[i * stride + d] = (2.0f * loom_rng_uniform(&rng) - 1.0f) / (float)dim;
+    memset(w->syn1, 0, out_rows(w) * stride * sizeof(float));
     return 0;
+}
+
+/* After training: syn0's rows back to dim floats each, in place. */
+static void pack_rows(loom_w2v *w)
+{
+    size_t dim = (size_t)w->o.dim;
+    if (w->stride != dim)
+        for (size_t i = 1; i < w->nwords; i++)
+            memmove(w->syn0 + i * dim, w->syn0 + i * w->stride, dim * sizeof(float));
+    w->stride = dim;
 }
 
 void loom_w2v_set_subword(loom_w2v *w, const loom_subword *sw)
@@ -568,9 +595,9 @@ static int dist_sync(loom_w2v *w, int active)
     w->stats.syncs++;
     if (head[1] == 0)
         return 0;
-    size_t dim = (size_t)w->o.dim, chunk = SYNC_CHUNK;
+    size_t chunk = SYNC_CHUNK;
     float *mats[2] = {w->syn0, w->syn1};
-    size_t lens[2] = {w->nwords * dim, out_rows(w) * dim};
+    size_t lens[2] = {w->nwords * w->stride, out_rows(w) * w->stride};
     for (int m = 0; m < 2; m++)
         for (size_t i = 0; i < lens[m]; i += chunk) {
             size_t n = lens[m] - i < chunk ? lens[m] - i : chunk;
@@ -589,7 +616,7 @@ static int dist_sync(loom_w2v *w, int active)
  * same on every rank: the same seed). */
 static int dist_setup(loom_w2v *w)
 {
-    size_t lens[2] = {w->nwords * (size_t)w->o.dim, out_rows(w) * (size_t)w->o.dim};
+    size_t lens[2] = {w->nwords * w->stride, out_rows(w) * w->stride};
     free(w->sync_buf), free(w->base[0]), free(w->base[1]);
     w->sync_buf = loom_malloc(SYNC_CHUNK, sizeof(float));
     w->base[0] = loom_malloc(lens[0], sizeof(float));
@@ -686,7 +713,7 @@ static void draw_sentence(worker *k)
 static size_t outputs(worker *k, size_t i, int b)
 {
     loom_w2v *w = k->w;
-    size_t dim = (size_t)w->o.dim, n = 0;
+    size_t dim = w->stride, n = 0;
     int32_t target = k->sent[i];
     float **out = k->out[b], *label = k->label[b];
     if (w->o.loss == LOOM_W2V_HS) {
@@ -726,7 +753,7 @@ static void add_to(float *restrict row, const float *restrict d, size_t dim)
 static void train_sentence(worker *k)
 {
     loom_w2v *w = k->w;
-    const size_t dim = (size_t)w->o.dim, len = k->len;
+    const size_t dim = w->stride, len = k->len; /* the pads are trained as zeros */
     const int cbow = w->o.model == LOOM_W2V_CBOW;
     draw_sentence(k);
     size_t n_next = outputs(k, 0, 0);
@@ -747,8 +774,8 @@ static void train_sentence(worker *k)
         if (m == 0 || n == 0)
             continue;
         if (!cbow) {
-            k->loss += loom_hogbatch_step_apply(k->in, m, k->out[b], k->label[b], n, dim,
-                                                k->alpha, &w->sigmoid, k->work, k->din);
+            k->loss += loom_hogbatch_step_apply(k->in, m, k->out[b], k->label[b], n, dim, k->alpha,
+                                                &w->sigmoid, k->work, k->din);
             k->loss_n += m;
         } else {
             /* the mean of the context rows predicts the centre; each
@@ -836,7 +863,7 @@ static int replay(worker *k, const loom_idstream *s)
 static int worker_alloc(worker *k)
 {
     loom_w2v *w = k->w;
-    size_t dim = (size_t)w->o.dim, win = 2 * (size_t)w->o.window;
+    size_t dim = w->stride, win = 2 * (size_t)w->o.window;
     size_t outs = w->o.loss == LOOM_W2V_HS ? w->tree.max_len + 1 : (size_t)w->o.negative + 1;
     k->sent = loom_malloc(MAX_SENTENCE, sizeof *k->sent);
     k->negs = loom_malloc(w->o.loss == LOOM_W2V_HS ? 1 : MAX_SENTENCE * (size_t)w->o.negative,
@@ -989,6 +1016,7 @@ int loom_w2v_train(loom_w2v *w, loom_progress *p)
     w->start_time = loom_now();
     rc = loom_parallel_run(n, train_share, jobs);
     free(jobs);
+    pack_rows(w);
     w->stats.seconds = loom_now() - w->start_time;
     w->stats.words = w->ranks > 1 ? atomic_load(&w->global_base) : atomic_load(&w->words_done);
     w->stats.sync_seconds = loom_dist_seconds() - comm0;
