@@ -987,6 +987,7 @@ int loom_w2v_train(loom_w2v *w, loom_progress *p)
     worker *jobs = loom_calloc((size_t)n, sizeof *jobs);
     if (!w->epoch_loss || !w->epoch_n || !w->epoch_threads || !jobs) {
         free(jobs);
+        pack_rows(w);
         return LOOM_ENOMEM;
     }
     long long size = loom_shards_size(w->corpus);
@@ -999,6 +1000,7 @@ int loom_w2v_train(loom_w2v *w, loom_progress *p)
     }
     if (w->ranks > 1 && (rc = dist_setup(w)) < 0) {
         free(jobs);
+        pack_rows(w);
         return rc;
     }
     atomic_store(&w->words_done, 0);
