@@ -7,6 +7,7 @@
 
 #include "base/alloc.h"
 #include "base/error.h"
+#include "core/blas.h"
 #include "core/vmath.h"
 
 #include <math.h>
@@ -256,13 +257,6 @@ int loom_optim_begin_step(loom_optim *o)
  * block is in cache */
 #define OPTIM_BLOCK 8192
 
-/* g *= s, vectorized (each product rounded once, as loom_scal's) */
-LOOM_VECTORIZE static void scale_block(float *restrict g, size_t n, float s)
-{
-    for (size_t j = 0; j < n; j++)
-        g[j] *= s;
-}
-
 void loom_optim_update_part(loom_optim *o, float lr, float grad_scale, int part, int nparts)
 {
     if (lr < 0)
@@ -279,7 +273,7 @@ void loom_optim_update_part(loom_optim *o, float lr, float grad_scale, int part,
         for (size_t a = lo; a < hi; a += OPTIM_BLOCK) {
             size_t e = hi - a < OPTIM_BLOCK ? hi : a + OPTIM_BLOCK;
             if (grad_scale != 1.0f)
-                scale_block(p->grad + a, e - a, grad_scale);
+                loom_scal(e - a, grad_scale, p->grad + a);
             if (o->cfg.kind == LOOM_SGD)
                 sgd_update(&o->cfg, p, &o->st[i], lr, a, e);
             else

@@ -19,7 +19,6 @@
 #include "base/error.h"
 #include "core/blas.h"
 #include "core/optim.h"
-#include "core/vmath.h"
 #include "seq/bleu.h"
 #include "seq/decode.h"
 
@@ -288,13 +287,6 @@ typedef struct {
     const loom_seq_model *model;
 } shared;
 
-/* g += g2, vectorized (each sum rounded once, as the scalar loop's) */
-LOOM_VECTORIZE static void add_into(float *restrict g, const float *restrict g2, size_t n)
-{
-    for (size_t j = 0; j < n; j++)
-        g[j] += g2[j];
-}
-
 static void *shared_part(void *arg)
 {
     shared *sh = arg;
@@ -306,8 +298,8 @@ static void *shared_part(void *arg)
             size_t n2;
             const float *g2 = loom_seq_replica_grads(sh->wk[t].m, &n2);
             size_t e = hi < n2 ? hi : n2;
-            if (e > lo)
-                add_into(sh->g + lo, g2 + lo, e - lo);
+            if (e > lo) /* each sum rounded once: the same bits on any split */
+                loom_axpy(e - lo, 1.0f, g2 + lo, sh->g + lo);
         }
     } else if (sh->phase == PHASE_SUMSQ) {
         /* parameters dealt in order to the least loaded part: every part
