@@ -1024,6 +1024,49 @@ static int train_share(void *ctx, int thread, int nthreads)
     return k->rc;
 }
 
+/* The training proper, on the model set up and the n workers zeroed. */
+static int run_workers(loom_w2v *w, worker *jobs, loom_progress *p)
+{
+    int rc, n = w->o.threads;
+    long long size = loom_shards_size(w->corpus);
+    for (int i = 0; i < n; i++) {
+        jobs[i].w = w;
+        jobs[i].id = i;
+        thread_range(w, size, i, &jobs[i].begin, &jobs[i].end);
+        jobs[i].alpha = w->start_alpha;
+        loom_rng_seed(&jobs[i].rng, w->o.seed, (uint64_t)(w->rank * n + i) + 1);
+    }
+    if (w->ranks > 1 && (rc = dist_setup(w)) < 0)
+        return rc;
+    atomic_store(&w->words_done, 0);
+    atomic_store(&w->global_base, 0);
+    atomic_store(&w->local_base, 0);
+    atomic_store(&w->next_sync, w->o.sync_words);
+    atomic_store(&w->threads_done, 0);
+    memset(&w->stats, 0, sizeof w->stats);
+    w->stats.ranks = w->ranks;
+    double comm0 = loom_dist_seconds();
+    w->interval_loss = 0;
+    w->interval_n = 0;
+    w->progress = p;
+    loom_progress_set_total(p, (double)w->train_words * w->o.epochs);
+    w->start_time = loom_now();
+    rc = loom_parallel_run(n, train_share, jobs);
+    w->stats.seconds = loom_now() - w->start_time;
+    w->stats.words = w->ranks > 1 ? atomic_load(&w->global_base) : atomic_load(&w->words_done);
+    w->stats.sync_seconds = loom_dist_seconds() - comm0;
+    w->progress = NULL;
+    if (rc == 0) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "loss %.4f  %.0fk words/s/thread", w->stats.loss,
+                 w->stats.seconds > 0
+                     ? (double)w->stats.words / w->stats.seconds / n / w->ranks / 1e3
+                     : 0);
+        loom_progress_finish(p, detail);
+    }
+    return rc;
+}
+
 int loom_w2v_train(loom_w2v *w, loom_progress *p)
 {
     if (!w->vocab)
@@ -1043,52 +1086,12 @@ int loom_w2v_train(loom_w2v *w, loom_progress *p)
     w->epoch_n = loom_calloc((size_t)epochs, sizeof *w->epoch_n);
     w->epoch_threads = loom_calloc((size_t)epochs, sizeof *w->epoch_threads);
     worker *jobs = loom_calloc((size_t)n, sizeof *jobs);
-    if (!w->epoch_loss || !w->epoch_n || !w->epoch_threads || !jobs) {
-        free(jobs);
-        pack_rows(w);
-        return LOOM_ENOMEM;
-    }
-    long long size = loom_shards_size(w->corpus);
-    for (int i = 0; i < n; i++) {
-        jobs[i].w = w;
-        jobs[i].id = i;
-        thread_range(w, size, i, &jobs[i].begin, &jobs[i].end);
-        jobs[i].alpha = w->start_alpha;
-        loom_rng_seed(&jobs[i].rng, w->o.seed, (uint64_t)(w->rank * n + i) + 1);
-    }
-    if (w->ranks > 1 && (rc = dist_setup(w)) < 0) {
-        free(jobs);
-        pack_rows(w);
-        return rc;
-    }
-    atomic_store(&w->words_done, 0);
-    atomic_store(&w->global_base, 0);
-    atomic_store(&w->local_base, 0);
-    atomic_store(&w->next_sync, w->o.sync_words);
-    atomic_store(&w->threads_done, 0);
-    memset(&w->stats, 0, sizeof w->stats);
-    w->stats.ranks = w->ranks;
-    double comm0 = loom_dist_seconds();
-    w->interval_loss = 0;
-    w->interval_n = 0;
-    w->progress = p;
-    loom_progress_set_total(p, (double)w->train_words * epochs);
-    w->start_time = loom_now();
-    rc = loom_parallel_run(n, train_share, jobs);
+    if (!w->epoch_loss || !w->epoch_n || !w->epoch_threads || !jobs)
+        rc = LOOM_ENOMEM;
+    else
+        rc = run_workers(w, jobs, p);
     free(jobs);
-    pack_rows(w);
-    w->stats.seconds = loom_now() - w->start_time;
-    w->stats.words = w->ranks > 1 ? atomic_load(&w->global_base) : atomic_load(&w->words_done);
-    w->stats.sync_seconds = loom_dist_seconds() - comm0;
-    w->progress = NULL;
-    if (rc == 0) {
-        char detail[96];
-        snprintf(detail, sizeof detail, "loss %.4f  %.0fk words/s/thread", w->stats.loss,
-                 w->stats.seconds > 0
-                     ? (double)w->stats.words / w->stats.seconds / n / w->ranks / 1e3
-                     : 0);
-        loom_progress_finish(p, detail);
-    }
+    pack_rows(w); /* whatever happened: loom_w2v_vectors hands out rows of dim floats */
     return rc;
 }
 
