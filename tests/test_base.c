@@ -1,6 +1,6 @@
 /* Tests for src/base: errors, the reader (plain, gzip, long lines, corrupt
  * input), the atomic writer, the arena, the growable array, the string
- * hash, the thread fan-out and the RNG. */
+ * hash, the thread fan-out and its team of kept threads, and the RNG. */
 #include "config.h"
 #include "base/alloc.h"
 #include "base/error.h"
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -514,24 +515,111 @@ START_TEST(parallel_returns_the_first_failure_with_its_message)
 }
 END_TEST
 
-START_TEST(parallel_runs_unstartable_shares_on_the_caller)
+/* Threads whose stacks cannot be mapped (4 EiB each, more than any
+ * address space) from here on: every pthread_create fails, as under a
+ * process or memory limit. Check runs each test in its own process, so
+ * the default ends with the test. */
+static void no_thread_can_start(void)
 {
-    /* Threads whose stacks cannot be mapped (4 EiB each, more than any
-     * address space): every pthread_create fails, as under a process or
-     * memory limit, and every share still runs once, on the calling
-     * thread. Check runs each test in its own process, so the default
-     * ends with this test. */
     pthread_attr_t huge;
     ck_assert_int_eq(pthread_attr_init(&huge), 0);
     ck_assert_int_eq(pthread_attr_setstacksize(&huge, (size_t)1 << 62), 0);
     ck_assert_int_eq(pthread_setattr_default_np(&huge), 0);
     pthread_attr_destroy(&huge);
+}
+
+START_TEST(parallel_runs_unstartable_shares_on_the_caller)
+{
+    /* every share still runs once, on the calling thread */
+    no_thread_can_start();
     fan_ctx c = {.caller = pthread_self(), .fail_from = 8};
     ck_assert_int_eq(loom_parallel_run(8, fan_share, &c), 0);
     for (int t = 0; t < 8; t++) {
         ck_assert_int_eq(atomic_load(&c.runs[t]), 1);
         ck_assert_int_eq(atomic_load(&c.on_caller[t]), 1);
     }
+}
+END_TEST
+
+/* the kernel's thread ids of each share's runs, to count the threads */
+typedef struct {
+    fan_ctx fan;
+    long tid[200][8];
+    int run;
+} kept_ctx;
+
+static int kept_share(void *ctx, int thread, int nthreads)
+{
+    kept_ctx *c = ctx;
+    c->tid[c->run][thread] = (long)syscall(SYS_gettid);
+    return fan_share(&c->fan, thread, nthreads);
+}
+
+START_TEST(team_runs_each_share_once_on_kept_threads)
+{
+    static kept_ctx c;
+    loom_team *tm;
+    ck_assert_int_eq(loom_team_new(&tm, 8), 0);
+    for (c.run = 0; c.run < 200; c.run++) {
+        c.fan = (fan_ctx){.caller = pthread_self(), .fail_from = 8};
+        ck_assert_int_eq(loom_team_run(tm, kept_share, &c), 0);
+        for (int t = 0; t < 8; t++)
+            ck_assert_int_eq(atomic_load(&c.fan.runs[t]), 1);
+        ck_assert_int_eq(atomic_load(&c.fan.on_caller[0]), 1); /* share 0 is the caller's */
+    }
+    loom_team_free(tm);
+    /* 1,600 shares on at most 8 threads (the caller and the team's 7, or
+     * the caller alone for a share taken back); loom_parallel_run would
+     * have started 1,400 threads */
+    long seen[8];
+    int distinct = 0;
+    for (int r = 0; r < 200; r++)
+        for (int t = 0; t < 8; t++) {
+            int known = 0;
+            for (int i = 0; i < distinct && !known; i++)
+                known = seen[i] == c.tid[r][t];
+            ck_assert(known || distinct < 8);
+            if (!known)
+                seen[distinct++] = c.tid[r][t];
+        }
+    ck_assert_int_eq(loom_team_new(&tm, 0), LOOM_EINVAL);
+    ck_assert_ptr_null(tm);
+    loom_team_free(NULL);
+}
+END_TEST
+
+START_TEST(team_returns_the_first_failure_with_its_message)
+{
+    loom_team *tm;
+    ck_assert_int_eq(loom_team_new(&tm, 8), 0);
+    for (int run = 0; run < 3; run++) {
+        fan_ctx c = {.caller = pthread_self(), .fail_from = 5};
+        loom_error_clear();
+        ck_assert_int_eq(loom_team_run(tm, fan_share, &c), LOOM_EFORMAT);
+        ck_assert_str_eq(loom_error_message(), "share 5 failed");
+        for (int t = 0; t < 8; t++)
+            ck_assert_int_eq(atomic_load(&c.runs[t]), 1);
+    }
+    fan_ctx ok = {.caller = pthread_self(), .fail_from = 8}; /* a failure does not stick */
+    ck_assert_int_eq(loom_team_run(tm, fan_share, &ok), 0);
+    loom_team_free(tm);
+}
+END_TEST
+
+START_TEST(team_runs_unstartable_shares_on_the_caller)
+{
+    no_thread_can_start(); /* the team is made, without threads */
+    loom_team *tm;
+    ck_assert_int_eq(loom_team_new(&tm, 8), 0);
+    for (int run = 0; run < 3; run++) {
+        fan_ctx c = {.caller = pthread_self(), .fail_from = 8};
+        ck_assert_int_eq(loom_team_run(tm, fan_share, &c), 0);
+        for (int t = 0; t < 8; t++) {
+            ck_assert_int_eq(atomic_load(&c.runs[t]), 1);
+            ck_assert_int_eq(atomic_load(&c.on_caller[t]), 1);
+        }
+    }
+    loom_team_free(tm);
 }
 END_TEST
 
@@ -646,6 +734,9 @@ static Suite *base_suite(void)
     tcase_add_test(tc, parallel_runs_each_share_once);
     tcase_add_test(tc, parallel_returns_the_first_failure_with_its_message);
     tcase_add_test(tc, parallel_runs_unstartable_shares_on_the_caller);
+    tcase_add_test(tc, team_runs_each_share_once_on_kept_threads);
+    tcase_add_test(tc, team_returns_the_first_failure_with_its_message);
+    tcase_add_test(tc, team_runs_unstartable_shares_on_the_caller);
     tcase_add_test(tc, chunks_hand_out_every_item_once);
     tcase_add_test(tc, rng_is_repeatable_and_streams_differ);
     tcase_add_test(tc, rng_ranges_and_moments);

@@ -33,6 +33,26 @@ int loom_parallel_run(int nthreads, loom_share_fn fn, void *ctx);
  * same result), on threads of its own: loom_serve_batcher_fanout. */
 typedef int (*loom_fanout_fn)(void *fctx, int nthreads, loom_share_fn fn, void *ctx);
 
+/* A fan-out whose threads are started once and kept, for a loop that fans
+ * out many times a second: seq training runs five fan-outs a step, and
+ * loom_parallel_run's start and join cost ~70 us a thread each time (this
+ * VM). Between runs the team's threads sleep on a condition variable.
+ *
+ * loom_team_new starts nthreads - 1 threads (LOOM_EINVAL when nthreads < 1,
+ * LOOM_ENOMEM when the bookkeeping cannot be allocated; a thread that
+ * cannot be started is not an error). loom_team_run(tm, fn, ctx) is then
+ * loom_parallel_run(nthreads, fn, ctx): the same shares, share 0 on the
+ * caller, the same result and error. A share whose thread has not begun it
+ * by the time the caller has finished its own (a thread that never
+ * started, or one not yet woken on a loaded machine) is run by the caller
+ * instead, so shares must never wait for one another here either. One run
+ * at a time: a team belongs to one caller. loom_team_free stops and joins
+ * the threads; it accepts NULL. */
+typedef struct loom_team loom_team;
+int loom_team_new(loom_team **out, int nthreads);
+int loom_team_run(loom_team *tm, loom_share_fn fn, void *ctx);
+void loom_team_free(loom_team *tm);
+
 /* Hands out the items [0, n) in chunks of `chunk` items, each chunk to
  * exactly one taker, in increasing order; safe to share between threads.
  *

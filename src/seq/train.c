@@ -9,7 +9,6 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/dist.h"
 #include "base/error.h"
+#include "base/parallel.h"
 #include "core/blas.h"
 #include "core/optim.h"
 #include "seq/bleu.h"
@@ -233,23 +233,21 @@ typedef struct {
     size_t nzero;
 } worker;
 
-static void *work_share(void *arg)
+static void work_share(worker *k)
 {
-    worker *k = arg;
     if (k->zero)
         memset(k->zero, 0, k->nzero * sizeof(float));
     loom_rng rng;
     loom_rng_seed(&rng, k->seed * 0x9E3779B97F4A7C15ull + (uint64_t)k->step, 100 + k->idx);
     k->loss = 0, k->tokens = 0;
     if (k->sub.n == 0)
-        return NULL;
+        return;
     int was = loom_gemm_set_precision(k->precision);
     k->rc =
         loom_seq_forward(k->m, k->w, &k->sub, 1, k->smoothing, &rng, &k->loss, &k->tokens, NULL);
     if (!k->rc)
         k->rc = loom_seq_backward(k->m, k->w, &k->sub, k->scale);
     loom_gemm_set_precision(was);
-    return NULL;
 }
 
 static loom_seq_batch rows_of(const loom_seq_batch *b, int a, int e)
@@ -264,18 +262,21 @@ static loom_seq_batch rows_of(const loom_seq_batch *b, int a, int e)
     return s;
 }
 
-/* ---- the step's own work on the workers' threads ----
- * Summing the replicas' gradients, the clipping norm and the optimizer's
- * update are memory-bound passes over every parameter; on T threads each
- * takes its part. Every element's arithmetic is as on one thread (sums in
- * worker order, sums of squares per parameter added in parameter order,
- * core/optim.h's parts), so the bits do not depend on the split. Before a
- * step's passes, the recurrent weights are packed once for all workers
- * (PHASE_PACK, each thread packing its share of the matrices). */
-enum { PHASE_SUM, PHASE_SUMSQ, PHASE_UPDATE, PHASE_PACK };
+/* ---- a step's phases on the run's team of threads ----
+ * A step is five fan-outs on the same threads (base/parallel.h's team,
+ * started once for the whole run): the recurrent weights packed once for
+ * all workers (PHASE_PACK, each thread packing its share of the
+ * matrices); the workers' forward and backward passes (PHASE_GRAD); then
+ * memory-bound passes over every parameter, each thread taking its part:
+ * the replicas' gradients summed (PHASE_SUM), the clipping norm
+ * (PHASE_SUMSQ) and the optimizer's update (PHASE_UPDATE). Every element's
+ * arithmetic is as on one thread (sums in worker order, sums of squares
+ * per parameter added in parameter order, core/optim.h's parts), so the
+ * bits do not depend on the split. */
+enum { PHASE_PACK, PHASE_GRAD, PHASE_SUM, PHASE_SUMSQ, PHASE_UPDATE };
 typedef struct {
-    int phase, part, nparts;
-    worker *wk; /* PHASE_SUM: the workers' replicas 1..used-1 */
+    int phase;
+    worker *wk; /* PHASE_GRAD: workers 0..used-1; PHASE_SUM: their replicas 1..used-1 */
     int used;
     float *g; /* PHASE_SUM: the summed gradients, nf floats */
     size_t nf;
@@ -287,11 +288,17 @@ typedef struct {
     const loom_seq_model *model;
 } shared;
 
-static void *shared_part(void *arg)
+/* part k of n of sh's phase (a loom_share_fn) */
+static int shared_part(void *ctx, int k, int n)
 {
-    shared *sh = arg;
-    int k = sh->part, n = sh->nparts;
-    if (sh->phase == PHASE_SUM) {
+    const shared *sh = ctx;
+    if (sh->phase == PHASE_GRAD) {
+        if (k == 0 || k < sh->used) /* worker 0 also clears the model's gradients */
+            work_share(&sh->wk[k]);
+    } else if (sh->phase == PHASE_SUM) {
+        if (k >= sh->used)
+            return 0;
+        n = sh->used;
         size_t lo = sh->nf / 16 * (size_t)k / (size_t)n * 16;
         size_t hi = k + 1 == n ? sh->nf : sh->nf / 16 * (size_t)(k + 1) / (size_t)n * 16;
         for (int t = 1; t < sh->used; t++) {
@@ -321,31 +328,18 @@ static void *shared_part(void *arg)
     } else {
         loom_seq_packs_refill(sh->packs, sh->model, k, n);
     }
-    return NULL;
+    return 0;
 }
 
-/* runs sh's phase in n parts: parts 1..n-1 on new threads, part 0 here */
-static void run_shared(const shared *sh, int n)
+/* runs sh's phase on the team's threads, part 0 on this one */
+static void run_shared(loom_team *team, shared *sh)
 {
-    shared parts[LOOM_SEQ_MAX_THREADS];
-    pthread_t tid[LOOM_SEQ_MAX_THREADS];
-    int started[LOOM_SEQ_MAX_THREADS] = {0};
-    for (int k = n - 1; k >= 0; k--) {
-        parts[k] = *sh;
-        parts[k].part = k, parts[k].nparts = n;
-        if (k > 0)
-            started[k] = pthread_create(&tid[k], NULL, shared_part, &parts[k]) == 0;
-        if (k == 0 || !started[k])
-            shared_part(&parts[k]);
-    }
-    for (int k = 1; k < n; k++)
-        if (started[k])
-            pthread_join(tid[k], NULL);
+    loom_team_run(team, shared_part, sh); /* never fails: a worker's error is in its rc */
 }
 
-/* clipping (o->clip > 0) and the optimizer's step, on n threads: the same
- * bits as loom_params_clip_grad_norm + loom_optim_step */
-static int update_shared(loom_params *ps, loom_optim *opt, double clip, float lr, int n)
+/* clipping (o->clip > 0) and the optimizer's step, on the team's threads:
+ * the same bits as loom_params_clip_grad_norm + loom_optim_step */
+static int update_shared(loom_team *team, loom_params *ps, loom_optim *opt, double clip, float lr)
 {
     float scale = 1.0f;
     if (clip > 0) {
@@ -354,7 +348,7 @@ static int update_shared(loom_params *ps, loom_optim *opt, double clip, float lr
         if (!sumsq)
             return LOOM_ENOMEM;
         shared sh = {.phase = PHASE_SUMSQ, .ps = ps, .sumsq = sumsq};
-        run_shared(&sh, n);
+        run_shared(team, &sh);
         double sum = 0;
         for (size_t i = 0; i < np; i++)
             if (!loom_params_at(ps, i)->frozen)
@@ -366,7 +360,7 @@ static int update_shared(loom_params *ps, loom_optim *opt, double clip, float lr
     if (rc)
         return rc;
     shared sh = {.phase = PHASE_UPDATE, .opt = opt, .lr = lr, .scale = scale};
-    run_shared(&sh, n);
+    run_shared(team, &sh);
     return 0;
 }
 
@@ -378,8 +372,8 @@ static int update_shared(loom_params *ps, loom_optim *opt, double clip, float lr
  * ranks of T threads compute what one process of N x T threads does; the
  * gradients, loss and token counts are then summed over the ranks, and
  * every rank takes the same optimizer step. */
-static int batch_gradients(worker *wk, int nthreads, loom_params *ps, const loom_seq_batch *b,
-                           double *loss, long *tokens)
+static int batch_gradients(loom_team *team, worker *wk, int nthreads, loom_params *ps,
+                           const loom_seq_batch *b, double *loss, long *tokens)
 {
     long total = 0;
     for (int i = 0; i < b->n; i++)
@@ -387,8 +381,6 @@ static int batch_gradients(worker *wk, int nthreads, loom_params *ps, const loom
     int all = nthreads * loom_dist_size(), first = nthreads * loom_dist_rank();
     int used = all < b->n ? all : b->n;
     used = used - first < 0 ? 0 : used - first < nthreads ? used - first : nthreads;
-    pthread_t tid[LOOM_SEQ_MAX_THREADS];
-    int started[LOOM_SEQ_MAX_THREADS] = {0};
     size_t nf;
     float *g = loom_params_grads(ps, &nf);
     /* each worker clears its own gradients, on its own thread */
@@ -402,26 +394,21 @@ static int batch_gradients(worker *wk, int nthreads, loom_params *ps, const loom
         wk[t].sub = rows_of(b, (int)((long)b->n * gi / all), (int)((long)b->n * (gi + 1) / all));
         wk[t].scale = 1.0f / (float)(total ? total : 1);
         wk[t].rc = 0;
-        if (t > 0) {
+        if (t > 0)
             wk[t].zero = loom_seq_replica_grads(wk[t].m, &wk[t].nzero);
-            started[t] = pthread_create(&tid[t], NULL, work_share, &wk[t]) == 0;
-            if (!started[t])
-                work_share(&wk[t]);
-        }
     }
     wk[0].rc = 0;
-    work_share(&wk[0]);
+    shared sh = {.phase = PHASE_GRAD, .wk = wk, .used = used};
+    run_shared(team, &sh);
     int rc = wk[0].rc;
     *loss = wk[0].loss, *tokens = wk[0].tokens;
     for (int t = 1; t < used; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
         rc = rc ? rc : wk[t].rc;
         *loss += wk[t].loss, *tokens += wk[t].tokens;
     }
     if (!rc && used > 1) { /* the replicas' gradients summed into g, by ranges on `used` threads */
-        shared sh = {.wk = wk, .used = used, .g = g, .nf = nf, .phase = PHASE_SUM};
-        run_shared(&sh, used);
+        shared sum = {.phase = PHASE_SUM, .wk = wk, .used = used, .g = g, .nf = nf};
+        run_shared(team, &sum);
     }
     if (rc || loom_dist_size() == 1)
         return rc;
@@ -545,6 +532,7 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
     loom_seq_batcher *bt = NULL;
     loom_seq_work *w = NULL;
     loom_seq_packs *packs = NULL; /* the workers' one copy; bf16 runs use loom_gemm */
+    loom_team *team = NULL;       /* the step's threads, kept for the run */
     position p = {0};
     p.best = INFINITY;
     p.best_loss = p.best_bleu = NAN;
@@ -574,6 +562,8 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
         !(rc = loom_seq_packs_new(&packs, b->model)))
         for (int t = 0; t < nthreads; t++)
             loom_seq_work_set_packs(wk[t].w, packs);
+    if (!rc)
+        rc = loom_team_new(&team, nthreads);
     if (!rc && resume)
         rc = restore(&p, opt, resume, bt, o->batch);
     if (rc)
@@ -599,12 +589,12 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
                 wk[t].step = p.step;
             if (packs) { /* the weights as the last update left them */
                 shared sh = {.phase = PHASE_PACK, .packs = packs, .model = b->model};
-                run_shared(&sh, nthreads);
+                run_shared(team, &sh);
             }
-            if ((rc = batch_gradients(wk, nthreads, ps, &batch, &loss, &ntok)))
+            if ((rc = batch_gradients(team, wk, nthreads, ps, &batch, &loss, &ntok)))
                 goto done;
             if (nthreads > 1) {
-                if ((rc = update_shared(ps, opt, o->clip, lr_at(o, &p), nthreads)))
+                if ((rc = update_shared(team, ps, opt, o->clip, lr_at(o, &p))))
                     goto done;
             } else {
                 if (o->clip > 0)
@@ -663,6 +653,7 @@ int loom_seq_train(loom_seq_bundle *b, const loom_seq_corpus *train, const loom_
     res->seconds = loom_now() - t0;
     (void)step0;
 done:
+    loom_team_free(team);
     for (int t = 1; t < nthreads; t++) {
         loom_seq_work_free(wk[t].w);
         loom_seq_model_free(wk[t].m);
