@@ -11,7 +11,6 @@
 #include "base/error.h"
 #include "base/parallel.h"
 #include "base/rng.h"
-#include "core/vmath.h"
 #include "embed/hogbatch.h"
 #include "embed/huffman.h"
 #include "embed/idstream.h"
@@ -36,9 +35,6 @@
 /* Without min_alpha, the learning rate never falls below this fraction
  * of its start. */
 #define MIN_ALPHA_RATIO 1e-4
-/* With two threads, each trains its own copy of this many of syn0's and
- * syn1's first rows (see merge_hot). */
-#define HOT_ROWS 1024
 /* With more than one thread, the epochs replayed from the id streams are
  * dealt in blocks of about 1/BLOCKS_PER_THREAD of a thread's share (see
  * replay_blocks). */
@@ -61,7 +57,6 @@ struct loom_w2v {
     float *syn0;          /* input vectors, nwords x dim (x stride while training) */
     float *syn1;          /* output vectors (NS) or inner nodes (HS), x stride */
     size_t stride;        /* floats from a row to the next while training */
-    size_t hot;           /* rows each thread trains a copy of (see merge_hot) */
     uint64_t *keep;       /* subsampling thresholds */
     loom_noise noise;
     loom_huffman tree;
@@ -579,8 +574,6 @@ typedef struct {
     size_t len, read;
     float **in, **out[2]; /* out and label: this centre's and the next */
     float *label[2], *work, *din, *mean;
-    float *hot[2];      /* its copies of syn0's and syn1's first w->hot rows */
-    float *hot_base[2]; /* those rows as it last merged them */
     int rc;
 } worker;
 
@@ -669,39 +662,7 @@ static void refresh_alpha(worker *k, uint64_t done)
                                                 w->o.epochs, w->train_words));
 }
 
-/* The matrices' first rows are the most used: the most frequent words
- * (syn0's context rows; NS: syn1's targets and, above all, negatives,
- * which every centre draws) and, in HS, the nodes near the root, on every
- * path. Threads writing them at once would move their cache lines from
- * core to core at nearly every step (on the benchmark corpus, the first
- * 1024 words take 37% of the negatives and 44% of the words kept). So,
- * with two threads, each trains its own copy of them and, at each sync
- * (every SYNC_WORDS words it reads), adds what its copy learned since its
- * last merge to the shared rows and takes theirs, which hold the other
- * thread's merged work too. Only with two: the hottest rows take hundreds
- * of updates between merges, each copy moves them as far as they go, and
- * the sum of the copies' moves overshoots by the number of threads. At two
- * the loss and the vectors' scores stay those of shared rows; at 3 and 4
- * threads (on 2 cores) the last epoch's loss rose from 2.571 to 2.59 and
- * 2.69 (5 MB of text, sample 1e-4, 3 epochs). With w->lock held. */
-LOOM_VECTORIZE static void merge_rows(float *restrict shared, float *restrict mine,
-                                      float *restrict base, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float v = shared[i] + (mine[i] - base[i]);
-        shared[i] = mine[i] = base[i] = v;
-    }
-}
-
-static void merge_hot(worker *k)
-{
-    const size_t n = k->w->hot * k->w->stride;
-    merge_rows(k->w->syn0, k->hot[0], k->hot_base[0], n);
-    merge_rows(k->w->syn1, k->hot[1], k->hot_base[1], n);
-}
-
-/* Words in, learning rate out; merges the hot rows; reports progress
- * when it is due. */
+/* Words in, learning rate out; reports progress when it is due. */
 static void sync_worker(worker *k)
 {
     loom_w2v *w = k->w;
@@ -716,8 +677,6 @@ static void sync_worker(worker *k)
     k->epoch_read += k->unsynced;
     refresh_alpha(k, done);
     pthread_mutex_lock(&w->lock);
-    if (w->hot)
-        merge_hot(k);
     w->interval_loss += k->loss;
     w->interval_n += k->loss_n;
     w->stats.trained += k->kept;
@@ -759,14 +718,6 @@ static void draw_sentence(worker *k)
     }
 }
 
-/* Row `row` of syn0 (m 0) or syn1 (m 1) as this worker trains it: its
- * own copy of the hot rows. */
-static inline float *row_of(const worker *k, int m, size_t row)
-{
-    const loom_w2v *w = k->w;
-    return (row < w->hot ? k->hot[m] : m ? w->syn1 : w->syn0) + row * w->stride;
-}
-
 /* The output rows and labels for predicting centre i of the sentence into
  * set `b` of the two: its word and its negatives (NS), or the inner nodes
  * on its path (HS). Returns the count. The rows are prefetched: the set is
@@ -780,17 +731,17 @@ static size_t outputs(worker *k, size_t i, int b)
     float **out = k->out[b], *label = k->label[b];
     if (w->o.loss == LOOM_W2V_HS) {
         for (uint32_t j = w->tree.offset[target]; j < w->tree.offset[target + 1]; j++, n++) {
-            out[n] = row_of(k, 1, w->tree.points[j]);
+            out[n] = w->syn1 + (size_t)w->tree.points[j] * dim;
             label[n] = 1.0f - (float)w->tree.codes[j];
         }
     } else {
-        out[n] = row_of(k, 1, (size_t)target);
+        out[n] = w->syn1 + (size_t)target * dim;
         label[n++] = 1.0f;
         const uint32_t *negs = k->negs + i * (size_t)w->o.negative;
         for (int j = 0; j < w->o.negative; j++) {
             if (negs[j] == (uint32_t)target)
                 continue;
-            out[n] = row_of(k, 1, negs[j]);
+            out[n] = w->syn1 + (size_t)negs[j] * dim;
             label[n++] = 0.0f;
         }
     }
@@ -825,14 +776,14 @@ static void train_sentence(worker *k)
         if (i + 1 < len) {
             n_next = outputs(k, i + 1, b ^ 1);
             if (i + 1 + (size_t)w->o.window < len)
-                prefetch_row(row_of(k, 0, (size_t)k->sent[i + 1 + w->o.window]), dim);
+                prefetch_row(w->syn0 + (size_t)k->sent[i + 1 + w->o.window] * dim, dim);
         }
         size_t reach = (size_t)k->reach[i];
         size_t lo = i > reach ? i - reach : 0, hi = i + reach < len ? i + reach : len - 1;
         size_t m = 0;
         for (size_t j = lo; j <= hi; j++)
             if (j != i)
-                k->in[m++] = row_of(k, 0, (size_t)k->sent[j]);
+                k->in[m++] = w->syn0 + (size_t)k->sent[j] * dim;
         if (m == 0 || n == 0)
             continue;
         if (!cbow) {
@@ -943,17 +894,6 @@ static int worker_alloc(worker *k)
     k->mean = loom_aligned_alloc(dim, sizeof *k->mean);
     if (!k->sent || !k->negs || !k->reach || !k->in || !k->work || !k->din || !k->mean)
         return LOOM_ENOMEM;
-    for (int m = 0; w->hot && m < 2; m++) {
-        const float *from = m ? w->syn1 : w->syn0;
-        k->hot[m] = loom_aligned_alloc(w->hot * dim, sizeof(float));
-        k->hot_base[m] = loom_aligned_alloc(w->hot * dim, sizeof(float));
-        if (!k->hot[m] || !k->hot_base[m])
-            return LOOM_ENOMEM;
-        pthread_mutex_lock(&w->lock);
-        memcpy(k->hot[m], from, w->hot * dim * sizeof(float));
-        memcpy(k->hot_base[m], from, w->hot * dim * sizeof(float));
-        pthread_mutex_unlock(&w->lock);
-    }
     return 0;
 }
 
@@ -963,8 +903,6 @@ static void worker_release(worker *k)
     for (int b = 0; b < 2; b++)
         free(k->out[b]), free(k->label[b]);
     free(k->mean);
-    for (int m = 0; m < 2; m++)
-        free(k->hot[m]), free(k->hot_base[m]);
 }
 
 /* At the end of an epoch: the last thread to finish it writes the note. */
@@ -1184,7 +1122,6 @@ int loom_w2v_train(loom_w2v *w, loom_progress *p)
     if (rc < 0)
         return rc;
     int n = w->o.threads, epochs = w->o.epochs;
-    w->hot = n != 2 ? 0 : out_rows(w) < HOT_ROWS ? out_rows(w) : HOT_ROWS;
     free(w->epoch_loss), free(w->epoch_n), free(w->epoch_threads);
     w->epoch_loss = loom_calloc((size_t)epochs, sizeof *w->epoch_loss);
     w->epoch_n = loom_calloc((size_t)epochs, sizeof *w->epoch_n);
