@@ -288,6 +288,51 @@ START_TEST(few_row_products_match_reference)
 }
 END_TEST
 
+/* The few-row product's sixteen-lane kernels (smallgemm16.h) give the
+ * AVX2 kernels' bits (both one FMA per k, in k order, from y, beta y or
+ * 0): run on AVX2 instructions (two halves to a vector) on every CPU with
+ * AVX2, and as AVX-512 where the CPU has it. Row counts 1-17 (passes of 8
+ * rows, tiles of 1-8), column counts around the 16- and 32-column vectors
+ * and tiles (every tail length of one and two vectors), beta 0, 1 and 0.5,
+ * strides wider than the rows; the columns past N untouched. */
+START_TEST(few_row_products_same_bits_at_each_level)
+{
+    if (loom_simd_level() < LOOM_SIMD_AVX2)
+        return; /* nothing but loom_gemm to compare */
+    static const int Ns[] = {1, 5, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 47, 48, 49, 63, 64, 70};
+    static const float betas[] = {0.0f, 1.0f, 0.5f};
+    int K = 21, levels = loom_simd_level() >= LOOM_SIMD_AVX512 ? 2 : 1;
+    fprintf(stderr, "few-row product: sixteen lanes on AVX2%s\n",
+            levels == 2 ? " and on AVX-512" : " (no AVX-512 here)");
+    for (int M = 1; M <= LOOM_MM_ROWS_MAX + 1; M++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+            for (int bi = 0; bi < 3; bi++) {
+                int N = Ns[ni], ldx = K + 2, ldw = N + 3, ldy = N + 5;
+                size_t ny = (size_t)M * ldy;
+                float *X = fill((size_t)M * ldx, 1.0f), *W = fill((size_t)K * ldw, 1.0f);
+                float *Y0 = fill(ny, 1.0f), *want = zeros(ny), *got = zeros(ny);
+                memcpy(want, Y0, ny * sizeof *want);
+                loom_mm_rows_level(LOOM_SIMD_AVX2, M, N, K, X, ldx, W, ldw, betas[bi], want, ldy);
+                for (int l = 0; l < levels; l++) {
+                    memcpy(got, Y0, ny * sizeof *got);
+                    if (l == 0)
+                        ck_assert_int_eq(
+                            loom_mm_rows_halves(M, N, K, X, ldx, W, ldw, betas[bi], got, ldy), 0);
+                    else
+                        loom_mm_rows_level(LOOM_SIMD_AVX512, M, N, K, X, ldx, W, ldw, betas[bi],
+                                           got, ldy);
+                    for (size_t i = 0; i < ny; i++)
+                        ck_assert_msg(memcmp(&got[i], &want[i], sizeof *got) == 0,
+                                      "%s: M %d N %d beta %g: Y[%zu][%zu] = %.9g, AVX2 %.9g",
+                                      l ? "AVX-512" : "sixteen lanes on AVX2", M, N,
+                                      (double)betas[bi], i / (size_t)ldy, i % (size_t)ldy,
+                                      (double)got[i], (double)want[i]);
+                }
+                free(X), free(W), free(Y0), free(want), free(got);
+            }
+}
+END_TEST
+
 /* The product with a packed W (packmm.c) at each level: within the
  * rounding bound of a K-term fp32 sum, (K + 2) 2^-24 (sum |x w| + |b|),
  * of a double-precision reference and of sgemm; the AVX2 and AVX-512 paths
@@ -1498,6 +1543,7 @@ Suite *rnn_suite(void)
     tcase_add_test(tc, vector_math_is_accurate);
     tcase_add_test(tc, each_simd_level_agrees_with_portable);
     tcase_add_test(tc, few_row_products_match_reference);
+    tcase_add_test(tc, few_row_products_same_bits_at_each_level);
     tcase_add_test(tc, packed_products_match_reference_at_each_level);
     tcase_add_test(tc, packed_transpose_and_column_ranges);
     tcase_add_test(tc, packed_from_column_list_equals_gather_then_pack);

@@ -26,7 +26,7 @@ libloom_la_SOURCES += src/core/rnn.c src/core/attention.c src/core/vmath.c src/c
 	src/core/packmm.c src/core/gemm_bf16.c \
 	src/core/attn_rnn.c
 noinst_HEADERS += src/core/rnn.h src/core/attention.h src/core/attn_rnn.h
-noinst_HEADERS += src/core/vmath.h src/core/smallmm.h src/core/packmm.h src/core/gemm_bf16.h
+noinst_HEADERS += src/core/vmath.h src/core/smallmm.h src/core/smallgemm16.h src/core/packmm.h src/core/gemm_bf16.h
 check_PROGRAMS += tests/test_rnn
 TESTS += tests/test_rnn
 tests_test_rnn_SOURCES = tests/test_rnn.c

@@ -7,6 +7,7 @@
 #define LOOM_CORE_SMALLMM_H
 
 #include "core/blas.h"
+#include "core/vmath.h"
 
 /* Y (M,N) = X (M,K) W (K,N) + beta Y for M <= LOOM_MM_ROWS_MAX rows with
  * row strides ldx, ldw, ldy (smallgemm.c): W is read once for all rows,
@@ -25,6 +26,16 @@ void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, 
                   float *Y, int ldy);
 /* 1 when loom_mm_rows has its fast kernel on this machine. */
 int loom_mm_rows_fast(void);
+/* loom_mm_rows through the kernels of `level` (at most the CPU's): AVX-512F
+ * and AVX2 give the same bits; below AVX2, loom_gemm. For the tests. */
+void loom_mm_rows_level(loom_simd level, int M, int N, int K, const float *X, int ldx,
+                        const float *W, int ldw, float beta, float *Y, int ldy);
+/* The AVX-512 kernels' code (smallgemm16.h) run on AVX2 instructions, two
+ * halves to a vector, so that a CPU without AVX-512 can test it: the same
+ * bits as loom_mm_rows. No product uses it. Returns -1, computing nothing,
+ * where the CPU (or the build) has no AVX2. */
+int loom_mm_rows_halves(int M, int N, int K, const float *X, int ldx, const float *W, int ldw,
+                        float beta, float *Y, int ldy);
 
 /* Y (M,N) = X (M,K) W (K,N) + beta Y, X's rows ldx floats apart */
 static inline void loom_mm_ldx(int M, int N, int K, const float *X, int ldx, const float *W,
