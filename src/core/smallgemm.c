@@ -110,20 +110,7 @@ LOOM_AVX2 static void mm_rows_avx2(int M, int N, int K, const float *X, int ldx,
 #define v16_store(p, v) _mm512_storeu_ps(p, v)
 #define v16_storem(p, mk, v) _mm512_mask_storeu_ps(p, mk, v)
 #define m16_first(n) ((__mmask16)((n) >= 16 ? 0xffffu : (1u << (n)) - 1u))
-#include "core/smallgemm16.h"
-#undef S16
-#undef S16_TARGET
-#undef V16
-#undef M16
-#undef v16_zero
-#undef v16_load
-#undef v16_loadm
-#undef v16_set1
-#undef v16_mul
-#undef v16_fma
-#undef v16_store
-#undef v16_storem
-#undef m16_first
+#include "core/smallgemm16.h" /* which #undefs the names above */
 
 /* ---- the same sixteen-lane code on AVX2: each vector two halves ---- */
 typedef struct {
@@ -187,20 +174,7 @@ LOOM_AVX2 static inline half_m16 half_first(int n)
 #define v16_store half_store
 #define v16_storem half_storem
 #define m16_first half_first
-#include "core/smallgemm16.h"
-#undef S16
-#undef S16_TARGET
-#undef V16
-#undef M16
-#undef v16_zero
-#undef v16_load
-#undef v16_loadm
-#undef v16_set1
-#undef v16_mul
-#undef v16_fma
-#undef v16_store
-#undef v16_storem
-#undef m16_first
+#include "core/smallgemm16.h" /* which #undefs the names above */
 
 int loom_mm_rows_fast(void)
 {

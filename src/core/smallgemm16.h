@@ -12,7 +12,8 @@
  *   v16_zero(), v16_load(p), v16_loadm(p, mk), v16_set1(x),
  *   v16_mul(a, b), v16_fma(a, b, c) (a b + c, one rounding),
  *   v16_store(p, v), v16_storem(p, mk, v), m16_first(n) (lanes [0, n))
- * A masked load or store touches no memory outside its lanes.
+ * A masked load or store touches no memory outside its lanes. It #undefs
+ * them all at its end, ready for the next instance.
  *
  * Each column's sum is the AVX2 tiles' to the bit: y (or beta y, or 0),
  * then one fused multiply-add per k in k order. */
@@ -107,3 +108,17 @@ S16_TARGET static void S16(mm_rows)(int M, int N, int K, const float *X, int ldx
     else if (r > 0)
         narrow[M](K, X, ldx, W + j, ldw, beta, Y + j, ldy, m16_first(r), r < 16);
 }
+
+#undef S16
+#undef S16_TARGET
+#undef V16
+#undef M16
+#undef v16_zero
+#undef v16_load
+#undef v16_loadm
+#undef v16_set1
+#undef v16_mul
+#undef v16_fma
+#undef v16_store
+#undef v16_storem
+#undef m16_first
