@@ -159,6 +159,36 @@ START_TEST(text_variants)
 }
 END_TEST
 
+/* A binary file whose first row reads, up to its first float's second
+ * byte, as a short text row: word ',', then the float bytes 31 0a ("1\n").
+ * loom embed wrote such a file (the demo's vectors, one run in many) and
+ * its reader took it for text with a 1-value row. */
+START_TEST(binary_first_row_that_reads_as_short_text)
+{
+    static const unsigned char row1[16] = {0x31, 0x0a, 0x64, 0x3e, 0x4d, 0xb8, 0x3d, 0x5f,
+                                           0x01, 0x00, 0x80, 0x3e, 0x97, 0x35, 0x14, 0xbd};
+    static const float row2[4] = {0.5f, -1.25f, 2.0f, 3.0f};
+    const char *p = test_path("short-looking.bin");
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("2 4\n, ", f);
+    fwrite(row1, 1, sizeof row1, f);
+    fputs("\nb ", f);
+    fwrite(row2, sizeof *row2, 4, f);
+    fputc('\n', f);
+    fclose(f);
+    loom_vectors *v;
+    ck_assert_msg(loom_vectors_load(&v, p) == 0, "%s", loom_error_message());
+    ck_assert_int_eq(loom_vectors_count(v), 2);
+    ck_assert_int_eq(loom_vectors_find(v, ","), 0);
+    float want[4];
+    memcpy(want, row1, sizeof want);
+    ck_assert_mem_eq(loom_vectors_row(v, 0), want, sizeof want);
+    ck_assert_mem_eq(loom_vectors_row(v, 1), row2, sizeof row2);
+    loom_vectors_free(v);
+}
+END_TEST
+
 START_TEST(text_words_with_spaces)
 {
     const char *p = test_path("sp.txt");
@@ -736,6 +766,7 @@ static Suite *vectors_suite(void)
     tcase_add_test(files, text_uses_shortest_decimals);
     tcase_add_test(files, binary_variants);
     tcase_add_test(files, text_variants);
+    tcase_add_test(files, binary_first_row_that_reads_as_short_text);
     tcase_add_test(files, text_words_with_spaces);
     tcase_add_test(files, refused_files_name_the_record);
     tcase_add_test(files, duplicates_kept_first_on_request);

@@ -431,8 +431,29 @@ static int parse_header(parser *ps, size_t *n, size_t *dim)
     return 1;
 }
 
+/* Do the dim floats of a binary row starting at p (its word, a space, 4
+ * dim bytes) hold a control byte, as float bytes nearly always do and a
+ * text file's values never? Only the bytes before e are looked at. */
+static int binary_values(const unsigned char *p, const unsigned char *e, size_t dim)
+{
+    const unsigned char *sp = memchr(p, ' ', (size_t)(e - p));
+    if (!sp)
+        return 0;
+    size_t room = (size_t)(e - sp - 1);
+    const unsigned char *end = room / 4 > dim ? sp + 1 + 4 * dim : e;
+    for (const unsigned char *q = sp + 1; q < end; q++)
+        if ((*q < 0x20 && *q != '\t' && *q != '\n' && *q != '\r') || *q == 0x7f)
+            return 1;
+    return 0;
+}
+
 /* Is the first row after the header text? A text row's last fields are
- * numbers and its bytes printable; a binary row's float bytes are neither. */
+ * numbers and its bytes printable; a binary row's float bytes are neither.
+ * But a binary row's first floats can read as a short text line: word ','
+ * and the bytes 31 0a ("1\n") as its first float made ", 1" a text row of
+ * 1 value (a file loom embed wrote, refused as "short row"). So with the
+ * header's dimension, a whole first line of fewer values whose row, read
+ * as binary, holds control bytes is binary. */
 static int looks_like_text(parser *ps, size_t dim, size_t *fields)
 {
     vstream *s = &ps->s;
@@ -463,6 +484,8 @@ static int looks_like_text(parser *ps, size_t dim, size_t *fields)
     static __thread size_t lens[MAXT];
     size_t k = split(p, le, ts, lens, MAXT);
     *fields = k;
+    if (dim && nl && k <= dim && binary_values(p, e, dim))
+        return 0;
     if (k < 2 || k > MAXT)
         return k > MAXT;
     size_t check = dim && dim < k - 1 ? dim : k - 1;
