@@ -206,12 +206,6 @@ void loom_mm_rows_level(loom_simd level, int M, int N, int K, const float *X, in
     loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, ldx, W, ldw, beta, Y, ldy);
 }
 
-void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta,
-                  float *Y, int ldy)
-{
-    loom_mm_rows_level(loom_simd_level(), M, N, K, X, ldx, W, ldw, beta, Y, ldy);
-}
-
 int loom_mm_rows_halves(int M, int N, int K, const float *X, int ldx, const float *W, int ldw,
                         float beta, float *Y, int ldy)
 {
@@ -236,12 +230,6 @@ void loom_mm_rows_level(loom_simd level, int M, int N, int K, const float *X, in
     loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, ldx, W, ldw, beta, Y, ldy);
 }
 
-void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta,
-                  float *Y, int ldy)
-{
-    loom_gemm(LOOM_NOTRANS, LOOM_NOTRANS, M, N, K, 1.0f, X, ldx, W, ldw, beta, Y, ldy);
-}
-
 int loom_mm_rows_halves(int M, int N, int K, const float *X, int ldx, const float *W, int ldw,
                         float beta, float *Y, int ldy)
 {
@@ -251,3 +239,9 @@ int loom_mm_rows_halves(int M, int N, int K, const float *X, int ldx, const floa
 }
 
 #endif
+
+void loom_mm_rows(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta,
+                  float *Y, int ldy)
+{
+    loom_mm_rows_level(loom_simd_level(), M, N, K, X, ldx, W, ldw, beta, Y, ldy);
+}

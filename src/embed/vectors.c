@@ -431,6 +431,12 @@ static int parse_header(parser *ps, size_t *n, size_t *dim)
     return 1;
 }
 
+/* A control byte: never in a text file's rows (tab, CR and LF aside). */
+static inline int control_byte(unsigned char c)
+{
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+}
+
 /* Do the dim floats of a binary row starting at p (its word, a space, 4
  * dim bytes) hold a control byte, as float bytes nearly always do and a
  * text file's values never? Only the bytes before e are looked at. */
@@ -442,7 +448,7 @@ static int binary_values(const unsigned char *p, const unsigned char *e, size_t 
     size_t room = (size_t)(e - sp - 1);
     const unsigned char *end = room / 4 > dim ? sp + 1 + 4 * dim : e;
     for (const unsigned char *q = sp + 1; q < end; q++)
-        if ((*q < 0x20 && *q != '\t' && *q != '\n' && *q != '\r') || *q == 0x7f)
+        if (control_byte(*q))
             return 1;
     return 0;
 }
@@ -477,7 +483,7 @@ static int looks_like_text(parser *ps, size_t dim, size_t *fields)
     const unsigned char *nl = rest ? memchr(p, '\n', rest) : NULL;
     const unsigned char *le = nl ? nl : e;
     for (const unsigned char *q = p; q < le; q++)
-        if ((*q < 0x20 && *q != '\t' && *q != '\r') || *q == 0x7f)
+        if (control_byte(*q)) /* the line ends before its LF */
             return 0;
     enum { MAXT = 4096 };
     static __thread const unsigned char *ts[MAXT];
